@@ -1,0 +1,127 @@
+# policy-search: one Makefile, explicit source lists.
+#
+#   make          build bin/policy-index, bin/policy-search, bin/policy-web
+#   make test     install what is missing, build, run every test
+#   make run      install what is missing, build, index fixtures, serve :8080
+#   make bench    benchmarks on a generated corpus (needs ../shared)
+
+CC  ?= cc
+CXX ?= c++
+BUILD ?= build
+BIN   ?= bin
+SAN   ?=
+
+PKGS = xapian-core icu-uc icu-i18n libmicrohttpd jansson
+DEBS = build-essential pkg-config libxapian-dev xapian-tools libicu-dev \
+       libmicrohttpd-dev libjansson-dev chromium fonts-noto-cjk wrk nodejs npm \
+       python3
+
+OPT ?= -O2
+ASANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANFLAGS = $(if $(SAN),$(ASANFLAGS))
+# Messages are cut to fit their buffers on purpose.
+CWARNS   = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
+CFLAGS   = -std=c11 $(OPT) -g $(CWARNS) $(SANFLAGS) -D_GNU_SOURCE \
+           -DPS_DATA_DIR='"$(CURDIR)/data"' -Ilib -I$(BUILD) \
+           $(shell pkg-config --cflags icu-uc jansson libmicrohttpd 2>/dev/null)
+CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) -Ilib \
+           $(shell pkg-config --cflags xapian-core 2>/dev/null)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c \
+         lib/tokenize.c lib/numbers.c lib/regions.c lib/sectors.c \
+         lib/analyze.c lib/query.c lib/snippet.c lib/search.c
+LIB_CXX = lib/xap.cc
+LIB_OBJ = $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
+
+PROGS = $(BIN)/policy-index $(BIN)/policy-search $(BIN)/policy-web
+UNIT_TESTS = $(BIN)/test-unit $(BIN)/test-xap
+
+.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean
+
+all: $(PROGS) $(UNIT_TESTS)
+
+# Install the Debian and npm packages that are missing.  Idempotent and
+# quiet when everything is there.
+setup:
+	@sh tools/setup.sh
+
+$(BUILD)/t2s.inc: tools/gen-t2s.c
+	@mkdir -p $(BUILD)
+	$(CC) -O1 -o $(BUILD)/gen-t2s tools/gen-t2s.c $(shell pkg-config --cflags --libs icu-uc icu-i18n)
+	$(BUILD)/gen-t2s > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/lib/normalize.o: $(BUILD)/t2s.inc
+
+$(BUILD)/%.o: %.c lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.cc lib/xap.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c -o $@ $<
+
+$(BIN)/policy-index: $(BUILD)/indexer/policy-index.o $(LIB_OBJ)
+	@mkdir -p $(BIN)
+	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/policy-search: $(BUILD)/searcher/policy-search.o $(LIB_OBJ)
+	@mkdir -p $(BIN)
+	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/policy-web: $(BUILD)/web/policy-web.o $(BUILD)/web/assets.o $(LIB_OBJ)
+	@mkdir -p $(BIN)
+	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+# The page's static files are embedded in the binary.
+WEB_STATIC = web/static/index.html web/static/app.js web/static/style.css
+$(BUILD)/web/assets.c: $(WEB_STATIC) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh $(WEB_STATIC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/web/assets.o: $(BUILD)/web/assets.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN)/test-unit: $(BUILD)/tests/unit.o $(LIB_OBJ)
+	@mkdir -p $(BIN)
+	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/test-xap: $(BUILD)/tests/xap_test.o $(BUILD)/lib/xap.o $(BUILD)/lib/util.o
+	@mkdir -p $(BIN)
+	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+test: setup
+	$(MAKE) all
+	$(MAKE) test-unit test-e2e
+	$(MAKE) test-asan
+	$(MAKE) test-browser
+
+test-unit: $(UNIT_TESTS)
+	$(BIN)/test-unit
+	$(BIN)/test-xap
+
+test-e2e: $(PROGS)
+	BIN=$(CURDIR)/$(BIN) sh tests/run-e2e.sh
+
+# The unit and end-to-end tests again, built with ASan + UBSan.
+test-asan:
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test-unit test-e2e
+
+test-browser: $(PROGS)
+	BIN=$(CURDIR)/$(BIN) sh tests/browser/run.sh
+
+run: setup
+	$(MAKE) all
+	rm -rf build/run-db
+	$(BIN)/policy-index --db build/run-db fixtures
+	@echo "serving http://127.0.0.1:8080"
+	$(BIN)/policy-web --db build/run-db --port 8080
+
+bench: setup
+	$(MAKE) all
+	BIN=$(CURDIR)/$(BIN) sh bench/run.sh
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,653 @@
+/*
+ * policy-index: index policy documents into a sharded Xapian database.
+ *
+ *   policy-index --db DIR [--jobs N] PATH...
+ *   policy-index --extract FILE
+ *
+ * DIR holds shard0..shardN-1 and a XAPIANDB stub listing them, so readers
+ * open DIR as one database.  The shard count is fixed when DIR is created
+ * (--jobs, default: the number of cores); each run uses one worker thread
+ * per shard, and a file always goes to the shard its id hashes to.  Each
+ * worker reads, decodes, analyzes and writes its own files, committing in
+ * batches, so a crash loses at most the current batch and never leaves an
+ * unopenable database.
+ *
+ * Incremental runs compare each file's size and mtime with what the shard
+ * recorded (metadata "f:<id>"): unchanged files are skipped, changed ones
+ * replaced once their new text has been read, and files gone from an
+ * indexed directory removed.
+ */
+#define _DEFAULT_SOURCE
+#include "analyze.h"
+#include "decode.h"
+#include "numbers.h"
+#include "passage.h"
+#include "schema.h"
+#include "strset.h"
+#include "util.h"
+#include "xap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COMMIT_PASSAGES 20000
+#define MAX_SHARDS 64
+
+typedef struct file {
+    char *path;        /* as opened */
+    char *docid;       /* relative to its root, or its name */
+    char *root;        /* absolute directory it was found under, or "" */
+    long long mtime;
+    long long size;
+    int shard;
+    int state;         /* 0 todo, 1 indexed, 2 unchanged, 3 failed */
+} file;
+
+typedef struct run {
+    const char *db;
+    int nshards;
+    file *files;
+    size_t nfiles, capfiles;
+    char **roots;      /* directories given on the command line */
+    size_t nroots;
+    const ana_res *res;
+    strset *seen;      /* docids found this run */
+    pthread_mutex_t lock;
+    int progress;
+    atomic_size_t done, indexed, unchanged, removed, failed, passages;
+    atomic_size_t bytes;
+    int fatal;
+} run;
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: policy-index --db DIR [--jobs N] PATH...\n"
+            "       policy-index --extract FILE\n");
+}
+
+static void report(run *r, const char *path, const char *msg)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->progress)
+        fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "policy-index: %s: %s\n", path, msg);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int wanted_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return 0;
+    return strcasecmp(dot, ".txt") == 0 || strcasecmp(dot, ".md") == 0 ||
+           strcasecmp(dot, ".markdown") == 0 || strcasecmp(dot, ".text") == 0;
+}
+
+static void add_file(run *r, const char *path, const char *docid,
+                     const char *root, const struct stat *st)
+{
+    if (!ps_utf8_valid(docid, strlen(docid))) {
+        report(r, path, "file name is not valid UTF-8; skipped");
+        atomic_fetch_add(&r->failed, 1);
+        return;
+    }
+    if (strset_get(r->seen, docid, strlen(docid)) >= 0) {
+        report(r, path, "another file has the same document id; skipped");
+        atomic_fetch_add(&r->failed, 1);
+        return;
+    }
+    strset_put(r->seen, docid, strlen(docid), 1);
+    if (r->nfiles == r->capfiles) {
+        r->capfiles = r->capfiles ? 2 * r->capfiles : 256;
+        r->files = ps_xrealloc(r->files, r->capfiles * sizeof(file));
+    }
+    file *f = &r->files[r->nfiles++];
+    f->path = ps_xstrdup(path);
+    f->docid = ps_xstrdup(docid);
+    f->root = ps_xstrdup(root);
+    f->mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    f->size = (long long)st->st_size;
+    f->shard = (int)(hash_str(docid) % (uint32_t)r->nshards);
+    f->state = 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks dir (absolute root, relative prefix rel) in name order. */
+static void walk(run *r, const char *root, const char *rel)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    DIR *d = opendir(path);
+    if (!d) {
+        report(r, path, strerror(errno));
+        atomic_fetch_add(&r->failed, 1);
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        names = ps_xrealloc(names, (n + 1) * sizeof(char *));
+        names[n++] = ps_xstrdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(char *), cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        char sub[PATH_MAX], full[PATH_MAX];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat st;
+        if (stat(full, &st) < 0) {
+            if (wanted_ext(names[i])) {
+                report(r, full, strerror(errno));
+                atomic_fetch_add(&r->failed, 1);
+            }
+        } else if (S_ISDIR(st.st_mode)) {
+            walk(r, root, sub);
+        } else if (wanted_ext(names[i])) {
+            add_file(r, full, sub, root, &st);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* ---- one worker per shard ---- */
+
+typedef struct worker {
+    run *r;
+    int shard;
+    xap_wdb *w;
+    ana_ctx *ana;
+    size_t pending;
+    char err[PS_ERRLEN];
+} worker;
+
+static int emit_doc(void *ctx, xap_doc *doc)
+{
+    worker *wk = ctx;
+    if (xap_wdb_replace(wk->w, NULL, doc, wk->err) != XAP_OK)
+        return 1;
+    wk->pending++;
+    return 0;
+}
+
+static int commit(worker *wk, const char *why)
+{
+    if (xap_wdb_commit(wk->w, wk->err) != XAP_OK) {
+        report(wk->r, wk->r->db, wk->err);
+        wk->r->fatal = 1;
+        return -1;
+    }
+    (void)why;
+    wk->pending = 0;
+    return 0;
+}
+
+static void title_hint(const char *docid, char *out, size_t n)
+{
+    const char *base = strrchr(docid, '/');
+    base = base ? base + 1 : docid;
+    snprintf(out, n, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+}
+
+static void index_file(worker *wk, file *f)
+{
+    run *r = wk->r;
+    char key[PATH_MAX + 8], *old = NULL, err[PS_ERRLEN];
+    snprintf(key, sizeof key, META_FILE "%s", f->docid);
+    if (xap_wdb_get_metadata(wk->w, key, &old, err) != XAP_OK) {
+        report(r, f->path, err);
+        f->state = 3;
+        return;
+    }
+    char now[PATH_MAX + 64];
+    snprintf(now, sizeof now, "%lld %lld %s", f->mtime, f->size, f->root);
+    if (strcmp(old, now) == 0) {
+        free(old);
+        f->state = 2;
+        return;
+    }
+    char *raw, *text;
+    size_t rawlen, textlen;
+    const char *enc;
+    if (ps_read_file(f->path, &raw, &rawlen, err) < 0) {
+        free(old);
+        report(r, f->path, err);
+        f->state = 3;
+        return;
+    }
+    int rc = dec_to_utf8(raw, rawlen, &text, &textlen, &enc, err);
+    free(raw);
+    if (rc < 0) {
+        free(old);
+        report(r, f->path, err);
+        f->state = 3;
+        return;
+    }
+    char fterm[MAX_FILE_TERM + 32];
+    ana_file_term(f->docid, fterm, sizeof fterm);
+    if (*old && xap_wdb_delete_term(wk->w, fterm, err) != XAP_OK) {
+        free(old);
+        free(text);
+        report(r, f->path, err);
+        f->state = 3;
+        return;
+    }
+    free(old);
+    char hint[256];
+    title_hint(f->docid, hint, sizeof hint);
+    size_t np = 0;
+    if (ana_document(wk->ana, f->docid, text, textlen, hint, emit_doc, wk,
+                     &np, err) < 0) {
+        free(text);
+        report(r, f->path, err);
+        xap_wdb_delete_term(wk->w, fterm, err);
+        xap_wdb_set_metadata(wk->w, key, "", err);
+        f->state = 3;
+        return;
+    }
+    free(text);
+    xap_wdb_set_metadata(wk->w, key, now, err);
+    atomic_fetch_add(&r->passages, np);
+    atomic_fetch_add(&r->bytes, (size_t)f->size);
+    f->state = 1;
+    if (wk->pending >= COMMIT_PASSAGES)
+        commit(wk, "batch");
+}
+
+typedef struct gone_ctx {
+    worker *wk;
+    char **keys;
+    size_t n;
+} gone_ctx;
+
+static void collect_key(void *ctx, const char *key)
+{
+    gone_ctx *g = ctx;
+    g->keys = ps_xrealloc(g->keys, (g->n + 1) * sizeof(char *));
+    g->keys[g->n++] = ps_xstrdup(key);
+}
+
+/* Removes documents whose files are gone from a directory indexed now. */
+static void remove_gone(worker *wk)
+{
+    run *r = wk->r;
+    gone_ctx g = {wk, NULL, 0};
+    if (xap_wdb_metadata_keys(wk->w, META_FILE, collect_key, &g, wk->err)) {
+        report(r, r->db, wk->err);
+        return;
+    }
+    for (size_t i = 0; i < g.n; i++) {
+        const char *docid = g.keys[i] + strlen(META_FILE);
+        char *val = NULL;
+        if (strset_get(r->seen, docid, strlen(docid)) < 0 &&
+            xap_wdb_get_metadata(wk->w, g.keys[i], &val, wk->err) == XAP_OK &&
+            *val) {
+            const char *sp = strchr(val, ' ');
+            const char *root = sp ? strchr(sp + 1, ' ') : NULL;
+            root = root ? root + 1 : "";
+            for (size_t k = 0; k < r->nroots; k++) {
+                if (*root && strcmp(root, r->roots[k]) == 0) {
+                    char fterm[MAX_FILE_TERM + 32];
+                    ana_file_term(docid, fterm, sizeof fterm);
+                    if (xap_wdb_delete_term(wk->w, fterm, wk->err) == XAP_OK &&
+                        xap_wdb_set_metadata(wk->w, g.keys[i], "", wk->err) ==
+                            XAP_OK)
+                        atomic_fetch_add(&r->removed, 1);
+                    break;
+                }
+            }
+        }
+        free(val);
+        free(g.keys[i]);
+    }
+    free(g.keys);
+}
+
+static void *work(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    for (size_t i = 0; i < r->nfiles && !r->fatal; i++) {
+        file *f = &r->files[i];
+        if (f->shard != wk->shard)
+            continue;
+        index_file(wk, f);
+        if (f->state == 1)
+            atomic_fetch_add(&r->indexed, 1);
+        else if (f->state == 2)
+            atomic_fetch_add(&r->unchanged, 1);
+        else
+            atomic_fetch_add(&r->failed, 1);
+        atomic_fetch_add(&r->done, 1);
+    }
+    if (!r->fatal)
+        remove_gone(wk);
+    if (!r->fatal)
+        commit(wk, "end");
+    return NULL;
+}
+
+/* ---- database layout ---- */
+
+static int mkdir_p(const char *dir, char *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            snprintf(err, PS_ERRLEN, "cannot create %s: %s", tmp, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, PS_ERRLEN, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads or creates DIR/XAPIANDB; returns the shard count or -1. */
+static int open_layout(const char *db, int jobs, char *err)
+{
+    if (mkdir_p(db, err) < 0)
+        return -1;
+    char stub[PATH_MAX];
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
+    FILE *fp = fopen(stub, "r");
+    if (fp) {
+        int n = 0;
+        char line[512];
+        while (fgets(line, sizeof line, fp))
+            if (strncmp(line, "glass shard", 11) == 0)
+                n++;
+        fclose(fp);
+        if (n < 1) {
+            snprintf(err, PS_ERRLEN, "%s lists no shards", stub);
+            return -1;
+        }
+        return n;
+    }
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof probe, "%s/iamglass", db);
+    if (access(probe, F_OK) == 0) {
+        snprintf(err, PS_ERRLEN, "%s is a plain Xapian database, not a "
+                 "policy-search index", db);
+        return -1;
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/XAPIANDB.tmp", db);
+    fp = fopen(tmp, "w");
+    if (!fp) {
+        snprintf(err, PS_ERRLEN, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < jobs; i++)
+        fprintf(fp, "glass shard%d\n", i);
+    if (fclose(fp) != 0 || rename(tmp, stub) < 0) {
+        snprintf(err, PS_ERRLEN, "cannot write %s: %s", stub, strerror(errno));
+        return -1;
+    }
+    return jobs;
+}
+
+/* ---- --extract ---- */
+
+static int extract(const char *path)
+{
+    char err[PS_ERRLEN], *raw, *text;
+    size_t rawlen, textlen;
+    const char *enc;
+    if (ps_read_file(path, &raw, &rawlen, err) < 0 ||
+        dec_to_utf8(raw, rawlen, &text, &textlen, &enc, err) < 0) {
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+        return 1;
+    }
+    free(raw);
+    num_units *u = num_units_load(err);
+    psg_doc *d = u ? psg_parse(text, textlen, "", err) : NULL;
+    if (!d) {
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+        free(text);
+        num_units_destroy(u);
+        return 1;
+    }
+    for (size_t b = 0; b < d->nblocks; b++) {
+        const psg_block *bl = &d->blocks[b];
+        if (bl->kind == PSG_NOISE)
+            continue;
+        num_mention *ms;
+        size_t n = num_extract(u, bl->text, bl->len, &ms);
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "line", json_integer(psg_line_at(bl, ms[i].start)));
+            json_object_set_new(o, "surface", json_string(ms[i].surface));
+            double v = ms[i].value;
+            if (v == (double)(long long)v && v < 9e15)
+                json_object_set_new(o, "value", json_integer((json_int_t)v));
+            else
+                json_object_set_new(o, "value", json_real(v));
+            json_object_set_new(o, "unit", json_string(ms[i].unit));
+            char *s = json_dumps(o, JSON_COMPACT);
+            printf("%s\n", s);
+            free(s);
+            json_decref(o);
+        }
+        free(ms);
+    }
+    psg_doc_free(d);
+    num_units_destroy(u);
+    free(text);
+    return 0;
+}
+
+/* ---- main ---- */
+
+static void *progress_loop(void *arg)
+{
+    run *r = arg;
+    double t0 = ps_now();
+    while (atomic_load(&r->done) < r->nfiles && !r->fatal) {
+        usleep(200000);
+        pthread_mutex_lock(&r->lock);
+        double mb = (double)atomic_load(&r->bytes) / 1e6;
+        fprintf(stderr, "\r\033[K[%zu/%zu files] %zu passages, %.1f MB, %.1f MB/s",
+                atomic_load(&r->done), r->nfiles, atomic_load(&r->passages), mb,
+                mb / (ps_now() - t0 + 1e-9));
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = NULL, *extract_file = NULL;
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    int first_path = argc;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
+        } else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
+            if (ps_parse_long(argv[++i], &jobs) < 0 || jobs < 1 ||
+                jobs > MAX_SHARDS) {
+                fprintf(stderr, "policy-index: --jobs must be 1..%d\n",
+                        MAX_SHARDS);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--extract") == 0 && i + 1 < argc) {
+            extract_file = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage();
+            return 0;
+        } else if (strcmp(argv[i], "--") == 0) {
+            first_path = i + 1;
+            break;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "policy-index: unknown option %s\n", argv[i]);
+            usage();
+            return 2;
+        } else {
+            first_path = i;
+            break;
+        }
+    }
+    if (extract_file)
+        return extract(extract_file);
+    if (!db || first_path >= argc) {
+        usage();
+        return 2;
+    }
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > MAX_SHARDS)
+        jobs = MAX_SHARDS;
+
+    double t0 = ps_now();
+    char err[PS_ERRLEN];
+    int nshards = open_layout(db, (int)jobs, err);
+    if (nshards < 0) {
+        fprintf(stderr, "policy-index: %s: %s\n", db, err);
+        return 1;
+    }
+    run r;
+    memset(&r, 0, sizeof r);
+    r.db = db;
+    r.nshards = nshards;
+    r.seen = strset_create();
+    pthread_mutex_init(&r.lock, NULL);
+    r.progress = isatty(2);
+    for (int i = first_path; i < argc; i++) {
+        struct stat st;
+        char abs[PATH_MAX];
+        if (stat(argv[i], &st) < 0 || !realpath(argv[i], abs)) {
+            report(&r, argv[i], strerror(errno));
+            atomic_fetch_add(&r.failed, 1);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            r.roots = ps_xrealloc(r.roots, (r.nroots + 1) * sizeof(char *));
+            r.roots[r.nroots++] = ps_xstrdup(abs);
+            walk(&r, abs, "");
+        } else {
+            const char *base = strrchr(argv[i], '/');
+            add_file(&r, argv[i], base ? base + 1 : argv[i], "", &st);
+        }
+    }
+    ana_res *res = ana_res_load(err);
+    if (!res) {
+        fprintf(stderr, "policy-index: %s\n", err);
+        return 1;
+    }
+    r.res = res;
+
+    worker wk[MAX_SHARDS];
+    memset(wk, 0, sizeof wk);
+    int opened = 0, ok = 1;
+    for (int s = 0; s < nshards; s++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/shard%d", db, s);
+        wk[s].r = &r;
+        wk[s].shard = s;
+        if (xap_wdb_open(path, &wk[s].w, err) != XAP_OK) {
+            fprintf(stderr, "policy-index: %s: cannot open for writing: %s\n",
+                    path, err);
+            ok = 0;
+            break;
+        }
+        opened++;
+        char *ver = NULL;
+        if (xap_wdb_get_metadata(wk[s].w, META_VERSION, &ver, err) == XAP_OK &&
+            *ver && strcmp(ver, PS_FORMAT_VERSION) != 0) {
+            fprintf(stderr, "policy-index: %s: index format %s, this build "
+                    "writes %s; index into a new --db\n", path, ver,
+                    PS_FORMAT_VERSION);
+            ok = 0;
+        }
+        free(ver);
+        xap_wdb_set_metadata(wk[s].w, META_VERSION, PS_FORMAT_VERSION, err);
+        if (!(wk[s].ana = ana_ctx_create(res, err))) {
+            fprintf(stderr, "policy-index: %s\n", err);
+            ok = 0;
+        }
+        if (!ok)
+            break;
+    }
+    if (ok) {
+        pthread_t th[MAX_SHARDS], prog;
+        for (int s = 0; s < nshards; s++)
+            pthread_create(&th[s], NULL, work, &wk[s]);
+        if (r.progress)
+            pthread_create(&prog, NULL, progress_loop, &r);
+        for (int s = 0; s < nshards; s++)
+            pthread_join(th[s], NULL);
+        if (r.progress) {
+            pthread_join(prog, NULL);
+            fprintf(stderr, "\r\033[K");
+        }
+    }
+    for (int s = 0; s < opened; s++) {
+        xap_wdb_close(wk[s].w);
+        ana_ctx_destroy(wk[s].ana);
+    }
+    double secs = ps_now() - t0;
+    double mb = (double)atomic_load(&r.bytes) / 1e6;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr,
+            "policy-index: %zu indexed, %zu unchanged, %zu removed, %zu failed; "
+            "%zu passages; %.2f MB in %.2f s (%.2f MB/s); %d shard%s; "
+            "peak RSS %ld MB\n",
+            atomic_load(&r.indexed), atomic_load(&r.unchanged),
+            atomic_load(&r.removed), atomic_load(&r.failed),
+            atomic_load(&r.passages), mb, secs, mb / (secs > 0 ? secs : 1),
+            nshards, nshards == 1 ? "" : "s", ru.ru_maxrss / 1024);
+    for (size_t i = 0; i < r.nfiles; i++) {
+        free(r.files[i].path);
+        free(r.files[i].docid);
+        free(r.files[i].root);
+    }
+    free(r.files);
+    for (size_t i = 0; i < r.nroots; i++)
+        free(r.roots[i]);
+    free(r.roots);
+    strset_destroy(r.seen);
+    ana_res_destroy(res);
+    if (!ok || r.fatal)
+        return 1;
+    return atomic_load(&r.failed) ? 1 : 0;
+}

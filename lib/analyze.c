@@ -1,0 +1,424 @@
+/*
+ * analyze.c: the indexing pipeline for one document.
+ *
+ *   text -> passages (passage.c) -> per passage: words (tokenize.c),
+ *   character bigrams with positions, numeric mentions (numbers.c), region
+ *   mentions (regions.c), sectors (sectors.c) -> one Xapian document.
+ *
+ * The document's own region is chosen once all passages are read: the
+ * region named in the title, else the deepest region that holds at least
+ * half of all region mentions.  Ambiguous names (新城区) are resolved
+ * against it.
+ */
+#include "analyze.h"
+#include "normalize.h"
+#include "schema.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CANDS 8
+#define MAX_WORD_TERM 64
+
+static void lex_add(void *ctx, const char *s, size_t n)
+{
+    ps_buf b;
+    ps_buf_init(&b);
+    char err[PS_ERRLEN];
+    if (norm_query(s, n, &b, err) == 0 && b.len)
+        tok_lexicon_add(ctx, b.data, b.len);
+    ps_buf_free(&b);
+}
+
+ana_res *ana_res_load(char *err)
+{
+    ana_res *r = ps_xcalloc(1, sizeof *r);
+    if (!(r->lex = tok_lexicon_load(err)) ||
+        !(r->units = num_units_load(err)) || !(r->gaz = reg_load(err)) ||
+        !(r->sec = sec_load(err))) {
+        ana_res_destroy(r);
+        return NULL;
+    }
+    reg_each_alias(r->gaz, lex_add, r->lex);
+    sec_each_keyword(r->sec, lex_add, r->lex);
+    return r;
+}
+
+void ana_res_destroy(ana_res *r)
+{
+    if (!r)
+        return;
+    tok_lexicon_destroy(r->lex);
+    num_units_destroy(r->units);
+    reg_destroy(r->gaz);
+    sec_destroy(r->sec);
+    free(r);
+}
+
+typedef struct word {
+    size_t start, end;
+} word;
+
+/* A region mention before resolution. */
+typedef struct rmention {
+    int cands[MAX_CANDS];
+    size_t n;
+} rmention;
+
+typedef struct plist {          /* per-passage analysis results */
+    word *words;
+    size_t nwords, capwords;
+    rmention *rm;
+    size_t nrm, caprm;
+} plist;
+
+struct ana_ctx {
+    const ana_res *res;
+    tok_state *tok;
+    xap_doc *doc;
+    plist *pl;
+    size_t cappl;
+    int *rcount;                /* per region: rolled-up mentions */
+    sec_score score;
+};
+
+ana_ctx *ana_ctx_create(const ana_res *r, char *err)
+{
+    tok_state *t = tok_state_create(r->lex, err);
+    if (!t)
+        return NULL;
+    ana_ctx *c = ps_xcalloc(1, sizeof *c);
+    c->res = r;
+    c->tok = t;
+    c->doc = xap_doc_create();
+    c->rcount = ps_xcalloc(reg_count(r->gaz), sizeof(int));
+    return c;
+}
+
+void ana_ctx_destroy(ana_ctx *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->cappl; i++) {
+        free(c->pl[i].words);
+        free(c->pl[i].rm);
+    }
+    free(c->pl);
+    free(c->rcount);
+    xap_doc_destroy(c->doc);
+    tok_state_destroy(c->tok);
+    free(c);
+}
+
+tok_state *ana_tokenizer(ana_ctx *c)
+{
+    return c->tok;
+}
+
+void ana_file_term(const char *docid, char *out, size_t outlen)
+{
+    size_t n = strlen(docid);
+    if (n <= MAX_FILE_TERM) {
+        snprintf(out, outlen, PFX_FILE "%s", docid);
+        return;
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)docid[i];
+        h *= 1099511628211ull;
+    }
+    snprintf(out, outlen, PFX_FILE "#%016llx%.100s", (unsigned long long)h,
+             docid + n - 100);
+}
+
+static int collect_word(void *ctx, const char *tok, size_t n, size_t s,
+                        size_t e)
+{
+    (void)tok;
+    (void)n;
+    plist *p = ctx;
+    if (p->nwords == p->capwords) {
+        p->capwords = p->capwords ? 2 * p->capwords : 128;
+        p->words = ps_xrealloc(p->words, p->capwords * sizeof(word));
+    }
+    p->words[p->nwords].start = s;
+    p->words[p->nwords].end = e;
+    p->nwords++;
+    return 0;
+}
+
+static void find_regions(const ana_res *r, plist *p, const char *text)
+{
+    p->nrm = 0;
+    for (size_t i = 0; i < p->nwords; i++) {
+        int cands[MAX_CANDS];
+        size_t n = reg_lookup(r->gaz, text + p->words[i].start,
+                              p->words[i].end - p->words[i].start, cands,
+                              MAX_CANDS);
+        if (!n)
+            continue;
+        if (p->nrm == p->caprm) {
+            p->caprm = p->caprm ? 2 * p->caprm : 16;
+            p->rm = ps_xrealloc(p->rm, p->caprm * sizeof(rmention));
+        }
+        memcpy(p->rm[p->nrm].cands, cands, n * sizeof(int));
+        p->rm[p->nrm].n = n;
+        p->nrm++;
+    }
+}
+
+/* Region of the whole document (see the file comment); -1 if none. */
+static int doc_region(ana_ctx *c, const plist *title, size_t npl)
+{
+    const reg_gazetteer *g = c->res->gaz;
+    int best = -1;
+    for (size_t i = 0; i < title->nrm; i++)
+        if (title->rm[i].n == 1 &&
+            (best < 0 || reg_level(g, title->rm[i].cands[0]) > reg_level(g, best)))
+            best = title->rm[i].cands[0];
+    if (best >= 0)
+        return best;
+    size_t nreg = reg_count(g);
+    int total = 0;
+    for (size_t k = 0; k < npl; k++)
+        for (size_t i = 0; i < c->pl[k].nrm; i++) {
+            if (c->pl[k].rm[i].n != 1)
+                continue;
+            total++;
+            for (int a = c->pl[k].rm[i].cands[0]; a >= 0; a = reg_parent(g, a))
+                c->rcount[a]++;
+        }
+    if (total >= 2) {
+        int cur = -1;
+        for (;;) {
+            int next = -1;
+            for (size_t i = 0; i < nreg; i++)
+                if (c->rcount[i] * 2 >= total && reg_parent(g, (int)i) == cur &&
+                    (next < 0 || c->rcount[i] > c->rcount[next]))
+                    next = (int)i;
+            if (next < 0)
+                break;
+            cur = next;
+        }
+        best = cur;
+    }
+    memset(c->rcount, 0, nreg * sizeof(int));
+    return best;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, de-duplicated, comma-joined strings. */
+static void join_set(char **items, size_t n, ps_buf *out)
+{
+    qsort(items, n, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(items[i], items[i - 1]) == 0)
+            continue;
+        if (out->len)
+            ps_buf_addc(out, ',');
+        ps_buf_adds(out, items[i]);
+    }
+    if (!out->data)
+        ps_buf_add(out, "", 0);
+}
+
+static void add_bigrams(xap_doc *d, const char *t, size_t n)
+{
+    char term[16];
+    size_t i = 0;
+    unsigned pos = 1;
+    while (i < n) {
+        size_t a = i;
+        ps_utf8_next(t, n, &i);
+        size_t b = i, e = i;
+        if (b < n)
+            ps_utf8_next(t, n, &e);
+        size_t len = e - a;
+        term[0] = PFX_BIGRAM[0];
+        memcpy(term + 1, t + a, len);
+        xap_doc_add_posting(d, term, len + 1, pos++);
+    }
+}
+
+/* Builds and emits the Xapian document of passage k. */
+static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
+                        const char *docid, const char *fterm, int docreg,
+                        ana_emit emit, void *ectx)
+{
+    const ana_res *r = c->res;
+    const reg_gazetteer *g = r->gaz;
+    const psg_passage *ps = &pd->passages[k];
+    plist *p = &c->pl[k];
+    xap_doc *d = c->doc;
+    xap_doc_clear(d);
+
+    xap_doc_add_boolean(d, fterm, strlen(fterm));
+    char ord[16];
+    snprintf(ord, sizeof ord, "%010d", ps->ordinal);
+    xap_doc_set_value(d, SLOT_ORDINAL, ord, 10);
+    add_bigrams(d, ps->text, strlen(ps->text));
+
+    sec_score_reset(&c->score);
+    for (size_t i = 0; i < p->nwords; i++) {
+        const char *w = ps->text + p->words[i].start;
+        size_t wl = p->words[i].end - p->words[i].start;
+        if (wl <= MAX_WORD_TERM)
+            xap_doc_add_term(d, w, wl, 1);
+        sec_score_word(r->sec, &c->score, w, wl);
+    }
+
+    json_t *o = json_object();
+    json_object_set_new(o, "doc", json_string(docid));
+    json_object_set_new(o, "title", json_string(pd->title));
+    json_object_set_new(o, "passage", json_integer(ps->ordinal));
+    json_object_set_new(o, "heading", ps->heading ? json_string(ps->heading)
+                                                  : json_null());
+    json_object_set_new(o, "text", json_string(ps->text));
+
+    /* Regions: resolved mentions plus the document's region. */
+    int ctxreg[64];
+    size_t nctx = 0;
+    if (docreg >= 0)
+        ctxreg[nctx++] = docreg;
+    for (size_t i = 0; i < p->nrm && nctx < 64; i++)
+        if (p->rm[i].n == 1)
+            ctxreg[nctx++] = p->rm[i].cands[0];
+    int regs[64];
+    size_t nregs = 0;
+    for (size_t i = 0; i <= p->nrm && nregs < 64; i++) {
+        int x = i < p->nrm ? reg_resolve(g, p->rm[i].cands, p->rm[i].n,
+                                         ctxreg, nctx)
+                           : docreg;
+        if (x < 0)
+            continue;
+        size_t j = 0;
+        while (j < nregs && regs[j] != x)
+            j++;
+        if (j == nregs)
+            regs[nregs++] = x;
+    }
+    json_t *ja = json_array();
+    char *codes[64 * REG_MAX_DEPTH];
+    size_t ncodes = 0;
+    char term[128];
+    for (size_t i = 0; i < nregs; i++) {
+        json_array_append_new(ja, json_string(reg_name(g, regs[i])));
+        for (int a = regs[i]; a >= 0; a = reg_parent(g, a)) {
+            codes[ncodes++] = (char *)reg_code(g, a);
+            snprintf(term, sizeof term, PFX_REGION "%s", reg_code(g, a));
+            xap_doc_add_boolean(d, term, strlen(term));
+        }
+    }
+    json_object_set_new(o, "regions", ja);
+    ps_buf set;
+    ps_buf_init(&set);
+    join_set(codes, ncodes, &set);
+    xap_doc_set_value(d, SLOT_REGIONS, set.data, set.len);
+
+    /* Sectors. */
+    uint32_t labels = sec_score_labels(r->sec, &c->score);
+    ja = json_array();
+    set.len = 0;
+    for (size_t i = 0; i < sec_count(r->sec); i++) {
+        if (!(labels & (1u << i)))
+            continue;
+        json_array_append_new(ja, json_string(sec_name(r->sec, (int)i)));
+        snprintf(term, sizeof term, PFX_SECTOR "%s", sec_name(r->sec, (int)i));
+        xap_doc_add_boolean(d, term, strlen(term));
+        if (set.len)
+            ps_buf_addc(&set, ',');
+        ps_buf_adds(&set, sec_name(r->sec, (int)i));
+    }
+    json_object_set_new(o, "sectors", ja);
+    xap_doc_set_value(d, SLOT_SECTORS, set.data ? set.data : "", set.len);
+
+    /* Numeric mentions. */
+    num_mention *ms = NULL;
+    size_t nm = num_extract(r->units, ps->text, strlen(ps->text), &ms);
+    ja = json_array();
+    char *units[NUM_SLOTS];
+    size_t nunits = 0;
+    for (size_t i = 0; i < nm; i++) {
+        json_t *m = json_object();
+        json_object_set_new(m, "surface", json_string(ms[i].surface));
+        double v = ms[i].value;
+        if (v == (double)(long long)v && v < 9e15 && v > -9e15)
+            json_object_set_new(m, "value", json_integer((json_int_t)v));
+        else
+            json_object_set_new(m, "value", json_real(v));
+        json_object_set_new(m, "unit", json_string(ms[i].unit));
+        json_array_append_new(ja, m);
+        if (!ms[i].unit[0] || i >= NUM_SLOTS)
+            continue;
+        snprintf(term, sizeof term, PFX_UNIT "%s", ms[i].unit);
+        xap_doc_add_boolean(d, term, strlen(term));
+        size_t ul = strlen(ms[i].unit);
+        char slot[NUM_UNIT_MAX + 9];
+        memcpy(slot, ms[i].unit, ul);
+        slot[ul] = '\0';
+        num_sortable(v, (unsigned char *)slot + ul + 1);
+        xap_doc_set_value(d, SLOT_NUM0 + (unsigned)i, slot, ul + 9);
+        units[nunits++] = ms[i].unit;
+    }
+    json_object_set_new(o, "numbers", ja);
+    set.len = 0;
+    join_set(units, nunits, &set);
+    xap_doc_set_value(d, SLOT_UNITS, set.data, set.len);
+    ps_buf_free(&set);
+    free(ms);
+
+    char *data = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    xap_doc_set_data(d, data, strlen(data));
+    free(data);
+    return emit(ectx, d);
+}
+
+int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
+                 const char *title_hint, ana_emit emit, void *ectx,
+                 size_t *npassages, char *err)
+{
+    *npassages = 0;
+    psg_doc *pd = psg_parse(utf8, len, title_hint, err);
+    if (!pd)
+        return -1;
+    if (pd->npassages + 1 > c->cappl) {
+        size_t cap = pd->npassages + 1;
+        c->pl = ps_xrealloc(c->pl, cap * sizeof(plist));
+        memset(c->pl + c->cappl, 0, (cap - c->cappl) * sizeof(plist));
+        c->cappl = cap;
+    }
+    /* Pass 1: words and region candidates of every passage and the title. */
+    size_t np = pd->npassages;
+    for (size_t k = 0; k <= np; k++) {
+        plist *p = &c->pl[k];
+        const char *t = k < np ? pd->passages[k].text : pd->title;
+        p->nwords = 0;
+        if (tok_run(c->tok, t, strlen(t), collect_word, p, err) < 0) {
+            psg_doc_free(pd);
+            return -1;
+        }
+        find_regions(c->res, p, t);
+    }
+    int docreg = doc_region(c, &c->pl[np], np);
+    /* Pass 2: one Xapian document per passage. */
+    char fterm[MAX_FILE_TERM + 32];
+    ana_file_term(docid, fterm, sizeof fterm);
+    for (size_t k = 0; k < np; k++) {
+        if (emit_passage(c, pd, k, docid, fterm, docreg, emit, ectx)) {
+            snprintf(err, PS_ERRLEN, "stopped while writing passage %zu", k);
+            psg_doc_free(pd);
+            return -1;
+        }
+    }
+    *npassages = np;
+    psg_doc_free(pd);
+    return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * analyze.h: from a document's text to Xapian documents, one per passage,
+ * and the shared resources (lexicon, units, gazetteer, sectors) that the
+ * searcher needs too so that queries are cut the same way as documents.
+ *
+ * ana_res is loaded once and shared read-only by all threads; an ana_ctx
+ * (ICU state, scratch buffers) belongs to one thread.
+ */
+#ifndef PS_ANALYZE_H
+#define PS_ANALYZE_H
+
+#include <stddef.h>
+
+#include "numbers.h"
+#include "passage.h"
+#include "regions.h"
+#include "sectors.h"
+#include "tokenize.h"
+#include "xap.h"
+
+typedef struct ana_res {
+    tok_lexicon *lex;
+    num_units *units;
+    reg_gazetteer *gaz;
+    sec_table *sec;
+} ana_res;
+
+/* Loads everything from ps_data_dir().  NULL with err set on failure. */
+ana_res *ana_res_load(char *err);
+void ana_res_destroy(ana_res *r);
+
+typedef struct ana_ctx ana_ctx;
+
+ana_ctx *ana_ctx_create(const ana_res *r, char *err);
+void ana_ctx_destroy(ana_ctx *c);
+tok_state *ana_tokenizer(ana_ctx *c);
+
+/* Called for each passage document; return nonzero to stop. */
+typedef int (*ana_emit)(void *ctx, xap_doc *doc);
+
+/* Analyzes one document: docid is its id (relative path), title_hint the
+ * title to use when the text has none.  Calls emit once per passage and
+ * sets *npassages.  Returns 0, or -1 with err set. */
+int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
+                 const char *title_hint, ana_emit emit, void *ectx,
+                 size_t *npassages, char *err);
+
+/* Writes the F term of docid into out (at least MAX_FILE_TERM + 24). */
+void ana_file_term(const char *docid, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * decode.h: turn the bytes of a file into UTF-8 text.
+ *
+ * Detects the encoding of one file (UTF-8 with or without BOM, UTF-16 with
+ * BOM, GB18030/GBK) and converts it with ICU converters.  Binary files,
+ * invalid UTF-8 and unknown encodings are refused with a message that says
+ * why, so the indexer can name the file and go on.
+ */
+#ifndef PS_DECODE_H
+#define PS_DECODE_H
+
+#include <stddef.h>
+
+/* Decodes data[0..len) to UTF-8.  On success returns 0, sets *out (caller
+ * frees with free(); NUL-terminated, no BOM), *outlen and *encoding (a
+ * static name such as "UTF-8" or "GB18030").  On failure returns -1 and
+ * writes the reason to err (PS_ERRLEN bytes). */
+int dec_to_utf8(const char *data, size_t len, char **out, size_t *outlen,
+                const char **encoding, char *err);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * normalize.c: NFKC + case folding (ICU), Traditional -> Simplified (a
+ * table generated at build time from ICU's transliterator) and whitespace
+ * squeezing.
+ */
+#include "normalize.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+
+static const uint16_t t2s_pairs[][2] = {
+#include "t2s.inc"
+};
+
+static uint16_t *t2s_table;   /* 64K entries, 0 = unchanged */
+static const UNormalizer2 *nfkc_cf;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_tables(void)
+{
+    t2s_table = ps_xcalloc(0x10000, sizeof(uint16_t));
+    for (size_t i = 0; i < sizeof t2s_pairs / sizeof t2s_pairs[0]; i++)
+        t2s_table[t2s_pairs[i][0]] = t2s_pairs[i][1];
+    UErrorCode st = U_ZERO_ERROR;
+    nfkc_cf = unorm2_getNFKCCasefoldInstance(&st);
+    if (U_FAILURE(st)) {
+        fprintf(stderr, "policy-search: ICU NFKC_Casefold unavailable: %s\n",
+                u_errorName(st));
+        abort();
+    }
+}
+
+uint32_t norm_t2s(uint32_t cp)
+{
+    pthread_once(&once, init_tables);
+    if (cp < 0x10000 && t2s_table[cp])
+        return t2s_table[cp];
+    return cp;
+}
+
+/* Quick path: ASCII-only text needs only lower-casing. */
+static int all_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+int norm_fold(const char *s, size_t n, ps_buf *out, char *err)
+{
+    pthread_once(&once, init_tables);
+    if (all_ascii(s, n)) {
+        ps_buf_reserve(out, n);
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            out->data[out->len++] = c;
+        }
+        out->data[out->len] = '\0';
+        return 0;
+    }
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t ulen = 0;
+    UChar stackbuf[1024], stackbuf2[1024];
+    UChar *u = stackbuf, *v = stackbuf2;
+    u_strFromUTF8(u, 1024, &ulen, s, (int32_t)n, &st);
+    if (st == U_BUFFER_OVERFLOW_ERROR) {
+        u = ps_xmalloc(((size_t)ulen + 1) * sizeof(UChar));
+        st = U_ZERO_ERROR;
+        u_strFromUTF8(u, ulen + 1, &ulen, s, (int32_t)n, &st);
+    }
+    if (U_FAILURE(st)) {
+        snprintf(err, PS_ERRLEN, "text is not valid UTF-8");
+        if (u != stackbuf)
+            free(u);
+        return -1;
+    }
+    st = U_ZERO_ERROR;
+    int32_t vlen = unorm2_normalize(nfkc_cf, u, ulen, v, 1024, &st);
+    if (st == U_BUFFER_OVERFLOW_ERROR) {
+        v = ps_xmalloc(((size_t)vlen + 1) * sizeof(UChar));
+        st = U_ZERO_ERROR;
+        vlen = unorm2_normalize(nfkc_cf, u, ulen, v, vlen + 1, &st);
+    }
+    if (u != stackbuf)
+        free(u);
+    if (U_FAILURE(st)) {
+        snprintf(err, PS_ERRLEN, "normalization failed: %s", u_errorName(st));
+        if (v != stackbuf2)
+            free(v);
+        return -1;
+    }
+    for (int32_t i = 0; i < vlen; i++)
+        if (t2s_table[v[i]])
+            v[i] = t2s_table[v[i]];
+    int32_t need = 0;
+    st = U_ZERO_ERROR;
+    u_strToUTF8(NULL, 0, &need, v, vlen, &st);
+    ps_buf_reserve(out, (size_t)need);
+    st = U_ZERO_ERROR;
+    u_strToUTF8(out->data + out->len, need + 1, NULL, v, vlen, &st);
+    if (v != stackbuf2)
+        free(v);
+    out->len += (size_t)need;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+void norm_squeeze(const char *s, size_t n, ps_buf *out)
+{
+    norm_squeeze_map(s, n, out, NULL, 0, NULL);
+}
+
+void norm_squeeze_map(const char *s, size_t n, ps_buf *out,
+                      const size_t *marks, size_t nmarks, size_t *mapped)
+{
+    size_t i = 0, k = 0, base = out->len;
+    uint32_t prev = 0;          /* last non-space code point written */
+    ps_buf_reserve(out, n);
+    while (i < n) {
+        size_t start = i;
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        while (k < nmarks && marks[k] <= start)
+            mapped[k++] = out->len - base;
+        if (!ps_is_space(cp)) {
+            ps_buf_add(out, s + start, i - start);
+            prev = cp;
+            continue;
+        }
+        int newline = cp == '\n' || cp == '\r';
+        size_t j = i;
+        uint32_t next = 0;
+        while (j < n) {
+            size_t after = j;
+            next = ps_utf8_next(s, n, &after);
+            if (!ps_is_space(next))
+                break;
+            newline |= next == '\n' || next == '\r';
+            j = after;
+            next = 0;
+        }
+        i = j;
+        if (!prev || !next)
+            continue;                       /* leading or trailing */
+        if (newline) {
+            if (ps_is_alnum(prev) && ps_is_alnum(next))
+                ps_buf_addc(out, ' ');
+        } else if (!(ps_is_cjkish(prev) && ps_is_cjkish(next))) {
+            ps_buf_addc(out, ' ');
+        }
+        /* marks inside the whitespace run map to what follows it */
+        while (k < nmarks && marks[k] < i)
+            mapped[k++] = out->len - base;
+    }
+    while (k < nmarks)
+        mapped[k++] = out->len - base;
+}
+
+int norm_query(const char *s, size_t n, ps_buf *out, char *err)
+{
+    ps_buf tmp;
+    ps_buf_init(&tmp);
+    if (norm_fold(s, n, &tmp, err) < 0) {
+        ps_buf_free(&tmp);
+        return -1;
+    }
+    norm_squeeze(tmp.data ? tmp.data : "", tmp.len, out);
+    ps_buf_free(&tmp);
+    if (!out->data)
+        ps_buf_add(out, "", 0);
+    return 0;
+}

@@ -1,0 +1,400 @@
+/*
+ * passage.c: paragraphs, headings, titles and passages of one document.
+ *
+ * The hard part is telling a hard wrap from a paragraph end when a source
+ * has no blank lines between paragraphs.  Within a run of non-blank lines
+ * ("a block") we measure the widest line; when most lines are nearly that
+ * wide the block is a wrapped column and only a clearly short line (or an
+ * indented next line) ends a paragraph.  Otherwise every line is its own
+ * paragraph.  Widths are taken both in characters and in display columns
+ * because some sources wrap by one and some by the other.
+ */
+#include "passage.h"
+#include "normalize.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct srcline {
+    char *text;        /* folded, not squeezed */
+    size_t len;
+    int lineno;
+    int blank;
+    int indent;        /* starts with whitespace */
+    int md_heading;    /* "# ..." */
+    size_t chars;      /* characters, trimmed */
+    size_t cols;       /* display columns, trimmed */
+} srcline;
+
+static void measure(srcline *l)
+{
+    size_t i = 0, lead = 1;
+    l->chars = l->cols = 0;
+    l->blank = 1;
+    l->indent = 0;
+    size_t trail_chars = 0, trail_cols = 0;
+    while (i < l->len) {
+        uint32_t cp = ps_utf8_next(l->text, l->len, &i);
+        if (ps_is_space(cp)) {
+            if (lead) {
+                l->indent = 1;
+                continue;
+            }
+            trail_chars++;
+            trail_cols++;
+            continue;
+        }
+        lead = 0;
+        l->blank = 0;
+        size_t w = (cp >= 0x1100 && (ps_is_cjkish(cp) || cp >= 0x3000)) ? 2 : 1;
+        l->chars += trail_chars + 1;
+        l->cols += trail_cols + w;
+        trail_chars = trail_cols = 0;
+    }
+    if (l->blank)
+        l->indent = 0;
+    l->md_heading = 0;
+    const char *p = l->text;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '#') {
+        const char *q = p;
+        while (*q == '#')
+            q++;
+        if (q - p <= 6 && (*q == ' ' || *q == '\t'))
+            l->md_heading = 1;
+    }
+}
+
+static uint32_t last_cp(const char *s, size_t n)
+{
+    uint32_t last = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        if (!ps_is_space(cp))
+            last = cp;
+    }
+    return last;
+}
+
+static int is_sentence_end(uint32_t cp)
+{
+    return cp == 0x3002 || cp == '!' || cp == '?' || cp == ';' ||
+           cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF1B || cp == '.';
+}
+
+/* Page numbers, "- 3 -", "第3页", "■上接第1版": nothing a person searches. */
+static int is_noise(const char *s, size_t n)
+{
+    size_t i = 0, chars = 0, digits = 0;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        chars++;
+        if (cp >= '0' && cp <= '9')
+            digits++;
+        else if (!(ps_is_space(cp) || cp == '-' || cp == 0x2014 ||
+                   cp == 0x2013 || cp == 0x2015 || cp == '_' || cp == '/' ||
+                   cp == 0xB7 || cp == 0x30FB || cp == 0x7B2C /* 第 */ ||
+                   cp == 0x9875 /* 页 */ || cp == 0x7248 /* 版 */ ||
+                   cp == 0x25A0 || cp == 0x25A1 || cp == 0x4E0A /* 上 */ ||
+                   cp == 0x4E0B /* 下 */ || cp == 0x63A5 /* 接 */ ||
+                   cp == 0x8F6C /* 转 */ || cp == '|' || cp == '(' ||
+                   cp == ')'))
+            return 0;
+    }
+    return chars > 0 && chars <= 16;
+}
+
+/* A short paragraph with no sentence punctuation reads as a heading. */
+static int looks_like_heading(const char *s, size_t n)
+{
+    size_t chars = ps_utf8_count(s, n);
+    if (chars == 0 || chars > 32)
+        return 0;
+    uint32_t last = last_cp(s, n);
+    if (is_sentence_end(last) || last == ',' || last == 0x3001 ||
+        last == ':' || last == 0xFF0C || last == 0xFF1A)
+        return 0;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        if (cp == 0x3002)
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct builder {
+    psg_doc *doc;
+    size_t cap_blocks;
+} builder;
+
+static psg_block *new_block(builder *b)
+{
+    psg_doc *d = b->doc;
+    if (d->nblocks == b->cap_blocks) {
+        b->cap_blocks = b->cap_blocks ? 2 * b->cap_blocks : 32;
+        d->blocks = ps_xrealloc(d->blocks, b->cap_blocks * sizeof *d->blocks);
+    }
+    psg_block *bl = &d->blocks[d->nblocks++];
+    memset(bl, 0, sizeof *bl);
+    return bl;
+}
+
+/* Joins lines[from..to) into one paragraph block. */
+static void emit_paragraph(builder *b, srcline *lines, size_t from, size_t to,
+                           int md)
+{
+    ps_buf joined;
+    ps_buf_init(&joined);
+    size_t n = to - from;
+    size_t *marks = ps_xmalloc(n * sizeof *marks);
+    for (size_t k = from; k < to; k++) {
+        if (k > from)
+            ps_buf_addc(&joined, '\n');
+        marks[k - from] = joined.len;
+        const char *t = lines[k].text;
+        size_t tl = lines[k].len;
+        if (md && k == from) {
+            while (tl && (*t == ' ' || *t == '\t' || *t == '#')) {
+                t++;
+                tl--;
+            }
+        }
+        ps_buf_add(&joined, t, tl);
+    }
+    psg_block *bl = new_block(b);
+    ps_buf out;
+    ps_buf_init(&out);
+    bl->map.n = n;
+    bl->map.off = ps_xmalloc(n * sizeof(size_t));
+    bl->map.line = ps_xmalloc(n * sizeof(int));
+    norm_squeeze_map(joined.data ? joined.data : "", joined.len, &out, marks,
+                     n, bl->map.off);
+    for (size_t k = 0; k < n; k++)
+        bl->map.line[k] = lines[from + k].lineno;
+    free(marks);
+    ps_buf_free(&joined);
+    bl->len = out.len;
+    bl->text = ps_buf_steal(&out);
+    if (md)
+        bl->kind = PSG_HEADING;
+    else if (bl->len == 0 || is_noise(bl->text, bl->len))
+        bl->kind = PSG_NOISE;
+    else if (looks_like_heading(bl->text, bl->len))
+        bl->kind = PSG_HEADING;
+    else
+        bl->kind = PSG_TEXT;
+}
+
+/* Splits a run of non-blank lines into paragraphs. */
+static void split_run(builder *b, srcline *lines, size_t from, size_t to)
+{
+    size_t maxc = 0, maxw = 0;
+    for (size_t k = from; k < to; k++) {
+        if (lines[k].chars > maxc)
+            maxc = lines[k].chars;
+        if (lines[k].cols > maxw)
+            maxw = lines[k].cols;
+    }
+    size_t full = 0;
+    for (size_t k = from; k + 1 < to; k++)
+        if (lines[k].chars + 3 >= maxc || lines[k].cols + 4 >= maxw)
+            full++;
+    int wrapped = to - from >= 2 && maxc >= 10 && full * 10 >= (to - from - 1) * 6;
+    size_t start = from;
+    for (size_t k = from; k < to; k++) {
+        int end = 0;
+        if (lines[k].md_heading) {
+            if (k > start)
+                emit_paragraph(b, lines, start, k, 0);
+            emit_paragraph(b, lines, k, k + 1, 1);
+            start = k + 1;
+            continue;
+        }
+        if (k + 1 == to)
+            end = 1;
+        else if (lines[k + 1].indent || lines[k + 1].md_heading)
+            end = 1;
+        else if (!wrapped)
+            end = 1;
+        else if (lines[k].chars + 3 < maxc && lines[k].cols + 4 < maxw)
+            end = 1;
+        if (end) {
+            emit_paragraph(b, lines, start, k + 1, 0);
+            start = k + 1;
+        }
+    }
+}
+
+/* Cuts point for a long text: the last sentence end before max chars,
+ * else the last comma, else max chars.  Returns a byte length. */
+static size_t cut_point(const char *s, size_t n, size_t max_chars)
+{
+    size_t i = 0, chars = 0, last_sent = 0, last_comma = 0, at_max = n;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        chars++;
+        if (is_sentence_end(cp) && cp != '.')
+            last_sent = i;
+        else if (cp == 0xFF0C || cp == ',' || cp == 0x3001)
+            last_comma = i;
+        if (chars == max_chars) {
+            at_max = i;
+            if (last_sent)
+                return last_sent;
+        }
+        if (chars >= PSG_HARD_CHARS) {
+            if (last_sent)
+                return last_sent;
+            return last_comma ? last_comma : i;
+        }
+    }
+    (void)at_max;
+    return n;
+}
+
+static void add_passage(psg_doc *d, size_t *cap, size_t block, size_t start,
+                        size_t len, const char *heading)
+{
+    if (d->npassages == *cap) {
+        *cap = *cap ? 2 * *cap : 32;
+        d->passages = ps_xrealloc(d->passages, *cap * sizeof *d->passages);
+    }
+    psg_passage *p = &d->passages[d->npassages];
+    p->ordinal = (int)d->npassages;
+    p->heading = heading;
+    p->block = block;
+    p->start = start;
+    p->len = len;
+    p->text = ps_xstrndup(d->blocks[block].text + start, len);
+    d->npassages++;
+}
+
+static void make_passages(psg_doc *d)
+{
+    size_t cap = 0;
+    const char *heading = NULL;
+    for (size_t bi = 0; bi < d->nblocks; bi++) {
+        psg_block *bl = &d->blocks[bi];
+        if (bl->kind == PSG_HEADING) {
+            heading = bl->text;
+            continue;
+        }
+        if (bl->kind != PSG_TEXT)
+            continue;
+        size_t pos = 0;
+        size_t rest = ps_utf8_count(bl->text, bl->len);
+        while (pos < bl->len) {
+            size_t take = bl->len - pos;
+            if (rest > PSG_MAX_CHARS) {
+                /* Aim for even pieces rather than a long one and a stub. */
+                size_t pieces = (rest + PSG_MAX_CHARS - 1) / PSG_MAX_CHARS;
+                size_t target = rest / pieces + 20;
+                if (target > PSG_MAX_CHARS)
+                    target = PSG_MAX_CHARS;
+                take = cut_point(bl->text + pos, bl->len - pos, target);
+            }
+            add_passage(d, &cap, bi, pos, take, heading);
+            rest -= ps_utf8_count(bl->text + pos, take);
+            pos += take;
+        }
+    }
+}
+
+static void pick_title(psg_doc *d, const char *fallback)
+{
+    for (size_t bi = 0; bi < d->nblocks && bi < 8; bi++) {
+        if (d->blocks[bi].kind == PSG_HEADING &&
+            ps_utf8_count(d->blocks[bi].text, d->blocks[bi].len) >= 4) {
+            d->title = ps_xstrdup(d->blocks[bi].text);
+            return;
+        }
+    }
+    d->title = ps_xstrdup(fallback ? fallback : "");
+}
+
+psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
+                   char *err)
+{
+    psg_doc *d = ps_xcalloc(1, sizeof *d);
+    builder b = {d, 0};
+    size_t nlines = 0, cap = 0;
+    srcline *lines = NULL;
+    size_t pos = 0;
+    int lineno = 0;
+    while (pos < len) {
+        const char *nl = memchr(utf8 + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - utf8) : len;
+        size_t l = end - pos;
+        if (l && utf8[pos + l - 1] == '\r')
+            l--;
+        lineno++;
+        if (nlines == cap) {
+            cap = cap ? 2 * cap : 256;
+            lines = ps_xrealloc(lines, cap * sizeof *lines);
+        }
+        ps_buf f;
+        ps_buf_init(&f);
+        if (norm_fold(utf8 + pos, l, &f, err) < 0) {
+            ps_buf_free(&f);
+            for (size_t k = 0; k < nlines; k++)
+                free(lines[k].text);
+            free(lines);
+            psg_doc_free(d);
+            return NULL;
+        }
+        srcline *ln = &lines[nlines++];
+        ln->len = f.len;
+        ln->text = ps_buf_steal(&f);
+        ln->lineno = lineno;
+        measure(ln);
+        pos = end + 1;
+    }
+    size_t k = 0;
+    while (k < nlines) {
+        if (lines[k].blank) {
+            k++;
+            continue;
+        }
+        size_t j = k;
+        while (j < nlines && !lines[j].blank)
+            j++;
+        split_run(&b, lines, k, j);
+        k = j;
+    }
+    for (k = 0; k < nlines; k++)
+        free(lines[k].text);
+    free(lines);
+    pick_title(d, fallback_title);
+    make_passages(d);
+    return d;
+}
+
+void psg_doc_free(psg_doc *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nblocks; i++) {
+        free(d->blocks[i].text);
+        free(d->blocks[i].map.off);
+        free(d->blocks[i].map.line);
+    }
+    for (size_t i = 0; i < d->npassages; i++)
+        free(d->passages[i].text);
+    free(d->blocks);
+    free(d->passages);
+    free(d->title);
+    free(d);
+}
+
+int psg_line_at(const psg_block *b, size_t off)
+{
+    int line = b->map.n ? b->map.line[0] : 1;
+    for (size_t i = 0; i < b->map.n && b->map.off[i] <= off; i++)
+        line = b->map.line[i];
+    return line;
+}

@@ -1,0 +1,37 @@
+/*
+ * schema.h: the index layout, in one place.  One Xapian document per
+ * passage.  Change anything here and bump PS_FORMAT_VERSION.
+ *
+ * Format changelog:
+ *   1  words (no prefix, wdf only), positional character bigrams (B),
+ *      file (F), region (R, with ancestors), sector (S), unit (U) terms;
+ *      facet combination slots 1-3; one numeric mention per slot from 10.
+ */
+#ifndef PS_SCHEMA_H
+#define PS_SCHEMA_H
+
+#define PS_FORMAT_VERSION "1"
+
+/* Term prefixes. */
+#define PFX_BIGRAM "B"    /* + two characters, or one at a passage's end */
+#define PFX_FILE "F"      /* + document id (its relative path) */
+#define PFX_REGION "R"    /* + GB/T 2260 code; ancestors included */
+#define PFX_SECTOR "S"    /* + sector name */
+#define PFX_UNIT "U"      /* + unit of a numeric mention */
+
+/* Value slots. */
+#define SLOT_ORDINAL 0    /* passage ordinal, 10 zero-padded digits */
+#define SLOT_REGIONS 1    /* sorted region codes (with ancestors), ',' */
+#define SLOT_SECTORS 2    /* sector names, ',' */
+#define SLOT_UNITS 3      /* units mentioned, ',' */
+#define SLOT_NUM0 10      /* mention i: unit, NUL, 8-byte sortable value */
+#define NUM_SLOTS 48      /* mentions beyond this are not filterable */
+
+/* Metadata keys. */
+#define META_VERSION "policy-search:format"
+#define META_FILE "f:"    /* + document id -> "mtime size root" */
+
+/* Document ids longer than this are hashed in their F term. */
+#define MAX_FILE_TERM 200
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * search.h: queries in, ranked passages with snippets and exact facet
+ * counts out, as the JSON of the contract.
+ *
+ * A srch_engine holds one open database and one tokenizer; use it from
+ * one thread at a time (the web server keeps one per worker).  The
+ * ana_res it is given is shared and must outlive it.
+ *
+ * Results come back as jansson objects the caller releases with
+ * json_decref().  On failure NULL is returned, *status says whose fault
+ * it was and err says what happened.
+ */
+#ifndef PS_SEARCH_H
+#define PS_SEARCH_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "analyze.h"
+
+typedef enum srch_status {
+    SRCH_OK = 0,
+    SRCH_BAD_REQUEST,    /* the user's query or parameters (exit 2, 400) */
+    SRCH_NOT_FOUND,      /* no such document (404) */
+    SRCH_INTERNAL        /* the index or the search library failed */
+} srch_status;
+
+typedef struct srch_engine srch_engine;
+
+typedef struct srch_request {
+    const char *query;                /* may be NULL or "" */
+    const char *const *regions;
+    size_t nregions;
+    const char *const *sectors;
+    size_t nsectors;
+    const char *unit;                 /* NULL: any */
+    const char *min, *max;            /* NULL: open */
+    long limit;                       /* 0: all */
+    long offset;
+} srch_request;
+
+srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err);
+void srch_close(srch_engine *e);
+/* Picks up documents indexed since the engine was opened. */
+void srch_refresh(srch_engine *e);
+
+json_t *srch_run(srch_engine *e, const srch_request *req, srch_status *status,
+                 char *err);
+/* The passages of one document, in order. */
+json_t *srch_doc(srch_engine *e, const char *doc, srch_status *status,
+                 char *err);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * snippet.h: the part of a passage worth showing, HTML-escaped, with every
+ * match of the query wrapped in <mark>.
+ */
+#ifndef PS_SNIPPET_H
+#define PS_SNIPPET_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+#define SNIP_CHARS 140     /* longest snippet, in characters */
+
+/* Appends the snippet of text to out.  needles[0..n) are normalized
+ * strings; at each position the longest one that matches is marked.
+ * Texts longer than SNIP_CHARS are cut to the window holding the most
+ * matches, with "…" where text was left out. */
+void snip_make(const char *text, const char *const *needles, size_t n,
+               ps_buf *out);
+
+#endif

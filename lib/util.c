@@ -1,0 +1,415 @@
+/*
+ * util.c: the growable buffer, UTF-8 stepping, character classes, strict
+ * number parsing and whole-file reading shared by every binary.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PS_DATA_DIR
+#define PS_DATA_DIR "data"
+#endif
+
+void *ps_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "policy-search: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+void *ps_xcalloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p) {
+        fprintf(stderr, "policy-search: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+void *ps_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "policy-search: out of memory\n");
+        abort();
+    }
+    return q;
+}
+
+char *ps_xstrndup(const char *s, size_t n)
+{
+    char *p = ps_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *ps_xstrdup(const char *s)
+{
+    return ps_xstrndup(s, strlen(s));
+}
+
+void ps_buf_init(ps_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void ps_buf_free(ps_buf *b)
+{
+    free(b->data);
+    ps_buf_init(b);
+}
+
+void ps_buf_reserve(ps_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = ps_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void ps_buf_add(ps_buf *b, const char *s, size_t n)
+{
+    ps_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void ps_buf_adds(ps_buf *b, const char *s)
+{
+    ps_buf_add(b, s, strlen(s));
+}
+
+void ps_buf_addc(ps_buf *b, char c)
+{
+    ps_buf_add(b, &c, 1);
+}
+
+void ps_buf_printf(ps_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    ps_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void ps_buf_addcp(ps_buf *b, uint32_t cp)
+{
+    char t[4];
+    size_t n;
+    if (cp < 0x80) {
+        t[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        t[0] = (char)(0xC0 | (cp >> 6));
+        t[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        t[0] = (char)(0xE0 | (cp >> 12));
+        t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        t[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        t[0] = (char)(0xF0 | (cp >> 18));
+        t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        t[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    ps_buf_add(b, t, n);
+}
+
+void ps_buf_add_html(ps_buf *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep = NULL;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: break;
+        }
+        if (rep) {
+            ps_buf_add(b, s + start, i - start);
+            ps_buf_adds(b, rep);
+            start = i + 1;
+        }
+    }
+    ps_buf_add(b, s + start, n - start);
+}
+
+char *ps_buf_steal(ps_buf *b)
+{
+    char *p = b->data;
+    if (!p)
+        p = ps_xstrdup("");
+    ps_buf_init(b);
+    return p;
+}
+
+int ps_utf8_len(unsigned char c)
+{
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0)
+        return 2;
+    if ((c & 0xF0) == 0xE0)
+        return 3;
+    if ((c & 0xF8) == 0xF0)
+        return 4;
+    return 1;
+}
+
+uint32_t ps_utf8_next(const char *str, size_t n, size_t *i)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t k = *i;
+    uint32_t c = s[k];
+    int len = ps_utf8_len(s[k]);
+    if (len == 1 || k + (size_t)len > n) {
+        *i = k + 1;
+        return c;
+    }
+    if (len == 2)
+        c = ((c & 0x1F) << 6) | (s[k + 1] & 0x3F);
+    else if (len == 3)
+        c = ((c & 0x0F) << 12) | ((uint32_t)(s[k + 1] & 0x3F) << 6) |
+            (s[k + 2] & 0x3F);
+    else
+        c = ((c & 0x07) << 18) | ((uint32_t)(s[k + 1] & 0x3F) << 12) |
+            ((uint32_t)(s[k + 2] & 0x3F) << 6) | (s[k + 3] & 0x3F);
+    *i = k + (size_t)len;
+    return c;
+}
+
+int ps_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int len;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2; cp = c & 0x1F; min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3; cp = c & 0x0F; min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4; cp = c & 0x07; min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (i + (size_t)len > n)
+            return 0;
+        for (int k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+size_t ps_utf8_count(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            c++;
+    return c;
+}
+
+int ps_is_han(uint32_t cp)
+{
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x3FFFF) ||
+           cp == 0x3007;
+}
+
+int ps_is_cjkish(uint32_t cp)
+{
+    if (ps_is_han(cp))
+        return 1;
+    if ((cp >= 0x3000 && cp <= 0x30FF) || (cp >= 0xFF00 && cp <= 0xFFEF) ||
+        (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x2190 && cp <= 0x27BF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0x3200 && cp <= 0x33FF) ||
+        (cp >= 0x2E80 && cp <= 0x2FDF) || (cp >= 0x25A0 && cp <= 0x25FF))
+        return 1;
+    if (cp < 0x80)
+        return cp > 0x20 && cp < 0x7F && !ps_is_alnum(cp);
+    return 0;
+}
+
+int ps_is_alnum(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
+               (cp >= 'A' && cp <= 'Z');
+    /* Latin-1 letters to Cyrillic: alphabetic scripts that use spaces. */
+    return (cp >= 0xC0 && cp <= 0x52F && cp != 0xD7 && cp != 0xF7);
+}
+
+int ps_is_space(uint32_t cp)
+{
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' ||
+           cp == '\f' || cp == '\v' || cp == 0xA0 || cp == 0x3000 ||
+           (cp >= 0x2000 && cp <= 0x200B) || cp == 0x202F || cp == 0x205F ||
+           cp == 0xFEFF;
+}
+
+int ps_parse_long(const char *s, long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ps_parse_double(const char *s, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ps_parse_amount(const char *in, double *out)
+{
+    /* Fold full-width digits and signs to ASCII first. */
+    ps_buf b;
+    ps_buf_init(&b);
+    size_t n = strlen(in), i = 0;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(in, n, &i);
+        if (cp >= 0xFF01 && cp <= 0xFF5E)
+            cp -= 0xFEE0;
+        if (cp == ',' )
+            continue;
+        ps_buf_addcp(&b, cp);
+    }
+    if (!b.data) {
+        ps_buf_free(&b);
+        return -1;
+    }
+    static const struct { const char *suffix; double mult; } mags[] = {
+        {"万亿", 1e12}, {"亿", 1e8}, {"万", 1e4}, {"千", 1e3}, {"百", 1e2},
+    };
+    double mult = 1;
+    for (size_t k = 0; k < sizeof mags / sizeof mags[0]; k++) {
+        size_t sl = strlen(mags[k].suffix);
+        if (b.len > sl && strcmp(b.data + b.len - sl, mags[k].suffix) == 0) {
+            b.len -= sl;
+            b.data[b.len] = '\0';
+            mult = mags[k].mult;
+            break;
+        }
+    }
+    double v;
+    int rc = ps_parse_double(b.data, &v);
+    ps_buf_free(&b);
+    if (rc)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+int ps_read_file(const char *path, char **data, size_t *len, char *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        snprintf(err, PS_ERRLEN, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, PS_ERRLEN, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *p = ps_xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            p = ps_xrealloc(p, cap);
+        }
+        ssize_t r = read(fd, p + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(err, PS_ERRLEN, "read error: %s", strerror(errno));
+            free(p);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    p[n] = '\0';
+    *data = p;
+    *len = n;
+    return 0;
+}
+
+double ps_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *ps_data_dir(void)
+{
+    const char *d = getenv("POLICY_SEARCH_DATA");
+    return d && *d ? d : PS_DATA_DIR;
+}

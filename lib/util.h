@@ -1,0 +1,85 @@
+/*
+ * util.h: small shared helpers: a growable byte buffer, UTF-8 stepping,
+ * strict number parsing and file reading.
+ *
+ * Conventions: functions that can fail return 0 on success and -1 on
+ * failure, with a message in a caller-supplied `char err[PS_ERRLEN]`.
+ * Memory returned to the caller is freed with free() unless a comment
+ * says otherwise.  Allocation failure aborts: there is nothing sensible
+ * a search tool can do without memory.
+ */
+#ifndef PS_UTIL_H
+#define PS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PS_ERRLEN 256
+
+/* A growable, always NUL-terminated byte buffer. */
+typedef struct ps_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ps_buf;
+
+void ps_buf_init(ps_buf *b);
+void ps_buf_free(ps_buf *b);
+void ps_buf_reserve(ps_buf *b, size_t extra);
+void ps_buf_add(ps_buf *b, const char *s, size_t n);
+void ps_buf_adds(ps_buf *b, const char *s);
+void ps_buf_addc(ps_buf *b, char c);
+void ps_buf_printf(ps_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends code point cp as UTF-8. */
+void ps_buf_addcp(ps_buf *b, uint32_t cp);
+/* Appends s HTML-escaped (& < > " '). */
+void ps_buf_add_html(ps_buf *b, const char *s, size_t n);
+/* Gives up ownership of the data; caller frees with free(). */
+char *ps_buf_steal(ps_buf *b);
+
+void *ps_xmalloc(size_t n);
+void *ps_xcalloc(size_t n, size_t m);
+void *ps_xrealloc(void *p, size_t n);
+char *ps_xstrdup(const char *s);
+char *ps_xstrndup(const char *s, size_t n);
+
+/* Decodes one UTF-8 code point at s[*i] (i < n) and advances *i.  Input
+ * must be valid UTF-8 (text inside the engine always is). */
+uint32_t ps_utf8_next(const char *s, size_t n, size_t *i);
+/* Returns the number of bytes of the UTF-8 sequence starting with c. */
+int ps_utf8_len(unsigned char c);
+/* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
+int ps_utf8_valid(const char *s, size_t n);
+/* Number of code points in valid UTF-8 s[0..n). */
+size_t ps_utf8_count(const char *s, size_t n);
+
+/* Character classes used throughout the engine. */
+int ps_is_han(uint32_t cp);
+/* Han, CJK punctuation, full-width forms, general punctuation, ASCII
+ * punctuation: characters between which whitespace carries no meaning. */
+int ps_is_cjkish(uint32_t cp);
+/* Letters and digits of alphabetic scripts (ASCII, Latin, Greek...). */
+int ps_is_alnum(uint32_t cp);
+int ps_is_space(uint32_t cp);
+
+/* Strict parsers: the whole string must be consumed.  Return 0 on
+ * success. */
+int ps_parse_long(const char *s, long *out);
+int ps_parse_double(const char *s, double *out);
+/* Parses "100万", "1.5亿", "2e6", "12.5", "３万": a number with an
+ * optional magnitude 万/亿/万亿/千/百.  Returns 0 on success. */
+int ps_parse_amount(const char *s, double *out);
+
+/* Reads a whole file.  Returns 0 and sets *data (caller frees) and *len,
+ * or -1 with err set to a message naming the reason. */
+int ps_read_file(const char *path, char **data, size_t *len, char *err);
+
+/* Monotonic clock in seconds. */
+double ps_now(void);
+
+/* Path of the data directory (lexicon, units, regions, sectors):
+ * $POLICY_SEARCH_DATA, else the directory compiled in. */
+const char *ps_data_dir(void);
+
+#endif

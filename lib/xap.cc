@@ -1,0 +1,457 @@
+/*
+ * xap.cc: the Xapian wrapper.  Each C handle wraps one Xapian object;
+ * each entry point catches everything Xapian or the C++ library can throw
+ * and turns it into an xap_status plus a message.
+ */
+#include "xap.h"
+
+#include <xapian.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace {
+const size_t ERRLEN = 256;   /* PS_ERRLEN in util.h */
+
+void set_err(char *err, const std::string &msg)
+{
+    if (err)
+        std::snprintf(err, ERRLEN, "%s", msg.c_str());
+}
+
+xap_status from_xapian(const Xapian::Error &e, char *err)
+{
+    set_err(err, e.get_type() + std::string(": ") + e.get_msg());
+    std::string type = e.get_type();
+    if (type == "DatabaseLockError")
+        return XAP_ERR_LOCKED;
+    if (type == "DatabaseOpeningError" || type == "DatabaseNotFoundError" ||
+        type == "DatabaseVersionError")
+        return XAP_ERR_OPENING;
+    return XAP_ERR_XAPIAN;
+}
+
+char *dup_string(const std::string &s)
+{
+    char *p = static_cast<char *>(std::malloc(s.size() + 1));
+    if (!p)
+        throw std::bad_alloc();
+    std::memcpy(p, s.data(), s.size());
+    p[s.size()] = '\0';
+    return p;
+}
+}  // namespace
+
+#define XAP_TRY try {
+#define XAP_CATCH                                           \
+    }                                                       \
+    catch (const Xapian::Error &e) {                        \
+        return from_xapian(e, err);                         \
+    }                                                       \
+    catch (const std::exception &e) {                       \
+        set_err(err, e.what());                             \
+        return XAP_ERR_MEMORY;                              \
+    }
+
+struct xap_wdb {
+    Xapian::WritableDatabase rep;
+};
+struct xap_db {
+    Xapian::Database rep;
+};
+struct xap_doc {
+    Xapian::Document rep;
+};
+struct xap_query {
+    Xapian::Query rep;
+};
+
+/* ---- writing ---- */
+
+xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err)
+{
+    *out = nullptr;
+    XAP_TRY
+    *out = new xap_wdb{Xapian::WritableDatabase(
+        path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS)};
+    return XAP_OK;
+    XAP_CATCH
+}
+
+void xap_wdb_close(xap_wdb *w)
+{
+    if (!w)
+        return;
+    try {
+        w->rep.close();
+    } catch (...) {
+    }
+    delete w;
+}
+
+xap_status xap_wdb_commit(xap_wdb *w, char *err)
+{
+    XAP_TRY
+    w->rep.commit();
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_replace(xap_wdb *w, const char *idterm, xap_doc *doc,
+                           char *err)
+{
+    XAP_TRY
+    if (idterm)
+        w->rep.replace_document(idterm, doc->rep);
+    else
+        w->rep.add_document(doc->rep);
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_delete_term(xap_wdb *w, const char *term, char *err)
+{
+    XAP_TRY
+    w->rep.delete_document(term);
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_get_metadata(xap_wdb *w, const char *key, char **value,
+                                char *err)
+{
+    *value = nullptr;
+    XAP_TRY
+    *value = dup_string(w->rep.get_metadata(key));
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_set_metadata(xap_wdb *w, const char *key,
+                                const char *value, char *err)
+{
+    XAP_TRY
+    w->rep.set_metadata(key, value);
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
+                                 void (*cb)(void *ctx, const char *key),
+                                 void *ctx, char *err)
+{
+    XAP_TRY
+    for (auto it = w->rep.metadata_keys_begin(prefix);
+         it != w->rep.metadata_keys_end(prefix); ++it)
+        cb(ctx, (*it).c_str());
+    return XAP_OK;
+    XAP_CATCH
+}
+
+unsigned xap_wdb_doccount(xap_wdb *w)
+{
+    try {
+        return w->rep.get_doccount();
+    } catch (...) {
+        return 0;
+    }
+}
+
+xap_doc *xap_doc_create(void)
+{
+    try {
+        return new xap_doc{Xapian::Document()};
+    } catch (...) {
+        std::abort();
+    }
+}
+
+void xap_doc_destroy(xap_doc *d)
+{
+    delete d;
+}
+
+void xap_doc_clear(xap_doc *d)
+{
+    d->rep = Xapian::Document();
+}
+
+void xap_doc_add_term(xap_doc *d, const char *t, size_t n, unsigned wdfinc)
+{
+    d->rep.add_term(std::string(t, n), wdfinc);
+}
+
+void xap_doc_add_posting(xap_doc *d, const char *t, size_t n, unsigned pos)
+{
+    d->rep.add_posting(std::string(t, n), pos, 1);
+}
+
+void xap_doc_add_boolean(xap_doc *d, const char *t, size_t n)
+{
+    d->rep.add_boolean_term(std::string(t, n));
+}
+
+void xap_doc_set_value(xap_doc *d, unsigned slot, const char *v, size_t n)
+{
+    d->rep.add_value(slot, std::string(v, n));
+}
+
+void xap_doc_set_data(xap_doc *d, const char *v, size_t n)
+{
+    d->rep.set_data(std::string(v, n));
+}
+
+/* ---- reading ---- */
+
+xap_status xap_db_open(const char *path, xap_db **out, char *err)
+{
+    *out = nullptr;
+    XAP_TRY
+    *out = new xap_db{Xapian::Database(path)};
+    return XAP_OK;
+    XAP_CATCH
+}
+
+void xap_db_close(xap_db *db)
+{
+    delete db;
+}
+
+xap_status xap_db_reopen(xap_db *db, int *changed, char *err)
+{
+    *changed = 0;
+    XAP_TRY
+    *changed = db->rep.reopen() ? 1 : 0;
+    return XAP_OK;
+    XAP_CATCH
+}
+
+unsigned xap_db_doccount(xap_db *db)
+{
+    try {
+        return db->rep.get_doccount();
+    } catch (...) {
+        return 0;
+    }
+}
+
+xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
+                               char *err)
+{
+    *value = nullptr;
+    XAP_TRY
+    *value = dup_string(db->rep.get_metadata(key));
+    return XAP_OK;
+    XAP_CATCH
+}
+
+static xap_query *wrap(const Xapian::Query &q)
+{
+    try {
+        return new xap_query{q};
+    } catch (...) {
+        std::abort();
+    }
+}
+
+xap_query *xap_q_term(const char *t, size_t n)
+{
+    return wrap(Xapian::Query(std::string(t, n)));
+}
+
+xap_query *xap_q_phrase(const char *const *terms, const size_t *lens,
+                        size_t n)
+{
+    std::vector<Xapian::Query> v;
+    for (size_t i = 0; i < n; i++)
+        v.emplace_back(std::string(terms[i], lens[i]));
+    if (n == 1)
+        return wrap(v[0]);
+    return wrap(Xapian::Query(Xapian::Query::OP_PHRASE, v.begin(), v.end(),
+                              (Xapian::termcount)n));
+}
+
+xap_query *xap_q_wildcard(const char *prefix, size_t n)
+{
+    return wrap(Xapian::Query(Xapian::Query::OP_WILDCARD,
+                              std::string(prefix, n)));
+}
+
+xap_query *xap_q_all(void)
+{
+    return wrap(Xapian::Query::MatchAll);
+}
+
+xap_query *xap_q_value_range(unsigned slot, const char *lo, size_t lolen,
+                             const char *hi, size_t hilen)
+{
+    return wrap(Xapian::Query(Xapian::Query::OP_VALUE_RANGE, slot,
+                              std::string(lo, lolen), std::string(hi, hilen)));
+}
+
+xap_query *xap_q_combine(xap_op op, xap_query *const *subs, size_t n)
+{
+    if (n == 0)
+        return wrap(Xapian::Query::MatchNothing);
+    Xapian::Query::op xop = Xapian::Query::OP_AND;
+    switch (op) {
+    case XAP_AND: xop = Xapian::Query::OP_AND; break;
+    case XAP_OR: xop = Xapian::Query::OP_OR; break;
+    case XAP_AND_NOT: xop = Xapian::Query::OP_AND_NOT; break;
+    case XAP_AND_MAYBE: xop = Xapian::Query::OP_AND_MAYBE; break;
+    case XAP_FILTER: xop = Xapian::Query::OP_FILTER; break;
+    }
+    std::vector<Xapian::Query> v;
+    for (size_t i = 0; i < n; i++)
+        v.push_back(subs[i]->rep);
+    return wrap(Xapian::Query(xop, v.begin(), v.end()));
+}
+
+xap_query *xap_q_scale(const xap_query *q, double factor)
+{
+    return wrap(Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, q->rep, factor));
+}
+
+void xap_q_destroy(xap_query *q)
+{
+    delete q;
+}
+
+char *xap_q_describe(const xap_query *q)
+{
+    try {
+        return dup_string(q->rep.get_description());
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+static void fill_result(const Xapian::MSet &mset,
+                        std::vector<Xapian::ValueCountMatchSpy *> &spies,
+                        xap_result *r)
+{
+    r->total = mset.get_matches_estimated();
+    r->nhits = mset.size();
+    r->hits = static_cast<xap_hit *>(std::calloc(r->nhits ? r->nhits : 1,
+                                                 sizeof(xap_hit)));
+    if (!r->hits)
+        throw std::bad_alloc();
+    size_t i = 0;
+    for (auto it = mset.begin(); it != mset.end(); ++it, ++i) {
+        xap_hit *h = &r->hits[i];
+        h->docid = *it;
+        h->weight = it.get_weight();
+        std::string data = it.get_document().get_data();
+        h->data = dup_string(data);
+        h->len = data.size();
+    }
+    r->nspies = spies.size();
+    r->spies = static_cast<xap_spy *>(std::calloc(r->nspies ? r->nspies : 1,
+                                                  sizeof(xap_spy)));
+    if (!r->spies)
+        throw std::bad_alloc();
+    for (size_t s = 0; s < spies.size(); s++) {
+        xap_spy *sp = &r->spies[s];
+        std::vector<std::pair<std::string, unsigned>> vals;
+        for (auto it = spies[s]->values_begin(); it != spies[s]->values_end();
+             ++it)
+            vals.emplace_back(*it, it.get_termfreq());
+        sp->n = vals.size();
+        sp->counts = static_cast<xap_count *>(
+            std::calloc(sp->n ? sp->n : 1, sizeof(xap_count)));
+        if (!sp->counts)
+            throw std::bad_alloc();
+        for (size_t k = 0; k < vals.size(); k++) {
+            sp->counts[k].value = dup_string(vals[k].first);
+            sp->counts[k].len = vals[k].first.size();
+            sp->counts[k].count = vals[k].second;
+        }
+    }
+}
+
+xap_status xap_search(xap_db *db, const xap_query *q,
+                      const xap_search_opts *opts, xap_result **out,
+                      char *err)
+{
+    *out = nullptr;
+    xap_result *r = static_cast<xap_result *>(std::calloc(1, sizeof *r));
+    if (!r) {
+        set_err(err, "out of memory");
+        return XAP_ERR_MEMORY;
+    }
+    std::vector<Xapian::ValueCountMatchSpy *> spies;
+    for (int attempt = 0;; attempt++) {
+        try {
+            Xapian::Enquire enq(db->rep);
+            enq.set_query(q->rep);
+            enq.set_weighting_scheme(Xapian::BM25Weight());
+            if (opts->sort_slot >= 0)
+                enq.set_sort_by_value_then_relevance(
+                    (Xapian::valueno)opts->sort_slot, false);
+            for (auto *s : spies)
+                delete s;
+            spies.clear();
+            for (size_t i = 0; i < opts->nspies; i++) {
+                spies.push_back(new Xapian::ValueCountMatchSpy(
+                    opts->spy_slots[i]));
+                enq.add_matchspy(spies.back());
+            }
+            Xapian::doccount all = db->rep.get_doccount();
+            Xapian::doccount limit = opts->all ? all : opts->limit;
+            Xapian::MSet mset = enq.get_mset(opts->offset, limit,
+                                             opts->exact ? all : 0);
+            fill_result(mset, spies, r);
+            for (auto *s : spies)
+                delete s;
+            *out = r;
+            return XAP_OK;
+        } catch (const Xapian::DatabaseModifiedError &e) {
+            if (attempt < 3) {
+                try {
+                    db->rep.reopen();
+                    continue;
+                } catch (...) {
+                }
+            }
+            for (auto *s : spies)
+                delete s;
+            xap_result_free(r);
+            return from_xapian(e, err);
+        } catch (const Xapian::Error &e) {
+            for (auto *s : spies)
+                delete s;
+            xap_result_free(r);
+            return from_xapian(e, err);
+        } catch (const std::exception &e) {
+            for (auto *s : spies)
+                delete s;
+            xap_result_free(r);
+            set_err(err, e.what());
+            return XAP_ERR_MEMORY;
+        }
+    }
+}
+
+void xap_result_free(xap_result *r)
+{
+    if (!r)
+        return;
+    if (r->hits)
+        for (size_t i = 0; i < r->nhits; i++)
+            std::free(r->hits[i].data);
+    std::free(r->hits);
+    if (r->spies) {
+        for (size_t s = 0; s < r->nspies; s++) {
+            if (r->spies[s].counts)
+                for (size_t k = 0; k < r->spies[s].n; k++)
+                    std::free(r->spies[s].counts[k].value);
+            std::free(r->spies[s].counts);
+        }
+    }
+    std::free(r->spies);
+    std::free(r);
+}

@@ -1,0 +1,157 @@
+/*
+ * xap.h: the C face of Xapian.  The only C++ in the tree is behind it.
+ *
+ * Conventions:
+ *  - Handles are opaque; every create or open function has a destroy or
+ *    close function that accepts NULL.
+ *  - Functions that can fail return an xap_status; XAP_OK is 0.  On
+ *    failure a message is written to err (PS_ERRLEN bytes, see util.h).
+ *    No C++ exception ever crosses this header: each entry point catches
+ *    Xapian::Error and std::exception.
+ *  - Strings passed in are copied.  Strings handed out are owned by the
+ *    object they came from (an xap_result) unless a comment says "caller
+ *    frees".
+ *  - Query combinators do not take ownership of their arguments: build,
+ *    combine, then destroy every piece.
+ *  - A read handle (xap_db) or write handle (xap_wdb) must be used by one
+ *    thread at a time.
+ */
+#ifndef PS_XAP_H
+#define PS_XAP_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum xap_status {
+    XAP_OK = 0,
+    XAP_ERR_XAPIAN,        /* Xapian threw; err has its message */
+    XAP_ERR_LOCKED,        /* another writer holds the database */
+    XAP_ERR_OPENING,       /* no database there, or it cannot be opened */
+    XAP_ERR_MEMORY         /* std::bad_alloc or another std exception */
+} xap_status;
+
+typedef struct xap_wdb xap_wdb;
+typedef struct xap_db xap_db;
+typedef struct xap_doc xap_doc;
+typedef struct xap_query xap_query;
+
+/* ---- writing ---- */
+
+/* Opens (creating if missing) the glass database at path for writing. */
+xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err);
+/* Closes the database; Xapian commits pending changes on close. */
+void xap_wdb_close(xap_wdb *w);
+xap_status xap_wdb_commit(xap_wdb *w, char *err);
+/* Adds doc; when idterm is not NULL, replaces the documents indexed by
+ * that term instead. */
+xap_status xap_wdb_replace(xap_wdb *w, const char *idterm, xap_doc *doc,
+                           char *err);
+/* Deletes every document indexed by term. */
+xap_status xap_wdb_delete_term(xap_wdb *w, const char *term, char *err);
+/* *value: caller frees; "" when the key is not set. */
+xap_status xap_wdb_get_metadata(xap_wdb *w, const char *key, char **value,
+                                char *err);
+xap_status xap_wdb_set_metadata(xap_wdb *w, const char *key,
+                                const char *value, char *err);
+/* Calls cb for every metadata key starting with prefix. */
+xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
+                                 void (*cb)(void *ctx, const char *key),
+                                 void *ctx, char *err);
+unsigned xap_wdb_doccount(xap_wdb *w);
+
+xap_doc *xap_doc_create(void);
+void xap_doc_destroy(xap_doc *d);
+/* Empties the document for reuse. */
+void xap_doc_clear(xap_doc *d);
+void xap_doc_add_term(xap_doc *d, const char *t, size_t n, unsigned wdfinc);
+void xap_doc_add_posting(xap_doc *d, const char *t, size_t n, unsigned pos);
+void xap_doc_add_boolean(xap_doc *d, const char *t, size_t n);
+void xap_doc_set_value(xap_doc *d, unsigned slot, const char *v, size_t n);
+void xap_doc_set_data(xap_doc *d, const char *v, size_t n);
+
+/* ---- reading ---- */
+
+/* Opens a database, a directory holding a XAPIANDB stub that lists
+ * shards (local or remote), or a stub file. */
+xap_status xap_db_open(const char *path, xap_db **out, char *err);
+void xap_db_close(xap_db *db);
+/* Picks up changes committed since open; *changed set to 1 if any. */
+xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
+unsigned xap_db_doccount(xap_db *db);
+/* *value: caller frees. */
+xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
+                               char *err);
+
+typedef enum xap_op {
+    XAP_AND, XAP_OR, XAP_AND_NOT, XAP_AND_MAYBE, XAP_FILTER
+} xap_op;
+
+xap_query *xap_q_term(const char *t, size_t n);
+/* Terms at consecutive positions, in order. */
+xap_query *xap_q_phrase(const char *const *terms, const size_t *lens,
+                        size_t n);
+/* Every term starting with prefix. */
+xap_query *xap_q_wildcard(const char *prefix, size_t n);
+xap_query *xap_q_all(void);
+/* Documents whose value in slot lies in [lo, hi] (byte order). */
+xap_query *xap_q_value_range(unsigned slot, const char *lo, size_t lolen,
+                             const char *hi, size_t hilen);
+/* Combines subs[0..n) with op; AND_NOT, AND_MAYBE and FILTER are left
+ * associative.  n == 0 gives a query matching nothing. */
+xap_query *xap_q_combine(xap_op op, xap_query *const *subs, size_t n);
+xap_query *xap_q_scale(const xap_query *q, double factor);
+void xap_q_destroy(xap_query *q);
+/* Xapian's description of q; caller frees. */
+char *xap_q_describe(const xap_query *q);
+
+typedef struct xap_hit {
+    unsigned docid;
+    double weight;
+    char *data;            /* document data, NUL-terminated */
+    size_t len;
+} xap_hit;
+
+typedef struct xap_count {
+    char *value;           /* a value-slot string */
+    size_t len;
+    unsigned count;
+} xap_count;
+
+typedef struct xap_spy {
+    unsigned slot;
+    size_t n;
+    xap_count *counts;
+} xap_spy;
+
+typedef struct xap_result {
+    unsigned total;        /* exact when opts.exact was set */
+    size_t nhits;
+    xap_hit *hits;
+    size_t nspies;
+    xap_spy *spies;
+} xap_result;
+
+typedef struct xap_search_opts {
+    unsigned offset;
+    unsigned limit;        /* hits wanted (0: none, just count) */
+    int all;               /* every hit from offset on, whatever limit */
+    int sort_slot;         /* -1: by relevance; else by this value, then docid */
+    int exact;             /* count every match (and feed every spy) */
+    const unsigned *spy_slots;  /* count value strings in these slots */
+    size_t nspies;
+} xap_search_opts;
+
+/* Runs q.  *out: free with xap_result_free(). */
+xap_status xap_search(xap_db *db, const xap_query *q,
+                      const xap_search_opts *opts, xap_result **out,
+                      char *err);
+void xap_result_free(xap_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

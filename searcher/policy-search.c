@@ -1,0 +1,224 @@
+/*
+ * policy-search: query an index from the command line.
+ *
+ *   policy-search --db DIR [--json] [--limit N] [--offset N]
+ *                 [--region R]... [--sector S]... [--unit U] [--min X]
+ *                 [--max Y] [--batch FILE] [QUERY]
+ *
+ * Without --json, prints a readable list; with it, the contract's JSON.
+ * --batch runs one query a line from FILE ("-" for stdin) against one
+ * open database and prints one JSON object a line.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "analyze.h"
+#include "search.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FACET_ARGS 64
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: policy-search --db DIR [--json] [--limit N] [--offset N]\n"
+            "                     [--region R]... [--sector S]... [--unit U]\n"
+            "                     [--min X] [--max Y] [--batch FILE] [QUERY]\n");
+}
+
+static int bad(int json, const char *msg)
+{
+    fprintf(stderr, "policy-search: %s\n", msg);
+    if (json) {
+        json_t *o = json_pack("{s:s}", "error", msg);
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    }
+    return 2;
+}
+
+/* Prints a result for people: one block per hit, marks as 【】. */
+static void print_human(json_t *res)
+{
+    printf("%lld passages (%.2f ms)\n",
+           (long long)json_integer_value(json_object_get(res, "total")),
+           json_real_value(json_object_get(res, "took_ms")));
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(res, "hits"), i, h)
+    {
+        const char *snip = json_string_value(json_object_get(h, "snippet"));
+        ps_buf b;
+        ps_buf_init(&b);
+        for (const char *p = snip; p && *p;) {
+            static const struct { const char *from, *to; } rep[] = {
+                {"<mark>", "【"}, {"</mark>", "】"}, {"&lt;", "<"},
+                {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+            size_t k;
+            for (k = 0; k < sizeof rep / sizeof rep[0]; k++) {
+                size_t l = strlen(rep[k].from);
+                if (strncmp(p, rep[k].from, l) == 0) {
+                    ps_buf_adds(&b, rep[k].to);
+                    p += l;
+                    break;
+                }
+            }
+            if (k == sizeof rep / sizeof rep[0])
+                ps_buf_addc(&b, *p++);
+        }
+        printf("\n%s #%lld  [%.2f]\n  %s\n",
+               json_string_value(json_object_get(h, "doc")),
+               (long long)json_integer_value(json_object_get(h, "passage")),
+               json_real_value(json_object_get(h, "score")),
+               b.data ? b.data : "");
+        ps_buf_free(&b);
+    }
+}
+
+static int run_one(srch_engine *e, srch_request *req, int json)
+{
+    srch_status st;
+    char err[PS_ERRLEN];
+    json_t *res = srch_run(e, req, &st, err);
+    if (!res) {
+        if (st == SRCH_BAD_REQUEST)
+            return bad(json, err);
+        fprintf(stderr, "policy-search: %s\n", err);
+        if (json) {
+            json_t *o = json_pack("{s:s}", "error", err);
+            char *s = json_dumps(o, JSON_COMPACT);
+            printf("%s\n", s);
+            free(s);
+            json_decref(o);
+        }
+        return 1;
+    }
+    if (json) {
+        char *s = json_dumps(res, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+    } else {
+        print_human(res);
+    }
+    json_decref(res);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = NULL, *batch = NULL, *query = NULL;
+    const char *regions[MAX_FACET_ARGS], *sectors[MAX_FACET_ARGS];
+    srch_request req;
+    memset(&req, 0, sizeof req);
+    req.limit = 10;
+    int json = 0;
+    size_t nr = 0, ns = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (has && strcmp(a, "--db") == 0) {
+            db = argv[++i];
+        } else if (has && strcmp(a, "--batch") == 0) {
+            batch = argv[++i];
+        } else if (has && (strcmp(a, "--limit") == 0 ||
+                           strcmp(a, "--offset") == 0)) {
+            long v;
+            if (ps_parse_long(argv[++i], &v) < 0 || v < 0) {
+                char m[128];
+                snprintf(m, sizeof m, "%s needs a non-negative integer", a);
+                return bad(json, m);
+            }
+            if (a[2] == 'l')
+                req.limit = v;
+            else
+                req.offset = v;
+        } else if (has && strcmp(a, "--region") == 0) {
+            if (nr == MAX_FACET_ARGS)
+                return bad(json, "too many --region");
+            regions[nr++] = argv[++i];
+        } else if (has && strcmp(a, "--sector") == 0) {
+            if (ns == MAX_FACET_ARGS)
+                return bad(json, "too many --sector");
+            sectors[ns++] = argv[++i];
+        } else if (has && strcmp(a, "--unit") == 0) {
+            req.unit = argv[++i];
+        } else if (has && strcmp(a, "--min") == 0) {
+            req.min = argv[++i];
+        } else if (has && strcmp(a, "--max") == 0) {
+            req.max = argv[++i];
+        } else if (strcmp(a, "--") == 0) {
+            if (i + 1 < argc)
+                query = argv[i + 1];
+            break;
+        } else if (a[0] == '-' && a[1] == '-') {
+            char m[128];
+            snprintf(m, sizeof m, "unknown or incomplete option %.60s", a);
+            usage(stderr);
+            return bad(json, m);
+        } else if (query) {
+            return bad(json, "give the query as one argument (quote it)");
+        } else {
+            query = a;
+        }
+    }
+    if (!db) {
+        usage(stderr);
+        return bad(json, "--db is required");
+    }
+    req.regions = regions;
+    req.nregions = nr;
+    req.sectors = sectors;
+    req.nsectors = ns;
+    char err[PS_ERRLEN];
+    ana_res *res = ana_res_load(err);
+    if (!res) {
+        fprintf(stderr, "policy-search: %s\n", err);
+        return 1;
+    }
+    srch_engine *e = srch_open(db, res, err);
+    if (!e) {
+        fprintf(stderr, "policy-search: cannot open index %s: %s\n", db, err);
+        ana_res_destroy(res);
+        return 1;
+    }
+    int rc = 0;
+    if (batch) {
+        FILE *fp = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
+        if (!fp) {
+            fprintf(stderr, "policy-search: cannot open %s\n", batch);
+            rc = 2;
+        } else {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t n;
+            while ((n = getline(&line, &cap, fp)) >= 0) {
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                    line[--n] = '\0';
+                req.query = line;
+                int r1 = run_one(e, &req, 1);
+                if (r1 > rc)
+                    rc = r1;
+                fflush(stdout);
+            }
+            free(line);
+            if (fp != stdin)
+                fclose(fp);
+        }
+    } else {
+        req.query = query;
+        rc = run_one(e, &req, json);
+    }
+    srch_close(e);
+    ana_res_destroy(res);
+    return rc;
+}
