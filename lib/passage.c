@@ -144,21 +144,22 @@ static psg_block *new_block(builder *b)
     return bl;
 }
 
-/* Joins lines[from..to) into one paragraph block. */
-static void emit_paragraph(builder *b, srcline *lines, size_t from, size_t to,
-                           int md)
+/* Joins the lines idx[0..n) into one paragraph block. */
+static void emit_paragraph(builder *b, srcline *lines, const size_t *idx,
+                           size_t n, int md)
 {
+    if (n == 0)
+        return;
     ps_buf joined;
     ps_buf_init(&joined);
-    size_t n = to - from;
     size_t *marks = ps_xmalloc(n * sizeof *marks);
-    for (size_t k = from; k < to; k++) {
-        if (k > from)
+    for (size_t k = 0; k < n; k++) {
+        if (k > 0)
             ps_buf_addc(&joined, '\n');
-        marks[k - from] = joined.len;
-        const char *t = lines[k].text;
-        size_t tl = lines[k].len;
-        if (md && k == from) {
+        marks[k] = joined.len;
+        const char *t = lines[idx[k]].text;
+        size_t tl = lines[idx[k]].len;
+        if (md && k == 0) {
             while (tl && (*t == ' ' || *t == '\t' || *t == '#')) {
                 t++;
                 tl--;
@@ -175,11 +176,12 @@ static void emit_paragraph(builder *b, srcline *lines, size_t from, size_t to,
     norm_squeeze_map(joined.data ? joined.data : "", joined.len, &out, marks,
                      n, bl->map.off);
     for (size_t k = 0; k < n; k++)
-        bl->map.line[k] = lines[from + k].lineno;
+        bl->map.line[k] = lines[idx[k]].lineno;
     free(marks);
     ps_buf_free(&joined);
     bl->len = out.len;
     bl->text = ps_buf_steal(&out);
+    bl->md = md;
     if (md)
         bl->kind = PSG_HEADING;
     else if (bl->len == 0 || is_noise(bl->text, bl->len))
@@ -190,44 +192,117 @@ static void emit_paragraph(builder *b, srcline *lines, size_t from, size_t to,
         bl->kind = PSG_TEXT;
 }
 
-/* Splits a run of non-blank lines into paragraphs. */
-static void split_run(builder *b, srcline *lines, size_t from, size_t to)
+#define WRAP_SLACK 6      /* columns a wrapped line may fall short by */
+#define WRAP_MAX 120      /* wider than this is not a column */
+
+/* The column width most lines of the document are wrapped at, or 0. */
+static size_t doc_wrap_width(const srcline *lines, size_t n)
 {
-    size_t maxc = 0, maxw = 0;
-    for (size_t k = from; k < to; k++) {
-        if (lines[k].chars > maxc)
-            maxc = lines[k].chars;
-        if (lines[k].cols > maxw)
-            maxw = lines[k].cols;
+    size_t hist[WRAP_MAX + 8] = {0}, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i].blank || lines[i].cols < 16)
+            continue;
+        total++;
+        if (lines[i].cols <= WRAP_MAX)
+            hist[lines[i].cols]++;
     }
+    size_t best = 0, bestcount = 0;
+    for (size_t w = 16; w <= WRAP_MAX; w++) {
+        size_t c = 0;
+        for (size_t k = w >= WRAP_SLACK ? w - WRAP_SLACK : 0;
+             k <= w + 2 && k <= WRAP_MAX; k++)
+            c += hist[k];
+        if (c > bestcount) {
+            bestcount = c;
+            best = w;
+        }
+    }
+    return total >= 4 && bestcount * 10 >= total * 3 ? best : 0;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Wrap width of the run lines[from..to): the median of its non-last
+ * lines when there are enough, else the document's. */
+static size_t run_wrap_width(const srcline *lines, size_t from, size_t to,
+                             size_t docw)
+{
+    if (to - from < 3)
+        return docw;
+    size_t n = to - from - 1, *w = ps_xmalloc(n * sizeof(size_t));
+    for (size_t k = 0; k < n; k++)
+        w[k] = lines[from + k].cols;
+    qsort(w, n, sizeof(size_t), cmp_size);
+    size_t med = w[n / 2];
     size_t full = 0;
-    for (size_t k = from; k + 1 < to; k++)
-        if (lines[k].chars + 3 >= maxc || lines[k].cols + 4 >= maxw)
+    for (size_t k = 0; k < n; k++)
+        if (w[k] + WRAP_SLACK >= med && w[k] <= med + WRAP_SLACK)
             full++;
-    int wrapped = to - from >= 2 && maxc >= 10 && full * 10 >= (to - from - 1) * 6;
-    size_t start = from;
-    for (size_t k = from; k < to; k++) {
-        int end = 0;
-        if (lines[k].md_heading) {
-            if (k > start)
-                emit_paragraph(b, lines, start, k, 0);
-            emit_paragraph(b, lines, k, k + 1, 1);
-            start = k + 1;
+    free(w);
+    return med <= WRAP_MAX && full * 10 >= n * 6 ? med : 0;
+}
+
+static int ends_sentence(const srcline *l)
+{
+    uint32_t c = last_cp(l->text, l->len);
+    return is_sentence_end(c) || c == 0x201D || c == '"' || c == 0x300D ||
+           c == 0x300F || c == ':' || c == 0xFF1A;
+}
+
+/* Groups lines into paragraphs (see the file comment). */
+static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
+{
+    size_t docw = doc_wrap_width(lines, nlines);
+    size_t *para = ps_xmalloc((nlines + 1) * sizeof(size_t));
+    size_t np = 0;
+    size_t k = 0;
+    while (k < nlines) {
+        if (lines[k].blank) {
+            k++;
             continue;
         }
-        if (k + 1 == to)
-            end = 1;
-        else if (lines[k + 1].indent || lines[k + 1].md_heading)
-            end = 1;
-        else if (!wrapped)
-            end = 1;
-        else if (lines[k].chars + 3 < maxc && lines[k].cols + 4 < maxw)
-            end = 1;
-        if (end) {
-            emit_paragraph(b, lines, start, k + 1, 0);
-            start = k + 1;
+        size_t to = k;
+        while (to < nlines && !lines[to].blank)
+            to++;
+        size_t w = run_wrap_width(lines, k, to, docw);
+        if (np && (lines[k].indent || lines[k].md_heading || !w)) {
+            emit_paragraph(b, lines, para, np, 0);
+            np = 0;
         }
+        for (size_t i = k; i < to; i++) {
+            srcline *l = &lines[i];
+            if (l->md_heading) {
+                emit_paragraph(b, lines, para, np, 0);
+                np = 0;
+                emit_paragraph(b, lines, &i, 1, 1);
+                continue;
+            }
+            if (np && l->indent && i > k) {
+                emit_paragraph(b, lines, para, np, 0);
+                np = 0;
+            }
+            para[np++] = i;
+            int full = w && l->cols + WRAP_SLACK >= w;
+            int end;
+            if (i + 1 == to)
+                /* A full line cut off by a blank line, mid-sentence, is a
+                 * column or page break: the paragraph goes on. */
+                end = !(full && !ends_sentence(l) && l->cols <= w + WRAP_SLACK);
+            else
+                end = !w || !full;
+            if (end) {
+                emit_paragraph(b, lines, para, np, 0);
+                np = 0;
+            }
+        }
+        k = to;
     }
+    emit_paragraph(b, lines, para, np, 0);
+    free(para);
 }
 
 /* Cuts point for a long text: the last sentence end before max chars,
@@ -307,6 +382,12 @@ static void make_passages(psg_doc *d)
 
 static void pick_title(psg_doc *d, const char *fallback)
 {
+    for (size_t bi = 0; bi < d->nblocks && bi < 12; bi++) {
+        if (d->blocks[bi].md) {
+            d->title = ps_xstrdup(d->blocks[bi].text);
+            return;
+        }
+    }
     for (size_t bi = 0; bi < d->nblocks && bi < 8; bi++) {
         if (d->blocks[bi].kind == PSG_HEADING &&
             ps_utf8_count(d->blocks[bi].text, d->blocks[bi].len) >= 4) {
@@ -347,6 +428,18 @@ psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
             psg_doc_free(d);
             return NULL;
         }
+        /* Markdown emphasis markers are layout, not text. */
+        size_t o = 0;
+        for (size_t i = 0; i < f.len; i++) {
+            if (f.data[i] == '*' && i + 1 < f.len && f.data[i + 1] == '*') {
+                i++;
+                continue;
+            }
+            f.data[o++] = f.data[i];
+        }
+        f.len = o;
+        if (f.data)
+            f.data[o] = '\0';
         srcline *ln = &lines[nlines++];
         ln->len = f.len;
         ln->text = ps_buf_steal(&f);
@@ -354,19 +447,8 @@ psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
         measure(ln);
         pos = end + 1;
     }
-    size_t k = 0;
-    while (k < nlines) {
-        if (lines[k].blank) {
-            k++;
-            continue;
-        }
-        size_t j = k;
-        while (j < nlines && !lines[j].blank)
-            j++;
-        split_run(&b, lines, k, j);
-        k = j;
-    }
-    for (k = 0; k < nlines; k++)
+    build_paragraphs(&b, lines, nlines);
+    for (size_t k = 0; k < nlines; k++)
         free(lines[k].text);
     free(lines);
     pick_title(d, fallback_title);

@@ -31,6 +31,7 @@ typedef enum { PSG_TEXT, PSG_HEADING, PSG_NOISE } psg_kind;
 
 typedef struct psg_block {
     psg_kind kind;
+    int md;                  /* a markdown "#" heading */
     char *text;              /* normalized, NUL-terminated */
     size_t len;
     psg_linemap map;
