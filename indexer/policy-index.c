@@ -73,7 +73,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: policy-index --db DIR [--jobs N] PATH...\n"
-            "       policy-index --extract FILE\n");
+            "       policy-index --extract FILE\n"
+            "       policy-index --passages FILE   (how FILE is cut)\n");
 }
 
 static void report(run *r, const char *path, const char *msg)
@@ -426,7 +427,50 @@ static int open_layout(const char *db, int jobs, char *err)
     return jobs;
 }
 
-/* ---- --extract ---- */
+/* ---- --extract and --passages ---- */
+
+/* Prints how FILE is cut: one JSON object per block (kind, lines, text)
+ * and per passage. */
+static int dump_passages(const char *path)
+{
+    char err[PS_ERRLEN], *raw, *text;
+    size_t rawlen, textlen;
+    const char *enc;
+    if (ps_read_file(path, &raw, &rawlen, err) < 0 ||
+        dec_to_utf8(raw, rawlen, &text, &textlen, &enc, err) < 0) {
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+        return 1;
+    }
+    free(raw);
+    psg_doc *d = psg_parse(text, textlen, "", err);
+    free(text);
+    if (!d) {
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+        return 1;
+    }
+    static const char *const kinds[] = {"text", "heading", "noise"};
+    json_t *t = json_pack("{s:s,s:s}", "title", d->title, "encoding", enc);
+    char *s = json_dumps(t, JSON_COMPACT);
+    printf("%s\n", s);
+    free(s);
+    json_decref(t);
+    for (size_t b = 0; b < d->nblocks; b++) {
+        const psg_block *bl = &d->blocks[b];
+        json_t *o = json_pack("{s:s,s:i,s:s}", "block", kinds[bl->kind],
+                              "line", psg_line_at(bl, 0), "text", bl->text);
+        json_t *ps = json_array();
+        for (size_t i = 0; i < d->npassages; i++)
+            if (d->passages[i].block == b)
+                json_array_append_new(ps, json_integer(d->passages[i].ordinal));
+        json_object_set_new(o, "passages", ps);
+        s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    }
+    psg_doc_free(d);
+    return 0;
+}
 
 static int extract(const char *path)
 {
@@ -511,6 +555,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--extract") == 0 && i + 1 < argc) {
             extract_file = argv[++i];
+        } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
+            return dump_passages(argv[i + 1]);
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return 0;

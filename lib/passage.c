@@ -63,7 +63,8 @@ static void measure(srcline *l)
         const char *q = p;
         while (*q == '#')
             q++;
-        if (q - p <= 6 && (*q == ' ' || *q == '\t'))
+        /* A heading is short; a long "#" line is text with stray marks. */
+        if (q - p <= 6 && (*q == ' ' || *q == '\t') && l->chars <= 60)
             l->md_heading = 1;
     }
 }
@@ -159,10 +160,17 @@ static void emit_paragraph(builder *b, srcline *lines, const size_t *idx,
         marks[k] = joined.len;
         const char *t = lines[idx[k]].text;
         size_t tl = lines[idx[k]].len;
-        if (md && k == 0) {
-            while (tl && (*t == ' ' || *t == '\t' || *t == '#')) {
-                t++;
-                tl--;
+        /* Markdown heading marks ("## ") go, wherever the line ended up. */
+        size_t h = 0;
+        while (h < tl && (t[h] == ' ' || t[h] == '\t'))
+            h++;
+        if (h < tl && t[h] == '#') {
+            size_t e = h;
+            while (e < tl && t[e] == '#')
+                e++;
+            if (e < tl && (t[e] == ' ' || t[e] == '\t')) {
+                t += e;
+                tl -= e;
             }
         }
         ps_buf_add(&joined, t, tl);
@@ -195,30 +203,11 @@ static void emit_paragraph(builder *b, srcline *lines, const size_t *idx,
 #define WRAP_SLACK 6      /* columns a wrapped line may fall short by */
 #define WRAP_MAX 120      /* wider than this is not a column */
 
-/* The column width most lines of the document are wrapped at, or 0. */
-static size_t doc_wrap_width(const srcline *lines, size_t n)
-{
-    size_t hist[WRAP_MAX + 8] = {0}, total = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (lines[i].blank || lines[i].cols < 16)
-            continue;
-        total++;
-        if (lines[i].cols <= WRAP_MAX)
-            hist[lines[i].cols]++;
-    }
-    size_t best = 0, bestcount = 0;
-    for (size_t w = 16; w <= WRAP_MAX; w++) {
-        size_t c = 0;
-        for (size_t k = w >= WRAP_SLACK ? w - WRAP_SLACK : 0;
-             k <= w + 2 && k <= WRAP_MAX; k++)
-            c += hist[k];
-        if (c > bestcount) {
-            bestcount = c;
-            best = w;
-        }
-    }
-    return total >= 4 && bestcount * 10 >= total * 3 ? best : 0;
-}
+/* How lines are wrapped: at about `cols` display columns (newspapers) or
+ * at exactly `chars` characters (some converters), or not at all. */
+typedef struct wrapinfo {
+    size_t cols, chars;
+} wrapinfo;
 
 static int cmp_size(const void *a, const void *b)
 {
@@ -226,24 +215,55 @@ static int cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Wrap width of the run lines[from..to): the median of its non-last
- * lines when there are enough, else the document's. */
-static size_t run_wrap_width(const srcline *lines, size_t from, size_t to,
-                             size_t docw)
+/* The value most of v[0..n) lie near (within -slack..+1), or 0 when fewer
+ * than 60% do. */
+static size_t common_width(size_t *v, size_t n, size_t slack)
 {
-    if (to - from < 3)
-        return docw;
-    size_t n = to - from - 1, *w = ps_xmalloc(n * sizeof(size_t));
-    for (size_t k = 0; k < n; k++)
-        w[k] = lines[from + k].cols;
-    qsort(w, n, sizeof(size_t), cmp_size);
-    size_t med = w[n / 2];
-    size_t full = 0;
-    for (size_t k = 0; k < n; k++)
-        if (w[k] + WRAP_SLACK >= med && w[k] <= med + WRAP_SLACK)
-            full++;
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof(size_t), cmp_size);
+    size_t best = 0, bestcount = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        for (size_t j = 0; j < n; j++)
+            if (v[j] + slack >= v[i] && v[j] <= v[i] + 1)
+                c++;
+        if (c > bestcount || (c == bestcount && v[i] > best)) {
+            bestcount = c;
+            best = v[i];
+        }
+    }
+    return bestcount * 10 >= n * 6 && best >= 8 && best <= WRAP_MAX ? best : 0;
+}
+
+/* Wrap of lines[from..to) judged by its non-last lines. */
+static wrapinfo measure_wrap(const srcline *lines, size_t from, size_t to,
+                             int skip_last)
+{
+    wrapinfo wi = {0, 0};
+    size_t n = 0, *c = ps_xmalloc((to - from + 1) * sizeof(size_t)),
+           *w = ps_xmalloc((to - from + 1) * sizeof(size_t));
+    for (size_t k = from; k < to - (skip_last ? 1 : 0); k++) {
+        if (lines[k].blank || lines[k].cols < 16)
+            continue;
+        c[n] = lines[k].chars;
+        w[n] = lines[k].cols;
+        n++;
+    }
+    if (n >= 2) {
+        wi.cols = common_width(w, n, WRAP_SLACK);
+        wi.chars = common_width(c, n, 1);
+    }
+    free(c);
     free(w);
-    return med <= WRAP_MAX && full * 10 >= n * 6 ? med : 0;
+    return wi;
+}
+
+static int is_full(const srcline *l, wrapinfo wi)
+{
+    return (wi.cols && l->cols + WRAP_SLACK >= wi.cols &&
+            l->cols <= wi.cols + WRAP_SLACK) ||
+           (wi.chars && l->chars + 1 >= wi.chars && l->chars <= wi.chars + 1);
 }
 
 static int ends_sentence(const srcline *l)
@@ -256,7 +276,7 @@ static int ends_sentence(const srcline *l)
 /* Groups lines into paragraphs (see the file comment). */
 static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
 {
-    size_t docw = doc_wrap_width(lines, nlines);
+    wrapinfo docw = measure_wrap(lines, 0, nlines, 0);
     size_t *para = ps_xmalloc((nlines + 1) * sizeof(size_t));
     size_t np = 0;
     size_t k = 0;
@@ -268,8 +288,9 @@ static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
         size_t to = k;
         while (to < nlines && !lines[to].blank)
             to++;
-        size_t w = run_wrap_width(lines, k, to, docw);
-        if (np && (lines[k].indent || lines[k].md_heading || !w)) {
+        wrapinfo w = to - k >= 3 ? measure_wrap(lines, k, to, 1) : docw;
+        int wrapped = w.cols || w.chars;
+        if (np && (lines[k].indent || lines[k].md_heading || !wrapped)) {
             emit_paragraph(b, lines, para, np, 0);
             np = 0;
         }
@@ -286,14 +307,14 @@ static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
                 np = 0;
             }
             para[np++] = i;
-            int full = w && l->cols + WRAP_SLACK >= w;
+            int full = wrapped && is_full(l, w);
             int end;
             if (i + 1 == to)
                 /* A full line cut off by a blank line, mid-sentence, is a
                  * column or page break: the paragraph goes on. */
-                end = !(full && !ends_sentence(l) && l->cols <= w + WRAP_SLACK);
+                end = !(full && !ends_sentence(l));
             else
-                end = !w || !full;
+                end = !full;
             if (end) {
                 emit_paragraph(b, lines, para, np, 0);
                 np = 0;
@@ -428,23 +449,23 @@ psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
             psg_doc_free(d);
             return NULL;
         }
+        srcline *ln = &lines[nlines++];
+        ln->len = f.len;
+        ln->text = f.data ? f.data : ps_xstrdup("");
+        ln->lineno = lineno;
+        measure(ln);   /* widths as laid out, before markers go */
         /* Markdown emphasis markers are layout, not text. */
         size_t o = 0;
-        for (size_t i = 0; i < f.len; i++) {
-            if (f.data[i] == '*' && i + 1 < f.len && f.data[i + 1] == '*') {
+        for (size_t i = 0; i < ln->len; i++) {
+            if (ln->text[i] == '*' && i + 1 < ln->len && ln->text[i + 1] == '*') {
                 i++;
                 continue;
             }
-            f.data[o++] = f.data[i];
+            ln->text[o++] = ln->text[i];
         }
-        f.len = o;
-        if (f.data)
-            f.data[o] = '\0';
-        srcline *ln = &lines[nlines++];
-        ln->len = f.len;
-        ln->text = ps_buf_steal(&f);
-        ln->lineno = lineno;
-        measure(ln);
+        ln->len = o;
+        ln->text[o] = '\0';
+
         pos = end + 1;
     }
     build_paragraphs(&b, lines, nlines);
