@@ -55,23 +55,28 @@ $(BUILD)/lib/normalize.o: $(BUILD)/t2s.inc
 
 $(BUILD)/%.o: %.c lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC   $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/%.o: %.cc lib/xap.h
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c -o $@ $<
+	@echo "  CXX  $<"
+	@$(CXX) $(CXXFLAGS) -c -o $@ $<
 
 $(BIN)/policy-index: $(BUILD)/indexer/policy-index.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
-	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK $@"
+	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/policy-search: $(BUILD)/searcher/policy-search.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
-	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK $@"
+	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/policy-web: $(BUILD)/web/policy-web.o $(BUILD)/web/assets.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
-	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK $@"
+	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # The page's static files are embedded in the binary.
 WEB_STATIC = web/static/index.html web/static/app.js web/static/style.css
@@ -84,11 +89,13 @@ $(BUILD)/web/assets.o: $(BUILD)/web/assets.c
 
 $(BIN)/test-unit: $(BUILD)/tests/unit.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
-	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK $@"
+	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/test-xap: $(BUILD)/tests/xap_test.o $(BUILD)/lib/xap.o $(BUILD)/lib/util.o
 	@mkdir -p $(BIN)
-	$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK $@"
+	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 test: setup
 	$(MAKE) all

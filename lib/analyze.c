@@ -269,7 +269,10 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     for (size_t i = 0; i < p->nwords; i++) {
         const char *w = ps->text + p->words[i].start;
         size_t wl = p->words[i].end - p->words[i].start;
-        if (wl <= MAX_WORD_TERM)
+        /* Two-character words are their own bigram term already and
+         * single characters carry little; only longer words get a term.
+         * This keeps the (term, passage) pairs, Xapian's main cost, down. */
+        if (wl <= MAX_WORD_TERM && ps_utf8_count(w, wl) >= 3)
             xap_doc_add_term(d, w, wl, 1);
         sec_score_word(r->sec, &c->score, w, wl);
     }

@@ -3,7 +3,7 @@
  * passage.  Change anything here and bump PS_FORMAT_VERSION.
  *
  * Format changelog:
- *   1  words (no prefix, wdf only), positional character bigrams (B),
+ *   1  words of 3+ characters (no prefix, wdf only), positional character bigrams (B),
  *      file (F), region (R, with ancestors), sector (S), unit (U) terms;
  *      facet combination slots 1-3; one numeric mention per slot from 10.
  */

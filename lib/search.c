@@ -120,6 +120,22 @@ static void add_rank(build *b, xap_query *q)
     b->rank[b->nrank++] = q;
 }
 
+/* The ranking term of a query word, as analyze.c indexes words: longer
+ * words have their own term, two-character words are a bigram term, single
+ * characters do not rank. */
+static void add_rank_word(build *b, const char *w, size_t n)
+{
+    size_t chars = ps_utf8_count(w, n);
+    if (chars >= 3) {
+        add_rank(b, keep(b, xap_q_term(w, n)));
+    } else if (chars == 2) {
+        char term[16];
+        term[0] = PFX_BIGRAM[0];
+        memcpy(term + 1, w, n);
+        add_rank(b, keep(b, xap_q_term(term, n + 1)));
+    }
+}
+
 static void build_free(build *b)
 {
     for (size_t i = 0; i < b->nq; i++)
@@ -213,7 +229,7 @@ static xap_query *item_query(srch_engine *e, build *b, const qry_item *it,
         if (ps_utf8_count(t + w.s[k], wl) > 1)
             multi++;
         if (!it->negated && wl <= 64)
-            add_rank(b, keep(b, xap_q_term(t + w.s[k], wl)));
+            add_rank_word(b, t + w.s[k], wl);
     }
     if (it->negated)
         return contains_query(b, t, tl);
