@@ -11,7 +11,7 @@ BUILD ?= build
 BIN   ?= bin
 SAN   ?=
 
-PKGS = xapian-core icu-uc icu-i18n libmicrohttpd jansson
+PKGS = xapian-core icu-uc icu-i18n libmicrohttpd jansson zlib
 DEBS = build-essential pkg-config libxapian-dev xapian-tools libicu-dev \
        libmicrohttpd-dev libjansson-dev chromium fonts-noto-cjk wrk nodejs npm \
        python3
@@ -22,7 +22,7 @@ SANFLAGS = $(if $(SAN),$(ASANFLAGS))
 # Messages are cut to fit their buffers on purpose.
 CWARNS   = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
 CFLAGS   = -std=c11 $(OPT) -g $(CWARNS) $(SANFLAGS) -D_GNU_SOURCE \
-           -DPS_DATA_DIR='"$(CURDIR)/data"' -Ilib -I$(BUILD) \
+           -DPS_DATA_DIR='"$(CURDIR)/data"' -I. -Ilib -I$(BUILD) \
            $(shell pkg-config --cflags icu-uc jansson libmicrohttpd 2>/dev/null)
 CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) -Ilib \
            $(shell pkg-config --cflags xapian-core 2>/dev/null)

@@ -172,6 +172,9 @@ static void walk(run *r, const char *root, const char *rel)
             }
         } else if (S_ISDIR(st.st_mode)) {
             walk(r, root, sub);
+        } else if (wanted_ext(names[i]) && !S_ISREG(st.st_mode)) {
+            report(r, full, "not a regular file");
+            atomic_fetch_add(&r->failed, 1);
         } else if (wanted_ext(names[i])) {
             add_file(r, full, sub, root, &st);
         }
@@ -258,7 +261,9 @@ static void index_file(worker *wk, file *f)
     }
     char fterm[MAX_FILE_TERM + 32];
     ana_file_term(f->docid, fterm, sizeof fterm);
-    if (*old && xap_wdb_delete_term(wk->w, fterm, err) != XAP_OK) {
+    /* Delete even when no metadata says the file was indexed: a crash
+     * after Xapian flushed part of a file leaves passages without it. */
+    if (xap_wdb_delete_term(wk->w, fterm, err) != XAP_OK) {
         free(old);
         free(text);
         report(r, f->path, err);

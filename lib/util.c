@@ -363,7 +363,7 @@ int ps_parse_amount(const char *in, double *out)
 
 int ps_read_file(const char *path, char **data, size_t *len, char *err)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);   /* a FIFO must not hang us */
     if (fd < 0) {
         snprintf(err, PS_ERRLEN, "cannot open: %s", strerror(errno));
         return -1;

@@ -9,7 +9,7 @@
  * --batch runs one query a line from FILE ("-" for stdin) against one
  * open database and prints one JSON object a line.
  */
-#define _POSIX_C_SOURCE 200809L
+
 #include "analyze.h"
 #include "search.h"
 #include "util.h"
@@ -34,7 +34,7 @@ static int bad(int json, const char *msg)
     fprintf(stderr, "policy-search: %s\n", msg);
     if (json) {
         json_t *o = json_pack("{s:s}", "error", msg);
-        char *s = json_dumps(o, JSON_COMPACT);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         printf("%s\n", s);
         free(s);
         json_decref(o);
@@ -91,7 +91,7 @@ static int run_one(srch_engine *e, srch_request *req, int json)
         fprintf(stderr, "policy-search: %s\n", err);
         if (json) {
             json_t *o = json_pack("{s:s}", "error", err);
-            char *s = json_dumps(o, JSON_COMPACT);
+            char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
             printf("%s\n", s);
             free(s);
             json_decref(o);
@@ -99,7 +99,7 @@ static int run_one(srch_engine *e, srch_request *req, int json)
         return 1;
     }
     if (json) {
-        char *s = json_dumps(res, JSON_COMPACT);
+        char *s = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
         printf("%s\n", s);
         free(s);
     } else {

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""End-to-end tests of policy-index and policy-search, TAP-style output.
+
+Runs the real binaries (from $BIN) in temporary directories.  Tests that
+need ../shared/corpus say they skip when it is absent.
+
+  e2e.py [-k NAME]
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
+FIXTURES = os.path.join(ROOT, "fixtures")
+SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Skip(Exception):
+    pass
+
+
+def need_shared():
+    if not os.path.isdir(SHARED):
+        raise Skip("needs ../shared/corpus")
+
+
+def run(*args, ok=(0,), input=None):
+    p = subprocess.run(list(args), capture_output=True, input=input)
+    if p.returncode not in ok:
+        raise AssertionError("%s exited %d: %s" % (" ".join(args), p.returncode,
+                                                   p.stderr.decode()[-500:]))
+    return p
+
+
+def index(db, *paths, ok=(0,), jobs=None):
+    args = [os.path.join(BIN, "policy-index"), "--db", db]
+    if jobs:
+        args += ["--jobs", str(jobs)]
+    return run(*args, *paths, ok=ok)
+
+
+def search(db, query, *flags, ok=(0,)):
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", *flags,
+            "--", query, ok=ok)
+    return json.loads(p.stdout.decode().splitlines()[-1])
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+_dbs = {}
+
+
+def shared_db(tmp):
+    need_shared()
+    if "shared" not in _dbs:
+        db = os.path.join(tmp, "shared-db")
+        index(db, SHARED)
+        _dbs["shared"] = db
+    return _dbs["shared"]
+
+
+def fixtures_db(tmp):
+    if "fixtures" not in _dbs:
+        db = os.path.join(tmp, "fixtures-db")
+        index(db, FIXTURES)
+        _dbs["fixtures"] = db
+    return _dbs["fixtures"]
+
+
+# ---- core search ----
+
+@test
+def quoted_phrase_finds_every_passage_including_wrapped(tmp):
+    db = shared_db(tmp)
+    r = search(db, '"防沙治沙"', "--limit", "0")
+    check(all("防沙治沙" in h["text"] for h in r["hits"]), "a hit lacks the phrase")
+    want = 0
+    for name in os.listdir(SHARED):
+        t = open(os.path.join(SHARED, name), encoding="utf-8").read()
+        want += "".join(t.split()).count("防沙治沙")
+    check(r["total"] == want == len(r["hits"]),
+          "total %d, hits %d, occurrences in files %d" % (r["total"], len(r["hits"]), want))
+    wrapped = [h for h in r["hits"] if "462万亩" in h["text"]]
+    check(wrapped, "the passage wrapping 防沙/治沙 across lines is missing")
+    check(all("<mark>防沙治沙</mark>" in h["snippet"] for h in r["hits"]), "match not marked")
+
+
+@test
+def traditional_query_finds_simplified(tmp):
+    db = shared_db(tmp)
+    trad = search(db, "鄉村振興", "--limit", "0")
+    simp = search(db, "乡村振兴", "--limit", "0")
+    check(simp["total"] > 0, "no 乡村振兴 passages")
+    check(trad["total"] == simp["total"], "traditional %d vs simplified %d" % (trad["total"], simp["total"]))
+
+
+@test
+def fullwidth_query_finds_ascii_digits(tmp):
+    db = shared_db(tmp)
+    r = search(db, '"１２０９１名"')
+    check(r["total"] >= 1 and all("12091名" in h["text"] for h in r["hits"]),
+          "１２０９１名 did not find 12091名: %s" % r["total"])
+
+
+@test
+def fixtures_cover_encodings_and_scripts(tmp):
+    db = fixtures_db(tmp)
+    r = search(db, '"河套灌区"')
+    check(r["total"] >= 1 and r["hits"][0]["doc"].endswith("gb18030.txt"), "GB18030 file not searchable")
+    r = search(db, '"120万台"')
+    check(r["total"] == 1, "full-width digits in a file not folded")
+    r = search(db, '"乡村振兴"')
+    check(r["total"] >= 1 and "zhangjiakou" in r["hits"][0]["doc"], "Traditional file not folded")
+    r = search(db, '"新能源"')
+    check(any("新能源发电量" in h["text"] for h in r["hits"]), "column-wrapped 新能\\n源 not rejoined")
+
+
+@test
+def query_syntax_and_exclusion(tmp):
+    db = fixtures_db(tmp)
+    a = search(db, '"肉牛"', "--limit", "0")["total"]
+    b = search(db, '"光伏"', "--limit", "0")["total"]
+    both = search(db, '"肉牛" OR "光伏"', "--limit", "0")
+    check(both["total"] >= max(a, b) and both["total"] <= a + b, "OR count off")
+    ex = search(db, '"新能源" -"鄂尔多斯"', "--limit", "0")
+    check(ex["total"] > 0 and all("鄂尔多斯" not in h["text"] for h in ex["hits"]), "exclusion leaked")
+    anded = search(db, "新能源 装机", "--limit", "0")
+    check(all("新能源" in h["text"] and "装机" in h["text"] for h in anded["hits"]), "AND broken")
+
+
+@test
+def unquoted_whole_string_ranks_first(tmp):
+    db = fixtures_db(tmp)
+    r = search(db, "防沙治沙任务", "--limit", "0")
+    texts = [h["text"] for h in r["hits"]]
+    check(texts, "no hits")
+    whole = [i for i, t in enumerate(texts) if "防沙治沙任务" in t]
+    part = [i for i, t in enumerate(texts) if "防沙治沙任务" not in t]
+    check(whole and (not part or max(whole) < min(part)),
+          "passages with the whole string must come first: %s %s" % (whole, part))
+
+
+@test
+def limit_offset_total(tmp):
+    db = fixtures_db(tmp)
+    all_ = search(db, "", "--limit", "0")
+    check(all_["total"] == len(all_["hits"]) > 20, "empty query should list every passage")
+    page = search(db, "", "--limit", "5", "--offset", "10")
+    check([h["passage"] for h in page["hits"]] == [h["passage"] for h in all_["hits"][10:15]],
+          "offset page differs from the full list")
+    check(page["total"] == all_["total"], "total depends on the page")
+
+
+@test
+def malformed_queries_and_flags_exit_2(tmp):
+    db = fixtures_db(tmp)
+    for q in ['"unclosed', "OR 光伏", "光伏 OR", '""']:
+        p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--", q, ok=(2,))
+        check("error" in json.loads(p.stdout), "no JSON error for %r" % q)
+        check(p.stderr.strip(), "no message for %r" % q)
+    run(os.path.join(BIN, "policy-search"), "--db", db, "--limit", "-1", "x", ok=(2,))
+    run(os.path.join(BIN, "policy-search"), "--db", db, "--bogus", ok=(2,))
+    run(os.path.join(BIN, "policy-search"), "--db", db, "--unit", "亩", "--min", "abc", "x", ok=(2,))
+    run(os.path.join(BIN, "policy-search"), "--db", db, "--region", "火星", "x", ok=(2,))
+    run(os.path.join(BIN, "policy-index"), ok=(2,))
+    hostile = "\"" * 3 + "防" * 5000
+    run(os.path.join(BIN, "policy-search"), "--db", db, "--", hostile, ok=(2,))
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--", "<script>*?[(\\", ok=(0,))
+    check(json.loads(p.stdout)["total"] == 0, "odd characters should just find nothing")
+
+
+@test
+def batch_mode_one_line_per_query(tmp):
+    db = fixtures_db(tmp)
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--batch", "-",
+            input='"光伏"\n肉牛\n"unclosed\n'.encode(), ok=(2,))
+    lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    check(len(lines) == 3 and lines[0]["total"] >= 1 and "error" in lines[2], "batch output wrong")
+
+
+# ---- indexer ----
+
+@test
+def bad_input_is_reported_and_the_rest_indexed(tmp):
+    d = os.path.join(tmp, "bad")
+    os.makedirs(d)
+    open(os.path.join(d, "good.txt"), "w").write("赤峰市完成防沙治沙任务462万亩。\n")
+    open(os.path.join(d, "invalid-utf8.txt"), "wb").write(
+        "这是一段正常的中文文字，后面有坏字节".encode() * 20 + b"\xff\xfe\xc3" + "结尾".encode())
+    open(os.path.join(d, "binary.txt"), "wb").write(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    open(os.path.join(d, "empty.txt"), "w").close()
+    open(os.path.join(d, "huge-line.txt"), "w").write("以工代赈带动群众增收，" * (10 * 1024 * 1024 // 33) + "完。")
+    os.symlink(os.path.join(d, "vanished-target"), os.path.join(d, "vanished.txt"))
+    os.mkfifo(os.path.join(d, "fifo.txt"))
+    db = os.path.join(tmp, "bad-db")
+    p = index(db, d, ok=(1,))
+    err = p.stderr.decode()
+    lines = err.strip().splitlines()
+    for name in ("invalid-utf8.txt", "binary.txt", "vanished.txt", "fifo.txt"):
+        check(sum(name in l for l in lines) == 1, "expected one error line naming %s:\n%s" % (name, err))
+    check("good.txt" not in err and "huge-line.txt" not in err and "empty.txt" not in err,
+          "good files reported as failed:\n" + err)
+    check("3 indexed" in lines[-1] and "4 failed" in lines[-1], "summary: " + lines[-1])
+    check(search(db, '"防沙治沙"')["total"] == 1, "good file not searchable")
+    check(search(db, '"以工代赈带动群众增收"', "--limit", "1")["total"] > 1000, "10 MB line not indexed")
+    bad = os.path.join(tmp, "afile")
+    open(bad, "w").write("x")
+    p = index(os.path.join(bad, "db"), d, ok=(1,))
+    check("afile" in p.stderr.decode(), "unwritable --db not named: " + p.stderr.decode())
+
+
+@test
+def incremental_runs(tmp):
+    d = os.path.join(tmp, "inc")
+    shutil.copytree(FIXTURES, d)
+    db = os.path.join(tmp, "inc-db")
+    first = index(db, d).stderr.decode().strip().splitlines()[-1]
+    n = len(os.listdir(d))
+    check("%d indexed" % n in first, first)
+    again = index(db, d).stderr.decode().strip().splitlines()[-1]
+    check("0 indexed, %d unchanged, 0 removed" % n in again, again)
+    total = search(db, "", "--limit", "0")["total"]
+    path = os.path.join(d, "tongliao-agriculture-2024.txt")
+    open(path, "a").write("\n通辽市新增示范牧场一处，命名为增量测试牧场。\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    os.remove(os.path.join(d, "xilingol-grassland-2024.txt"))
+    third = index(db, d).stderr.decode().strip().splitlines()[-1]
+    check("1 indexed, %d unchanged, 1 removed" % (n - 2) in third, third)
+    check(search(db, '"增量测试牧场"')["total"] == 1, "changed file not re-indexed")
+    check(search(db, '"草原超载率"')["total"] == 0, "deleted file still found")
+    check(search(db, '"高标准农田"')["total"] >= 1, "changed file lost its old text")
+    check(search(db, '"光伏治沙"')["total"] >= 1, "other files lost")
+    check(search(db, "", "--limit", "0")["total"] != total, "passage count unchanged")
+
+
+@test
+def interrupted_run_leaves_openable_index(tmp):
+    d = os.path.join(tmp, "intr")
+    os.makedirs(d)
+    for i in range(40):
+        open(os.path.join(d, "doc%02d.txt" % i), "w").write(
+            ("第%d号文件：赤峰市推进防沙治沙，完成任务%d万亩。\n\n" % (i, i + 10)) * 400)
+    db = os.path.join(tmp, "intr-db")
+    index(db, os.path.join(FIXTURES, "ordos-industry-2025.txt"))
+    p = subprocess.Popen([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "1", d],
+                         stderr=subprocess.DEVNULL)
+    time.sleep(0.4)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = search(db, '"专精特新"')
+    check(r["total"] >= 1, "what was committed before the crash is lost")
+    index(db, d)
+    check(search(db, '"第39号文件"')["total"] == 1, "re-run after the crash did not finish the job")
+
+
+@test
+def extract_prints_numeric_mentions(tmp):
+    p = run(os.path.join(BIN, "policy-index"), "--extract",
+            os.path.join(FIXTURES, "chifeng-sand-control-2025.md"))
+    ms = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    want = {("462万亩", 4620000, "亩"), ("1.55亿元", 155000000, "元"), ("200万千瓦", 2000000, "千瓦"),
+            ("0.8个百分点", 0.8, "个百分点"), ("12091名", 12091, "名")}
+    got = {(m["surface"], m["value"], m["unit"]) for m in ms}
+    check(want <= got, "missing: %s" % (want - got))
+    check(not any(m["surface"].startswith("2025") or m["surface"].startswith("2026") for m in ms),
+          "years reported as mentions")
+    check(all(isinstance(m["line"], int) and m["line"] >= 1 for m in ms), "bad line numbers")
+
+
+def main():
+    only = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "-k" else None
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in TESTS:
+            if only and only not in t.__name__:
+                continue
+            try:
+                t(tmp)
+                print("ok - %s" % t.__name__)
+            except Skip as s:
+                print("ok - %s # SKIP %s" % (t.__name__, s))
+            except Exception as e:
+                failed += 1
+                print("not ok - %s: %s" % (t.__name__, e))
+    print("%d tests, %d failed" % (len(TESTS), failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+#!/bin/sh
+# setup.sh: install what policy-search needs and this machine lacks.
+# Debian packages through apt-get (as root, or with sudo), the browser
+# test's npm package through npm ci from the committed lock file.
+# Quiet and quick when everything is already there.
+set -e
+need=""
+add() { need="$need $*"; }
+
+command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1 || add build-essential
+command -v pkg-config >/dev/null 2>&1 || add pkg-config
+for pair in xapian-core:libxapian-dev icu-uc:libicu-dev icu-i18n:libicu-dev \
+            libmicrohttpd:libmicrohttpd-dev jansson:libjansson-dev zlib:zlib1g-dev; do
+  pc=${pair%%:*}; deb=${pair#*:}
+  pkg-config --exists "$pc" 2>/dev/null || add "$deb"
+done
+command -v xapian-tcpsrv >/dev/null 2>&1 || add xapian-tools
+[ -x /usr/bin/chromium ] || add chromium
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || add fonts-noto-cjk
+command -v wrk >/dev/null 2>&1 || add wrk
+command -v node >/dev/null 2>&1 || add nodejs
+command -v npm >/dev/null 2>&1 || add npm
+command -v python3 >/dev/null 2>&1 || add python3
+command -v curl >/dev/null 2>&1 || add curl
+
+if [ -n "$need" ]; then
+  echo "setup: installing$need"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need
+fi
+
+if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
+  echo "setup: installing playwright-core for the browser test"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi

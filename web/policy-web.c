@@ -1,0 +1,520 @@
+/*
+ * policy-web: the search page and its JSON API over libmicrohttpd.
+ *
+ *   policy-web --db DIR [--bind 127.0.0.1] [--port 8080] [--threads N]
+ *              [--quiet]
+ *
+ * Threading: libmicrohttpd runs a pool of N epoll threads; each keeps its
+ * own search engine (Xapian handles are not thread-safe) in thread-local
+ * storage, created on its first request and reopened at most once a
+ * second so newly indexed documents show up without a restart.
+ *
+ * Nothing is read from disk after start-up: the page's files are embedded
+ * in the binary, so no URL can reach the file system (no traversal, no
+ * listings).  Responses carry a strict Content-Security-Policy and
+ * nosniff; text reaches the page only as JSON and is put into the DOM as
+ * text by the page's script.
+ */
+
+#include "analyze.h"
+#include "search.h"
+#include "util.h"
+#include "web/assets.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_MULTI 32              /* region= or sector= values at most */
+#define MAX_PARAM_BYTES 8192      /* any one parameter */
+#define MAX_LIMIT 1000            /* hits a page */
+#define REOPEN_SECONDS 1.0
+
+static const char *g_db;
+static const ana_res *g_res;
+static int g_quiet;
+static pthread_key_t g_engine_key;
+
+typedef struct engine_slot {
+    srch_engine *e;
+    double checked;
+} engine_slot;
+
+static void free_slot(void *p)
+{
+    engine_slot *s = p;
+    if (s)
+        srch_close(s->e);
+    free(s);
+}
+
+/* This thread's engine, opened on first use; NULL with err on failure. */
+static srch_engine *thread_engine(char *err)
+{
+    engine_slot *s = pthread_getspecific(g_engine_key);
+    double now = ps_now();
+    if (!s) {
+        srch_engine *e = srch_open(g_db, g_res, err);
+        if (!e)
+            return NULL;
+        s = ps_xcalloc(1, sizeof *s);
+        s->e = e;
+        s->checked = now;
+        pthread_setspecific(g_engine_key, s);
+    } else if (now - s->checked > REOPEN_SECONDS) {
+        srch_refresh(s->e);
+        s->checked = now;
+    }
+    return s->e;
+}
+
+/* ---- static files, with gzip made once at start ---- */
+
+typedef struct gz_asset {
+    unsigned char *data;
+    size_t len;
+    char etag[24];
+} gz_asset;
+
+static gz_asset *g_gz;
+
+static int gzip_bytes(const unsigned char *in, size_t n, unsigned char **out,
+                      size_t *outlen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t cap = deflateBound(&z, (uLong)n) + 32;
+    unsigned char *buf = ps_xmalloc(cap);
+    z.next_in = (unsigned char *)in;
+    z.avail_in = (uInt)n;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outlen = cap - z.avail_out;
+    return 0;
+}
+
+static void prepare_assets(void)
+{
+    size_t n = 0;
+    while (web_assets[n].path)
+        n++;
+    g_gz = ps_xcalloc(n + 1, sizeof *g_gz);
+    for (size_t i = 0; i < n; i++) {
+        gzip_bytes(web_assets[i].data, web_assets[i].len, &g_gz[i].data,
+                   &g_gz[i].len);
+        uint32_t h = 2166136261u;
+        for (size_t k = 0; k < web_assets[i].len; k++) {
+            h ^= web_assets[i].data[k];
+            h *= 16777619u;
+        }
+        snprintf(g_gz[i].etag, sizeof g_gz[i].etag, "\"%08x\"", h);
+    }
+}
+
+/* ---- responses ---- */
+
+static void security_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; "
+                            "style-src 'self'; img-src 'self' data:; "
+                            "object-src 'none'; base-uri 'none'; "
+                            "form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
+
+static int accepts_gzip(struct MHD_Connection *c)
+{
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    return ae && strstr(ae, "gzip");
+}
+
+/* Queues body (copied) with the given status and type; gzips bodies over
+ * 1 KB when the client takes it. */
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
+                                 const char *type, const char *body,
+                                 size_t len, const char *cache, size_t *sent)
+{
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    struct MHD_Response *r;
+    if (len > 1024 && accepts_gzip(c) &&
+        gzip_bytes((const unsigned char *)body, len, &gz, &gzlen) == 0) {
+        r = MHD_create_response_from_buffer(gzlen, gz, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        *sent = gzlen;
+    } else {
+        r = MHD_create_response_from_buffer(len, (void *)body,
+                                            MHD_RESPMEM_MUST_COPY);
+        *sent = len;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    security_headers(r);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 json_t *o, size_t *sent)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    enum MHD_Result r = send_body(c, status, "application/json; charset=utf-8",
+                                  s, strlen(s), "no-store", sent);
+    free(s);
+    return r;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+                                  const char *msg, size_t *sent)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    enum MHD_Result r = send_json(c, status, o, sent);
+    json_decref(o);
+    return r;
+}
+
+/* ---- parameters ---- */
+
+typedef struct params {
+    const char *q, *unit, *min, *max, *limit, *offset, *doc;
+    const char *regions[MAX_MULTI], *sectors[MAX_MULTI];
+    size_t nregions, nsectors;
+    char err[PS_ERRLEN];
+} params;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value)
+{
+    (void)kind;
+    params *p = cls;
+    if (p->err[0])
+        return MHD_NO;
+    if (!value)
+        value = "";
+    size_t n = strlen(value);
+    if (n > MAX_PARAM_BYTES && strcmp(key, "q") != 0) {
+        snprintf(p->err, sizeof p->err, "parameter %.40s is too long", key);
+        return MHD_NO;
+    }
+    if (!ps_utf8_valid(value, n) || !ps_utf8_valid(key, strlen(key))) {
+        snprintf(p->err, sizeof p->err, "parameter %.40s is not valid UTF-8",
+                 ps_utf8_valid(key, strlen(key)) ? key : "?");
+        return MHD_NO;
+    }
+    if (strcmp(key, "q") == 0) p->q = value;
+    else if (strcmp(key, "unit") == 0) p->unit = value;
+    else if (strcmp(key, "min") == 0) p->min = value;
+    else if (strcmp(key, "max") == 0) p->max = value;
+    else if (strcmp(key, "limit") == 0) p->limit = value;
+    else if (strcmp(key, "offset") == 0) p->offset = value;
+    else if (strcmp(key, "doc") == 0) p->doc = value;
+    else if (strcmp(key, "region") == 0 && *value) {
+        if (p->nregions == MAX_MULTI) {
+            snprintf(p->err, sizeof p->err, "too many region parameters");
+            return MHD_NO;
+        }
+        p->regions[p->nregions++] = value;
+    } else if (strcmp(key, "sector") == 0 && *value) {
+        if (p->nsectors == MAX_MULTI) {
+            snprintf(p->err, sizeof p->err, "too many sector parameters");
+            return MHD_NO;
+        }
+        p->sectors[p->nsectors++] = value;
+    }
+    return MHD_YES;
+}
+
+static int parse_count(const char *s, const char *name, long dflt, long max,
+                       long *out, char *err)
+{
+    if (!s || !*s) {
+        *out = dflt;
+        return 0;
+    }
+    long v;
+    if (ps_parse_long(s, &v) < 0 || v < 0 || v > max) {
+        snprintf(err, PS_ERRLEN, "%s must be an integer from 0 to %ld", name,
+                 max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- handlers ---- */
+
+static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
+                                  unsigned *status, size_t *sent)
+{
+    srch_request req;
+    memset(&req, 0, sizeof req);
+    char err[PS_ERRLEN];
+    if (parse_count(p->limit, "limit", 10, MAX_LIMIT, &req.limit, err) < 0 ||
+        parse_count(p->offset, "offset", 0, 100000000, &req.offset, err) < 0) {
+        *status = 400;
+        return send_error(c, 400, err, sent);
+    }
+    req.query = p->q ? p->q : "";
+    req.regions = p->regions;
+    req.nregions = p->nregions;
+    req.sectors = p->sectors;
+    req.nsectors = p->nsectors;
+    req.unit = p->unit;
+    req.min = p->min;
+    req.max = p->max;
+    srch_engine *e = thread_engine(err);
+    if (!e) {
+        *status = 503;
+        return send_error(c, 503, err, sent);
+    }
+    srch_status st;
+    json_t *res = srch_run(e, &req, &st, err);
+    if (!res) {
+        *status = st == SRCH_BAD_REQUEST ? 400 : 500;
+        return send_error(c, *status, err, sent);
+    }
+    *status = 200;
+    enum MHD_Result r = send_json(c, 200, res, sent);
+    json_decref(res);
+    return r;
+}
+
+static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
+                               unsigned *status, size_t *sent)
+{
+    char err[PS_ERRLEN];
+    srch_engine *e = thread_engine(err);
+    if (!e) {
+        *status = 503;
+        return send_error(c, 503, err, sent);
+    }
+    srch_status st;
+    json_t *res = srch_doc(e, p->doc, &st, err);
+    if (!res) {
+        *status = st == SRCH_NOT_FOUND ? 404 : st == SRCH_BAD_REQUEST ? 400 : 500;
+        return send_error(c, *status, err, sent);
+    }
+    *status = 200;
+    enum MHD_Result r = send_json(c, 200, res, sent);
+    json_decref(res);
+    return r;
+}
+
+static enum MHD_Result static_file(struct MHD_Connection *c, const char *url,
+                                   unsigned *status, size_t *sent)
+{
+    for (size_t i = 0; web_assets[i].path; i++) {
+        if (strcmp(url, web_assets[i].path) != 0)
+            continue;
+        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_IF_NONE_MATCH);
+        struct MHD_Response *r;
+        if (inm && strcmp(inm, g_gz[i].etag) == 0) {
+            r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            *status = 304;
+            *sent = 0;
+        } else if (g_gz[i].data && accepts_gzip(c)) {
+            r = MHD_create_response_from_buffer(g_gz[i].len, g_gz[i].data,
+                                                MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+            *status = 200;
+            *sent = g_gz[i].len;
+        } else {
+            r = MHD_create_response_from_buffer(web_assets[i].len,
+                                                (void *)web_assets[i].data,
+                                                MHD_RESPMEM_PERSISTENT);
+            *status = 200;
+            *sent = web_assets[i].len;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, web_assets[i].type);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "public, max-age=300, must-revalidate");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, g_gz[i].etag);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+        security_headers(r);
+        enum MHD_Result ret = MHD_queue_response(c, *status, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    *status = 404;
+    return send_error(c, 404, "not found", sent);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+                              const char *url, const char *method,
+                              const char *version, const char *upload,
+                              size_t *upload_size, void **ctx)
+{
+    (void)cls;
+    (void)version;
+    (void)upload;
+    static int marker;
+    if (*ctx == NULL) {          /* headers only so far */
+        *ctx = &marker;
+        return MHD_YES;
+    }
+    if (*upload_size) {          /* no request bodies here */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    double t0 = ps_now();
+    unsigned status = 500;
+    size_t sent = 0;
+    enum MHD_Result ret;
+    params p;
+    memset(&p, 0, sizeof p);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        status = 405;
+        ret = send_error(c, 405, "only GET is supported", &sent);
+    } else if (strcmp(url, "/healthz") == 0) {
+        status = 200;
+        ret = send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3,
+                        "no-store", &sent);
+    } else if (strncmp(url, "/api/", 5) == 0) {
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &p);
+        if (p.err[0]) {
+            status = 400;
+            ret = send_error(c, 400, p.err, &sent);
+        } else if (strcmp(url, "/api/search") == 0) {
+            ret = api_search(c, &p, &status, &sent);
+        } else if (strcmp(url, "/api/doc") == 0) {
+            ret = api_doc(c, &p, &status, &sent);
+        } else {
+            status = 404;
+            ret = send_error(c, 404, "no such API", &sent);
+        }
+    } else {
+        ret = static_file(c, url, &status, &sent);
+    }
+    if (!g_quiet) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char addr[64] = "-";
+        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr,
+                      addr, sizeof addr);
+        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+        fprintf(stderr, "%s %s %.200s%s%.80s %u %zuB %.2fms\n", addr, method,
+                url, q ? " q=" : "", q && ps_utf8_valid(q, strlen(q)) ? q : "",
+                status, sent, (ps_now() - t0) * 1000);
+    }
+    return ret;
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *bind = "127.0.0.1";
+    long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int i = 1; i < argc; i++) {
+        int has = i + 1 < argc;
+        if (has && strcmp(argv[i], "--db") == 0) {
+            g_db = argv[++i];
+        } else if (has && strcmp(argv[i], "--bind") == 0) {
+            bind = argv[++i];
+        } else if (has && strcmp(argv[i], "--port") == 0) {
+            if (ps_parse_long(argv[++i], &port) < 0 || port < 0 || port > 65535) {
+                fprintf(stderr, "policy-web: --port must be 0..65535\n");
+                return 2;
+            }
+        } else if (has && strcmp(argv[i], "--threads") == 0) {
+            if (ps_parse_long(argv[++i], &threads) < 0 || threads < 1 ||
+                threads > 256) {
+                fprintf(stderr, "policy-web: --threads must be 1..256\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            g_quiet = 1;
+        } else {
+            fprintf(stderr, "usage: policy-web --db DIR [--bind 127.0.0.1] "
+                    "[--port 8080] [--threads N] [--quiet]\n");
+            return 2;
+        }
+    }
+    if (!g_db) {
+        fprintf(stderr, "policy-web: --db is required\n");
+        return 2;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, bind, &sa.sin_addr) != 1) {
+        fprintf(stderr, "policy-web: --bind must be an IPv4 address\n");
+        return 2;
+    }
+    char err[PS_ERRLEN];
+    ana_res *res = ana_res_load(err);
+    if (!res) {
+        fprintf(stderr, "policy-web: %s\n", err);
+        return 1;
+    }
+    g_res = res;
+    /* Fail early, with a clear message, if the index cannot be opened. */
+    srch_engine *probe = srch_open(g_db, res, err);
+    if (!probe) {
+        fprintf(stderr, "policy-web: cannot open index %s: %s\n", g_db, err);
+        return 1;
+    }
+    srch_close(probe);
+    pthread_key_create(&g_engine_key, free_slot);
+    prepare_assets();
+    signal(SIGPIPE, SIG_IGN);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+            MHD_USE_ERROR_LOG,
+        (uint16_t)port, NULL, NULL, handle, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(384 * 1024),
+        MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "policy-web: cannot listen on %s:%ld: %s\n", bind, port,
+                strerror(errno));
+        return 1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    fprintf(stderr, "policy-web: serving %s on http://%s:%u/\n", g_db, bind,
+            di ? di->port : (unsigned)port);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    while (!g_stop)
+        pause();
+    MHD_stop_daemon(d);
+    ana_res_destroy(res);
+    return 0;
+}
