@@ -1,0 +1,324 @@
+/*
+ * unit.c: unit tests of the C modules: UTF-8 helpers, normalization,
+ * decoding, passages, tokenization, numbers (data-driven from
+ * tests/data/numbers.test), regions, sectors, query parsing and snippets.
+ */
+#include "analyze.h"
+#include "decode.h"
+#include "normalize.h"
+#include "numbers.h"
+#include "passage.h"
+#include "query.h"
+#include "regions.h"
+#include "sectors.h"
+#include "snippet.h"
+#include "tokenize.h"
+#include "util.h"
+
+#include "testhelp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *fold(const char *s)
+{
+    ps_buf b;
+    ps_buf_init(&b);
+    char err[PS_ERRLEN];
+    norm_query(s, strlen(s), &b, err);
+    return ps_buf_steal(&b);
+}
+
+static void test_utf8_and_amounts(void)
+{
+    CHECK(ps_utf8_valid("防沙治沙", strlen("防沙治沙")));
+    CHECK(!ps_utf8_valid("\xff\xfe", 2));
+    CHECK(!ps_utf8_valid("\xc0\xaf", 2));          /* overlong '/' */
+    CHECK(!ps_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+    CHECK(ps_utf8_count("防沙a", strlen("防沙a")) == 3);
+    double v;
+    CHECK(ps_parse_amount("100万", &v) == 0 && v == 1e6);
+    CHECK(ps_parse_amount("1.5亿", &v) == 0 && v == 1.5e8);
+    CHECK(ps_parse_amount("2e6", &v) == 0 && v == 2e6);
+    CHECK(ps_parse_amount("１２.５", &v) == 0 && v == 12.5);
+    CHECK(ps_parse_amount("abc", &v) < 0);
+    CHECK(ps_parse_amount("", &v) < 0);
+    CHECK(ps_parse_amount("万", &v) < 0);
+    long l;
+    CHECK(ps_parse_long("12x", &l) < 0 && ps_parse_long("-3", &l) == 0 && l == -3);
+}
+
+static void test_normalize(void)
+{
+    struct { const char *in, *out; } cases[] = {
+        {"鄉村振興", "乡村振兴"},
+        {"１２０９１名", "12091名"},
+        {"ＡＢＣ Def", "abc def"},
+        {"防沙\n治沙", "防沙治沙"},
+        {"防沙 　治沙", "防沙治沙"},
+        {"13.02 万亩", "13.02 万亩"},
+        {"交易转化 2412\n笔", "交易转化 2412笔"},
+        {"5G  网络", "5g 网络"},
+        {"hello\nworld", "hello world"},
+        {"  前后空白  ", "前后空白"},
+        {"，\n新增", ",新增"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = fold(cases[i].in);
+        CHECK_STR(f, cases[i].out);
+        free(f);
+    }
+    CHECK(norm_t2s(0x9109) == 0x4E61);             /* 鄉 -> 乡 */
+}
+
+static void test_decode(void)
+{
+    char *out, err[PS_ERRLEN];
+    size_t n;
+    const char *enc;
+    /* "政策" in GB18030 */
+    CHECK(dec_to_utf8("\xd5\xfe\xb2\xdf", 4, &out, &n, &enc, err) == 0);
+    CHECK_STR(enc, "GB18030");
+    CHECK_STR(out, "政策");
+    free(out);
+    /* UTF-16LE with BOM */
+    CHECK(dec_to_utf8("\xff\xfe\x3f\x65\x56\x7b", 6, &out, &n, &enc, err) == 0);
+    CHECK_STR(out, "政策");
+    free(out);
+    CHECK(dec_to_utf8("\xef\xbb\xbf\xe6\x94\xbf", 6, &out, &n, &enc, err) == 0);
+    CHECK_STR(out, "政");
+    free(out);
+    CHECK(dec_to_utf8("ab\0cd", 5, &out, &n, &enc, err) < 0 && strstr(err, "binary"));
+    ps_buf b;
+    ps_buf_init(&b);
+    for (int i = 0; i < 50; i++)
+        ps_buf_adds(&b, "正常的文字");
+    ps_buf_add(&b, "\xff", 1);
+    CHECK(dec_to_utf8(b.data, b.len, &out, &n, &enc, err) < 0 &&
+          strstr(err, "invalid UTF-8"));
+    ps_buf_free(&b);
+    CHECK(dec_to_utf8("", 0, &out, &n, &enc, err) == 0 && n == 0);
+    free(out);
+}
+
+static void test_passages(void)
+{
+    char err[PS_ERRLEN];
+    const char *doc =
+        "# 标题在这里\n\n"
+        "第一段的第一行文字在这里继续写下去，直到换\n"
+        "行为止，这一段被硬换行切成了好几行文字呀\n"
+        "最后一行。\n\n"
+        "- 12 -\n\n"
+        "二、工作安排\n\n"
+        "第二段只有一行。\n";
+    psg_doc *d = psg_parse(doc, strlen(doc), "fallback", err);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK_STR(d->title, "标题在这里");
+    CHECK(d->npassages == 2);
+    if (d->npassages == 2) {
+        CHECK(strstr(d->passages[0].text, "直到换行为止") != NULL);
+        CHECK(d->passages[1].heading && strcmp(d->passages[1].heading, "二、工作安排") == 0);
+        CHECK(d->passages[1].ordinal == 1);
+    }
+    psg_doc_free(d);
+
+    /* A long paragraph is cut at sentence ends into pieces of at most
+     * PSG_MAX_CHARS characters. */
+    ps_buf b;
+    ps_buf_init(&b);
+    for (int i = 0; i < 60; i++)
+        ps_buf_adds(&b, "这是一个用来测试切分的句子。");
+    d = psg_parse(b.data, b.len, "x", err);
+    CHECK(d && d->npassages >= 3);
+    for (size_t i = 0; d && i < d->npassages; i++) {
+        CHECK(ps_utf8_count(d->passages[i].text, strlen(d->passages[i].text)) <= PSG_MAX_CHARS);
+        const char *t = d->passages[i].text;
+        CHECK(strcmp(t + strlen(t) - 3, "。") == 0);
+    }
+    psg_doc_free(d);
+    ps_buf_free(&b);
+}
+
+static int count_tokens(void *ctx, const char *t, size_t n, size_t s, size_t e)
+{
+    (void)s;
+    (void)e;
+    ps_buf *b = ctx;
+    if (b->len)
+        ps_buf_addc(b, '|');
+    ps_buf_add(b, t, n);
+    return 0;
+}
+
+static void test_tokenize_and_regions(const ana_res *res)
+{
+    char err[PS_ERRLEN];
+    tok_state *ts = tok_state_create(res->lex, err);
+    CHECK(ts != NULL);
+    ps_buf b;
+    ps_buf_init(&b);
+    const char *t = "赤峰市全力推进防沙治沙和以工代赈";
+    tok_run(ts, t, strlen(t), count_tokens, &b, err);
+    CHECK(strstr(b.data, "赤峰市|") != NULL);
+    CHECK(strstr(b.data, "防沙治沙") != NULL);
+    CHECK(strstr(b.data, "以工代赈") != NULL);
+    ps_buf_free(&b);
+    tok_state_destroy(ts);
+
+    const reg_gazetteer *g = res->gaz;
+    int c[8];
+    CHECK(reg_lookup(g, "内蒙古", strlen("内蒙古"), c, 8) == 1 &&
+          strcmp(reg_name(g, c[0]), "内蒙古自治区") == 0);
+    CHECK(reg_lookup(g, "赤峰", strlen("赤峰"), c, 8) == 1 &&
+          strcmp(reg_code(g, c[0]), "150400") == 0);
+    int br = reg_by_code(g, "150423");
+    CHECK(br >= 0 && strcmp(reg_name(g, br), "巴林右旗") == 0);
+    CHECK(reg_is_within(g, br, reg_by_code(g, "150000")));
+    CHECK(reg_lookup(g, "城区", strlen("城区"), c, 8) == 0);   /* too generic */
+    size_t n = reg_lookup(g, "新城区", strlen("新城区"), c, 8);
+    CHECK(n >= 2);
+    int hohhot = reg_by_code(g, "150100");
+    int r = reg_resolve(g, c, n, &hohhot, 1);
+    CHECK(r >= 0 && strcmp(reg_code(g, r), "150102") == 0);
+    CHECK(reg_resolve(g, c, n, NULL, 0) < 0 ||
+          reg_level(g, reg_resolve(g, c, n, NULL, 0)) < 3);
+
+    sec_score s;
+    sec_score_reset(&s);
+    sec_score_word(res->sec, &s, "防沙治沙", strlen("防沙治沙"));
+    uint32_t m = sec_score_labels(res->sec, &s);
+    int eco = sec_find(res->sec, "生态环保");
+    CHECK(eco >= 0 && (m & (1u << eco)));
+    CHECK(sec_count(res->sec) == 14);
+}
+
+static void test_numbers_data(const ana_res *res)
+{
+    char path[1024], err[PS_ERRLEN];
+    snprintf(path, sizeof path, "%s/../tests/data/numbers.test", ps_data_dir());
+    char *data;
+    size_t len;
+    if (ps_read_file(path, &data, &len, err) < 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        CHECK(0);
+        return;
+    }
+    int cases = 0;
+    char *save = NULL, *in = NULL;
+    num_mention *ms = NULL;
+    size_t nm = 0, k = 0;
+    for (char *ln = strtok_r(data, "\n", &save);; ln = strtok_r(NULL, "\n", &save)) {
+        if (!ln || strncmp(ln, "IN: ", 4) == 0) {
+            if (in) {
+                if (k != nm)
+                    fprintf(stderr, "numbers.test: %s: %zu mentions, expected %zu\n", in, nm, k);
+                CHECK(k == nm);
+                free(ms);
+                ms = NULL;
+            }
+            if (!ln)
+                break;
+            in = ln + 4;
+            nm = num_extract(res->units, in, strlen(in), &ms);
+            k = 0;
+            cases++;
+        } else if (strncmp(ln, "OUT: ", 5) == 0 && in) {
+            if (strcmp(ln + 5, "-") == 0)
+                continue;
+            char surface[64], unit[32] = "";
+            double v = 0;
+            char *bar1 = strchr(ln + 5, '|'), *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+            if (!bar2) {
+                CHECK(0);
+                continue;
+            }
+            snprintf(surface, sizeof surface, "%.*s", (int)(bar1 - ln - 5), ln + 5);
+            v = atof(bar1 + 1);
+            snprintf(unit, sizeof unit, "%s", bar2 + 1);
+            int ok = k < nm && strcmp(ms[k].surface, surface) == 0 &&
+                     fabs(ms[k].value - v) < 1e-9 * (fabs(v) + 1) &&
+                     strcmp(ms[k].unit, unit) == 0;
+            if (!ok)
+                fprintf(stderr, "numbers.test: %s: mention %zu is %s|%g|%s, expected %s|%g|%s\n",
+                        in, k, k < nm ? ms[k].surface : "-", k < nm ? ms[k].value : 0,
+                        k < nm ? ms[k].unit : "-", surface, v, unit);
+            CHECK(ok);
+            k++;
+        }
+    }
+    CHECK(cases >= 10);
+    free(data);
+}
+
+static void test_query(void)
+{
+    char err[PS_ERRLEN];
+    qry *q = qry_parse("防沙治沙 \"以工代赈\" 光伏 OR 风电 -煤炭", err);
+    CHECK(q && q->n == 5 && q->ngroups == 4);
+    if (q && q->n == 5) {
+        CHECK(q->items[1].quoted && !q->items[0].quoted);
+        CHECK(q->items[2].group == q->items[3].group);
+        CHECK(q->items[4].negated);
+    }
+    qry_free(q);
+    q = qry_parse("“鄉村振興”", err);
+    CHECK(q && q->n == 1 && q->items[0].quoted && strcmp(q->items[0].text, "乡村振兴") == 0);
+    qry_free(q);
+    CHECK(qry_parse("\"unclosed", err) == NULL && strstr(err, "quote"));
+    CHECK(qry_parse("OR x", err) == NULL);
+    CHECK(qry_parse("x OR", err) == NULL);
+    CHECK(qry_parse("x OR -y", err) == NULL);
+    CHECK(qry_parse("\xff", err) == NULL && strstr(err, "UTF-8"));
+    q = qry_parse("", err);
+    CHECK(q && q->n == 0);
+    qry_free(q);
+}
+
+static void test_snippet(void)
+{
+    ps_buf b;
+    ps_buf_init(&b);
+    const char *needles[] = {"防沙治沙", "防沙"};
+    snip_make("赤峰<b>防沙治沙</b>&防沙", needles, 2, &b);
+    CHECK_STR(b.data, "赤峰&lt;b&gt;<mark>防沙治沙</mark>&lt;/b&gt;&amp;<mark>防沙</mark>");
+    ps_buf_free(&b);
+    ps_buf_init(&b);
+    ps_buf long_text;
+    ps_buf_init(&long_text);
+    for (int i = 0; i < 100; i++)
+        ps_buf_adds(&long_text, "前文");
+    ps_buf_adds(&long_text, "目标词");
+    for (int i = 0; i < 100; i++)
+        ps_buf_adds(&long_text, "后文");
+    const char *n2[] = {"目标词"};
+    snip_make(long_text.data, n2, 1, &b);
+    CHECK(strstr(b.data, "<mark>目标词</mark>") != NULL);
+    CHECK(strncmp(b.data, "…", 3) == 0);
+    CHECK(ps_utf8_count(b.data, b.len) < SNIP_CHARS + 20);
+    ps_buf_free(&b);
+    ps_buf_free(&long_text);
+}
+
+int main(void)
+{
+    char err[PS_ERRLEN];
+    ana_res *res = ana_res_load(err);
+    if (!res) {
+        fprintf(stderr, "cannot load data: %s\n", err);
+        return 1;
+    }
+    test_utf8_and_amounts();
+    test_normalize();
+    test_decode();
+    test_passages();
+    test_tokenize_and_regions(res);
+    test_numbers_data(res);
+    test_query();
+    test_snippet();
+    ana_res_destroy(res);
+    return TEST_REPORT("unit");
+}

@@ -1,0 +1,113 @@
+/*
+ * xap_test.c: the Xapian wrapper, tested from plain C through its header
+ * only: writing, committing, metadata, phrase and wildcard queries, value
+ * ranges, match spies, stub directories, and errors coming back as
+ * statuses rather than exceptions.
+ */
+#include "xap.h"
+#include "util.h"
+
+#include "testhelp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void add(xap_wdb *w, const char *data, const char *const *terms,
+                size_t n, const char *value)
+{
+    char err[PS_ERRLEN];
+    xap_doc *d = xap_doc_create();
+    for (size_t i = 0; i < n; i++)
+        xap_doc_add_posting(d, terms[i], strlen(terms[i]), (unsigned)i + 1);
+    xap_doc_add_boolean(d, "Fdoc", 4);
+    xap_doc_set_value(d, 1, value, strlen(value));
+    xap_doc_set_data(d, data, strlen(data));
+    CHECK(xap_wdb_replace(w, NULL, d, err) == XAP_OK);
+    xap_doc_destroy(d);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/xap-test-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[256], err[PS_ERRLEN];
+    snprintf(path, sizeof path, "%s/shard0", dir);
+
+    xap_wdb *w;
+    CHECK(xap_wdb_open(path, &w, err) == XAP_OK);
+    const char *a[] = {"Bab", "Bbc", "Bcd"};
+    const char *b[] = {"Bcd", "Bbc", "Bab"};
+    add(w, "first", a, 3, "x,y");
+    add(w, "second", b, 3, "y");
+    CHECK(xap_wdb_set_metadata(w, "f:doc", "1 2 /root", err) == XAP_OK);
+    CHECK(xap_wdb_commit(w, err) == XAP_OK);
+
+    /* A second writer is refused with a status, not an exception. */
+    xap_wdb *w2 = NULL;
+    CHECK(xap_wdb_open(path, &w2, err) == XAP_ERR_LOCKED && w2 == NULL);
+    CHECK(strlen(err) > 0);
+    xap_wdb_close(w);
+
+    /* Read through a stub directory listing the shard. */
+    char stub[300];
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", dir);
+    FILE *fp = fopen(stub, "w");
+    fprintf(fp, "glass shard0\n");
+    fclose(fp);
+    xap_db *db;
+    CHECK(xap_db_open(dir, &db, err) == XAP_OK);
+    CHECK(xap_db_doccount(db) == 2);
+    char *meta;
+    CHECK(xap_db_get_metadata(db, "f:doc", &meta, err) == XAP_OK);
+    CHECK_STR(meta, "1 2 /root");
+    free(meta);
+
+    const char *ph[] = {"Bab", "Bbc"};
+    size_t lens[] = {3, 3};
+    xap_query *q = xap_q_phrase(ph, lens, 2);
+    unsigned slots[] = {1};
+    xap_search_opts o = {0, 10, 0, -1, 1, slots, 1};
+    xap_result *r;
+    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK);
+    CHECK(r->total == 1 && r->nhits == 1 && strcmp(r->hits[0].data, "first") == 0);
+    CHECK(r->nspies == 1 && r->spies[0].n == 1 &&
+          strcmp(r->spies[0].counts[0].value, "x,y") == 0);
+    xap_result_free(r);
+    xap_q_destroy(q);
+
+    q = xap_q_wildcard("Bc", 2);
+    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 2);
+    xap_result_free(r);
+    xap_q_destroy(q);
+
+    q = xap_q_value_range(1, "y", 1, "z", 1);
+    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 1 &&
+          strcmp(r->hits[0].data, "second") == 0);
+    xap_result_free(r);
+    xap_q_destroy(q);
+
+    xap_query *parts[2] = {xap_q_term("Fdoc", 4), xap_q_term("Bab", 3)};
+    q = xap_q_combine(XAP_AND_NOT, parts, 2);
+    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 0);
+    xap_result_free(r);
+    xap_q_destroy(q);
+    xap_q_destroy(parts[0]);
+    xap_q_destroy(parts[1]);
+    xap_db_close(db);
+
+    /* Errors are statuses with a message. */
+    CHECK(xap_db_open("/nonexistent/policy-search", &db, err) != XAP_OK);
+    CHECK(strlen(err) > 0);
+    xap_wdb_close(NULL);
+    xap_db_close(NULL);
+    xap_result_free(NULL);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        CHECK(0);
+    return TEST_REPORT("xap");
+}
