@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""HTTP API tests against a running policy-web ($BASE) serving DB.
+
+Same JSON as the CLI for the same query and filters, 400 with a JSON error
+for bad parameters, 404 for unknown documents and traversal attempts,
+escaped HTML in snippets, security headers.
+
+  BASE=http://127.0.0.1:PORT api.py DB      (BIN: directory of binaries)
+"""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+
+BASE = os.environ["BASE"]
+BIN = os.environ.get("BIN", "bin")
+DB = sys.argv[1]
+host, port = urllib.parse.urlparse(BASE).netloc.split(":")
+failed = passed = 0
+
+
+def check(cond, msg):
+    global failed, passed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("not ok - " + msg)
+
+
+def get(path):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), body
+
+
+def api(path):
+    status, headers, body = get(path)
+    return status, json.loads(body) if body else None, headers
+
+
+def strip(res):
+    res = dict(res)
+    res.pop("took_ms", None)
+    return res
+
+
+def cli(query, *flags):
+    p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", DB, "--json", *flags,
+                        "--", query], capture_output=True)
+    return json.loads(p.stdout)
+
+
+cases = [
+    ("防沙治沙", []),
+    ('"新能源"', [("region", "鄂尔多斯"), ("region", "包头市")]),
+    ("", [("sector", "能源"), ("unit", "千瓦"), ("min", "100万"), ("max", "1亿")]),
+    ("肉牛 OR 奶业", [("limit", "3"), ("offset", "1")]),
+]
+for q, params in cases:
+    qs = urllib.parse.urlencode([("q", q)] + params)
+    status, res, headers = api("/api/search?" + qs)
+    flags = []
+    for k, v in params:
+        flags += ["--" + k, v]
+    check(status == 200, "search %r: status %d" % (q, status))
+    check(strip(res) == strip(cli(q, *flags)), "API and CLI differ for %r %s" % (q, params))
+    check(headers.get("content-type", "").startswith("application/json"), "JSON content type")
+    check(headers.get("x-content-type-options") == "nosniff", "nosniff header")
+
+bad = [
+    "/api/search?q=%ff%fe",
+    "/api/search?limit=-1",
+    "/api/search?limit=abc",
+    "/api/search?offset=-5",
+    "/api/search?unit=%E4%BA%A9&min=abc",
+    "/api/search?unit=%E4%BA%A9&min=10&max=1",
+    "/api/search?q=%22unclosed",
+    "/api/search?region=%E7%81%AB%E6%98%9F",
+    "/api/search?sector=%E4%B8%8D%E5%AD%98%E5%9C%A8",
+    "/api/search?q=" + "%E9%98%B2" * (100 * 1024 // 9),
+]
+for path in bad:
+    status, res, _ = api(path)
+    check(status == 400 and isinstance(res, dict) and res.get("error"),
+          "bad request %s: %d %s" % (path[:60], status, res))
+
+status, res, _ = api("/api/doc?doc=no-such-doc.txt")
+check(status == 404 and res.get("error"), "unknown doc 404")
+status, res, _ = api("/api/doc?doc=chifeng-sand-control-2025.md")
+check(status == 200 and len(res["passages"]) > 3 and res["passages"][0]["passage"] == 0,
+      "doc view lists passages in order")
+
+for path in ["/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/static/../../etc/passwd",
+             "/..%2f..%2fetc%2fpasswd", "/fixtures/", "/web/static/app.js%00.html"]:
+    status, _, body = get(path)
+    check(status == 404 and b"root:" not in body, "traversal %s: %d" % (path, status))
+
+status, res, _ = api("/api/search?q=" + urllib.parse.quote("脚本注入测试"))
+snip = res["hits"][0]["snippet"] if res and res["hits"] else ""
+check("<script>" not in snip and "&lt;script&gt;" in snip and "<img" not in snip,
+      "HTML in documents is escaped in snippets: " + snip[:120])
+
+status, headers, body = get("/")
+check(status == 200 and "default-src 'self'" in headers.get("content-security-policy", ""),
+      "page has a Content-Security-Policy")
+check(headers.get("content-type", "").startswith("text/html"), "page is text/html")
+status, _, _ = get("/healthz")
+check(status == 200, "healthz")
+
+print("api: %d checks passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
