@@ -8,8 +8,10 @@
  * computed from the digit string and a power of ten, so 1.55亿 is exactly
  * 155000000 rather than 155000000.00000003.
  *
- * Rejected: a number right after 第 (ordinal) or touching ASCII letters
- * (5G, PM2.5, A1), a number followed by 年 月 日 号 时 (dates and times),
+ * Rejected: a number right after 第 (ordinal) or touching ASCII letters or
+ * '+' (5G, PM2.5, A1, 1+3), rankings (前10强), list markers (1、 (1) and a
+ * bare number opening a paragraph), a number followed by 年 月 日 号 时
+ * (dates and times),
  * a bare four-digit 1900-2099 (a year, as in 2023-2025), and the first
  * number of a range that ends in a month (1至7月).
  */
@@ -309,8 +311,12 @@ size_t num_extract(const num_units *u, const char *t, size_t len,
         uint32_t before = prev_cp(t, r.start);
         int code = (before < 0x80 && is_ascii_alpha((char)before)) ||
                    (r.end < len && is_ascii_alpha(t[r.end])) ||
-                   before == '.' ||
-                   (r.end < len && t[r.end] == '.' );
+                   before == '.' || before == '+' ||
+                   (r.end < len && (t[r.end] == '.' || t[r.end] == '+'));
+        /* Rankings: 前10强, 前3名, 前5位. */
+        int ranking = at(t, len, r.end, "强") ||
+                      (before == 0x524D /* 前 */ &&
+                       (at(t, len, r.end, "名") || at(t, len, r.end, "位")));
         int ordinal = before == 0x7B2C; /* 第 */
         tail tl;
         read_tail(u, t, len, r.end, &tl);
@@ -327,9 +333,11 @@ size_t num_extract(const num_units *u, const char *t, size_t len,
                 range = 1;
             }
         }
-        int marker = !range && tl.end == r.end && r.end < len &&
-                     (at(t, len, r.end, "、") || t[r.end] == ')');
-        if (code || ordinal || marker || tl.date || (range && tl2.date) ||
+        /* List markers: "1、", "(1)", or a bare number opening a heading. */
+        int marker = !range && tl.end == r.end &&
+                     ((r.end < len && (at(t, len, r.end, "、") || t[r.end] == ')')) ||
+                      r.start == 0);
+        if (code || ordinal || ranking || marker || tl.date || (range && tl2.date) ||
             (r.is_int4_year && tl.exp == 0 && !tl.unit[0])) {
             i = range ? r2.start : (tl.end > r.end ? tl.end : r.end);
             if (range && tl2.date)

@@ -273,6 +273,22 @@ static int ends_sentence(const srcline *l)
            c == 0x300F || c == ':' || c == 0xFF1A;
 }
 
+/* A line starting with a comma or closing mark continues a sentence. */
+static int starts_mid_sentence(const srcline *l)
+{
+    size_t i = 0;
+    while (i < l->len) {
+        uint32_t c = ps_utf8_next(l->text, l->len, &i);
+        if (ps_is_space(c))
+            continue;
+        return c == ',' || c == 0x3001 || c == 0x3002 || c == ';' ||
+               c == ':' || c == ')' || c == 0x300B || c == 0x300D ||
+               c == 0x300F || c == 0x201D || c == '!' || c == '?' ||
+               c == '.' || c == '%';
+    }
+    return 0;
+}
+
 /* Groups lines into paragraphs (see the file comment). */
 static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
 {
@@ -308,13 +324,18 @@ static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
             }
             para[np++] = i;
             int full = wrapped && is_full(l, w);
+            /* Mid-sentence and most of a line wide: wrapped, even if a few
+             * half-width digits made it shorter than the rest. */
+            int open = wrapped && !ends_sentence(l) &&
+                       ((w.cols && l->cols * 4 >= w.cols * 3) ||
+                        (w.chars && l->chars * 4 >= w.chars * 3));
             int end;
             if (i + 1 == to)
                 /* A full line cut off by a blank line, mid-sentence, is a
                  * column or page break: the paragraph goes on. */
                 end = !(full && !ends_sentence(l));
             else
-                end = !full;
+                end = !(full || open || starts_mid_sentence(&lines[i + 1]));
             if (end) {
                 emit_paragraph(b, lines, para, np, 0);
                 np = 0;

@@ -11,3 +11,5 @@ else
   echo "ok - recall on ../shared/corpus # SKIP needs ../shared/corpus"
 fi
 python3 tests/recall.py fixtures --queries 300
+python3 tests/numbers_gold.py
+python3 tests/facets.py
