@@ -74,7 +74,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: policy-index --db DIR [--jobs N] PATH...\n"
             "       policy-index --extract FILE\n"
-            "       policy-index --passages FILE   (how FILE is cut)\n");
+            "       policy-index --passages FILE   (how FILE is cut)\n"
+            "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n");
 }
 
 static void report(run *r, const char *path, const char *msg)
@@ -546,6 +547,7 @@ static void *progress_loop(void *arg)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
+    int no_facets = 0;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -560,6 +562,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--extract") == 0 && i + 1 < argc) {
             extract_file = argv[++i];
+        } else if (strcmp(argv[i], "--no-facets") == 0) {
+            no_facets = 1;
         } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
             return dump_passages(argv[i + 1]);
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -654,6 +658,8 @@ int main(int argc, char **argv)
         if (!(wk[s].ana = ana_ctx_create(res, err))) {
             fprintf(stderr, "policy-index: %s\n", err);
             ok = 0;
+        } else if (no_facets) {
+            ana_ctx_set_facets(wk[s].ana, 0);
         }
         if (!ok)
             break;

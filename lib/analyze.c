@@ -82,6 +82,7 @@ struct ana_ctx {
     plist *pl;
     size_t cappl;
     int *rcount;                /* per region: rolled-up mentions */
+    int facets;                 /* extract numbers, regions, sectors */
     sec_score score;
 };
 
@@ -95,6 +96,7 @@ ana_ctx *ana_ctx_create(const ana_res *r, char *err)
     c->tok = t;
     c->doc = xap_doc_create();
     c->rcount = ps_xcalloc(reg_count(r->gaz), sizeof(int));
+    c->facets = 1;
     return c;
 }
 
@@ -116,6 +118,11 @@ void ana_ctx_destroy(ana_ctx *c)
 tok_state *ana_tokenizer(ana_ctx *c)
 {
     return c->tok;
+}
+
+void ana_ctx_set_facets(ana_ctx *c, int on)
+{
+    c->facets = on;
 }
 
 void ana_file_term(const char *docid, char *out, size_t outlen)
@@ -274,7 +281,8 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
          * This keeps the (term, passage) pairs, Xapian's main cost, down. */
         if (wl <= MAX_WORD_TERM && ps_utf8_count(w, wl) >= 3)
             xap_doc_add_term(d, w, wl, 1);
-        sec_score_word(r->sec, &c->score, w, wl);
+        if (c->facets)
+            sec_score_word(r->sec, &c->score, w, wl);
     }
 
     json_t *o = json_object();
@@ -320,10 +328,13 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
         }
     }
     json_object_set_new(o, "regions", ja);
-    ps_buf set;
+    /* The facet slot: regions FACET_SEP sectors FACET_SEP units. */
+    ps_buf facet, set;
+    ps_buf_init(&facet);
     ps_buf_init(&set);
     join_set(codes, ncodes, &set);
-    xap_doc_set_value(d, SLOT_REGIONS, set.data, set.len);
+    ps_buf_add(&facet, set.data, set.len);
+    ps_buf_addc(&facet, FACET_SEP);
 
     /* Sectors. */
     uint32_t labels = sec_score_labels(r->sec, &c->score);
@@ -340,13 +351,15 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
         ps_buf_adds(&set, sec_name(r->sec, (int)i));
     }
     json_object_set_new(o, "sectors", ja);
-    xap_doc_set_value(d, SLOT_SECTORS, set.data ? set.data : "", set.len);
+    ps_buf_add(&facet, set.data ? set.data : "", set.len);
+    ps_buf_addc(&facet, FACET_SEP);
 
     /* Numeric mentions. */
     num_mention *ms = NULL;
-    size_t nm = num_extract(r->units, ps->text, strlen(ps->text), &ms);
+    size_t nm = c->facets ? num_extract(r->units, ps->text, strlen(ps->text), &ms)
+                          : 0;
     ja = json_array();
-    char *units[NUM_SLOTS];
+    char *units[256];
     size_t nunits = 0;
     for (size_t i = 0; i < nm; i++) {
         json_t *m = json_object();
@@ -358,23 +371,28 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
             json_object_set_new(m, "value", json_real(v));
         json_object_set_new(m, "unit", json_string(ms[i].unit));
         json_array_append_new(ja, m);
-        if (!ms[i].unit[0] || i >= NUM_SLOTS)
+        if (!ms[i].unit[0])
             continue;
         snprintf(term, sizeof term, PFX_UNIT "%s", ms[i].unit);
         xap_doc_add_boolean(d, term, strlen(term));
+        if (nunits < sizeof units / sizeof units[0])
+            units[nunits++] = ms[i].unit;
+        if (i >= NUM_SLOTS)
+            continue;       /* listed and faceted, but not range-filterable */
         size_t ul = strlen(ms[i].unit);
         char slot[NUM_UNIT_MAX + 9];
         memcpy(slot, ms[i].unit, ul);
         slot[ul] = '\0';
         num_sortable(v, (unsigned char *)slot + ul + 1);
         xap_doc_set_value(d, SLOT_NUM0 + (unsigned)i, slot, ul + 9);
-        units[nunits++] = ms[i].unit;
     }
     json_object_set_new(o, "numbers", ja);
     set.len = 0;
     join_set(units, nunits, &set);
-    xap_doc_set_value(d, SLOT_UNITS, set.data, set.len);
+    ps_buf_add(&facet, set.data, set.len);
+    xap_doc_set_value(d, SLOT_FACETS, facet.data, facet.len);
     ps_buf_free(&set);
+    ps_buf_free(&facet);
     free(ms);
 
     char *data = json_dumps(o, JSON_COMPACT);
@@ -408,7 +426,9 @@ int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
             psg_doc_free(pd);
             return -1;
         }
-        find_regions(c->res, p, t);
+        p->nrm = 0;
+        if (c->facets)
+            find_regions(c->res, p, t);
     }
     int docreg = doc_region(c, &c->pl[np], np);
     /* Pass 2: one Xapian document per passage. */

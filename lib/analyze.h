@@ -34,6 +34,9 @@ typedef struct ana_ctx ana_ctx;
 ana_ctx *ana_ctx_create(const ana_res *r, char *err);
 void ana_ctx_destroy(ana_ctx *c);
 tok_state *ana_tokenizer(ana_ctx *c);
+/* Turns numeric, region and sector extraction off (on by default); only
+ * for measuring what they cost. */
+void ana_ctx_set_facets(ana_ctx *c, int on);
 
 /* Called for each passage document; return nonzero to stop. */
 typedef int (*ana_emit)(void *ctx, xap_doc *doc);

@@ -6,11 +6,13 @@
  *   1  words of 3+ characters (no prefix, wdf only), positional character bigrams (B),
  *      file (F), region (R, with ancestors), sector (S), unit (U) terms;
  *      facet combination slots 1-3; one numeric mention per slot from 10.
+ *   2  the three facet slots merged into one (SLOT_FACETS): one value read
+ *      and one match-spy lookup per matching passage instead of three.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
 
-#define PS_FORMAT_VERSION "1"
+#define PS_FORMAT_VERSION "2"
 
 /* Term prefixes. */
 #define PFX_BIGRAM "B"    /* + two characters, or one at a passage's end */
@@ -21,9 +23,9 @@
 
 /* Value slots. */
 #define SLOT_ORDINAL 0    /* passage ordinal, 10 zero-padded digits */
-#define SLOT_REGIONS 1    /* sorted region codes (with ancestors), ',' */
-#define SLOT_SECTORS 2    /* sector names, ',' */
-#define SLOT_UNITS 3      /* units mentioned, ',' */
+#define SLOT_FACETS 1     /* region codes (sorted, with ancestors) ','
+                             FACET_SEP sector names ',' FACET_SEP units ',' */
+#define FACET_SEP '\x1e'
 #define SLOT_NUM0 10      /* mention i: unit, NUL, 8-byte sortable value */
 #define NUM_SLOTS 48      /* mentions beyond this are not filterable */
 

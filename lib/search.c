@@ -357,7 +357,8 @@ static xap_query *filter_query(srch_engine *e, build *b,
     return combine(b, XAP_AND, facets, nf);
 }
 
-/* Per-member counts of a spy's set-valued strings. */
+/* Per-member counts of one part (0 regions, 1 sectors, 2 units) of the
+ * facet slot's set-valued strings. */
 typedef struct tally {
     strset *idx;
     char **names;
@@ -365,11 +366,23 @@ typedef struct tally {
     size_t n;
 } tally;
 
-static void tally_add(tally *t, const xap_spy *sp)
+static void tally_add(tally *t, const xap_spy *sp, int part)
 {
     for (size_t i = 0; i < sp->n; i++) {
         const char *v = sp->counts[i].value;
         size_t len = sp->counts[i].len, s = 0;
+        for (int k = 0; k < part; k++) {
+            const char *sep = memchr(v, FACET_SEP, len);
+            if (!sep) {
+                len = 0;
+                break;
+            }
+            len -= (size_t)(sep + 1 - v);
+            v = sep + 1;
+        }
+        const char *end = memchr(v, FACET_SEP, len);
+        if (end)
+            len = (size_t)(end - v);
         while (s < len) {
             const char *comma = memchr(v + s, ',', len - s);
             size_t e = comma ? (size_t)(comma - v) : len;
@@ -390,13 +403,14 @@ static void tally_add(tally *t, const xap_spy *sp)
     }
 }
 
-static const tally *sort_ctx;
-static int by_count(const void *a, const void *b)
+/* qsort_r comparator: by count, descending, then by name. */
+static int by_count(const void *a, const void *b, void *ctx)
 {
+    const tally *t = ctx;
     int x = *(const int *)a, y = *(const int *)b;
-    if (sort_ctx->counts[x] != sort_ctx->counts[y])
-        return sort_ctx->counts[x] < sort_ctx->counts[y] ? 1 : -1;
-    return strcmp(sort_ctx->names[x], sort_ctx->names[y]);
+    if (t->counts[x] != t->counts[y])
+        return t->counts[x] < t->counts[y] ? 1 : -1;
+    return strcmp(t->names[x], t->names[y]);
 }
 
 static json_t *tally_json(srch_engine *e, tally *t, int regions)
@@ -404,8 +418,7 @@ static json_t *tally_json(srch_engine *e, tally *t, int regions)
     int *order = ps_xmalloc((t->n + 1) * sizeof(int));
     for (size_t i = 0; i < t->n; i++)
         order[i] = (int)i;
-    sort_ctx = t;
-    qsort(order, t->n, sizeof(int), by_count);
+    qsort_r(order, t->n, sizeof(int), by_count, t);
     json_t *a = json_array();
     for (size_t i = 0; i < t->n; i++) {
         int k = order[i];
@@ -554,7 +567,7 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
             tiers[t] = keep(&b, xap_q_combine(XAP_AND_MAYBE, p2, 2));
         }
 
-    unsigned slots[3] = {SLOT_REGIONS, SLOT_SECTORS, SLOT_UNITS};
+    unsigned slots[1] = {SLOT_FACETS};
     tally tl[3];
     for (int k = 0; k < 3; k++) {
         memset(&tl[k], 0, sizeof tl[k]);
@@ -572,7 +585,7 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
         o.sort_slot = -1;
         o.exact = 1;
         o.spy_slots = slots;
-        o.nspies = 3;
+        o.nspies = 1;
         xap_result *res;
         if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK) {
             *st = SRCH_INTERNAL;
@@ -587,8 +600,8 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
             if (h)
                 json_array_append_new(hits, h);
         }
-        for (size_t k = 0; k < res->nspies && k < 3; k++)
-            tally_add(&tl[k], &res->spies[k]);
+        for (int k = 0; k < 3 && res->nspies; k++)
+            tally_add(&tl[k], &res->spies[0], k);
         skip = skip > (long)res->total ? skip - (long)res->total : 0;
         if (r->limit)
             want -= (long)res->nhits;

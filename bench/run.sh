@@ -1,0 +1,61 @@
+#!/bin/sh
+# make bench: indexing throughput, index size, peak RSS, query latency
+# (median, p95) plain, filtered and faceted, and an HTTP load test, on a
+# corpus from ../shared/tools/gen-corpus (default 50 MB, --seed 7
+# --utf8-only; BENCH_MB overrides the size).
+set -e
+cd "$(dirname "$0")/.."
+: "${BIN:=$(pwd)/bin}"
+MB=${BENCH_MB:-50}
+GEN=../shared/tools/gen-corpus
+if [ ! -x "$GEN" ]; then
+  echo "bench: SKIP, needs $GEN (the shared tools beside this checkout)"
+  exit 0
+fi
+dir=build/bench
+corpus=$dir/corpus-$MB
+mkdir -p "$dir"
+if [ ! -f "$corpus/MANIFEST.tsv" ]; then
+  rm -rf "$corpus"
+  "$GEN" --out "$corpus" --mb "$MB" --seed 7 --utf8-only
+fi
+text_bytes=$(du -sb --exclude=MANIFEST.tsv "$corpus" | cut -f1)
+echo "corpus: $corpus, $(ls "$corpus" | wc -l) files, $((text_bytes / 1000000)) MB"
+
+for jobs in 1 2; do
+  rm -rf "$dir/db-j$jobs"
+  "$BIN/policy-index" --db "$dir/db-j$jobs" --jobs $jobs "$corpus" 2>&1 | tail -1 | sed "s/^/index --jobs $jobs: /"
+done
+rm -rf "$dir/db-nofacets"
+"$BIN/policy-index" --db "$dir/db-nofacets" --jobs 2 --no-facets "$corpus" 2>&1 | tail -1 | sed "s/^/index --jobs 2 --no-facets: /"
+rm -rf "$dir/db-nofacets"
+db=$dir/db-j2
+idx_bytes=$(du -sb "$db" | cut -f1)
+echo "index size: $((idx_bytes / 1000000)) MB = $(awk "BEGIN{printf \"%.2f\", $idx_bytes/$text_bytes}") x text"
+
+q=bench/queries.txt
+grep '^"' $q > "$dir/quoted.txt"
+grep -v '^"' $q > "$dir/unquoted.txt"
+# Warm the page cache, then measure.
+"$BIN/policy-search" --db "$db" --batch $q --json > /dev/null
+for i in 1 2 3; do cat "$dir/quoted.txt"; done > "$dir/quoted3.txt"
+for i in 1 2 3; do cat "$dir/unquoted.txt"; done > "$dir/unquoted3.txt"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" | python3 bench/stats.py "quoted, top 10 + facets"
+"$BIN/policy-search" --db "$db" --batch "$dir/unquoted3.txt" | python3 bench/stats.py "unquoted, top 10 + facets"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --region 赤峰市 | python3 bench/stats.py "quoted + --region 赤峰市"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --sector 工业 --sector 能源 | python3 bench/stats.py "quoted + 2 sectors"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --unit 元 --min 1亿 --max 10亿 | python3 bench/stats.py "quoted + 元 in [1亿, 10亿]"
+printf '\n\n\n' | "$BIN/policy-search" --db "$db" --batch - --unit 亩 --min 100万 --max 500万 | python3 bench/stats.py "filter only: 亩 in [100万, 500万]"
+
+# HTTP load test.
+"$BIN/policy-web" --db "$db" --port 0 --quiet 2> "$dir/web.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null' EXIT
+port=""
+for i in $(seq 1 50); do
+  port=$(sed -n 's/.*http:\/\/127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$dir/web.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:'
+kill $pid; trap - EXIT
