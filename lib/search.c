@@ -35,7 +35,42 @@ struct srch_engine {
     xap_db *db;
     const ana_res *res;
     ana_ctx *ana;
+    char *path;
+    xap_facets *fx;           /* in-memory facet index, when enabled */
 };
+
+static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
+
+/* 1 when the database at path lists a remote shard in its stub. */
+static int has_remote_shard(const char *path)
+{
+    char stub[4096];
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", path);
+    FILE *fp = fopen(stub, "r");
+    if (!fp)
+        fp = fopen(path, "r");      /* a stub file given directly */
+    if (!fp)
+        return 0;
+    char line[1024];
+    int remote = 0;
+    while (fgets(line, sizeof line, fp))
+        if (strncmp(line, "remote", 6) == 0)
+            remote = 1;
+    fclose(fp);
+    return remote;
+}
+
+int srch_use_facet_index(srch_engine *e, char *err)
+{
+    if (has_remote_shard(e->path))
+        return 0;
+    xap_facets *fx;
+    if (xap_facets_build(e->db, FACET_PREFIXES, 3, &fx, err) != XAP_OK)
+        return -1;
+    xap_facets_free(e->fx);
+    e->fx = fx;
+    return 1;
+}
 
 srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
 {
@@ -51,6 +86,7 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
     e->db = db;
     e->res = res;
     e->ana = a;
+    e->path = ps_xstrdup(dbpath);
     return e;
 }
 
@@ -60,6 +96,8 @@ void srch_close(srch_engine *e)
         return;
     xap_db_close(e->db);
     ana_ctx_destroy(e->ana);
+    xap_facets_free(e->fx);
+    free(e->path);
     free(e);
 }
 
@@ -67,7 +105,8 @@ void srch_refresh(srch_engine *e)
 {
     int changed;
     char err[PS_ERRLEN];
-    xap_db_reopen(e->db, &changed, err);
+    if (xap_db_reopen(e->db, &changed, err) == XAP_OK && changed && e->fx)
+        srch_use_facet_index(e, err);
 }
 
 /* Everything allocated while building one query, freed together. */
@@ -366,6 +405,20 @@ typedef struct tally {
     size_t n;
 } tally;
 
+static void tally_bump(tally *t, const char *s, size_t n, unsigned count)
+{
+    int k = strset_get(t->idx, s, n);
+    if (k < 0) {
+        k = (int)t->n++;
+        t->names = ps_xrealloc(t->names, t->n * sizeof(char *));
+        t->counts = ps_xrealloc(t->counts, t->n * sizeof(unsigned));
+        t->names[k] = ps_xstrndup(s, n);
+        t->counts[k] = 0;
+        strset_put(t->idx, s, n, k);
+    }
+    t->counts[k] += count;
+}
+
 static void tally_add(tally *t, const xap_spy *sp, int part)
 {
     for (size_t i = 0; i < sp->n; i++) {
@@ -386,18 +439,8 @@ static void tally_add(tally *t, const xap_spy *sp, int part)
         while (s < len) {
             const char *comma = memchr(v + s, ',', len - s);
             size_t e = comma ? (size_t)(comma - v) : len;
-            if (e > s) {
-                int k = strset_get(t->idx, v + s, e - s);
-                if (k < 0) {
-                    k = (int)t->n++;
-                    t->names = ps_xrealloc(t->names, t->n * sizeof(char *));
-                    t->counts = ps_xrealloc(t->counts, t->n * sizeof(unsigned));
-                    t->names[k] = ps_xstrndup(v + s, e - s);
-                    t->counts[k] = 0;
-                    strset_put(t->idx, v + s, e - s, k);
-                }
-                t->counts[k] += sp->counts[i].count;
-            }
+            if (e > s)
+                tally_bump(t, v + s, e - s, sp->counts[i].count);
             s = e + 1;
         }
     }
@@ -585,7 +628,8 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
         o.sort_slot = -1;
         o.exact = 1;
         o.spy_slots = slots;
-        o.nspies = 1;
+        o.nspies = e->fx ? 0 : 1;
+        o.facets = e->fx;
         xap_result *res;
         if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK) {
             *st = SRCH_INTERNAL;
@@ -602,6 +646,15 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
         }
         for (int k = 0; k < 3 && res->nspies; k++)
             tally_add(&tl[k], &res->spies[0], k);
+        if (res->facet_counts) {
+            for (size_t i = 0; i < xap_facets_nterms(e->fx); i++) {
+                const char *term = xap_facets_term(e->fx, i);
+                unsigned n = res->facet_counts[i];
+                int part = term[0] == PFX_REGION[0] ? 0 : term[0] == PFX_SECTOR[0] ? 1 : 2;
+                if (n)
+                    tally_bump(&tl[part], term + 1, strlen(term + 1), n);
+            }
+        }
         skip = skip > (long)res->total ? skip - (long)res->total : 0;
         if (r->limit)
             want -= (long)res->nhits;

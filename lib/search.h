@@ -41,6 +41,11 @@ typedef struct srch_request {
 
 srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err);
 void srch_close(srch_engine *e);
+/* Keeps an in-memory facet index so facet counts cost a few increments
+ * per match (worth it for a server or a batch; it takes a moment to
+ * build).  Not used when a shard is remote.  Returns 1 when in use, 0
+ * when not applicable, -1 with err on failure. */
+int srch_use_facet_index(srch_engine *e, char *err);
 /* Picks up documents indexed since the engine was opened. */
 void srch_refresh(srch_engine *e);
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -336,6 +337,63 @@ char *xap_q_describe(const xap_query *q)
     }
 }
 
+struct xap_facets {
+    std::vector<std::string> terms;
+    std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */
+    std::vector<uint32_t> vals;      /* term indices */
+};
+
+xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
+                            size_t n, xap_facets **out, char *err)
+{
+    *out = nullptr;
+    XAP_TRY
+    std::unique_ptr<xap_facets> f(new xap_facets);
+    Xapian::docid last = db->rep.get_lastdocid();
+    std::vector<uint32_t> count(last + 2, 0);
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;   /* docid, term */
+    for (size_t p = 0; p < n; p++) {
+        for (auto t = db->rep.allterms_begin(prefixes[p]);
+             t != db->rep.allterms_end(prefixes[p]); ++t) {
+            uint32_t ti = (uint32_t)f->terms.size();
+            f->terms.push_back(*t);
+            for (auto d = db->rep.postlist_begin(*t);
+                 d != db->rep.postlist_end(*t); ++d) {
+                if (*d > last)
+                    continue;
+                pairs.emplace_back(*d, ti);
+                count[*d]++;
+            }
+        }
+    }
+    f->off.assign(last + 2, 0);
+    for (Xapian::docid d = 1; d <= last; d++)
+        f->off[d + 1] = f->off[d] + count[d];
+    f->vals.resize(pairs.size());
+    std::vector<uint32_t> fill(f->off.begin(), f->off.end());
+    for (const auto &pr : pairs)
+        f->vals[fill[pr.first]++] = pr.second;
+    *out = f.release();
+    return XAP_OK;
+    XAP_CATCH
+}
+
+void xap_facets_free(xap_facets *f)
+{
+    delete f;
+}
+
+size_t xap_facets_nterms(const xap_facets *f)
+{
+    return f->terms.size();
+}
+
+const char *xap_facets_term(const xap_facets *f, size_t i)
+{
+    return f->terms[i].c_str();
+}
+
+
 static void fill_result(const Xapian::MSet &mset,
                         std::vector<Xapian::ValueCountMatchSpy *> &spies,
                         xap_result *r)
@@ -379,6 +437,30 @@ static void fill_result(const Xapian::MSet &mset,
     }
 }
 
+/* Hits [offset, offset + limit) of a full MSet. */
+static void fill_page(const Xapian::MSet &full, unsigned offset,
+                      Xapian::doccount limit, xap_result *r)
+{
+    r->total = full.size();
+    size_t from = offset < full.size() ? offset : full.size();
+    size_t to = from + limit < full.size() ? from + limit : full.size();
+    r->nhits = to - from;
+    r->hits = static_cast<xap_hit *>(std::calloc(r->nhits ? r->nhits : 1,
+                                                 sizeof(xap_hit)));
+    r->spies = static_cast<xap_spy *>(std::calloc(1, sizeof(xap_spy)));
+    if (!r->hits || !r->spies)
+        throw std::bad_alloc();
+    for (size_t i = from; i < to; i++) {
+        auto it = full[(Xapian::doccount)i];
+        xap_hit *h = &r->hits[i - from];
+        h->docid = *it;
+        h->weight = it.get_weight();
+        std::string data = it.get_document().get_data();
+        h->data = dup_string(data);
+        h->len = data.size();
+    }
+}
+
 xap_status xap_search(xap_db *db, const xap_query *q,
                       const xap_search_opts *opts, xap_result **out,
                       char *err)
@@ -408,9 +490,29 @@ xap_status xap_search(xap_db *db, const xap_query *q,
             }
             Xapian::doccount all = db->rep.get_doccount();
             Xapian::doccount limit = opts->all ? all : opts->limit;
-            Xapian::MSet mset = enq.get_mset(opts->offset, limit,
-                                             opts->exact ? all : 0);
-            fill_result(mset, spies, r);
+            if (opts->facets) {
+                /* Every match, to count facets from the docids (a match
+                 * spy would see shard-local docids); the page is cut out
+                 * below. */
+                Xapian::MSet full = enq.get_mset(0, all, all);
+                const xap_facets *f = opts->facets;
+                r->facet_counts = static_cast<unsigned *>(
+                    std::calloc(f->terms.size() + 1, sizeof(unsigned)));
+                if (!r->facet_counts)
+                    throw std::bad_alloc();
+                for (auto it = full.begin(); it != full.end(); ++it) {
+                    Xapian::docid d = *it;
+                    if (d + 1 >= f->off.size())
+                        continue;
+                    for (uint32_t k = f->off[d]; k < f->off[d + 1]; k++)
+                        r->facet_counts[f->vals[k]]++;
+                }
+                fill_page(full, opts->offset, limit, r);
+            } else {
+                Xapian::MSet mset = enq.get_mset(opts->offset, limit,
+                                                 opts->exact ? all : 0);
+                fill_result(mset, spies, r);
+            }
             for (auto *s : spies)
                 delete s;
             *out = r;
@@ -459,5 +561,6 @@ void xap_result_free(xap_result *r)
         }
     }
     std::free(r->spies);
+    std::free(r->facet_counts);
     std::free(r);
 }

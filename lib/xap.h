@@ -132,7 +132,24 @@ typedef struct xap_result {
     xap_hit *hits;
     size_t nspies;
     xap_spy *spies;
+    unsigned *facet_counts;     /* per xap_facets term, when asked for */
 } xap_result;
+
+/* A facet index: for every document, which terms with given prefixes it
+ * has (kept in memory, compressed-row form).  Counting facets with it
+ * costs a few increments per match instead of reading a value per match.
+ * The search asks Xapian for every match to read their docids, so it
+ * suits local databases; over remote shards use value-slot spies. */
+typedef struct xap_facets xap_facets;
+
+/* Builds the index of every term starting with one of prefixes[0..n).
+ * *out: free with xap_facets_free(). */
+xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
+                            size_t n, xap_facets **out, char *err);
+void xap_facets_free(xap_facets *f);
+size_t xap_facets_nterms(const xap_facets *f);
+/* Term i, valid until xap_facets_free(). */
+const char *xap_facets_term(const xap_facets *f, size_t i);
 
 typedef struct xap_search_opts {
     unsigned offset;
@@ -142,6 +159,7 @@ typedef struct xap_search_opts {
     int exact;             /* count every match (and feed every spy) */
     const unsigned *spy_slots;  /* count value strings in these slots */
     size_t nspies;
+    const xap_facets *facets;   /* count facet terms over every match */
 } xap_search_opts;
 
 /* Runs q.  *out: free with xap_result_free(). */

@@ -192,6 +192,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    if (batch && srch_use_facet_index(e, err) < 0)
+        fprintf(stderr, "policy-search: facet index: %s (counting without it)\n", err);
     if (batch) {
         FILE *fp = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
         if (!fp) {

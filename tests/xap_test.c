@@ -69,7 +69,7 @@ int main(void)
     size_t lens[] = {3, 3};
     xap_query *q = xap_q_phrase(ph, lens, 2);
     unsigned slots[] = {1};
-    xap_search_opts o = {0, 10, 0, -1, 1, slots, 1};
+    xap_search_opts o = {0, 10, 0, -1, 1, slots, 1, NULL};
     xap_result *r;
     CHECK(xap_search(db, q, &o, &r, err) == XAP_OK);
     CHECK(r->total == 1 && r->nhits == 1 && strcmp(r->hits[0].data, "first") == 0);
@@ -77,6 +77,19 @@ int main(void)
           strcmp(r->spies[0].counts[0].value, "x,y") == 0);
     xap_result_free(r);
     xap_q_destroy(q);
+
+    /* The in-memory facet index counts terms by prefix over the matches. */
+    const char *pfx[] = {"F"};
+    xap_facets *fx;
+    CHECK(xap_facets_build(db, pfx, 1, &fx, err) == XAP_OK);
+    CHECK(xap_facets_nterms(fx) == 1 && strcmp(xap_facets_term(fx, 0), "Fdoc") == 0);
+    q = xap_q_term("Bcd", 3);
+    xap_search_opts of = {0, 0, 0, -1, 1, NULL, 0, fx};
+    CHECK(xap_search(db, q, &of, &r, err) == XAP_OK && r->total == 2 &&
+          r->nhits == 0 && r->facet_counts && r->facet_counts[0] == 2);
+    xap_result_free(r);
+    xap_q_destroy(q);
+    xap_facets_free(fx);
 
     q = xap_q_wildcard("Bc", 2);
     CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 2);

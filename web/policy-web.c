@@ -67,6 +67,9 @@ static srch_engine *thread_engine(char *err)
         srch_engine *e = srch_open(g_db, g_res, err);
         if (!e)
             return NULL;
+        char ferr[PS_ERRLEN];
+        if (srch_use_facet_index(e, ferr) < 0)
+            fprintf(stderr, "policy-web: facet index: %s (counting without it)\n", ferr);
         s = ps_xcalloc(1, sizeof *s);
         s->e = e;
         s->checked = now;
