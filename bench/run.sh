@@ -40,6 +40,8 @@ grep -v '^"' $q > "$dir/unquoted.txt"
 "$BIN/policy-search" --db "$db" --batch $q --json > /dev/null
 for i in 1 2 3; do cat "$dir/quoted.txt"; done > "$dir/quoted3.txt"
 for i in 1 2 3; do cat "$dir/unquoted.txt"; done > "$dir/unquoted3.txt"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --no-facets | python3 bench/stats.py "quoted, top 10 + exact total"
+"$BIN/policy-search" --db "$db" --batch "$dir/unquoted3.txt" --no-facets | python3 bench/stats.py "unquoted, top 10 + exact total"
 "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" | python3 bench/stats.py "quoted, top 10 + facets"
 "$BIN/policy-search" --db "$db" --batch "$dir/unquoted3.txt" | python3 bench/stats.py "unquoted, top 10 + facets"
 "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --region 赤峰市 | python3 bench/stats.py "quoted + --region 赤峰市"

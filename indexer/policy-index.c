@@ -28,6 +28,7 @@
 #include "xap.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -75,7 +76,8 @@ static void usage(void)
             "usage: policy-index --db DIR [--jobs N] PATH...\n"
             "       policy-index --extract FILE\n"
             "       policy-index --passages FILE   (how FILE is cut)\n"
-            "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n");
+            "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n"
+            "  --no-compact leave the shards as written (faster, larger)\n");
 }
 
 static void report(run *r, const char *path, const char *msg)
@@ -192,6 +194,7 @@ typedef struct worker {
     xap_wdb *w;
     ana_ctx *ana;
     size_t pending;
+    int changed;       /* this run wrote to the shard */
     char err[PS_ERRLEN];
 } worker;
 
@@ -201,6 +204,7 @@ static int emit_doc(void *ctx, xap_doc *doc)
     if (xap_wdb_replace(wk->w, NULL, doc, wk->err) != XAP_OK)
         return 1;
     wk->pending++;
+    wk->changed = 1;
     return 0;
 }
 
@@ -332,6 +336,7 @@ static void remove_gone(worker *wk)
                         xap_wdb_set_metadata(wk->w, g.keys[i], "", wk->err) ==
                             XAP_OK)
                         atomic_fetch_add(&r->removed, 1);
+                    wk->changed = 1;
                     break;
                 }
             }
@@ -389,6 +394,57 @@ static int mkdir_p(const char *dir, char *err)
     return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Finishes or undoes a compaction a crash interrupted: shardN.new is
+ * complete only once it has been renamed into place. */
+static void recover_shard(const char *db, int s)
+{
+    char cur[PATH_MAX], fresh[PATH_MAX], old[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s/shard%d", db, s);
+    snprintf(fresh, sizeof fresh, "%s/shard%d.new", db, s);
+    snprintf(old, sizeof old, "%s/shard%d.old", db, s);
+    if (access(cur, F_OK) != 0 && access(old, F_OK) == 0)
+        rename(old, cur);                 /* crashed between the renames */
+    rm_rf(fresh);
+    rm_rf(old);
+}
+
+/* Rewrites shard s compactly (Xapian leaves blocks half full after many
+ * small commits): compact to shardN.new, then swap it in. */
+static int compact_shard(const char *db, int s, char *err)
+{
+    char cur[PATH_MAX], fresh[PATH_MAX], old[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s/shard%d", db, s);
+    snprintf(fresh, sizeof fresh, "%s/shard%d.new", db, s);
+    snprintf(old, sizeof old, "%s/shard%d.old", db, s);
+    rm_rf(fresh);
+    if (xap_compact(cur, fresh, err) != XAP_OK) {
+        rm_rf(fresh);
+        return -1;
+    }
+    if (rename(cur, old) < 0 || rename(fresh, cur) < 0) {
+        snprintf(err, PS_ERRLEN, "cannot swap in the compacted shard: %s",
+                 strerror(errno));
+        recover_shard(db, s);
+        return -1;
+    }
+    rm_rf(old);
+    return 0;
+}
+
 /* Reads or creates DIR/XAPIANDB; returns the shard count or -1. */
 static int open_layout(const char *db, int jobs, char *err)
 {
@@ -408,6 +464,8 @@ static int open_layout(const char *db, int jobs, char *err)
             snprintf(err, PS_ERRLEN, "%s lists no shards", stub);
             return -1;
         }
+        for (int s = 0; s < n; s++)
+            recover_shard(db, s);
         return n;
     }
     char probe[PATH_MAX];
@@ -547,7 +605,7 @@ static void *progress_loop(void *arg)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
-    int no_facets = 0;
+    int no_facets = 0, no_compact = 0;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -562,6 +620,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--extract") == 0 && i + 1 < argc) {
             extract_file = argv[++i];
+        } else if (strcmp(argv[i], "--no-compact") == 0) {
+            no_compact = 1;
         } else if (strcmp(argv[i], "--no-facets") == 0) {
             no_facets = 1;
         } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
@@ -680,6 +740,14 @@ int main(int argc, char **argv)
     for (int s = 0; s < opened; s++) {
         xap_wdb_close(wk[s].w);
         ana_ctx_destroy(wk[s].ana);
+    }
+    /* Compact the shards this run changed. */
+    if (ok && !r.fatal && (atomic_load(&r.indexed) || atomic_load(&r.removed)) &&
+        !no_compact) {
+        for (int s = 0; s < opened; s++)
+            if (wk[s].changed && compact_shard(db, s, err) < 0)
+                fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
+                        "(the index is fine, just larger): %s\n", db, s, err);
     }
     double secs = ps_now() - t0;
     double mb = (double)atomic_load(&r.bytes) / 1e6;

@@ -628,8 +628,8 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
         o.sort_slot = -1;
         o.exact = 1;
         o.spy_slots = slots;
-        o.nspies = e->fx ? 0 : 1;
-        o.facets = e->fx;
+        o.nspies = e->fx || r->no_facets ? 0 : 1;
+        o.facets = r->no_facets ? NULL : e->fx;
         xap_result *res;
         if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK) {
             *st = SRCH_INTERNAL;

@@ -37,6 +37,7 @@ typedef struct srch_request {
     const char *min, *max;            /* NULL: open */
     long limit;                       /* 0: all */
     long offset;
+    int no_facets;                    /* skip facet counting (faster) */
 } srch_request;
 
 srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err);

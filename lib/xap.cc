@@ -63,6 +63,7 @@ struct xap_wdb {
 };
 struct xap_db {
     Xapian::Database rep;
+    std::string path;
 };
 struct xap_doc {
     Xapian::Document rep;
@@ -212,13 +213,22 @@ void xap_doc_set_data(xap_doc *d, const char *v, size_t n)
     d->rep.set_data(std::string(v, n));
 }
 
+xap_status xap_compact(const char *src, const char *dst, char *err)
+{
+    XAP_TRY
+    Xapian::Database db(src);
+    db.compact(dst, Xapian::DBCOMPACT_NO_RENUMBER | Xapian::DB_BACKEND_GLASS);
+    return XAP_OK;
+    XAP_CATCH
+}
+
 /* ---- reading ---- */
 
 xap_status xap_db_open(const char *path, xap_db **out, char *err)
 {
     *out = nullptr;
     XAP_TRY
-    *out = new xap_db{Xapian::Database(path)};
+    *out = new xap_db{Xapian::Database(path), path};
     return XAP_OK;
     XAP_CATCH
 }
@@ -232,7 +242,12 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err)
 {
     *changed = 0;
     XAP_TRY
-    *changed = db->rep.reopen() ? 1 : 0;
+    try {
+        *changed = db->rep.reopen() ? 1 : 0;
+    } catch (const Xapian::DatabaseError &) {
+        db->rep = Xapian::Database(db->path);
+        *changed = 1;
+    }
     return XAP_OK;
     XAP_CATCH
 }
@@ -509,8 +524,14 @@ xap_status xap_search(xap_db *db, const xap_query *q,
                 }
                 fill_page(full, opts->offset, limit, r);
             } else {
+                /* An exact total does not always need every match: when
+                 * Xapian's bounds already agree (a single term, or a
+                 * match that ran to the end) the cheap answer is exact. */
                 Xapian::MSet mset = enq.get_mset(opts->offset, limit,
-                                                 opts->exact ? all : 0);
+                                                 opts->exact && spies.size() ? all : 0);
+                if (opts->exact && mset.get_matches_lower_bound() !=
+                                       mset.get_matches_upper_bound())
+                    mset = enq.get_mset(opts->offset, limit, all);
                 fill_result(mset, spies, r);
             }
             for (auto *s : spies)

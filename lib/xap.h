@@ -72,13 +72,18 @@ void xap_doc_add_boolean(xap_doc *d, const char *t, size_t n);
 void xap_doc_set_value(xap_doc *d, unsigned slot, const char *v, size_t n);
 void xap_doc_set_data(xap_doc *d, const char *v, size_t n);
 
+/* Writes a compacted copy of the glass database at src to dst (which
+ * must not exist), keeping document ids. */
+xap_status xap_compact(const char *src, const char *dst, char *err);
+
 /* ---- reading ---- */
 
 /* Opens a database, a directory holding a XAPIANDB stub that lists
  * shards (local or remote), or a stub file. */
 xap_status xap_db_open(const char *path, xap_db **out, char *err);
 void xap_db_close(xap_db *db);
-/* Picks up changes committed since open; *changed set to 1 if any. */
+/* Picks up changes committed since open; *changed set to 1 if any.  If
+ * the database was replaced underneath (compaction), opens it anew. */
 xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
 unsigned xap_db_doccount(xap_db *db);
 /* *value: caller frees. */

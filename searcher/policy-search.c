@@ -26,7 +26,8 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: policy-search --db DIR [--json] [--limit N] [--offset N]\n"
             "                     [--region R]... [--sector S]... [--unit U]\n"
-            "                     [--min X] [--max Y] [--batch FILE] [QUERY]\n");
+            "                     [--min X] [--max Y] [--batch FILE] [--no-facets]\n"
+            "                     [QUERY]\n");
 }
 
 static int bad(int json, const char *msg)
@@ -123,6 +124,8 @@ int main(int argc, char **argv)
         int has = i + 1 < argc;
         if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--no-facets") == 0) {
+            req.no_facets = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;

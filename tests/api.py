@@ -73,7 +73,15 @@ for q, params in cases:
     check(headers.get("content-type", "").startswith("application/json"), "JSON content type")
     check(headers.get("x-content-type-options") == "nosniff", "nosniff header")
 
+# facets=0 skips counting but not the hits or the exact total.
+status, with_f, _ = api("/api/search?q=" + urllib.parse.quote("新能源") + "&offset=2")
+status0, without, _ = api("/api/search?q=" + urllib.parse.quote("新能源") + "&offset=2&facets=0")
+check(status0 == 200 and without["total"] == with_f["total"] and without["hits"] == with_f["hits"]
+      and without["facets"]["region"] == [] and with_f["facets"]["region"],
+      "facets=0: same hits and total, no facet counts")
+
 bad = [
+    "/api/search?facets=2",
     "/api/search?q=%ff%fe",
     "/api/search?limit=-1",
     "/api/search?limit=abc",

@@ -204,7 +204,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
 /* ---- parameters ---- */
 
 typedef struct params {
-    const char *q, *unit, *min, *max, *limit, *offset, *doc;
+    const char *q, *unit, *min, *max, *limit, *offset, *doc, *facets;
     const char *regions[MAX_MULTI], *sectors[MAX_MULTI];
     size_t nregions, nsectors;
     char err[PS_ERRLEN];
@@ -236,6 +236,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
     else if (strcmp(key, "limit") == 0) p->limit = value;
     else if (strcmp(key, "offset") == 0) p->offset = value;
     else if (strcmp(key, "doc") == 0) p->doc = value;
+    else if (strcmp(key, "facets") == 0) p->facets = value;
     else if (strcmp(key, "region") == 0 && *value) {
         if (p->nregions == MAX_MULTI) {
             snprintf(p->err, sizeof p->err, "too many region parameters");
@@ -282,6 +283,11 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
         *status = 400;
         return send_error(c, 400, err, sent);
     }
+    if (p->facets && strcmp(p->facets, "0") != 0 && strcmp(p->facets, "1") != 0) {
+        *status = 400;
+        return send_error(c, 400, "facets must be 0 or 1", sent);
+    }
+    req.no_facets = p->facets && strcmp(p->facets, "0") == 0;
     req.query = p->q ? p->q : "";
     req.regions = p->regions;
     req.nregions = p->nregions;

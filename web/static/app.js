@@ -194,6 +194,10 @@ function renderPager(s, total) {
   nav.append(btn('下一页', cur + 1, 'next'));
 }
 
+// Facets depend on the query and filters, not on the page: when only the
+// page changes, the server is asked to skip counting them.
+let lastFacets = { key: null, facets: null };
+
 let seq = 0;
 async function render() {
   const s = state();
@@ -204,9 +208,15 @@ async function render() {
   status.className = 'status loading';
   status.textContent = '检索中…';
   let res, body;
+  const key = toQuery({ ...s, offset: 0 });
+  const reuse = lastFacets.key === key;
   try {
-    res = await fetch('/api/search?' + toQuery(s, { limit: String(PAGE) }));
+    res = await fetch('/api/search?' + toQuery(s, { limit: String(PAGE), facets: reuse ? '0' : '' }));
     body = await res.json();
+    if (res.ok) {
+      if (reuse) body.facets = lastFacets.facets;
+      else lastFacets = { key, facets: body.facets };
+    }
   } catch (e) {
     body = { error: '无法连接检索服务：' + e.message };
   }
