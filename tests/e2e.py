@@ -270,6 +270,19 @@ def interrupted_run_leaves_openable_index(tmp):
 
 
 @test
+def compaction_crash_is_recovered(tmp):
+    db = os.path.join(tmp, "compact-db")
+    index(db, FIXTURES, jobs=1)
+    n = search(db, "", "--limit", "0")["total"]
+    # A crash between the two renames of a compaction leaves shard0.old.
+    os.rename(os.path.join(db, "shard0"), os.path.join(db, "shard0.old"))
+    os.makedirs(os.path.join(db, "shard0.new"))
+    index(db, FIXTURES)
+    check(search(db, "", "--limit", "0")["total"] == n, "index lost by an interrupted compaction")
+    check(sorted(os.listdir(db)) == ["XAPIANDB", "shard0"], "leftovers: %s" % os.listdir(db))
+
+
+@test
 def extract_prints_numeric_mentions(tmp):
     p = run(os.path.join(BIN, "policy-index"), "--extract",
             os.path.join(FIXTURES, "chifeng-sand-control-2025.md"))
