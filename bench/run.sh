@@ -50,14 +50,8 @@ for i in 1 2 3; do cat "$dir/unquoted.txt"; done > "$dir/unquoted3.txt"
 printf '\n\n\n' | "$BIN/policy-search" --db "$db" --batch - --unit 亩 --min 100万 --max 500万 | python3 bench/stats.py "filter only: 亩 in [100万, 500万]"
 
 # HTTP load test.
-"$BIN/policy-web" --db "$db" --port 0 --quiet 2> "$dir/web.log" &
-pid=$!
+set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log")
+pid=$1 port=$2
 trap 'kill $pid 2>/dev/null' EXIT
-port=""
-for i in $(seq 1 50); do
-  port=$(sed -n 's/.*http:\/\/127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$dir/web.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
 wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:'
 kill $pid; trap - EXIT

@@ -247,18 +247,10 @@ static void index_file(worker *wk, file *f)
         f->state = 2;
         return;
     }
-    char *raw, *text;
-    size_t rawlen, textlen;
+    char *text;
+    size_t textlen;
     const char *enc;
-    if (ps_read_file(f->path, &raw, &rawlen, err) < 0) {
-        free(old);
-        report(r, f->path, err);
-        f->state = 3;
-        return;
-    }
-    int rc = dec_to_utf8(raw, rawlen, &text, &textlen, &enc, err);
-    free(raw);
-    if (rc < 0) {
+    if (dec_read_file(f->path, &text, &textlen, &enc, err) < 0) {
         free(old);
         report(r, f->path, err);
         f->state = 3;
@@ -495,23 +487,27 @@ static int open_layout(const char *db, int jobs, char *err)
 
 /* Prints how FILE is cut: one JSON object per block (kind, lines, text)
  * and per passage. */
+/* Reads, decodes and cuts FILE; NULL after an error line. */
+static psg_doc *load_doc(const char *path, const char **enc)
+{
+    char err[PS_ERRLEN], *text;
+    size_t textlen;
+    psg_doc *d = NULL;
+    if (dec_read_file(path, &text, &textlen, enc, err) == 0) {
+        d = psg_parse(text, textlen, "", err);
+        free(text);
+    }
+    if (!d)
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+    return d;
+}
+
 static int dump_passages(const char *path)
 {
-    char err[PS_ERRLEN], *raw, *text;
-    size_t rawlen, textlen;
     const char *enc;
-    if (ps_read_file(path, &raw, &rawlen, err) < 0 ||
-        dec_to_utf8(raw, rawlen, &text, &textlen, &enc, err) < 0) {
-        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+    psg_doc *d = load_doc(path, &enc);
+    if (!d)
         return 1;
-    }
-    free(raw);
-    psg_doc *d = psg_parse(text, textlen, "", err);
-    free(text);
-    if (!d) {
-        fprintf(stderr, "policy-index: %s: %s\n", path, err);
-        return 1;
-    }
     static const char *const kinds[] = {"text", "heading", "noise"};
     json_t *t = json_pack("{s:s,s:s}", "title", d->title, "encoding", enc);
     char *s = json_dumps(t, JSON_COMPACT);
@@ -538,20 +534,15 @@ static int dump_passages(const char *path)
 
 static int extract(const char *path)
 {
-    char err[PS_ERRLEN], *raw, *text;
-    size_t rawlen, textlen;
+    char err[PS_ERRLEN];
     const char *enc;
-    if (ps_read_file(path, &raw, &rawlen, err) < 0 ||
-        dec_to_utf8(raw, rawlen, &text, &textlen, &enc, err) < 0) {
-        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+    num_units *u = num_units_load(err);
+    if (!u) {
+        fprintf(stderr, "policy-index: %s\n", err);
         return 1;
     }
-    free(raw);
-    num_units *u = num_units_load(err);
-    psg_doc *d = u ? psg_parse(text, textlen, "", err) : NULL;
+    psg_doc *d = load_doc(path, &enc);
     if (!d) {
-        fprintf(stderr, "policy-index: %s: %s\n", path, err);
-        free(text);
         num_units_destroy(u);
         return 1;
     }
@@ -580,7 +571,6 @@ static int extract(const char *path)
     }
     psg_doc_free(d);
     num_units_destroy(u);
-    free(text);
     return 0;
 }
 

@@ -148,3 +148,15 @@ int dec_to_utf8(const char *data, size_t len, char **out, size_t *outlen,
              "(first bad byte at %zu)", first_bad);
     return -1;
 }
+
+int dec_read_file(const char *path, char **out, size_t *outlen,
+                  const char **encoding, char *err)
+{
+    char *raw;
+    size_t rawlen;
+    if (ps_read_file(path, &raw, &rawlen, err) < 0)
+        return -1;
+    int rc = dec_to_utf8(raw, rawlen, out, outlen, encoding, err);
+    free(raw);
+    return rc;
+}

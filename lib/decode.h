@@ -18,4 +18,9 @@
 int dec_to_utf8(const char *data, size_t len, char **out, size_t *outlen,
                 const char **encoding, char *err);
 
+/* Reads the file at path and decodes it (ps_read_file + dec_to_utf8).
+ * Same results and ownership as dec_to_utf8. */
+int dec_read_file(const char *path, char **out, size_t *outlen,
+                  const char **encoding, char *err);
+
 #endif
