@@ -273,6 +273,19 @@ static int ends_sentence(const srcline *l)
            c == 0x300F || c == ':' || c == 0xFF1A;
 }
 
+/* A comma, or an enumeration comma past a heading's "一、", inside l. */
+static int has_inner_comma(const srcline *l)
+{
+    size_t i = 0, n = 0;
+    while (i < l->len) {
+        uint32_t c = ps_utf8_next(l->text, l->len, &i);
+        n++;
+        if (c == ',' || c == ';' || (c == 0x3001 && n > 3))
+            return 1;
+    }
+    return 0;
+}
+
 /* A line starting with a comma or closing mark continues a sentence. */
 static int starts_mid_sentence(const srcline *l)
 {
@@ -329,13 +342,16 @@ static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
             int open = wrapped && !ends_sentence(l) &&
                        ((w.cols && l->cols * 4 >= w.cols * 3) ||
                         (w.chars && l->chars * 4 >= w.chars * 3));
+            /* Unwrapped text: a line that stops mid-sentence after a comma
+             * (or is too long for a heading) goes on in the next line. */
+            int frag = !ends_sentence(l) && (l->chars > 32 || has_inner_comma(l));
             int end;
             if (i + 1 == to)
                 /* A full line cut off by a blank line, mid-sentence, is a
                  * column or page break: the paragraph goes on. */
-                end = !(full && !ends_sentence(l));
+                end = !((full || frag) && !ends_sentence(l));
             else
-                end = !(full || open || starts_mid_sentence(&lines[i + 1]));
+                end = !(full || open || frag || starts_mid_sentence(&lines[i + 1]));
             if (end) {
                 emit_paragraph(b, lines, para, np, 0);
                 np = 0;
