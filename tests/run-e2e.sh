@@ -11,5 +11,15 @@ else
   echo "ok - recall on ../shared/corpus # SKIP needs ../shared/corpus"
 fi
 python3 tests/recall.py fixtures --queries 300
+# The same on a 5 MB generated corpus with its GB18030, full-width and
+# hard-wrapped variants.
+if [ -x ../shared/tools/gen-corpus ]; then
+  gc=$(mktemp -d)
+  ../shared/tools/gen-corpus --out "$gc/corpus" --mb 5 --seed 3 > /dev/null
+  python3 tests/recall.py "$gc/corpus" --queries 300
+  rm -rf "$gc"
+else
+  echo "ok - recall on a generated corpus # SKIP needs ../shared/tools/gen-corpus"
+fi
 python3 tests/numbers_gold.py
 python3 tests/facets.py
