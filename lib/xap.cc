@@ -452,6 +452,17 @@ static void fill_result(const Xapian::MSet &mset,
     }
 }
 
+/* A term, or a term ranked by more terms (AND_MAYBE): its count is the
+ * term's frequency, known without running the match to the end. */
+static bool single_term(const Xapian::Query &q)
+{
+    if (q.get_type() == Xapian::Query::LEAF_TERM)
+        return true;
+    return q.get_type() == Xapian::Query::OP_AND_MAYBE &&
+           q.get_num_subqueries() > 0 &&
+           q.get_subquery(0).get_type() == Xapian::Query::LEAF_TERM;
+}
+
 /* Hits [offset, offset + limit) of a full MSet. */
 static void fill_page(const Xapian::MSet &full, unsigned offset,
                       Xapian::doccount limit, xap_result *r)
@@ -505,17 +516,21 @@ xap_status xap_search(xap_db *db, const xap_query *q,
             }
             Xapian::doccount all = db->rep.get_doccount();
             Xapian::doccount limit = opts->all ? all : opts->limit;
-            if (opts->facets) {
-                /* Every match, to count facets from the docids (a match
-                 * spy would see shard-local docids); the page is cut out
-                 * below. */
+            bool cheap = opts->exact && spies.empty() && single_term(q->rep);
+            if (opts->facets || (opts->exact && spies.empty() && !cheap)) {
+                /* Every match: to count facets from the docids (a match
+                 * spy would see shard-local docids), and because asking
+                 * for all of them measured faster than a top-10 with an
+                 * exact count.  The page is cut out below. */
                 Xapian::MSet full = enq.get_mset(0, all, all);
                 const xap_facets *f = opts->facets;
-                r->facet_counts = static_cast<unsigned *>(
-                    std::calloc(f->terms.size() + 1, sizeof(unsigned)));
-                if (!r->facet_counts)
-                    throw std::bad_alloc();
-                for (auto it = full.begin(); it != full.end(); ++it) {
+                if (f) {
+                    r->facet_counts = static_cast<unsigned *>(
+                        std::calloc(f->terms.size() + 1, sizeof(unsigned)));
+                    if (!r->facet_counts)
+                        throw std::bad_alloc();
+                }
+                for (auto it = full.begin(); f && it != full.end(); ++it) {
                     Xapian::docid d = *it;
                     if (d + 1 >= f->off.size())
                         continue;
@@ -528,9 +543,9 @@ xap_status xap_search(xap_db *db, const xap_query *q,
                  * Xapian's bounds already agree (a single term, or a
                  * match that ran to the end) the cheap answer is exact. */
                 Xapian::MSet mset = enq.get_mset(opts->offset, limit,
-                                                 opts->exact && spies.size() ? all : 0);
-                if (opts->exact && mset.get_matches_lower_bound() !=
-                                       mset.get_matches_upper_bound())
+                                                 opts->exact && !cheap ? all : 0);
+                if (cheap && mset.get_matches_lower_bound() !=
+                                 mset.get_matches_upper_bound())
                     mset = enq.get_mset(opts->offset, limit, all);
                 fill_result(mset, spies, r);
             }
