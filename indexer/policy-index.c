@@ -437,6 +437,21 @@ static int compact_shard(const char *db, int s, char *err)
     return 0;
 }
 
+/* Rewrites DIR/generation (new inode and mtime) so running readers know
+ * to open the database anew. */
+static void bump_generation(const char *db)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" GENERATION_FILE, db);
+    snprintf(tmp, sizeof tmp, "%s/" GENERATION_FILE ".tmp", db);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return;
+    fprintf(fp, "%.6f\n", ps_now());
+    if (fclose(fp) == 0)
+        rename(tmp, path);
+}
+
 /* Reads or creates DIR/XAPIANDB; returns the shard count or -1. */
 static int open_layout(const char *db, int jobs, char *err)
 {
@@ -731,13 +746,15 @@ int main(int argc, char **argv)
         xap_wdb_close(wk[s].w);
         ana_ctx_destroy(wk[s].ana);
     }
-    /* Compact the shards this run changed. */
+    /* Compact the shards this run changed, then tell readers their files
+     * were replaced. */
     if (ok && !r.fatal && (atomic_load(&r.indexed) || atomic_load(&r.removed)) &&
         !no_compact) {
         for (int s = 0; s < opened; s++)
             if (wk[s].changed && compact_shard(db, s, err) < 0)
                 fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
                         "(the index is fine, just larger): %s\n", db, s, err);
+        bump_generation(db);
     }
     double secs = ps_now() - t0;
     double mb = (double)atomic_load(&r.bytes) / 1e6;

@@ -33,6 +33,11 @@
 #define META_VERSION "policy-search:format"
 #define META_FILE "f:"    /* + document id -> "mtime size root" */
 
+/* A file in the index directory the indexer rewrites whenever it has
+ * replaced shard files (compaction): readers that see it change open the
+ * database anew instead of reopening it. */
+#define GENERATION_FILE "generation"
+
 /* Document ids longer than this are hashed in their F term. */
 #define MAX_FILE_TERM 200
 

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct srch_engine {
     xap_db *db;
@@ -37,7 +38,21 @@ struct srch_engine {
     ana_ctx *ana;
     char *path;
     xap_facets *fx;           /* in-memory facet index, when enabled */
+    char generation[64];      /* of GENERATION_FILE when opened */
 };
+
+/* Identity of the index's generation file ("" when there is none). */
+static void read_generation(const char *path, char *out, size_t n)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/" GENERATION_FILE, path);
+    struct stat st;
+    if (stat(p, &st) == 0)
+        snprintf(out, n, "%lld.%ld.%lld", (long long)st.st_mtim.tv_sec,
+                 (long)st.st_mtim.tv_nsec, (long long)st.st_ino);
+    else
+        out[0] = '\0';
+}
 
 static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
 
@@ -87,6 +102,7 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
     e->res = res;
     e->ana = a;
     e->path = ps_xstrdup(dbpath);
+    read_generation(dbpath, e->generation, sizeof e->generation);
     return e;
 }
 
@@ -103,9 +119,20 @@ void srch_close(srch_engine *e)
 
 void srch_refresh(srch_engine *e)
 {
-    int changed;
-    char err[PS_ERRLEN];
-    if (xap_db_reopen(e->db, &changed, err) == XAP_OK && changed && e->fx)
+    int changed = 0;
+    char err[PS_ERRLEN], gen[64];
+    read_generation(e->path, gen, sizeof gen);
+    if (strcmp(gen, e->generation) != 0) {
+        /* Shard files were replaced (compaction): reopening would keep
+         * reading the old ones. */
+        if (xap_db_open_again(e->db, err) == XAP_OK) {
+            changed = 1;
+            memcpy(e->generation, gen, sizeof gen);
+        }
+    } else if (xap_db_reopen(e->db, &changed, err) != XAP_OK) {
+        changed = 0;
+    }
+    if (changed && e->fx)
         srch_use_facet_index(e, err);
 }
 

@@ -252,6 +252,14 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err)
     XAP_CATCH
 }
 
+xap_status xap_db_open_again(xap_db *db, char *err)
+{
+    XAP_TRY
+    db->rep = Xapian::Database(db->path);
+    return XAP_OK;
+    XAP_CATCH
+}
+
 unsigned xap_db_doccount(xap_db *db)
 {
     try {

@@ -85,6 +85,8 @@ void xap_db_close(xap_db *db);
 /* Picks up changes committed since open; *changed set to 1 if any.  If
  * the database was replaced underneath (compaction), opens it anew. */
 xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
+/* Opens the database anew from its path (after its files were replaced). */
+xap_status xap_db_open_again(xap_db *db, char *err);
 unsigned xap_db_doccount(xap_db *db);
 /* *value: caller frees. */
 xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,

@@ -121,5 +121,23 @@ check(headers.get("content-type", "").startswith("text/html"), "page is text/htm
 status, _, _ = get("/healthz")
 check(status == 200, "healthz")
 
+# Documents indexed while the server runs show up without a restart (the
+# indexer also compacts the shard it wrote, replacing its files).
+import tempfile
+import time
+extra = tempfile.mkdtemp()
+open(os.path.join(extra, "late.txt"), "w", encoding="utf-8").write("运行中追加的文件：热更新检验段落。\n")
+subprocess.run([os.path.join(BIN, "policy-index"), "--db", DB, extra], capture_output=True, check=True)
+time.sleep(1.5)
+found = 0
+for _ in range(4):          # one request per server thread at least
+    status, res, _ = api("/api/search?q=" + urllib.parse.quote('"热更新检验段落"'))
+    found += status == 200 and res["total"] == 1
+    if not (status == 200 and res["total"] == 1):
+        print("  late document:", status, res.get("total"), res.get("error"))
+check(found == 4, "a document indexed while serving is found by every worker (%d of 4)" % found)
+status, res, _ = api("/api/search?q=" + urllib.parse.quote('"防沙治沙"'))
+check(status == 200 and res["total"] >= 1, "older documents still found after the update")
+
 print("api: %d checks passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

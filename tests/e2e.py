@@ -279,7 +279,7 @@ def compaction_crash_is_recovered(tmp):
     os.makedirs(os.path.join(db, "shard0.new"))
     index(db, FIXTURES)
     check(search(db, "", "--limit", "0")["total"] == n, "index lost by an interrupted compaction")
-    check(sorted(os.listdir(db)) == ["XAPIANDB", "shard0"], "leftovers: %s" % os.listdir(db))
+    check(sorted(os.listdir(db)) == ["XAPIANDB", "generation", "shard0"], "leftovers: %s" % os.listdir(db))
 
 
 @test
