@@ -18,16 +18,8 @@ BASE = os.environ["BASE"]
 BIN = os.environ.get("BIN", "bin")
 DB = sys.argv[1]
 host, port = urllib.parse.urlparse(BASE).netloc.split(":")
-failed = passed = 0
-
-
-def check(cond, msg):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("not ok - " + msg)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, report  # noqa: E402
 
 
 def get(path):
@@ -139,5 +131,4 @@ check(found == 4, "a document indexed while serving is found by every worker (%d
 status, res, _ = api("/api/search?q=" + urllib.parse.quote('"防沙治沙"'))
 check(status == 200 and res["total"] >= 1, "older documents still found after the update")
 
-print("api: %d checks passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(report("api"))

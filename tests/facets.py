@@ -16,16 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 FIXTURES = os.path.join(ROOT, "fixtures")
-failed = passed = 0
-
-
-def check(cond, msg):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("not ok - " + msg)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, report  # noqa: E402
 
 
 def index(db, *paths, jobs=2):
@@ -184,8 +176,7 @@ def main():
         srv.kill()
         srv.wait()
     subprocess.run(["rm", "-rf", tmp])
-    print("facets: %d checks passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return report("facets")
 
 
 if __name__ == "__main__":
