@@ -294,7 +294,10 @@ static xap_query *item_query(srch_engine *e, build *b, const qry_item *it,
         size_t wl = w.e[k] - w.s[k];
         if (ps_utf8_count(t + w.s[k], wl) > 1)
             multi++;
-        if (!it->negated && wl <= 64)
+        /* A two-character item is its own bigram term: ranking it again
+         * would only hide from Xapian that its count is exact. */
+        int self = w.n == 1 && wl == tl && ps_utf8_count(t, tl) == 2;
+        if (!it->negated && wl <= 64 && !self)
             add_rank_word(b, t + w.s[k], wl);
     }
     if (it->negated)
