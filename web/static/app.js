@@ -87,7 +87,7 @@ function chip(label, onRemove) {
 function renderActive(s) {
   const box = $('active');
   box.replaceChildren();
-  for (const r of s.region) box.append(chip('地区：' + r, () =>
+  for (const r of s.region) box.append(chip('地区：' + (regionNames.get(r) || r), () =>
     go({ ...s, region: s.region.filter((x) => x !== r), offset: 0 })));
   for (const x of s.sector) box.append(chip('领域：' + x, () =>
     go({ ...s, sector: s.sector.filter((y) => y !== x), offset: 0 })));
@@ -109,6 +109,8 @@ function facetItem(label, count, active, onclick, extraClass) {
     el('span', { class: 'fname' }, label), el('span', { class: 'fcount' }, String(count))));
 }
 
+const regionNames = new Map();   // code -> name, for chips
+
 function renderRegionTree(s, items) {
   const ul = $('facet-region');
   ul.replaceChildren();
@@ -118,13 +120,19 @@ function renderRegionTree(s, items) {
     const parent = r.parent && byCode.get(r.parent);
     (parent ? parent.kids : roots).push(r);
   }
+  // A name two regions share (新城区) is filtered by its code instead.
+  const named = new Map();
+  for (const r of items) named.set(r.value, (named.get(r.value) || 0) + 1);
   const sortFn = (a, b) => b.count - a.count || a.value.localeCompare(b.value, 'zh');
   const add = (list, into, depth) => {
     list.sort(sortFn);
     for (const r of list.slice(0, depth === 0 ? 12 : 20)) {
-      const li = facetItem(r.value, r.count, s.region.includes(r.value), () =>
-        go({ ...s, region: s.region.includes(r.value) ? s.region.filter((x) => x !== r.value)
-          : [...s.region, r.value], offset: 0 }), 'level' + r.level);
+      regionNames.set(r.code, r.value);
+      const key = named.get(r.value) > 1 ? r.code : r.value;
+      const on = s.region.includes(key);
+      const li = facetItem(r.value, r.count, on, () =>
+        go({ ...s, region: on ? s.region.filter((x) => x !== key) : [...s.region, key], offset: 0 }),
+      'level' + r.level);
       if (r.kids.length) {
         const sub = el('ul', {});
         add(r.kids, sub, depth + 1);
