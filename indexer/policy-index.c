@@ -63,6 +63,7 @@ typedef struct run {
     size_t nroots;
     const ana_res *res;
     strset *seen;      /* docids found this run */
+    strset *dirs;      /* directories walked (device:inode) */
     pthread_mutex_t lock;
     int progress;
     atomic_size_t done, indexed, unchanged, removed, failed, passages;
@@ -146,6 +147,17 @@ static void walk(run *r, const char *root, const char *rel)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    /* A directory reached twice (a symlink loop, or two links to it) is
+     * walked once. */
+    struct stat dst;
+    if (stat(path, &dst) == 0) {
+        char key[64];
+        snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)dst.st_dev,
+                 (unsigned long long)dst.st_ino);
+        if (strset_get(r->dirs, key, strlen(key)) >= 0)
+            return;
+        strset_put(r->dirs, key, strlen(key), 1);
+    }
     DIR *d = opendir(path);
     if (!d) {
         report(r, path, strerror(errno));
@@ -669,6 +681,7 @@ int main(int argc, char **argv)
     r.db = db;
     r.nshards = nshards;
     r.seen = strset_create();
+    r.dirs = strset_create();
     pthread_mutex_init(&r.lock, NULL);
     r.progress = isatty(2);
     for (int i = first_path; i < argc; i++) {
@@ -778,6 +791,7 @@ int main(int argc, char **argv)
         free(r.roots[i]);
     free(r.roots);
     strset_destroy(r.seen);
+    strset_destroy(r.dirs);
     ana_res_destroy(res);
     if (!ok || r.fatal)
         return 1;

@@ -207,6 +207,8 @@ def bad_input_is_reported_and_the_rest_indexed(tmp):
     open(os.path.join(d, "huge-line.txt"), "w").write("以工代赈带动群众增收，" * (10 * 1024 * 1024 // 33) + "完。")
     os.symlink(os.path.join(d, "vanished-target"), os.path.join(d, "vanished.txt"))
     os.mkfifo(os.path.join(d, "fifo.txt"))
+    os.makedirs(os.path.join(d, "sub"))
+    os.symlink(d, os.path.join(d, "sub", "loop"))     # a directory cycle
     db = os.path.join(tmp, "bad-db")
     p = index(db, d, ok=(1,))
     err = p.stderr.decode()
