@@ -446,7 +446,9 @@ static void pick_title(psg_doc *d, const char *fallback)
             return;
         }
     }
-    for (size_t bi = 0; bi < d->nblocks && bi < 8; bi++) {
+    /* Else a heading-like line at the very top (not a section heading
+     * further down, which would misname a continuation page). */
+    for (size_t bi = 0; bi < d->nblocks && bi < 3; bi++) {
         if (d->blocks[bi].kind == PSG_HEADING &&
             ps_utf8_count(d->blocks[bi].text, d->blocks[bi].len) >= 4) {
             d->title = ps_xstrdup(d->blocks[bi].text);
