@@ -20,6 +20,7 @@
 #define _DEFAULT_SOURCE
 #include "analyze.h"
 #include "decode.h"
+#include "grams.h"
 #include "numbers.h"
 #include "passage.h"
 #include "schema.h"
@@ -41,7 +42,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A batch is committed after this many passages or when its character
+ * index holds this many bytes, whichever comes first. */
 #define COMMIT_PASSAGES 20000
+#define COMMIT_BYTES (48u << 20)
 #define MAX_SHARDS 64
 
 typedef struct file {
@@ -205,24 +209,78 @@ typedef struct worker {
     int shard;
     xap_wdb *w;
     ana_ctx *ana;
+    gram_batch *grams;      /* character index of the passages since commit */
+    unsigned (*del)[2];     /* deleted docid ranges (META_DELETED) */
+    size_t ndel;
+    int del_dirty;
     size_t pending;
     int changed;       /* this run wrote to the shard */
     char err[PS_ERRLEN];
 } worker;
 
-static int emit_doc(void *ctx, xap_doc *doc)
+static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
+                    const char *data, size_t datalen)
 {
     worker *wk = ctx;
-    if (xap_wdb_replace(wk->w, NULL, doc, wk->err) != XAP_OK)
+    unsigned docid;
+    char key[6];
+    if (xap_wdb_add(wk->w, doc, &docid, wk->err) != XAP_OK)
         return 1;
+    ps_data_key(docid, key);
+    if (xap_wdb_set_metadata_n(wk->w, key, 6, data, datalen, wk->err) != XAP_OK)
+        return 1;
+    gram_batch_add(wk->grams, docid, text, len);
     wk->pending++;
     wk->changed = 1;
     return 0;
 }
 
+/* Deletes the passages of a file and remembers their docids: the
+ * character index still lists them until the shard is rebuilt. */
+static int delete_file(worker *wk, const char *fterm, char *err)
+{
+    unsigned *ids;
+    size_t n;
+    if (xap_wdb_delete_term(wk->w, fterm, &ids, &n, err) != XAP_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char key[6];
+        ps_data_key(ids[i], key);
+        if (xap_wdb_set_metadata_n(wk->w, key, 6, "", 0, err) != XAP_OK)
+            rc = -1;
+    }
+    if (n) {
+        gram_ranges_add(&wk->del, &wk->ndel, ids, n);
+        wk->del_dirty = 1;
+    }
+    free(ids);
+    return rc;
+}
+
+static int put_meta(void *ctx, const char *key, size_t klen, const char *val,
+                    size_t vlen)
+{
+    worker *wk = ctx;
+    return xap_wdb_set_metadata_n(wk->w, key, klen, val, vlen, wk->err) !=
+           XAP_OK;
+}
+
+/* Writes the character index of the batch and the deleted ranges, then
+ * commits: passages and their index become visible together. */
 static int commit(worker *wk, const char *why)
 {
-    if (xap_wdb_commit(wk->w, wk->err) != XAP_OK) {
+    int bad = gram_batch_flush(wk->grams, put_meta, wk);
+    if (!bad && wk->del_dirty) {
+        ps_buf b;
+        ps_buf_init(&b);
+        gram_ranges_encode((const unsigned (*)[2])wk->del, wk->ndel, &b);
+        bad = xap_wdb_set_metadata_n(wk->w, META_DELETED, strlen(META_DELETED),
+                                     b.data ? b.data : "", b.len, wk->err) != XAP_OK;
+        ps_buf_free(&b);
+        wk->del_dirty = 0;
+    }
+    if (bad || xap_wdb_commit(wk->w, wk->err) != XAP_OK) {
         report(wk->r, wk->r->db, wk->err);
         wk->r->fatal = 1;
         return -1;
@@ -272,7 +330,7 @@ static void index_file(worker *wk, file *f)
     ana_file_term(f->docid, fterm, sizeof fterm);
     /* Delete even when no metadata says the file was indexed: a crash
      * after Xapian flushed part of a file leaves passages without it. */
-    if (xap_wdb_delete_term(wk->w, fterm, err) != XAP_OK) {
+    if (delete_file(wk, fterm, err) < 0) {
         free(old);
         free(text);
         report(r, f->path, err);
@@ -287,7 +345,7 @@ static void index_file(worker *wk, file *f)
                      &np, err) < 0) {
         free(text);
         report(r, f->path, err);
-        xap_wdb_delete_term(wk->w, fterm, err);
+        delete_file(wk, fterm, err);
         xap_wdb_set_metadata(wk->w, key, "", err);
         f->state = 3;
         return;
@@ -297,7 +355,8 @@ static void index_file(worker *wk, file *f)
     atomic_fetch_add(&r->passages, np);
     atomic_fetch_add(&r->bytes, (size_t)f->size);
     f->state = 1;
-    if (wk->pending >= COMMIT_PASSAGES)
+    if (wk->pending >= COMMIT_PASSAGES ||
+        gram_batch_bytes(wk->grams) >= COMMIT_BYTES)
         commit(wk, "batch");
 }
 
@@ -336,7 +395,7 @@ static void remove_gone(worker *wk)
                 if (*root && strcmp(root, r->roots[k]) == 0) {
                     char fterm[MAX_FILE_TERM + 32];
                     ana_file_term(docid, fterm, sizeof fterm);
-                    if (xap_wdb_delete_term(wk->w, fterm, wk->err) == XAP_OK &&
+                    if (delete_file(wk, fterm, wk->err) == 0 &&
                         xap_wdb_set_metadata(wk->w, g.keys[i], "", wk->err) ==
                             XAP_OK)
                         atomic_fetch_add(&r->removed, 1);
@@ -733,6 +792,17 @@ int main(int argc, char **argv)
         }
         free(ver);
         xap_wdb_set_metadata(wk[s].w, META_VERSION, PS_FORMAT_VERSION, err);
+        char *dv = NULL;
+        size_t dl = 0;
+        if (ok && (xap_wdb_get_metadata_n(wk[s].w, META_DELETED, &dv, &dl, err) !=
+                       XAP_OK ||
+                   gram_ranges_decode(dv, dl, &wk[s].del, &wk[s].ndel) < 0)) {
+            fprintf(stderr, "policy-index: %s: cannot read the list of deleted "
+                    "passages\n", path);
+            ok = 0;
+        }
+        free(dv);
+        wk[s].grams = gram_batch_create();
         if (!(wk[s].ana = ana_ctx_create(res, err))) {
             fprintf(stderr, "policy-index: %s\n", err);
             ok = 0;
@@ -758,6 +828,8 @@ int main(int argc, char **argv)
     for (int s = 0; s < opened; s++) {
         xap_wdb_close(wk[s].w);
         ana_ctx_destroy(wk[s].ana);
+        gram_batch_destroy(wk[s].grams);
+        free(wk[s].del);
     }
     /* Compact the shards this run changed, then tell readers their files
      * were replaced. */

@@ -2,8 +2,10 @@
  * analyze.c: the indexing pipeline for one document.
  *
  *   text -> passages (passage.c) -> per passage: words (tokenize.c),
- *   character bigrams with positions, numeric mentions (numbers.c), region
- *   mentions (regions.c), sectors (sectors.c) -> one Xapian document.
+ *   numeric mentions (numbers.c), region mentions (regions.c), sectors
+ *   (sectors.c) -> one Xapian document, whose text the caller also gives
+ *   to the character index (grams.c).  Words serve region and sector
+ *   detection; matching and ranking use the character index.
  *
  * The document's own region is chosen once all passages are read: the
  * region named in the title, else the deepest region that holds at least
@@ -21,7 +23,6 @@
 #include <string.h>
 
 #define MAX_CANDS 8
-#define MAX_WORD_TERM 64
 
 static void lex_add(void *ctx, const char *s, size_t n)
 {
@@ -236,24 +237,6 @@ static void join_set(char **items, size_t n, ps_buf *out)
         ps_buf_add(out, "", 0);
 }
 
-static void add_bigrams(xap_doc *d, const char *t, size_t n)
-{
-    char term[16];
-    size_t i = 0;
-    unsigned pos = 1;
-    while (i < n) {
-        size_t a = i;
-        ps_utf8_next(t, n, &i);
-        size_t b = i, e = i;
-        if (b < n)
-            ps_utf8_next(t, n, &e);
-        size_t len = e - a;
-        term[0] = PFX_BIGRAM[0];
-        memcpy(term + 1, t + a, len);
-        xap_doc_add_posting(d, term, len + 1, pos++);
-    }
-}
-
 /* Builds and emits the Xapian document of passage k. */
 static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
                         const char *docid, const char *fterm, int docreg,
@@ -270,20 +253,11 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     char ord[16];
     snprintf(ord, sizeof ord, "%010d", ps->ordinal);
     xap_doc_set_value(d, SLOT_ORDINAL, ord, 10);
-    add_bigrams(d, ps->text, strlen(ps->text));
 
     sec_score_reset(&c->score);
-    for (size_t i = 0; i < p->nwords; i++) {
-        const char *w = ps->text + p->words[i].start;
-        size_t wl = p->words[i].end - p->words[i].start;
-        /* Two-character words are their own bigram term already and
-         * single characters carry little; only longer words get a term.
-         * This keeps the (term, passage) pairs, Xapian's main cost, down. */
-        if (wl <= MAX_WORD_TERM && ps_utf8_count(w, wl) >= 3)
-            xap_doc_add_term(d, w, wl, 1);
-        if (c->facets)
-            sec_score_word(r->sec, &c->score, w, wl);
-    }
+    for (size_t i = 0; c->facets && i < p->nwords; i++)
+        sec_score_word(r->sec, &c->score, ps->text + p->words[i].start,
+                       p->words[i].end - p->words[i].start);
 
     json_t *o = json_object();
     json_object_set_new(o, "doc", json_string(docid));
@@ -397,9 +371,9 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
 
     char *data = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    xap_doc_set_data(d, data, strlen(data));
+    int rc = emit(ectx, d, ps->text, strlen(ps->text), data, strlen(data));
     free(data);
-    return emit(ectx, d);
+    return rc;
 }
 
 int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,

@@ -38,8 +38,11 @@ tok_state *ana_tokenizer(ana_ctx *c);
  * for measuring what they cost. */
 void ana_ctx_set_facets(ana_ctx *c, int on);
 
-/* Called for each passage document; return nonzero to stop. */
-typedef int (*ana_emit)(void *ctx, xap_doc *doc);
+/* Called for each passage document with the passage's normalized text
+ * (for the character index) and its data (the JSON the searcher shows,
+ * stored under META_DATA); return nonzero to stop. */
+typedef int (*ana_emit)(void *ctx, xap_doc *doc, const char *text,
+                        size_t len, const char *data, size_t datalen);
 
 /* Analyzes one document: docid is its id (relative path), title_hint the
  * title to use when the text has none.  Calls emit once per passage and

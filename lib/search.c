@@ -4,22 +4,24 @@
  *
  * Matching.  Every string the user gives must be *contained* in the
  * passage (normalized substring), whatever the word segmenter did with
- * it.  A string of n characters becomes a phrase of its n-1 character
- * bigrams (B terms, indexed at consecutive positions), a single character
- * every bigram starting with it.  This is exact: no false hits, no misses.
+ * it.  The character index (grams.c) finds those passages exactly, shard
+ * by shard; the result enters the Xapian query as a posting source, so
+ * filters, exclusions, OR, facets and paging work on it like on a term.
  *
- * Ranking.  BM25 over the words of the query (the same segmentation as
- * the documents) plus the bigram weights.  Unquoted Chinese is split into
- * words which must each be contained; passages that contain the whole
- * string come first: they are fetched as a first tier, the rest as a
- * second, so the promise holds whatever the scores.
+ * Ranking.  BM25 where a query string's frequency is the number of times
+ * the passage contains it and the passage's length is its length in
+ * characters.  Unquoted Chinese is split into words which must each be
+ * contained and each rank; passages that contain the whole string come
+ * first: they are fetched as a first tier, the rest as a second, so the
+ * promise holds whatever the scores.
  *
  * Facets.  Each passage stores its set of regions (with ancestors),
  * sectors and units as one string per slot; Xapian's ValueCountMatchSpy
- * counts these sets over every match (remote shards included) and we add
- * the counts up per member.
+ * counts these sets over every match and we add the counts up per
+ * member.  Long-running processes use the in-memory facet index instead.
  */
 #include "search.h"
+#include "grams.h"
 #include "normalize.h"
 #include "query.h"
 #include "schema.h"
@@ -27,10 +29,22 @@
 #include "strset.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* What a shard's character index needs besides the grams: passage
+ * lengths for ranking and deleted passages to leave out.  Loaded on first
+ * use, dropped when the database changes. */
+typedef struct shard_info {
+    int loaded;
+    uint32_t *len;
+    size_t nlen;
+    unsigned (*del)[2];
+    size_t ndel;
+} shard_info;
 
 struct srch_engine {
     xap_db *db;
@@ -39,7 +53,85 @@ struct srch_engine {
     char *path;
     xap_facets *fx;           /* in-memory facet index, when enabled */
     char generation[64];      /* of GENERATION_FILE when opened */
+    shard_info *shards;
+    size_t nshards;
+    double avglen;            /* mean passage length, characters */
 };
+
+static void drop_shard_info(srch_engine *e)
+{
+    for (size_t i = 0; i < e->nshards; i++) {
+        free(e->shards[i].len);
+        free(e->shards[i].del);
+    }
+    free(e->shards);
+    e->shards = NULL;
+    e->nshards = 0;
+}
+
+typedef struct fetch_ctx {
+    xap_db *db;
+    size_t shard;
+    ps_buf *out;
+} fetch_ctx;
+
+static void add_chunk(void *ctx, const char *v, size_t n)
+{
+    ps_buf *out = ctx;
+    uint32_t len = (uint32_t)n;
+    ps_buf_add(out, (const char *)&len, 4);
+    ps_buf_add(out, v, n);
+}
+
+static int fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
+                 char *err)
+{
+    fetch_ctx *f = ctx;
+    if (xap_db_shard_scan(f->db, f->shard, prefix, plen, add_chunk, out,
+                          err) != XAP_OK)
+        return -1;
+    return 0;
+}
+
+/* Loads every shard's lengths and deleted ranges if not done yet. */
+static int load_shard_info(srch_engine *e, char *err)
+{
+    size_t n = xap_db_nshards(e->db);
+    if (e->shards && e->nshards == n)
+        return 0;
+    drop_shard_info(e);
+    e->shards = ps_xcalloc(n ? n : 1, sizeof(shard_info));
+    e->nshards = n;
+    double sum = 0, count = 0;
+    for (size_t s = 0; s < n; s++) {
+        shard_info *si = &e->shards[s];
+        fetch_ctx f = {e->db, s, NULL};
+        if (gram_lengths(fetch, &f, &si->len, &si->nlen, err) < 0)
+            goto fail;
+        char *v;
+        size_t vl;
+        if (xap_db_shard_metadata(e->db, s, META_DELETED, strlen(META_DELETED),
+                                  &v, &vl, err) != XAP_OK)
+            goto fail;
+        int bad = gram_ranges_decode(v, vl, &si->del, &si->ndel);
+        free(v);
+        if (bad) {
+            snprintf(err, PS_ERRLEN, "corrupt list of deleted passages");
+            goto fail;
+        }
+        for (size_t d = 0; d < si->nlen; d++)
+            if (si->len[d]) {
+                sum += si->len[d];
+                count++;
+            }
+        si->loaded = 1;
+    }
+    e->avglen = count ? sum / count : 1;
+    return 0;
+fail:
+    drop_shard_info(e);
+    return -1;
+}
 
 /* Identity of the index's generation file ("" when there is none). */
 static void read_generation(const char *path, char *out, size_t n)
@@ -56,29 +148,8 @@ static void read_generation(const char *path, char *out, size_t n)
 
 static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
 
-/* 1 when the database at path lists a remote shard in its stub. */
-static int has_remote_shard(const char *path)
-{
-    char stub[4096];
-    snprintf(stub, sizeof stub, "%s/XAPIANDB", path);
-    FILE *fp = fopen(stub, "r");
-    if (!fp)
-        fp = fopen(path, "r");      /* a stub file given directly */
-    if (!fp)
-        return 0;
-    char line[1024];
-    int remote = 0;
-    while (fgets(line, sizeof line, fp))
-        if (strncmp(line, "remote", 6) == 0)
-            remote = 1;
-    fclose(fp);
-    return remote;
-}
-
 int srch_use_facet_index(srch_engine *e, char *err)
 {
-    if (has_remote_shard(e->path))
-        return 0;
     xap_facets *fx;
     if (xap_facets_build(e->db, FACET_PREFIXES, 3, &fx, err) != XAP_OK)
         return -1;
@@ -113,6 +184,7 @@ void srch_close(srch_engine *e)
     xap_db_close(e->db);
     ana_ctx_destroy(e->ana);
     xap_facets_free(e->fx);
+    drop_shard_info(e);
     free(e->path);
     free(e);
 }
@@ -132,6 +204,8 @@ void srch_refresh(srch_engine *e)
     } else if (xap_db_reopen(e->db, &changed, err) != XAP_OK) {
         changed = 0;
     }
+    if (changed)
+        drop_shard_info(e);
     if (changed && e->fx)
         srch_use_facet_index(e, err);
 }
@@ -144,8 +218,6 @@ typedef struct build {
     size_t ns, caps;
     const char **needles;
     size_t nneedles, capneedles;
-    xap_query **rank;         /* word terms for BM25 */
-    size_t nrank, caprank;
 } build;
 
 static xap_query *keep(build *b, xap_query *q)
@@ -177,31 +249,6 @@ static void add_needle(build *b, const char *s)
     b->needles[b->nneedles++] = s;
 }
 
-static void add_rank(build *b, xap_query *q)
-{
-    if (b->nrank == b->caprank) {
-        b->caprank = b->caprank ? 2 * b->caprank : 16;
-        b->rank = ps_xrealloc(b->rank, b->caprank * sizeof(xap_query *));
-    }
-    b->rank[b->nrank++] = q;
-}
-
-/* The ranking term of a query word, as analyze.c indexes words: longer
- * words have their own term, two-character words are a bigram term, single
- * characters do not rank. */
-static void add_rank_word(build *b, const char *w, size_t n)
-{
-    size_t chars = ps_utf8_count(w, n);
-    if (chars >= 3) {
-        add_rank(b, keep(b, xap_q_term(w, n)));
-    } else if (chars == 2) {
-        char term[16];
-        term[0] = PFX_BIGRAM[0];
-        memcpy(term + 1, w, n);
-        add_rank(b, keep(b, xap_q_term(term, n + 1)));
-    }
-}
-
 static void build_free(build *b)
 {
     for (size_t i = 0; i < b->nq; i++)
@@ -211,7 +258,6 @@ static void build_free(build *b)
     free(b->q);
     free(b->s);
     free(b->needles);
-    free(b->rank);
 }
 
 static xap_query *combine(build *b, xap_op op, xap_query **subs, size_t n)
@@ -221,41 +267,57 @@ static xap_query *combine(build *b, xap_op op, xap_query **subs, size_t n)
     return keep(b, xap_q_combine(op, subs, n));
 }
 
-/* The exact-containment query of normalized s[0..n). */
-static xap_query *contains_query(build *b, const char *s, size_t n)
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+/* The exact-containment query of normalized s[0..n): every passage that
+ * contains it, ranked by BM25 (see the file comment).  NULL with err set
+ * when the index cannot be read. */
+static xap_query *contains_query(srch_engine *e, build *b, const char *s,
+                                 size_t n, char *err)
 {
-    size_t nchars = ps_utf8_count(s, n);
-    size_t *off = ps_xmalloc((nchars + 1) * sizeof(size_t));
-    size_t i = 0, c = 0;
-    while (i < n) {
-        off[c++] = i;
-        ps_utf8_next(s, n, &i);
+    if (load_shard_info(e, err) < 0)
+        return NULL;
+    size_t ns = e->nshards;
+    gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
+    xap_docs *docs = ps_xcalloc(ns ? ns : 1, sizeof(xap_docs));
+    double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
+    xap_query *q = NULL;
+    size_t df = 0;
+    for (size_t k = 0; k < ns; k++) {
+        fetch_ctx f = {e->db, k, NULL};
+        if (gram_match(s, n, fetch, &f, (const unsigned (*)[2])e->shards[k].del,
+                       e->shards[k].ndel, &h[k], err) < 0)
+            goto out;
+        df += h[k].n;
     }
-    off[nchars] = n;
-    xap_query *q;
-    char term[16];
-    if (nchars == 1) {
-        term[0] = PFX_BIGRAM[0];
-        memcpy(term + 1, s, n);
-        q = keep(b, xap_q_wildcard(term, n + 1));
-    } else {
-        size_t nt = nchars - 1;
-        char **terms = ps_xmalloc(nt * sizeof(char *));
-        size_t *lens = ps_xmalloc(nt * sizeof(size_t));
-        for (size_t k = 0; k < nt; k++) {
-            size_t l = off[k + 2] - off[k];
-            terms[k] = ps_xmalloc(l + 2);
-            terms[k][0] = PFX_BIGRAM[0];
-            memcpy(terms[k] + 1, s + off[k], l);
-            lens[k] = l + 1;
+    double N = xap_db_doccount(e->db);
+    if (N < (double)df)
+        N = (double)df;
+    double idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
+    for (size_t k = 0; k < ns; k++) {
+        const shard_info *si = &e->shards[k];
+        w[k] = ps_xmalloc((h[k].n ? h[k].n : 1) * sizeof(double));
+        for (size_t i = 0; i < h[k].n; i++) {
+            unsigned d = h[k].docs[i];
+            double len = d < si->nlen && si->len[d] ? si->len[d] : e->avglen;
+            double tf = h[k].tf[i];
+            w[k][i] = idf * tf * (BM25_K1 + 1) /
+                      (tf + BM25_K1 * (1 - BM25_B + BM25_B * len / e->avglen));
         }
-        q = keep(b, xap_q_phrase((const char *const *)terms, lens, nt));
-        for (size_t k = 0; k < nt; k++)
-            free(terms[k]);
-        free(terms);
-        free(lens);
+        docs[k].ids = h[k].docs;
+        docs[k].w = w[k];
+        docs[k].n = h[k].n;
     }
-    free(off);
+    q = keep(b, xap_q_docs(e->db, docs, ns, idf * (BM25_K1 + 1)));
+out:
+    for (size_t k = 0; k < ns; k++) {
+        gram_hits_free(&h[k]);
+        free(w[k]);
+    }
+    free(h);
+    free(w);
+    free(docs);
     return q;
 }
 
@@ -290,21 +352,14 @@ static xap_query *item_query(srch_engine *e, build *b, const qry_item *it,
     if (tok_run(ana_tokenizer(e->ana), t, tl, collect, &w, err) < 0)
         return NULL;
     size_t multi = 0;
-    for (size_t k = 0; k < w.n; k++) {
-        size_t wl = w.e[k] - w.s[k];
-        if (ps_utf8_count(t + w.s[k], wl) > 1)
+    for (size_t k = 0; k < w.n; k++)
+        if (ps_utf8_count(t + w.s[k], w.e[k] - w.s[k]) > 1)
             multi++;
-        /* A two-character item is its own bigram term: ranking it again
-         * would only hide from Xapian that its count is exact. */
-        int self = w.n == 1 && wl == tl && ps_utf8_count(t, tl) == 2;
-        if (!it->negated && wl <= 64 && !self)
-            add_rank_word(b, t + w.s[k], wl);
-    }
     if (it->negated)
-        return contains_query(b, t, tl);
+        return contains_query(e, b, t, tl, err);
     add_needle(b, t);
     if (it->quoted || w.n <= 1 || (w.s[0] == 0 && w.e[0] == tl))
-        return contains_query(b, t, tl);
+        return contains_query(e, b, t, tl, err);
     /* Unquoted, several words: each must be contained. */
     xap_query *parts[256];
     size_t np = 0;
@@ -314,9 +369,11 @@ static xap_query *item_query(srch_engine *e, build *b, const qry_item *it,
             continue;
         char *word = keep_str(b, ps_xstrndup(t + w.s[k], wl));
         add_needle(b, word);
-        parts[np++] = contains_query(b, word, wl);
+        if (!(parts[np++] = contains_query(e, b, word, wl, err)))
+            return NULL;
     }
-    *whole = contains_query(b, t, tl);
+    if (!(*whole = contains_query(e, b, t, tl, err)))
+        return NULL;
     return combine(b, XAP_AND, parts, np);
 }
 
@@ -623,7 +680,6 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
         xap_query *pair[2] = {base, filt};
         base = keep(&b, xap_q_combine(XAP_FILTER, pair, 2));
     }
-    xap_query *rank = b.nrank ? combine(&b, XAP_OR, b.rank, b.nrank) : NULL;
     xap_query *tiers[2];
     size_t ntiers = 0;
     if (nwholes) {
@@ -634,11 +690,6 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
     } else {
         tiers[ntiers++] = base;
     }
-    if (rank)
-        for (size_t t = 0; t < ntiers; t++) {
-            xap_query *p2[2] = {tiers[t], rank};
-            tiers[t] = keep(&b, xap_q_combine(XAP_AND_MAYBE, p2, 2));
-        }
 
     unsigned slots[1] = {SLOT_FACETS};
     tally tl[3];
@@ -660,6 +711,7 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
         o.spy_slots = slots;
         o.nspies = e->fx || r->no_facets ? 0 : 1;
         o.facets = r->no_facets ? NULL : e->fx;
+        o.data_key = META_DATA;
         xap_result *res;
         if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK) {
             *st = SRCH_INTERNAL;
@@ -728,6 +780,7 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
     o.all = 1;
     o.sort_slot = SLOT_ORDINAL;
     o.exact = 1;
+    o.data_key = META_DATA;
     xap_result *res;
     xap_status xs = xap_search(e->db, q, &o, &res, err);
     xap_q_destroy(q);

@@ -21,7 +21,8 @@
 #define MAX_WORD_BYTES 48    /* longest lexicon word, in bytes */
 
 struct tok_lexicon {
-    strset *words;
+    strset *words;      /* word -> 1; a proper prefix of a word -> 0 */
+    size_t nwords;
 };
 
 struct tok_state {
@@ -62,13 +63,24 @@ tok_lexicon *tok_lexicon_load(char *err)
 
 void tok_lexicon_add(tok_lexicon *lx, const char *word, size_t n)
 {
-    if (n > 0 && n <= MAX_WORD_BYTES)
-        strset_put(lx->words, word, n, 1);
+    if (n == 0 || n > MAX_WORD_BYTES)
+        return;
+    if (strset_get(lx->words, word, n) != 1)
+        lx->nwords++;
+    strset_put(lx->words, word, n, 1);
+    /* Prefixes let the merge stop as soon as no word can follow. */
+    size_t i = 0;
+    ps_utf8_next(word, n, &i);
+    while (i < n) {
+        if (strset_get(lx->words, word, i) < 0)
+            strset_put(lx->words, word, i, 0);
+        ps_utf8_next(word, n, &i);
+    }
 }
 
 size_t tok_lexicon_size(const tok_lexicon *lx)
 {
-    return strset_count(lx->words);
+    return lx->nwords;
 }
 
 void tok_lexicon_destroy(tok_lexicon *lx)
@@ -153,7 +165,10 @@ int tok_run(tok_state *ts, const char *text, size_t len, tok_callback cb,
                 size_t wl = ts->ends[j] - ts->starts[i];
                 if (wl > MAX_WORD_BYTES)
                     break;
-                if (strset_get(ts->lx->words, text + ts->starts[i], wl) >= 0)
+                int v = strset_get(ts->lx->words, text + ts->starts[i], wl);
+                if (v < 0)
+                    break;      /* no lexicon word starts this way */
+                if (v > 0)
                     best = j;
             }
         }

@@ -7,6 +7,9 @@
 
 #include <xapian.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -61,9 +64,13 @@ char *dup_string(const std::string &s)
 struct xap_wdb {
     Xapian::WritableDatabase rep;
 };
+/* A writer always works inside a transaction, so what was not committed
+ * explicitly is dropped on close instead of committed half-done. */
 struct xap_db {
     Xapian::Database rep;
     std::string path;
+    std::vector<Xapian::Database> shards;   /* each shard alone */
+    std::vector<std::string> uuids;          /* their UUIDs */
 };
 struct xap_doc {
     Xapian::Document rep;
@@ -77,15 +84,14 @@ struct xap_query {
 xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err)
 {
     *out = nullptr;
-    /* Passages are small documents with many distinct terms: Xapian's
-     * in-memory inverter gets slow (and big) past a few thousand of them,
-     * so flush sooner than its default of 10000 (measured: 1000 is about
-     * 10% faster than 4000 and holds a third of the memory). */
-    if (!getenv("XAPIAN_FLUSH_THRESHOLD"))
-        setenv("XAPIAN_FLUSH_THRESHOLD", "1000", 0);
+    /* Xapian must never commit on its own: the character index of a
+     * batch is written with it (grams.h), so the indexer decides. */
+    setenv("XAPIAN_FLUSH_THRESHOLD", "100000000", 1);
     XAP_TRY
-    *out = new xap_wdb{Xapian::WritableDatabase(
-        path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS)};
+    std::unique_ptr<xap_wdb> w(new xap_wdb{Xapian::WritableDatabase(
+        path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS)});
+    w->rep.begin_transaction(true);
+    *out = w.release();
     return XAP_OK;
     XAP_CATCH
 }
@@ -94,6 +100,10 @@ void xap_wdb_close(xap_wdb *w)
 {
     if (!w)
         return;
+    try {
+        w->rep.cancel_transaction();
+    } catch (...) {
+    }
     try {
         w->rep.close();
     } catch (...) {
@@ -104,7 +114,8 @@ void xap_wdb_close(xap_wdb *w)
 xap_status xap_wdb_commit(xap_wdb *w, char *err)
 {
     XAP_TRY
-    w->rep.commit();
+    w->rep.commit_transaction();
+    w->rep.begin_transaction(true);
     return XAP_OK;
     XAP_CATCH
 }
@@ -121,9 +132,37 @@ xap_status xap_wdb_replace(xap_wdb *w, const char *idterm, xap_doc *doc,
     XAP_CATCH
 }
 
-xap_status xap_wdb_delete_term(xap_wdb *w, const char *term, char *err)
+xap_status xap_wdb_add(xap_wdb *w, xap_doc *doc, unsigned *docid, char *err)
 {
     XAP_TRY
+    Xapian::docid d = w->rep.add_document(doc->rep);
+    if (docid)
+        *docid = d;
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_delete_term(xap_wdb *w, const char *term, unsigned **ids,
+                               size_t *nids, char *err)
+{
+    if (ids) {
+        *ids = nullptr;
+        *nids = 0;
+    }
+    XAP_TRY
+    if (ids) {
+        std::vector<unsigned> v;
+        for (auto it = w->rep.postlist_begin(term);
+             it != w->rep.postlist_end(term); ++it)
+            v.push_back(*it);
+        if (!v.empty()) {
+            *ids = static_cast<unsigned *>(std::malloc(v.size() * sizeof(unsigned)));
+            if (!*ids)
+                throw std::bad_alloc();
+            std::memcpy(*ids, v.data(), v.size() * sizeof(unsigned));
+            *nids = v.size();
+        }
+    }
     w->rep.delete_document(term);
     return XAP_OK;
     XAP_CATCH
@@ -144,6 +183,28 @@ xap_status xap_wdb_set_metadata(xap_wdb *w, const char *key,
 {
     XAP_TRY
     w->rep.set_metadata(key, value);
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_get_metadata_n(xap_wdb *w, const char *key, char **value,
+                                  size_t *len, char *err)
+{
+    *value = nullptr;
+    *len = 0;
+    XAP_TRY
+    std::string v = w->rep.get_metadata(key);
+    *value = dup_string(v);
+    *len = v.size();
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_wdb_set_metadata_n(xap_wdb *w, const char *key, size_t klen,
+                                  const char *value, size_t vlen, char *err)
+{
+    XAP_TRY
+    w->rep.set_metadata(std::string(key, klen), std::string(value, vlen));
     return XAP_OK;
     XAP_CATCH
 }
@@ -224,11 +285,68 @@ xap_status xap_compact(const char *src, const char *dst, char *err)
 
 /* ---- reading ---- */
 
+/* Opens db->path: every shard the stub lists, in order, each also kept
+ * on its own (the character index is per shard), or the database itself.
+ * The combined database shares the shards' internals, so both always see
+ * the same revision. */
+static void open_shards(xap_db *db)
+{
+    std::vector<Xapian::Database> shards;
+    std::string stub = db->path + "/XAPIANDB", dir = db->path;
+    FILE *fp = std::fopen(stub.c_str(), "r");
+    if (!fp) {
+        struct stat st;
+        if (stat(db->path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            fp = std::fopen(db->path.c_str(), "r");
+            size_t slash = db->path.rfind('/');
+            dir = slash == std::string::npos ? "." : db->path.substr(0, slash);
+        }
+    }
+    if (fp) {
+        char line[4096];
+        while (std::fgets(line, sizeof line, fp)) {
+            std::string l(line);
+            while (!l.empty() && (l.back() == '\n' || l.back() == '\r' ||
+                                  l.back() == ' '))
+                l.pop_back();
+            size_t sp = l.find(' ');
+            if (l.empty() || l[0] == '#' || sp == std::string::npos)
+                continue;
+            std::string type = l.substr(0, sp), where = l.substr(sp + 1);
+            if (type != "auto" && type != "glass") {
+                std::fclose(fp);
+                throw Xapian::DatabaseOpeningError(
+                    "shard '" + l + "': only local shards are supported "
+                    "(the character index is read from each shard)");
+            }
+            if (where.empty() || where[0] != '/')
+                where = dir + "/" + where;
+            shards.emplace_back(where);
+        }
+        std::fclose(fp);
+        if (shards.empty())
+            throw Xapian::DatabaseOpeningError(stub + " lists no shards");
+    } else {
+        shards.emplace_back(db->path);
+    }
+    Xapian::Database all;
+    std::vector<std::string> uuids;
+    for (auto &s : shards) {
+        all.add_database(s);
+        uuids.push_back(s.get_uuid());
+    }
+    db->rep = all;
+    db->shards.swap(shards);
+    db->uuids.swap(uuids);
+}
+
 xap_status xap_db_open(const char *path, xap_db **out, char *err)
 {
     *out = nullptr;
     XAP_TRY
-    *out = new xap_db{Xapian::Database(path), path};
+    std::unique_ptr<xap_db> db(new xap_db{Xapian::Database(), path, {}, {}});
+    open_shards(db.get());
+    *out = db.release();
     return XAP_OK;
     XAP_CATCH
 }
@@ -245,7 +363,7 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err)
     try {
         *changed = db->rep.reopen() ? 1 : 0;
     } catch (const Xapian::DatabaseError &) {
-        db->rep = Xapian::Database(db->path);
+        open_shards(db);
         *changed = 1;
     }
     return XAP_OK;
@@ -255,7 +373,7 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err)
 xap_status xap_db_open_again(xap_db *db, char *err)
 {
     XAP_TRY
-    db->rep = Xapian::Database(db->path);
+    open_shards(db);
     return XAP_OK;
     XAP_CATCH
 }
@@ -275,6 +393,42 @@ xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
     *value = nullptr;
     XAP_TRY
     *value = dup_string(db->rep.get_metadata(key));
+    return XAP_OK;
+    XAP_CATCH
+}
+
+size_t xap_db_nshards(const xap_db *db)
+{
+    return db->shards.size();
+}
+
+xap_status xap_db_shard_scan(xap_db *db, size_t s, const char *prefix,
+                             size_t plen,
+                             void (*cb)(void *ctx, const char *v, size_t n),
+                             void *ctx, char *err)
+{
+    XAP_TRY
+    Xapian::Database &d = db->shards.at(s);
+    std::string p(prefix, plen);
+    for (auto it = d.metadata_keys_begin(p); it != d.metadata_keys_end(p);
+         ++it) {
+        std::string v = d.get_metadata(*it);
+        cb(ctx, v.data(), v.size());
+    }
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
+                                 size_t klen, char **value, size_t *len,
+                                 char *err)
+{
+    *value = nullptr;
+    *len = 0;
+    XAP_TRY
+    std::string v = db->shards.at(s).get_metadata(std::string(key, klen));
+    *value = dup_string(v);
+    *len = v.size();
     return XAP_OK;
     XAP_CATCH
 }
@@ -309,6 +463,91 @@ xap_query *xap_q_wildcard(const char *prefix, size_t n)
 {
     return wrap(Xapian::Query(Xapian::Query::OP_WILDCARD,
                               std::string(prefix, n)));
+}
+
+namespace {
+/* The documents of a precomputed match (the character index is read and
+ * intersected in C): one list per shard.  Xapian clones the source for
+ * each shard and hands init() that shard's database, whose UUID says
+ * which list to walk. */
+struct DocsPayload {
+    std::vector<std::vector<Xapian::docid>> ids;
+    std::vector<std::vector<double>> w;
+    std::vector<std::string> uuids;
+    double maxw;
+};
+
+class DocsSource : public Xapian::PostingSource {
+    std::shared_ptr<const DocsPayload> p;
+    const std::vector<Xapian::docid> *ids = nullptr;
+    const std::vector<double> *w = nullptr;
+    size_t at = 0;
+    bool started = false;
+
+public:
+    explicit DocsSource(std::shared_ptr<const DocsPayload> p_) : p(p_) {}
+    Xapian::doccount get_termfreq_min() const override { return ids->size(); }
+    Xapian::doccount get_termfreq_est() const override { return ids->size(); }
+    Xapian::doccount get_termfreq_max() const override { return ids->size(); }
+    void next(double) override
+    {
+        if (started)
+            at++;
+        started = true;
+    }
+    void skip_to(Xapian::docid did, double) override
+    {
+        if (!started) {
+            started = true;
+            at = 0;
+        }
+        if (at < ids->size() && (*ids)[at] < did)
+            at = std::lower_bound(ids->begin() + at, ids->end(), did) -
+                 ids->begin();
+    }
+    bool at_end() const override { return started && at >= ids->size(); }
+    Xapian::docid get_docid() const override { return (*ids)[at]; }
+    double get_weight() const override { return (*w)[at]; }
+    void init(const Xapian::Database &db) override
+    {
+        std::string u = db.get_uuid();
+        size_t s = 0;
+        if (p->ids.size() > 1) {
+            while (s < p->uuids.size() && p->uuids[s] != u)
+                s++;
+            if (s == p->uuids.size())
+                throw Xapian::InvalidOperationError(
+                    "a shard of the search is not one the database listed");
+        }
+        ids = &p->ids.at(s);
+        w = &p->w.at(s);
+        at = 0;
+        started = false;
+        set_maxweight(p->maxw);
+    }
+    Xapian::PostingSource *clone() const override { return new DocsSource(p); }
+    std::string get_description() const override { return "DocsSource"; }
+};
+}  // namespace
+
+xap_query *xap_q_docs(const xap_db *db, const xap_docs *shards,
+                      size_t nshards, double maxw)
+{
+    try {
+        auto p = std::make_shared<DocsPayload>();
+        p->uuids = db->uuids;
+        p->maxw = maxw;
+        p->ids.resize(db->shards.size());
+        p->w.resize(db->shards.size());
+        for (size_t s = 0; s < nshards && s < db->shards.size(); s++) {
+            p->ids[s].assign(shards[s].ids, shards[s].ids + shards[s].n);
+            p->w[s].assign(shards[s].w, shards[s].w + shards[s].n);
+        }
+        Xapian::PostingSource *src = new DocsSource(p);
+        return wrap(Xapian::Query(src->release()));
+    } catch (...) {
+        std::abort();
+    }
 }
 
 xap_query *xap_q_all(void)
@@ -417,9 +656,27 @@ const char *xap_facets_term(const xap_facets *f, size_t i)
 }
 
 
-static void fill_result(const Xapian::MSet &mset,
+/* The data of a hit (see xap_search_opts.data_key). */
+static std::string hit_data(xap_db *db, const Xapian::MSetIterator &it,
+                            const char *data_key)
+{
+    if (!data_key)
+        return it.get_document().get_data();
+    Xapian::docid did = *it;
+    size_t n = db->shards.size();
+    size_t s = (did - 1) % n;
+    Xapian::docid local = (did - 1) / n + 1;
+    std::string k(data_key);
+    k += (char)(local >> 24);
+    k += (char)(local >> 16);
+    k += (char)(local >> 8);
+    k += (char)local;
+    return db->shards[s].get_metadata(k);
+}
+
+static void fill_result(xap_db *db, const Xapian::MSet &mset,
                         std::vector<Xapian::ValueCountMatchSpy *> &spies,
-                        xap_result *r)
+                        const char *data_key, xap_result *r)
 {
     r->total = mset.get_matches_estimated();
     r->nhits = mset.size();
@@ -432,7 +689,7 @@ static void fill_result(const Xapian::MSet &mset,
         xap_hit *h = &r->hits[i];
         h->docid = *it;
         h->weight = it.get_weight();
-        std::string data = it.get_document().get_data();
+        std::string data = hit_data(db, it, data_key);
         h->data = dup_string(data);
         h->len = data.size();
     }
@@ -460,20 +717,26 @@ static void fill_result(const Xapian::MSet &mset,
     }
 }
 
-/* A term, or a term ranked by more terms (AND_MAYBE): its count is the
- * term's frequency, known without running the match to the end. */
+/* A term or a precomputed match, possibly ranked by more (AND_MAYBE): its
+ * count is known without running the match to the end. */
+static bool leaf(const Xapian::Query &q)
+{
+    return q.get_type() == Xapian::Query::LEAF_TERM ||
+           q.get_type() == Xapian::Query::LEAF_POSTING_SOURCE;
+}
+
 static bool single_term(const Xapian::Query &q)
 {
-    if (q.get_type() == Xapian::Query::LEAF_TERM)
+    if (leaf(q))
         return true;
     return q.get_type() == Xapian::Query::OP_AND_MAYBE &&
-           q.get_num_subqueries() > 0 &&
-           q.get_subquery(0).get_type() == Xapian::Query::LEAF_TERM;
+           q.get_num_subqueries() > 0 && leaf(q.get_subquery(0));
 }
 
 /* Hits [offset, offset + limit) of a full MSet. */
-static void fill_page(const Xapian::MSet &full, unsigned offset,
-                      Xapian::doccount limit, xap_result *r)
+static void fill_page(xap_db *db, const Xapian::MSet &full, unsigned offset,
+                      Xapian::doccount limit, const char *data_key,
+                      xap_result *r)
 {
     r->total = full.size();
     size_t from = offset < full.size() ? offset : full.size();
@@ -489,7 +752,7 @@ static void fill_page(const Xapian::MSet &full, unsigned offset,
         xap_hit *h = &r->hits[i - from];
         h->docid = *it;
         h->weight = it.get_weight();
-        std::string data = it.get_document().get_data();
+        std::string data = hit_data(db, it, data_key);
         h->data = dup_string(data);
         h->len = data.size();
     }
@@ -545,7 +808,7 @@ xap_status xap_search(xap_db *db, const xap_query *q,
                     for (uint32_t k = f->off[d]; k < f->off[d + 1]; k++)
                         r->facet_counts[f->vals[k]]++;
                 }
-                fill_page(full, opts->offset, limit, r);
+                fill_page(db, full, opts->offset, limit, opts->data_key, r);
             } else {
                 /* An exact total does not always need every match: when
                  * Xapian's bounds already agree (a single term, or a
@@ -555,7 +818,7 @@ xap_status xap_search(xap_db *db, const xap_query *q,
                 if (cheap && mset.get_matches_lower_bound() !=
                                  mset.get_matches_upper_bound())
                     mset = enq.get_mset(opts->offset, limit, all);
-                fill_result(mset, spies, r);
+                fill_result(db, mset, spies, opts->data_key, r);
             }
             for (auto *s : spies)
                 delete s;

@@ -42,20 +42,29 @@ typedef struct xap_query xap_query;
 
 /* Opens (creating if missing) the glass database at path for writing. */
 xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err);
-/* Closes the database; Xapian commits pending changes on close. */
+/* Closes the database, dropping what was not committed. */
 void xap_wdb_close(xap_wdb *w);
 xap_status xap_wdb_commit(xap_wdb *w, char *err);
 /* Adds doc; when idterm is not NULL, replaces the documents indexed by
  * that term instead. */
 xap_status xap_wdb_replace(xap_wdb *w, const char *idterm, xap_doc *doc,
                            char *err);
-/* Deletes every document indexed by term. */
-xap_status xap_wdb_delete_term(xap_wdb *w, const char *term, char *err);
+/* Adds doc; *docid (may be NULL) gets its document id. */
+xap_status xap_wdb_add(xap_wdb *w, xap_doc *doc, unsigned *docid, char *err);
+/* Deletes every document indexed by term.  When ids is not NULL, *ids
+ * (caller frees) and *nids get the deleted document ids. */
+xap_status xap_wdb_delete_term(xap_wdb *w, const char *term, unsigned **ids,
+                               size_t *nids, char *err);
 /* *value: caller frees; "" when the key is not set. */
 xap_status xap_wdb_get_metadata(xap_wdb *w, const char *key, char **value,
                                 char *err);
 xap_status xap_wdb_set_metadata(xap_wdb *w, const char *key,
                                 const char *value, char *err);
+/* Binary keys and values. */
+xap_status xap_wdb_get_metadata_n(xap_wdb *w, const char *key, char **value,
+                                  size_t *len, char *err);
+xap_status xap_wdb_set_metadata_n(xap_wdb *w, const char *key, size_t klen,
+                                  const char *value, size_t vlen, char *err);
 /* Calls cb for every metadata key starting with prefix. */
 xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
@@ -79,7 +88,8 @@ xap_status xap_compact(const char *src, const char *dst, char *err);
 /* ---- reading ---- */
 
 /* Opens a database, a directory holding a XAPIANDB stub that lists
- * shards (local or remote), or a stub file. */
+ * local shards, or a stub file.  Remote shards are refused: the
+ * character index is read from each shard's metadata by this process. */
 xap_status xap_db_open(const char *path, xap_db **out, char *err);
 void xap_db_close(xap_db *db);
 /* Picks up changes committed since open; *changed set to 1 if any.  If
@@ -88,6 +98,19 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
 /* Opens the database anew from its path (after its files were replaced). */
 xap_status xap_db_open_again(xap_db *db, char *err);
 unsigned xap_db_doccount(xap_db *db);
+
+/* The shards, in the order the stub lists them (1 for a plain database). */
+size_t xap_db_nshards(const xap_db *db);
+/* Calls cb with the value of every metadata key of shard s starting with
+ * prefix[0..plen), in key order. */
+xap_status xap_db_shard_scan(xap_db *db, size_t s, const char *prefix,
+                             size_t plen,
+                             void (*cb)(void *ctx, const char *v, size_t n),
+                             void *ctx, char *err);
+/* *value: caller frees; "" when not set. */
+xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
+                                 size_t klen, char **value, size_t *len,
+                                 char *err);
 /* *value: caller frees. */
 xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
                                char *err);
@@ -102,6 +125,15 @@ xap_query *xap_q_phrase(const char *const *terms, const size_t *lens,
                         size_t n);
 /* Every term starting with prefix. */
 xap_query *xap_q_wildcard(const char *prefix, size_t n);
+/* Given documents of each shard (shard-local ids, ascending) with their
+ * weights; maxw bounds the weights. */
+typedef struct xap_docs {
+    const unsigned *ids;
+    const double *w;
+    size_t n;
+} xap_docs;
+xap_query *xap_q_docs(const xap_db *db, const xap_docs *shards,
+                      size_t nshards, double maxw);
 xap_query *xap_q_all(void);
 /* Documents whose value in slot lies in [lo, hi] (byte order). */
 xap_query *xap_q_value_range(unsigned slot, const char *lo, size_t lolen,
@@ -145,8 +177,7 @@ typedef struct xap_result {
 /* A facet index: for every document, which terms with given prefixes it
  * has (kept in memory, compressed-row form).  Counting facets with it
  * costs a few increments per match instead of reading a value per match.
- * The search asks Xapian for every match to read their docids, so it
- * suits local databases; over remote shards use value-slot spies. */
+ * The search asks Xapian for every match to read their docids. */
 typedef struct xap_facets xap_facets;
 
 /* Builds the index of every term starting with one of prefixes[0..n).
@@ -167,6 +198,9 @@ typedef struct xap_search_opts {
     const unsigned *spy_slots;  /* count value strings in these slots */
     size_t nspies;
     const xap_facets *facets;   /* count facet terms over every match */
+    const char *data_key;  /* hits' data: the metadata of their shard under
+                              this prefix + BE32 shard-local docid; NULL:
+                              the document data */
 } xap_search_opts;
 
 /* Runs q.  *out: free with xap_result_free(). */

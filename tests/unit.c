@@ -4,6 +4,7 @@
  * tests/data/numbers.test), regions, sectors, query parsing and snippets.
  */
 #include "analyze.h"
+#include "grams.h"
 #include "decode.h"
 #include "normalize.h"
 #include "numbers.h"
@@ -303,6 +304,134 @@ static void test_snippet(void)
     ps_buf_free(&long_text);
 }
 
+/* An in-memory metadata store for the character index. */
+typedef struct kv {
+    char *k[4096], *v[4096];
+    size_t kl[4096], vl[4096];
+    size_t n;
+} kv;
+
+static int kv_put(void *ctx, const char *key, size_t klen, const char *val,
+                  size_t vlen)
+{
+    kv *s = ctx;
+    if (s->n == 4096)
+        return 1;
+    s->k[s->n] = ps_xstrndup(key, klen);
+    s->kl[s->n] = klen;
+    s->v[s->n] = ps_xmalloc(vlen + 1);
+    memcpy(s->v[s->n], val, vlen);
+    s->vl[s->n] = vlen;
+    s->n++;
+    return 0;
+}
+
+static int kv_fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
+                    char *err)
+{
+    (void)err;
+    kv *s = ctx;
+    /* In key order, as Xapian gives them: chunks of later batches have
+     * greater first docids, so insertion order is key order per gram. */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->kl[i] >= plen && memcmp(s->k[i], prefix, plen) == 0) {
+            uint32_t l = (uint32_t)s->vl[i];
+            ps_buf_add(out, (const char *)&l, 4);
+            ps_buf_add(out, s->v[i], s->vl[i]);
+        }
+    return 0;
+}
+
+static void test_grams(void)
+{
+    static const char *const texts[] = {
+        "赤峰市今年已完成防沙治沙462万亩。", "防沙", "沙治沙治沙", "治沙防沙治沙。防沙治沙",
+        "a防b", "", "沙", "防沙治沙防沙治沙防沙治沙"};
+    size_t nt = sizeof texts / sizeof texts[0];
+    kv store;
+    memset(&store, 0, sizeof store);
+    gram_batch *b = gram_batch_create();
+    /* Two batches: chunks of one gram in both must be read together. */
+    for (size_t i = 0; i < nt; i++) {
+        gram_batch_add(b, (unsigned)(2 * i + 1), texts[i], strlen(texts[i]));
+        if (i == 3)
+            CHECK(gram_batch_flush(b, kv_put, &store) == 0);
+    }
+    CHECK(gram_batch_passages(b) == 4 && gram_batch_bytes(b) > 0);
+    CHECK(gram_batch_flush(b, kv_put, &store) == 0);
+    gram_batch_destroy(b);
+    static const char *const needles[] = {"防沙治沙", "沙", "治沙", "沙治沙", "防",
+                                          "防沙治沙防", "。防", "赤峰市今年", "b",
+                                          "不在", "沙治沙治沙"};
+    char err[PS_ERRLEN];
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++) {
+        gram_hits h;
+        memset(&h, 0, sizeof h);
+        CHECK(gram_match(needles[k], strlen(needles[k]), kv_fetch, &store,
+                         NULL, 0, &h, err) == 0);
+        size_t want = 0, j = 0, ok = 1;
+        for (size_t i = 0; i < nt; i++) {
+            unsigned tf = 0;
+            for (const char *p = strstr(texts[i], needles[k]); p;
+                 p = strstr(p + ps_utf8_len((unsigned char)*p), needles[k]))
+                tf++;
+            if (!tf)
+                continue;
+            want++;
+            ok &= j < h.n && h.docs[j] == 2 * i + 1 && h.tf[j] == tf;
+            j++;
+        }
+        if (!(h.n == want && ok))
+            fprintf(stderr, "needle %s: %zu hits, want %zu\n", needles[k], h.n, want);
+        CHECK(h.n == want && ok);
+        gram_hits_free(&h);
+    }
+    /* Deleted passages are left out. */
+    unsigned (*del)[2] = NULL;
+    size_t ndel = 0;
+    unsigned ids[] = {15, 1, 3, 2};
+    gram_ranges_add(&del, &ndel, ids, 4);
+    CHECK(ndel == 2 && del[0][0] == 1 && del[0][1] == 3 && del[1][0] == 15);
+    ps_buf enc;
+    ps_buf_init(&enc);
+    gram_ranges_encode((const unsigned (*)[2])del, ndel, &enc);
+    unsigned (*dec)[2];
+    size_t ndec;
+    CHECK(gram_ranges_decode(enc.data, enc.len, &dec, &ndec) == 0 && ndec == 2 &&
+          dec[1][0] == 15 && dec[1][1] == 15);
+    free(dec);
+    CHECK(gram_ranges_decode("\xff", 1, &dec, &ndec) == -1 && !dec);
+    ps_buf_free(&enc);
+    gram_hits h;
+    memset(&h, 0, sizeof h);
+    CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_fetch, &store,
+                     (const unsigned (*)[2])del, ndel, &h, err) == 0 &&
+          h.n == 1 && h.docs[0] == 7 && h.tf[0] == 2);
+    gram_hits_free(&h);
+    free(del);
+    uint32_t *len;
+    size_t nlen;
+    CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == 0 && nlen == 16 &&
+          len[1] == ps_utf8_count(texts[0], strlen(texts[0])) && len[15] == 12);
+    free(len);
+    /* A corrupt chunk is an error, not a crash. */
+    free(store.v[0]);
+    store.v[0] = ps_xstrdup("\xff\xff");
+    store.vl[0] = 2;
+    for (size_t i = 0; i < store.n; i++)
+        if (memcmp(store.k[i], "l:", 2) == 0) {
+            free(store.v[i]);
+            store.v[i] = ps_xstrdup("\x01\xff");
+            store.vl[i] = 2;
+        }
+    CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == -1 && strlen(err) > 0);
+    free(len);
+    for (size_t i = 0; i < store.n; i++) {
+        free(store.k[i]);
+        free(store.v[i]);
+    }
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -319,6 +448,7 @@ int main(void)
     test_numbers_data(res);
     test_query();
     test_snippet();
+    test_grams();
     ana_res_destroy(res);
     return TEST_REPORT("unit");
 }

@@ -1,7 +1,8 @@
 /*
  * xap_test.c: the Xapian wrapper, tested from plain C through its header
  * only: writing, committing, metadata, phrase and wildcard queries, value
- * ranges, match spies, stub directories, and errors coming back as
+ * ranges, match spies, stub directories, posting sources, data from
+ * metadata, uncommitted changes dropped, and errors coming back as
  * statuses rather than exceptions.
  */
 #include "xap.h"
@@ -69,7 +70,7 @@ int main(void)
     size_t lens[] = {3, 3};
     xap_query *q = xap_q_phrase(ph, lens, 2);
     unsigned slots[] = {1};
-    xap_search_opts o = {0, 10, 0, -1, 1, slots, 1, NULL};
+    xap_search_opts o = {0, 10, 0, -1, 1, slots, 1, NULL, NULL};
     xap_result *r;
     CHECK(xap_search(db, q, &o, &r, err) == XAP_OK);
     CHECK(r->total == 1 && r->nhits == 1 && strcmp(r->hits[0].data, "first") == 0);
@@ -84,7 +85,7 @@ int main(void)
     CHECK(xap_facets_build(db, pfx, 1, &fx, err) == XAP_OK);
     CHECK(xap_facets_nterms(fx) == 1 && strcmp(xap_facets_term(fx, 0), "Fdoc") == 0);
     q = xap_q_term("Bcd", 3);
-    xap_search_opts of = {0, 0, 0, -1, 1, NULL, 0, fx};
+    xap_search_opts of = {0, 0, 0, -1, 1, NULL, 0, fx, NULL};
     CHECK(xap_search(db, q, &of, &r, err) == XAP_OK && r->total == 2 &&
           r->nhits == 0 && r->facet_counts && r->facet_counts[0] == 2);
     xap_result_free(r);
@@ -110,6 +111,54 @@ int main(void)
     xap_q_destroy(parts[0]);
     xap_q_destroy(parts[1]);
     xap_db_close(db);
+
+    /* Given documents enter a query as a posting source, with weights;
+     * hits' data can come from metadata; changes not committed are
+     * dropped on close; deleting by term reports the docids. */
+    CHECK(xap_wdb_open(path, &w, err) == XAP_OK);
+    xap_doc *d3 = xap_doc_create();
+    xap_doc_add_boolean(d3, "Fother", 6);
+    unsigned id3 = 0;
+    CHECK(xap_wdb_add(w, d3, &id3, err) == XAP_OK && id3 == 3);
+    CHECK(xap_wdb_set_metadata_n(w, "d:\0\0\0\3", 6, "th\0rd", 5, err) == XAP_OK);
+    CHECK(xap_wdb_commit(w, err) == XAP_OK);
+    CHECK(xap_wdb_add(w, d3, &id3, err) == XAP_OK && id3 == 4);
+    xap_doc_destroy(d3);
+    xap_wdb_close(w);                     /* docid 4 never committed */
+    CHECK(xap_db_open(dir, &db, err) == XAP_OK);
+    CHECK(xap_db_doccount(db) == 3 && xap_db_nshards(db) == 1);
+    unsigned ids[] = {1, 3};
+    double ws[] = {0.5, 2.0};
+    xap_docs ds = {ids, ws, 2};
+    q = xap_q_docs(db, &ds, 1, 2.0);
+    xap_search_opts od = {0, 10, 0, -1, 1, NULL, 0, NULL, "d:"};
+    CHECK(xap_search(db, q, &od, &r, err) == XAP_OK && r->total == 2 &&
+          r->nhits == 2 && r->hits[0].docid == 3 && r->hits[0].len == 5 &&
+          memcmp(r->hits[0].data, "th\0rd", 5) == 0 && r->hits[1].docid == 1);
+    xap_result_free(r);
+    parts[0] = q;
+    parts[1] = xap_q_term("Fdoc", 4);
+    xap_query *both = xap_q_combine(XAP_FILTER, parts, 2);
+    CHECK(xap_search(db, both, &o, &r, err) == XAP_OK && r->total == 1 &&
+          r->hits[0].docid == 1);
+    xap_result_free(r);
+    xap_q_destroy(both);
+    xap_q_destroy(parts[1]);
+    xap_q_destroy(q);
+    char *v;
+    size_t vl;
+    CHECK(xap_db_shard_metadata(db, 0, "d:\0\0\0\3", 6, &v, &vl, err) == XAP_OK &&
+          vl == 5);
+    free(v);
+    xap_db_close(db);
+    CHECK(xap_wdb_open(path, &w, err) == XAP_OK);
+    unsigned *del;
+    size_t ndel;
+    CHECK(xap_wdb_delete_term(w, "Fdoc", &del, &ndel, err) == XAP_OK &&
+          ndel == 2 && del[0] == 1 && del[1] == 2);
+    free(del);
+    CHECK(xap_wdb_commit(w, err) == XAP_OK && xap_wdb_doccount(w) == 1);
+    xap_wdb_close(w);
 
     /* Errors are statuses with a message. */
     CHECK(xap_db_open("/nonexistent/policy-search", &db, err) != XAP_OK);

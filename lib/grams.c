@@ -1,0 +1,697 @@
+/*
+ * grams.c: the character index (see grams.h for the layout).
+ *
+ * Writing keeps one open-addressing table per batch from gram (code
+ * points packed in 64 bits) to an entry holding that gram's chunk being
+ * encoded.  Docids only grow within a batch, so every chunk is written in
+ * order as the passages arrive; flushing sorts the entries by key (Xapian's
+ * B-tree takes sorted inserts best) and hands each chunk to the caller.
+ */
+#include "grams.h"
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- varints ---- */
+
+static void put_varint(ps_buf *b, uint32_t v)
+{
+    char tmp[5];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (char)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (char)v;
+    ps_buf_add(b, tmp, n);
+}
+
+/* Reads a varint at *p (< end); 0 at a truncated or overlong one. */
+static int get_varint(const unsigned char **p, const unsigned char *end,
+                      uint32_t *v)
+{
+    uint32_t x = 0;
+    for (int shift = 0; shift < 35 && *p < end; shift += 7) {
+        unsigned char c = *(*p)++;
+        x |= (uint32_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void put_be32(char *out, uint32_t v)
+{
+    out[0] = (char)(v >> 24);
+    out[1] = (char)(v >> 16);
+    out[2] = (char)(v >> 8);
+    out[3] = (char)v;
+}
+
+/* ---- writing ---- */
+
+#define UNI_FLAG (1ull << 63)
+
+/* A chunk being encoded: a bare byte array (the hot path appends a few
+ * bytes per character of text). */
+typedef struct bytes {
+    unsigned char *p;
+    uint32_t len, cap;
+} bytes;
+
+static inline void bytes_varint(bytes *b, uint32_t v)
+{
+    if (b->cap - b->len < 5) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        b->p = ps_xrealloc(b->p, b->cap);
+    }
+    while (v >= 0x80) {
+        b->p[b->len++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    b->p[b->len++] = (unsigned char)v;
+}
+
+typedef struct entry {
+    uint64_t key;         /* cp1 << 21 | cp2, or UNI_FLAG | cp */
+    uint32_t last_doc;    /* 0: none yet */
+    uint32_t last_pos;    /* bigrams: last position; unigrams: count */
+    uint32_t first_doc;
+    bytes buf;
+} entry;
+
+typedef struct slot {
+    uint64_t key;
+    uint32_t idx;         /* entry index + 1, 0 when empty */
+} slot;
+
+struct gram_batch {
+    slot *slots;
+    size_t nslots;
+    entry *e;
+    size_t n, cap;
+    ps_buf lengths;
+    uint32_t len_last, len_first;
+    size_t passages, bytes;
+};
+
+gram_batch *gram_batch_create(void)
+{
+    gram_batch *b = ps_xcalloc(1, sizeof *b);
+    b->nslots = 1 << 16;
+    b->slots = ps_xcalloc(b->nslots, sizeof(slot));
+    ps_buf_init(&b->lengths);
+    return b;
+}
+
+static void batch_reset(gram_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->e[i].buf.p);
+    b->n = 0;
+    memset(b->slots, 0, b->nslots * sizeof(slot));
+    b->lengths.len = 0;
+    b->len_last = b->len_first = 0;
+    b->passages = b->bytes = 0;
+}
+
+void gram_batch_destroy(gram_batch *b)
+{
+    if (!b)
+        return;
+    batch_reset(b);
+    free(b->slots);
+    free(b->e);
+    ps_buf_free(&b->lengths);
+    free(b);
+}
+
+static inline size_t hash64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (size_t)k;
+}
+
+static void grow(gram_batch *b)
+{
+    size_t ns = b->nslots * 2;
+    slot *s = ps_xcalloc(ns, sizeof(slot));
+    for (size_t i = 0; i < b->n; i++) {
+        size_t h = hash64(b->e[i].key) & (ns - 1);
+        while (s[h].idx)
+            h = (h + 1) & (ns - 1);
+        s[h].key = b->e[i].key;
+        s[h].idx = (uint32_t)i + 1;
+    }
+    free(b->slots);
+    b->slots = s;
+    b->nslots = ns;
+}
+
+static entry *lookup(gram_batch *b, uint64_t key)
+{
+    size_t h = hash64(key) & (b->nslots - 1);
+    while (b->slots[h].idx) {
+        if (b->slots[h].key == key)
+            return &b->e[b->slots[h].idx - 1];
+        h = (h + 1) & (b->nslots - 1);
+    }
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 4096;
+        b->e = ps_xrealloc(b->e, b->cap * sizeof(entry));
+    }
+    entry *e = &b->e[b->n];
+    memset(e, 0, sizeof *e);
+    e->key = key;
+    b->slots[h].key = key;
+    b->slots[h].idx = (uint32_t)++b->n;
+    if (b->n * 2 > b->nslots)
+        grow(b);
+    return &b->e[b->n - 1];
+}
+
+/* Ends the current passage's record of e. */
+static inline void close_doc(entry *e)
+{
+    if (!e->last_doc)
+        return;
+    bytes_varint(&e->buf, e->key & UNI_FLAG ? e->last_pos : 0);
+}
+
+static inline void open_doc(entry *e, uint32_t docid)
+{
+    close_doc(e);
+    bytes_varint(&e->buf, docid - e->last_doc);
+    if (!e->last_doc)
+        e->first_doc = docid;
+    e->last_doc = docid;
+    e->last_pos = 0;
+}
+
+void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
+                    size_t len)
+{
+    size_t i = 0;
+    uint32_t pos = 0, prev = 0;
+    size_t before = 0, after = 0;
+    while (i < len) {
+        uint32_t cp = ps_utf8_next(text, len, &i);
+        entry *u = lookup(b, UNI_FLAG | cp);
+        if (u->last_doc != docid) {
+            before += u->buf.len;
+            open_doc(u, docid);
+            after += u->buf.len + 1;
+        }
+        u->last_pos++;
+        if (pos > 0) {
+            entry *e = lookup(b, (uint64_t)prev << 21 | cp);
+            uint32_t p = pos - 1;     /* where the bigram starts */
+            before += e->buf.len;
+            if (e->last_doc != docid) {
+                open_doc(e, docid);
+                bytes_varint(&e->buf, p + 1);
+            } else {
+                bytes_varint(&e->buf, p - e->last_pos);
+            }
+            after += e->buf.len;
+            e->last_pos = p;
+        }
+        prev = cp;
+        pos++;
+    }
+    b->bytes += after - before;
+    put_varint(&b->lengths, docid - b->len_last);
+    put_varint(&b->lengths, pos);
+    if (!b->len_last)
+        b->len_first = docid;
+    b->len_last = docid;
+    b->passages++;
+}
+
+size_t gram_batch_bytes(const gram_batch *b)
+{
+    return b->bytes + b->n * (sizeof(entry) + 8) + b->nslots * 4;
+}
+
+size_t gram_batch_passages(const gram_batch *b)
+{
+    return b->passages;
+}
+
+/* Key of e: prefix, length byte, UTF-8 gram, BE32 first docid. */
+static size_t entry_key(const entry *e, char *out)
+{
+    ps_buf g;
+    ps_buf_init(&g);
+    if (e->key & UNI_FLAG) {
+        ps_buf_addcp(&g, (uint32_t)(e->key & 0x1fffff));
+    } else {
+        ps_buf_addcp(&g, (uint32_t)(e->key >> 21));
+        ps_buf_addcp(&g, (uint32_t)(e->key & 0x1fffff));
+    }
+    const char *pfx = e->key & UNI_FLAG ? META_UNIGRAM : META_GRAM;
+    size_t n = strlen(pfx);
+    memcpy(out, pfx, n);
+    out[n++] = (char)g.len;
+    memcpy(out + n, g.data, g.len);
+    n += g.len;
+    put_be32(out + n, e->first_doc);
+    ps_buf_free(&g);
+    return n + 4;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    int ux = !!(x->key & UNI_FLAG), uy = !!(y->key & UNI_FLAG);
+    if (ux != uy)
+        return ux - uy;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+int gram_batch_flush(gram_batch *b, gram_put put, void *ctx)
+{
+    int rc = 0;
+    /* Entries sort by code points, which is UTF-8 byte order within one
+     * kind; the length byte only groups them further. */
+    qsort(b->e, b->n, sizeof(entry), cmp_entry);
+    char key[32];
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        entry *e = &b->e[i];
+        close_doc(e);
+        size_t kl = entry_key(e, key);
+        rc = put(ctx, key, kl, (const char *)e->buf.p, e->buf.len);
+    }
+    if (!rc && b->passages) {
+        size_t n = strlen(META_LENGTH);
+        memcpy(key, META_LENGTH, n);
+        put_be32(key + n, b->len_first);
+        rc = put(ctx, key, n + 4, b->lengths.data, b->lengths.len);
+    }
+    batch_reset(b);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+void gram_hits_free(gram_hits *h)
+{
+    free(h->docs);
+    free(h->tf);
+    memset(h, 0, sizeof *h);
+}
+
+static void hits_push(gram_hits *h, unsigned doc, unsigned tf)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 256;
+        h->docs = ps_xrealloc(h->docs, h->cap * sizeof(unsigned));
+        h->tf = ps_xrealloc(h->tf, h->cap * sizeof(unsigned));
+    }
+    h->docs[h->n] = doc;
+    h->tf[h->n] = tf;
+    h->n++;
+}
+
+/* One bigram's decoded postings: docs[i] has positions
+ * pos[off[i]..off[i+1]). */
+typedef struct plist {
+    uint32_t *docs, *off, *pos;
+    size_t ndocs, npos, capd, capp;
+    size_t at;            /* cursor while intersecting */
+    size_t shift;         /* offset of this bigram in the needle */
+} plist;
+
+static void plist_free(plist *p)
+{
+    free(p->docs);
+    free(p->off);
+    free(p->pos);
+}
+
+static int corrupt(char *err, const char *what)
+{
+    snprintf(err, PS_ERRLEN, "character index: corrupt %s chunk (re-index "
+             "into a new --db)", what);
+    return -1;
+}
+
+/* Walks the (length, bytes) records fetch wrote. */
+typedef struct chunks {
+    const unsigned char *p, *end;
+} chunks;
+
+static int next_chunk(chunks *c, const unsigned char **s,
+                      const unsigned char **e)
+{
+    if (c->end - c->p < 4)
+        return 0;
+    uint32_t n;
+    memcpy(&n, c->p, 4);
+    c->p += 4;
+    if ((size_t)(c->end - c->p) < n)
+        return 0;
+    *s = c->p;
+    *e = c->p + n;
+    c->p += n;
+    return 1;
+}
+
+static int decode_bigram(const ps_buf *raw, plist *pl, char *err)
+{
+    chunks c = {(const unsigned char *)raw->data,
+                (const unsigned char *)raw->data + raw->len};
+    const unsigned char *p, *end;
+    uint32_t last = 0;
+    while (next_chunk(&c, &p, &end)) {
+        uint32_t doc = 0;
+        while (p < end) {
+            uint32_t d, v;
+            if (!get_varint(&p, end, &d))
+                return corrupt(err, "bigram");
+            doc += d;
+            if (doc <= last && pl->ndocs)
+                return corrupt(err, "bigram");
+            last = doc;
+            if (pl->ndocs + 1 >= pl->capd) {
+                pl->capd = pl->capd ? 2 * pl->capd : 256;
+                pl->docs = ps_xrealloc(pl->docs, pl->capd * sizeof(uint32_t));
+                pl->off = ps_xrealloc(pl->off, (pl->capd + 1) * sizeof(uint32_t));
+            }
+            pl->docs[pl->ndocs] = doc;
+            pl->off[pl->ndocs] = (uint32_t)pl->npos;
+            pl->ndocs++;
+            uint32_t pos = 0;
+            int first = 1;
+            for (;;) {
+                if (!get_varint(&p, end, &v))
+                    return corrupt(err, "bigram");
+                if (v == 0)
+                    break;
+                pos = first ? v - 1 : pos + v;
+                first = 0;
+                if (pl->npos == pl->capp) {
+                    pl->capp = pl->capp ? 2 * pl->capp : 512;
+                    pl->pos = ps_xrealloc(pl->pos, pl->capp * sizeof(uint32_t));
+                }
+                pl->pos[pl->npos++] = pos;
+            }
+        }
+    }
+    if (pl->docs)
+        pl->off[pl->ndocs] = (uint32_t)pl->npos;
+    return 0;
+}
+
+/* First index >= from in a[0..n) whose value is >= x (galloping). */
+static size_t gallop(const uint32_t *a, size_t n, size_t from, uint32_t x)
+{
+    size_t lo = from, step = 1, hi = from;
+    while (hi < n && a[hi] < x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n)
+        hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int in_ranges(const unsigned (*del)[2], size_t ndel, size_t *at,
+                     unsigned doc)
+{
+    while (*at < ndel && del[*at][1] < doc)
+        (*at)++;
+    return *at < ndel && del[*at][0] <= doc;
+}
+
+static int fetch_gram(gram_fetch fetch, void *fctx, const char *pfx,
+                      const char *g, size_t gl, ps_buf *raw, char *err)
+{
+    char key[32];
+    size_t n = strlen(pfx);
+    memcpy(key, pfx, n);
+    key[n++] = (char)gl;
+    memcpy(key + n, g, gl);
+    raw->len = 0;
+    return fetch(fctx, key, n + gl, raw, err);
+}
+
+static int match_unigram(const char *needle, size_t n, gram_fetch fetch,
+                         void *fctx, const unsigned (*del)[2], size_t ndel,
+                         gram_hits *out, char *err)
+{
+    ps_buf raw;
+    ps_buf_init(&raw);
+    if (fetch_gram(fetch, fctx, META_UNIGRAM, needle, n, &raw, err) < 0) {
+        ps_buf_free(&raw);
+        return -1;
+    }
+    chunks c = {(const unsigned char *)raw.data,
+                (const unsigned char *)raw.data + raw.len};
+    const unsigned char *p, *end;
+    size_t at = 0;
+    int rc = 0;
+    while (!rc && next_chunk(&c, &p, &end)) {
+        uint32_t doc = 0;
+        while (p < end) {
+            uint32_t d, tf;
+            if (!get_varint(&p, end, &d) || !get_varint(&p, end, &tf)) {
+                rc = corrupt(err, "unigram");
+                break;
+            }
+            doc += d;
+            if (!in_ranges(del, ndel, &at, doc))
+                hits_push(out, doc, tf);
+        }
+    }
+    ps_buf_free(&raw);
+    return rc;
+}
+
+int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
+               const unsigned (*del)[2], size_t ndel, gram_hits *out,
+               char *err)
+{
+    out->n = 0;
+    size_t nchars = ps_utf8_count(needle, n);
+    if (nchars == 0)
+        return 0;
+    if (nchars == 1)
+        return match_unigram(needle, n, fetch, fctx, del, ndel, out, err);
+    size_t *off = ps_xmalloc((nchars + 1) * sizeof(size_t));
+    size_t i = 0, c = 0;
+    while (i < n) {
+        off[c++] = i;
+        ps_utf8_next(needle, n, &i);
+    }
+    off[nchars] = n;
+    /* Bigrams at 0, 2, 4, ... and one ending at the last character. */
+    size_t nl = 0;
+    size_t shifts[64];
+    size_t cap = sizeof shifts / sizeof shifts[0];
+    size_t *sh = nchars / 2 + 2 > cap ? ps_xmalloc((nchars / 2 + 2) * sizeof(size_t))
+                                      : shifts;
+    for (size_t k = 0; k + 1 < nchars; k += 2)
+        sh[nl++] = k;
+    if (nchars % 2)
+        sh[nl++] = nchars - 2;
+    plist *pl = ps_xcalloc(nl, sizeof(plist));
+    ps_buf raw;
+    ps_buf_init(&raw);
+    int rc = 0;
+    size_t shortest = 0;
+    for (size_t k = 0; k < nl && !rc; k++) {
+        pl[k].shift = sh[k];
+        rc = fetch_gram(fetch, fctx, META_GRAM, needle + off[sh[k]],
+                        off[sh[k] + 2] - off[sh[k]], &raw, err);
+        if (!rc)
+            rc = decode_bigram(&raw, &pl[k], err);
+        if (!rc && pl[k].ndocs < pl[shortest].ndocs)
+            shortest = k;
+        if (!rc && pl[k].ndocs == 0)
+            break;          /* nothing can match */
+    }
+    ps_buf_free(&raw);
+    size_t at = 0;
+    for (size_t d = 0; !rc && d < pl[shortest].ndocs; d++) {
+        uint32_t doc = pl[shortest].docs[d];
+        int all = 1;
+        for (size_t k = 0; k < nl && all; k++) {
+            if (pl[k].ndocs == 0) {
+                all = 0;
+                break;
+            }
+            pl[k].at = gallop(pl[k].docs, pl[k].ndocs, pl[k].at, doc);
+            all = pl[k].at < pl[k].ndocs && pl[k].docs[pl[k].at] == doc;
+        }
+        if (!all || in_ranges(del, ndel, &at, doc))
+            continue;
+        /* Starts s of the needle: every bigram k at s + shift. */
+        plist *a = &pl[0];
+        unsigned tf = 0;
+        size_t cur[64];
+        size_t *cu = nl > 64 ? ps_xmalloc(nl * sizeof(size_t)) : cur;
+        for (size_t k = 0; k < nl; k++)
+            cu[k] = pl[k].off[pl[k].at];
+        for (uint32_t x = a->off[a->at]; x < a->off[a->at + 1]; x++) {
+            uint32_t s = a->pos[x];     /* shift 0 */
+            int ok = 1;
+            for (size_t k = 1; k < nl && ok; k++) {
+                uint32_t want = s + (uint32_t)pl[k].shift;
+                size_t stop = pl[k].off[pl[k].at + 1];
+                while (cu[k] < stop && pl[k].pos[cu[k]] < want)
+                    cu[k]++;
+                ok = cu[k] < stop && pl[k].pos[cu[k]] == want;
+            }
+            tf += (unsigned)ok;
+        }
+        if (cu != cur)
+            free(cu);
+        if (tf)
+            hits_push(out, doc, tf);
+    }
+    for (size_t k = 0; k < nl; k++)
+        plist_free(&pl[k]);
+    free(pl);
+    if (sh != shifts)
+        free(sh);
+    free(off);
+    return rc;
+}
+
+int gram_lengths(gram_fetch fetch, void *fctx, uint32_t **len, size_t *nlen,
+                 char *err)
+{
+    *len = NULL;
+    *nlen = 0;
+    ps_buf raw;
+    ps_buf_init(&raw);
+    if (fetch(fctx, META_LENGTH, strlen(META_LENGTH), &raw, err) < 0) {
+        ps_buf_free(&raw);
+        return -1;
+    }
+    chunks c = {(const unsigned char *)raw.data,
+                (const unsigned char *)raw.data + raw.len};
+    const unsigned char *p, *end;
+    uint32_t *l = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (!rc && next_chunk(&c, &p, &end)) {
+        uint32_t doc = 0;
+        while (p < end) {
+            uint32_t d, v;
+            if (!get_varint(&p, end, &d) || !get_varint(&p, end, &v)) {
+                rc = corrupt(err, "length");
+                break;
+            }
+            doc += d;
+            if (doc >= cap) {
+                size_t nc = cap ? cap : 1024;
+                while (nc <= doc)
+                    nc *= 2;
+                l = ps_xrealloc(l, nc * sizeof(uint32_t));
+                memset(l + cap, 0, (nc - cap) * sizeof(uint32_t));
+                cap = nc;
+            }
+            l[doc] = v;
+            if (doc + 1 > *nlen)
+                *nlen = doc + 1;
+        }
+    }
+    ps_buf_free(&raw);
+    *len = l;
+    return rc;
+}
+
+void gram_ranges_encode(const unsigned (*r)[2], size_t n, ps_buf *out)
+{
+    unsigned last = 0;
+    for (size_t i = 0; i < n; i++) {
+        put_varint(out, r[i][0] - last);
+        put_varint(out, r[i][1] - r[i][0]);
+        last = r[i][1];
+    }
+}
+
+int gram_ranges_decode(const char *s, size_t n, unsigned (**ranges)[2],
+                       size_t *nranges)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    unsigned (*r)[2] = NULL;
+    size_t nr = 0, cap = 0;
+    unsigned last = 0;
+    while (p < end) {
+        uint32_t a, b;
+        if (!get_varint(&p, end, &a) || !get_varint(&p, end, &b)) {
+            free(r);
+            *ranges = NULL;
+            *nranges = 0;
+            return -1;
+        }
+        if (nr == cap) {
+            cap = cap ? 2 * cap : 16;
+            r = ps_xrealloc(r, cap * sizeof *r);
+        }
+        r[nr][0] = last + a;
+        r[nr][1] = last + a + b;
+        last = r[nr][1];
+        nr++;
+    }
+    *ranges = r;
+    *nranges = nr;
+    return 0;
+}
+
+static int cmp_uint(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? -1 : x > y;
+}
+
+void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
+                     size_t n)
+{
+    if (!n)
+        return;
+    size_t total = *nr + n;
+    unsigned (*all)[2] = ps_xmalloc(total * sizeof *all);
+    memcpy(all, *r, *nr * sizeof *all);
+    unsigned *s = ps_xmalloc(n * sizeof(unsigned));
+    memcpy(s, ids, n * sizeof(unsigned));
+    qsort(s, n, sizeof(unsigned), cmp_uint);
+    for (size_t i = 0; i < n; i++) {
+        all[*nr + i][0] = s[i];
+        all[*nr + i][1] = s[i];
+    }
+    free(s);
+    /* Sort by start, then merge overlapping or adjacent ranges. */
+    qsort(all, total, sizeof *all, cmp_uint);
+    size_t out = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (out && all[i][0] <= all[out - 1][1] + 1) {
+            if (all[i][1] > all[out - 1][1])
+                all[out - 1][1] = all[i][1];
+        } else {
+            all[out][0] = all[i][0];
+            all[out][1] = all[i][1];
+            out++;
+        }
+    }
+    free(*r);
+    *r = all;
+    *nr = out;
+}
