@@ -34,6 +34,13 @@ static void lex_add(void *ctx, const char *s, size_t n)
     ps_buf_free(&b);
 }
 
+static void min_chars(void *ctx, const char *s, size_t n)
+{
+    size_t *m = ctx, c = ps_utf8_valid(s, n) ? ps_utf8_count(s, n) : 1;
+    if (c < *m)
+        *m = c;
+}
+
 ana_res *ana_res_load(char *err)
 {
     ana_res *r = ps_xcalloc(1, sizeof *r);
@@ -45,6 +52,11 @@ ana_res *ana_res_load(char *err)
     }
     reg_each_alias(r->gaz, lex_add, r->lex);
     sec_each_keyword(r->sec, lex_add, r->lex);
+    /* Words shorter than every name and keyword need no lookup: most
+     * single characters, which are half the words of Chinese text. */
+    r->min_name = 6;        /* a region code */
+    reg_each_alias(r->gaz, min_chars, &r->min_name);
+    sec_each_keyword(r->sec, min_chars, &r->min_name);
     return r;
 }
 
@@ -162,6 +174,10 @@ static void find_regions(const ana_res *r, plist *p, const char *text)
 {
     p->nrm = 0;
     for (size_t i = 0; i < p->nwords; i++) {
+        if (p->words[i].end - p->words[i].start < r->min_name ||
+            ps_utf8_count(text + p->words[i].start,
+                          p->words[i].end - p->words[i].start) < r->min_name)
+            continue;
         int cands[MAX_CANDS];
         size_t n = reg_lookup(r->gaz, text + p->words[i].start,
                               p->words[i].end - p->words[i].start, cands,
@@ -255,9 +271,12 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     xap_doc_set_value(d, SLOT_ORDINAL, ord, 10);
 
     sec_score_reset(&c->score);
-    for (size_t i = 0; c->facets && i < p->nwords; i++)
-        sec_score_word(r->sec, &c->score, ps->text + p->words[i].start,
-                       p->words[i].end - p->words[i].start);
+    for (size_t i = 0; c->facets && i < p->nwords; i++) {
+        const char *w = ps->text + p->words[i].start;
+        size_t wl = p->words[i].end - p->words[i].start;
+        if (wl >= r->min_name && ps_utf8_count(w, wl) >= r->min_name)
+            sec_score_word(r->sec, &c->score, w, wl);
+    }
 
     json_t *o = json_object();
     json_object_set_new(o, "doc", json_string(docid));

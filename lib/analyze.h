@@ -23,6 +23,7 @@ typedef struct ana_res {
     num_units *units;
     reg_gazetteer *gaz;
     sec_table *sec;
+    size_t min_name;    /* fewest characters of a region name or keyword */
 } ana_res;
 
 /* Loads everything from ps_data_dir().  NULL with err set on failure. */

@@ -92,6 +92,7 @@ typedef struct slot {
 struct gram_batch {
     slot *slots;
     size_t nslots;
+    uint32_t *bmp;        /* unigrams of the BMP: entry index + 1 */
     entry *e;
     size_t n, cap;
     ps_buf lengths;
@@ -104,6 +105,7 @@ gram_batch *gram_batch_create(void)
     gram_batch *b = ps_xcalloc(1, sizeof *b);
     b->nslots = 1 << 16;
     b->slots = ps_xcalloc(b->nslots, sizeof(slot));
+    b->bmp = ps_xcalloc(0x10000, sizeof(uint32_t));
     ps_buf_init(&b->lengths);
     return b;
 }
@@ -114,6 +116,7 @@ static void batch_reset(gram_batch *b)
         free(b->e[i].buf.p);
     b->n = 0;
     memset(b->slots, 0, b->nslots * sizeof(slot));
+    memset(b->bmp, 0, 0x10000 * sizeof(uint32_t));
     b->lengths.len = 0;
     b->len_last = b->len_first = 0;
     b->passages = b->bytes = 0;
@@ -125,6 +128,7 @@ void gram_batch_destroy(gram_batch *b)
         return;
     batch_reset(b);
     free(b->slots);
+    free(b->bmp);
     free(b->e);
     ps_buf_free(&b->lengths);
     free(b);
@@ -156,6 +160,11 @@ static void grow(gram_batch *b)
 
 static entry *lookup(gram_batch *b, uint64_t key)
 {
+    /* Most unigrams are in the BMP: a direct table, no hashing. */
+    uint32_t *direct = (key & UNI_FLAG) && (key & 0x1fffff) < 0x10000
+                           ? &b->bmp[key & 0xffff] : NULL;
+    if (direct && *direct)
+        return &b->e[*direct - 1];
     size_t h = hash64(key) & (b->nslots - 1);
     while (b->slots[h].idx) {
         if (b->slots[h].key == key)
@@ -171,6 +180,8 @@ static entry *lookup(gram_batch *b, uint64_t key)
     e->key = key;
     b->slots[h].key = key;
     b->slots[h].idx = (uint32_t)++b->n;
+    if (direct)
+        *direct = (uint32_t)b->n;
     if (b->n * 2 > b->nslots)
         grow(b);
     return &b->e[b->n - 1];
