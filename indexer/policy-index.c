@@ -70,6 +70,7 @@ typedef struct run {
     strset *dirs;      /* directories walked (device:inode) */
     pthread_mutex_t lock;
     int progress;
+    int compact;           /* compact each changed shard at its end */
     atomic_size_t done, indexed, unchanged, removed, failed, passages;
     atomic_size_t bytes;
     int fatal;
@@ -215,6 +216,7 @@ typedef struct worker {
     int del_dirty;
     size_t pending;
     int changed;       /* this run wrote to the shard */
+    int compacted;
     char err[PS_ERRLEN];
 } worker;
 
@@ -410,6 +412,8 @@ static void remove_gone(worker *wk)
     free(g.keys);
 }
 
+static int compact_shard(const char *db, int s, char *err);
+
 static void *work(void *arg)
 {
     worker *wk = arg;
@@ -429,8 +433,19 @@ static void *work(void *arg)
     }
     if (!r->fatal)
         remove_gone(wk);
-    if (!r->fatal)
-        commit(wk, "end");
+    if (!r->fatal && commit(wk, "end") == 0 && r->compact && wk->changed) {
+        /* Each shard is compacted by its own thread, while the others may
+         * still be indexing. */
+        char err[PS_ERRLEN];
+        xap_wdb_close(wk->w);
+        wk->w = NULL;
+        if (compact_shard(r->db, wk->shard, err) < 0)
+            fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
+                    "(the index is fine, just larger): %s\n", r->db,
+                    wk->shard, err);
+        else
+            wk->compacted = 1;
+    }
     return NULL;
 }
 
@@ -743,6 +758,7 @@ int main(int argc, char **argv)
     r.dirs = strset_create();
     pthread_mutex_init(&r.lock, NULL);
     r.progress = isatty(2);
+    r.compact = !no_compact;
     for (int i = first_path; i < argc; i++) {
         struct stat st;
         char abs[PATH_MAX];
@@ -831,16 +847,12 @@ int main(int argc, char **argv)
         gram_batch_destroy(wk[s].grams);
         free(wk[s].del);
     }
-    /* Compact the shards this run changed, then tell readers their files
-     * were replaced. */
-    if (ok && !r.fatal && (atomic_load(&r.indexed) || atomic_load(&r.removed)) &&
-        !no_compact) {
-        for (int s = 0; s < opened; s++)
-            if (wk[s].changed && compact_shard(db, s, err) < 0)
-                fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
-                        "(the index is fine, just larger): %s\n", db, s, err);
+    /* Tell readers that compaction replaced shard files. */
+    int compacted = 0;
+    for (int s = 0; s < opened; s++)
+        compacted |= wk[s].compacted;
+    if (compacted)
         bump_generation(db);
-    }
     double secs = ps_now() - t0;
     double mb = (double)atomic_load(&r.bytes) / 1e6;
     struct rusage ru;
