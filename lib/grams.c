@@ -493,6 +493,55 @@ static int match_unigram(const char *needle, size_t n, gram_fetch fetch,
     return rc;
 }
 
+/* A two-character needle: its one bigram list, counted as it is read
+ * (no positions kept). */
+static int match_bigram(const char *needle, size_t n, gram_fetch fetch,
+                        void *fctx, const unsigned (*del)[2], size_t ndel,
+                        gram_hits *out, char *err)
+{
+    ps_buf raw;
+    ps_buf_init(&raw);
+    if (fetch_gram(fetch, fctx, META_GRAM, needle, n, &raw, err) < 0) {
+        ps_buf_free(&raw);
+        return -1;
+    }
+    chunks c = {(const unsigned char *)raw.data,
+                (const unsigned char *)raw.data + raw.len};
+    const unsigned char *p, *end;
+    size_t at = 0;
+    int rc = 0;
+    while (!rc && next_chunk(&c, &p, &end)) {
+        uint32_t doc = 0;
+        while (p < end) {
+            uint32_t d, v;
+            unsigned tf = 0;
+            if (!get_varint(&p, end, &d)) {
+                rc = corrupt(err, "bigram");
+                break;
+            }
+            doc += d;
+            /* Positions end with a 0; only their number matters here. */
+            for (;;) {
+                if (p < end && *p < 0x80) {
+                    v = *p++;
+                } else if (!get_varint(&p, end, &v)) {
+                    rc = corrupt(err, "bigram");
+                    break;
+                }
+                if (v == 0)
+                    break;
+                tf++;
+            }
+            if (rc)
+                break;
+            if (!in_ranges(del, ndel, &at, doc))
+                hits_push(out, doc, tf);
+        }
+    }
+    ps_buf_free(&raw);
+    return rc;
+}
+
 int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
                const unsigned (*del)[2], size_t ndel, gram_hits *out,
                char *err)
@@ -503,6 +552,8 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
         return 0;
     if (nchars == 1)
         return match_unigram(needle, n, fetch, fctx, del, ndel, out, err);
+    if (nchars == 2)
+        return match_bigram(needle, n, fetch, fctx, del, ndel, out, err);
     size_t *off = ps_xmalloc((nchars + 1) * sizeof(size_t));
     size_t i = 0, c = 0;
     while (i < n) {
