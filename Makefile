@@ -12,7 +12,7 @@ BIN   ?= bin
 SAN   ?=
 
 PKGS = xapian-core icu-uc icu-i18n libmicrohttpd jansson zlib
-DEBS = build-essential pkg-config libxapian-dev xapian-tools libicu-dev \
+DEBS = build-essential pkg-config libxapian-dev libicu-dev \
        libmicrohttpd-dev libjansson-dev chromium fonts-noto-cjk wrk nodejs npm \
        python3
 
@@ -29,7 +29,7 @@ CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) -Ilib \
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c \
-         lib/tokenize.c lib/numbers.c lib/regions.c lib/sectors.c lib/grams.c \
+         lib/tokenize.c lib/numbers.c lib/regions.c lib/sectors.c lib/grams.c lib/dset.c \
          lib/analyze.c lib/query.c lib/snippet.c lib/search.c
 LIB_CXX = lib/xap.cc
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)

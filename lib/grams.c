@@ -291,7 +291,8 @@ int gram_batch_flush(gram_batch *b, gram_put put, void *ctx)
     int rc = 0;
     /* Entries sort by code points, which is UTF-8 byte order within one
      * kind; the length byte only groups them further. */
-    qsort(b->e, b->n, sizeof(entry), cmp_entry);
+    if (b->n)
+        qsort(b->e, b->n, sizeof(entry), cmp_entry);
     char key[32];
     for (size_t i = 0; i < b->n && !rc; i++) {
         entry *e = &b->e[i];
@@ -731,7 +732,8 @@ void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
         return;
     size_t total = *nr + n;
     unsigned (*all)[2] = ps_xmalloc(total * sizeof *all);
-    memcpy(all, *r, *nr * sizeof *all);
+    if (*nr)
+        memcpy(all, *r, *nr * sizeof *all);
     unsigned *s = ps_xmalloc(n * sizeof(unsigned));
     memcpy(s, ids, n * sizeof(unsigned));
     qsort(s, n, sizeof(unsigned), cmp_uint);

@@ -21,6 +21,7 @@
  * member.  Long-running processes use the in-memory facet index instead.
  */
 #include "search.h"
+#include "dset.h"
 #include "grams.h"
 #include "normalize.h"
 #include "query.h"
@@ -52,6 +53,7 @@ struct srch_engine {
     ana_ctx *ana;
     char *path;
     xap_facets *fx;           /* in-memory facet index, when enabled */
+    strset *fxterms;          /* its terms -> their indices */
     char generation[64];      /* of GENERATION_FILE when opened */
     shard_info *shards;
     size_t nshards;
@@ -154,7 +156,12 @@ int srch_use_facet_index(srch_engine *e, char *err)
     if (xap_facets_build(e->db, FACET_PREFIXES, 3, &fx, err) != XAP_OK)
         return -1;
     xap_facets_free(e->fx);
+    strset_destroy(e->fxterms);
     e->fx = fx;
+    e->fxterms = strset_create();
+    for (size_t i = 0; i < xap_facets_nterms(fx); i++)
+        strset_put(e->fxterms, xap_facets_term(fx, i),
+                   strlen(xap_facets_term(fx, i)), (int)i);
     return 1;
 }
 
@@ -184,6 +191,7 @@ void srch_close(srch_engine *e)
     xap_db_close(e->db);
     ana_ctx_destroy(e->ana);
     xap_facets_free(e->fx);
+    strset_destroy(e->fxterms);
     drop_shard_info(e);
     free(e->path);
     free(e);
@@ -210,6 +218,39 @@ void srch_refresh(srch_engine *e)
         srch_use_facet_index(e, err);
 }
 
+/* A list of strings the list owns. */
+typedef struct strlist {
+    char **v;
+    size_t n;
+} strlist;
+
+static void strlist_add(strlist *l, const char *s)
+{
+    l->v = ps_xrealloc(l->v, (l->n + 1) * sizeof(char *));
+    l->v[l->n++] = ps_xstrdup(s);
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* The passages containing one string: per shard (shard-local docids, as
+ * the posting source wants them) and, when the search runs in C, merged
+ * into database docids. */
+typedef struct needle_res {
+    char *text;
+    size_t len;
+    size_t nshards;
+    gram_hits *h;             /* per shard */
+    double **w;               /* per shard, BM25 weight of each hit */
+    double maxw;
+    dset all;                 /* merged; all.ids NULL until asked for */
+} needle_res;
+
 /* Everything allocated while building one query, freed together. */
 typedef struct build {
     xap_query **q;
@@ -218,6 +259,12 @@ typedef struct build {
     size_t ns, caps;
     const char **needles;
     size_t nneedles, capneedles;
+    needle_res *nr;           /* each distinct string matched once */
+    size_t nnr, capnr;
+    /* Facet filters as facet-index term lists (C evaluation); -1 in
+     * fterm_ok when a filter has no such form (a value range). */
+    int fterm_ok;
+    strlist fterms[3];
 } build;
 
 static xap_query *keep(build *b, xap_query *q)
@@ -255,6 +302,20 @@ static void build_free(build *b)
         xap_q_destroy(b->q[i]);
     for (size_t i = 0; i < b->ns; i++)
         free(b->s[i]);
+    for (size_t i = 0; i < b->nnr; i++) {
+        needle_res *r = &b->nr[i];
+        for (size_t k = 0; k < r->nshards; k++) {
+            gram_hits_free(&r->h[k]);
+            free(r->w[k]);
+        }
+        free(r->h);
+        free(r->w);
+        free(r->text);
+        dset_free(&r->all);
+    }
+    for (int k = 0; k < 3; k++)
+        strlist_free(&b->fterms[k]);
+    free(b->nr);
     free(b->q);
     free(b->s);
     free(b->needles);
@@ -270,31 +331,36 @@ static xap_query *combine(build *b, xap_op op, xap_query **subs, size_t n)
 #define BM25_K1 1.2
 #define BM25_B 0.75
 
-/* The exact-containment query of normalized s[0..n): every passage that
- * contains it, ranked by BM25 (see the file comment).  NULL with err set
- * when the index cannot be read. */
-static xap_query *contains_query(srch_engine *e, build *b, const char *s,
-                                 size_t n, char *err)
+/* Every passage that contains normalized s[0..n), ranked by BM25 (see the
+ * file comment); computed once per query.  NULL with err set when the
+ * index cannot be read. */
+static needle_res *needle_get(srch_engine *e, build *b, const char *s,
+                              size_t n, char *err)
 {
+    for (size_t i = 0; i < b->nnr; i++)
+        if (b->nr[i].len == n && memcmp(b->nr[i].text, s, n) == 0)
+            return &b->nr[i];
     if (load_shard_info(e, err) < 0)
         return NULL;
     size_t ns = e->nshards;
     gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
-    xap_docs *docs = ps_xcalloc(ns ? ns : 1, sizeof(xap_docs));
-    double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
-    xap_query *q = NULL;
     size_t df = 0;
     for (size_t k = 0; k < ns; k++) {
         fetch_ctx f = {e->db, k, NULL};
         if (gram_match(s, n, fetch, &f, (const unsigned (*)[2])e->shards[k].del,
-                       e->shards[k].ndel, &h[k], err) < 0)
-            goto out;
+                       e->shards[k].ndel, &h[k], err) < 0) {
+            for (size_t j = 0; j <= k; j++)
+                gram_hits_free(&h[j]);
+            free(h);
+            return NULL;
+        }
         df += h[k].n;
     }
     double N = xap_db_doccount(e->db);
     if (N < (double)df)
         N = (double)df;
     double idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
+    double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
     for (size_t k = 0; k < ns; k++) {
         const shard_info *si = &e->shards[k];
         w[k] = ps_xmalloc((h[k].n ? h[k].n : 1) * sizeof(double));
@@ -305,20 +371,78 @@ static xap_query *contains_query(srch_engine *e, build *b, const char *s,
             w[k][i] = idf * tf * (BM25_K1 + 1) /
                       (tf + BM25_K1 * (1 - BM25_B + BM25_B * len / e->avglen));
         }
-        docs[k].ids = h[k].docs;
-        docs[k].w = w[k];
-        docs[k].n = h[k].n;
     }
-    q = keep(b, xap_q_docs(e->db, docs, ns, idf * (BM25_K1 + 1)));
-out:
-    for (size_t k = 0; k < ns; k++) {
-        gram_hits_free(&h[k]);
-        free(w[k]);
+    if (b->nnr == b->capnr) {
+        b->capnr = b->capnr ? 2 * b->capnr : 8;
+        b->nr = ps_xrealloc(b->nr, b->capnr * sizeof(needle_res));
     }
-    free(h);
-    free(w);
+    needle_res *r = &b->nr[b->nnr++];
+    memset(r, 0, sizeof *r);
+    r->text = ps_xstrndup(s, n);
+    r->len = n;
+    r->nshards = ns;
+    r->h = h;
+    r->w = w;
+    r->maxw = idf * (BM25_K1 + 1);
+    return r;
+}
+
+/* The exact-containment query of normalized s[0..n) for Xapian. */
+static xap_query *contains_query(srch_engine *e, build *b, const char *s,
+                                 size_t n, char *err)
+{
+    needle_res *r = needle_get(e, b, s, n, err);
+    if (!r)
+        return NULL;
+    xap_docs *docs = ps_xcalloc(r->nshards ? r->nshards : 1, sizeof(xap_docs));
+    for (size_t k = 0; k < r->nshards; k++) {
+        docs[k].ids = r->h[k].docs;
+        docs[k].w = r->w[k];
+        docs[k].n = r->h[k].n;
+    }
+    xap_query *q = keep(b, xap_q_docs(e->db, docs, r->nshards, r->maxw));
     free(docs);
     return q;
+}
+
+/* The same passages as database docids (shard k's local docid l is
+ * (l - 1) * nshards + k + 1), ascending. */
+static const dset *contains_set(srch_engine *e, build *b, const char *s,
+                                size_t n, char *err)
+{
+    needle_res *r = needle_get(e, b, s, n, err);
+    if (!r)
+        return NULL;
+    if (r->all.ids || r->all.n)
+        return &r->all;
+    size_t total = 0, ns = r->nshards;
+    for (size_t k = 0; k < ns; k++)
+        total += r->h[k].n;
+    dset *d = &r->all;
+    d->ids = ps_xmalloc((total ? total : 1) * sizeof(unsigned));
+    d->w = ps_xmalloc((total ? total : 1) * sizeof(double));
+    size_t at[64] = {0};
+    size_t *pos = ns <= 64 ? at : ps_xcalloc(ns, sizeof(size_t));
+    for (size_t out = 0; out < total; out++) {
+        size_t best = ns;
+        unsigned bestid = 0;
+        for (size_t k = 0; k < ns; k++) {
+            if (pos[k] == r->h[k].n)
+                continue;
+            unsigned id = (r->h[k].docs[pos[k]] - 1) * (unsigned)ns + (unsigned)k + 1;
+            if (best == ns || id < bestid) {
+                best = k;
+                bestid = id;
+            }
+        }
+        d->ids[out] = bestid;
+        d->w[out] = r->w[best][pos[best]];
+        pos[best]++;
+    }
+    d->n = total;
+    if (pos != at)
+        free(pos);
+    return d;
 }
 
 typedef struct wordlist {
@@ -339,42 +463,67 @@ static int collect(void *ctx, const char *tok, size_t n, size_t s, size_t e)
     return 0;
 }
 
-/* Builds the must-match query of one item; *whole gets the "contains the
- * whole string" query of unquoted multi-word items (else NULL). */
-static xap_query *item_query(srch_engine *e, build *b, const qry_item *it,
-                             xap_query **whole, char *err)
+/* What one query item asks for: every string of must[] contained, and,
+ * for an unquoted item of several words, the whole string ranking first. */
+typedef struct plan {
+    const char *must[256];
+    size_t mlen[256];
+    size_t nmust;
+    const char *whole;        /* NULL when not applicable */
+    size_t wlen;
+} plan;
+
+static int item_plan(srch_engine *e, build *b, const qry_item *it, plan *p,
+                     char *err)
 {
-    *whole = NULL;
+    p->nmust = 0;
+    p->whole = NULL;
     const char *t = it->text;
     size_t tl = strlen(t);
     wordlist w;
     w.n = 0;
     if (tok_run(ana_tokenizer(e->ana), t, tl, collect, &w, err) < 0)
-        return NULL;
+        return -1;
     size_t multi = 0;
     for (size_t k = 0; k < w.n; k++)
         if (ps_utf8_count(t + w.s[k], w.e[k] - w.s[k]) > 1)
             multi++;
-    if (it->negated)
-        return contains_query(e, b, t, tl, err);
-    add_needle(b, t);
-    if (it->quoted || w.n <= 1 || (w.s[0] == 0 && w.e[0] == tl))
-        return contains_query(e, b, t, tl, err);
+    if (!it->negated)
+        add_needle(b, t);
+    if (it->negated || it->quoted || w.n <= 1 || (w.s[0] == 0 && w.e[0] == tl)) {
+        p->must[0] = t;
+        p->mlen[0] = tl;
+        p->nmust = 1;
+        return 0;
+    }
     /* Unquoted, several words: each must be contained. */
-    xap_query *parts[256];
-    size_t np = 0;
     for (size_t k = 0; k < w.n; k++) {
         size_t wl = w.e[k] - w.s[k];
         if (multi && ps_utf8_count(t + w.s[k], wl) == 1)
             continue;
         char *word = keep_str(b, ps_xstrndup(t + w.s[k], wl));
         add_needle(b, word);
-        if (!(parts[np++] = contains_query(e, b, word, wl, err)))
-            return NULL;
+        p->must[p->nmust] = word;
+        p->mlen[p->nmust++] = wl;
     }
-    if (!(*whole = contains_query(e, b, t, tl, err)))
+    p->whole = t;
+    p->wlen = tl;
+    return 0;
+}
+
+/* Builds the must-match query of one item; *whole gets the "contains the
+ * whole string" query of unquoted multi-word items (else NULL). */
+static xap_query *item_query(srch_engine *e, build *b, const plan *p,
+                             xap_query **whole, char *err)
+{
+    *whole = NULL;
+    xap_query *parts[256];
+    for (size_t k = 0; k < p->nmust; k++)
+        if (!(parts[k] = contains_query(e, b, p->must[k], p->mlen[k], err)))
+            return NULL;
+    if (p->whole && !(*whole = contains_query(e, b, p->whole, p->wlen, err)))
         return NULL;
-    return combine(b, XAP_AND, parts, np);
+    return combine(b, XAP_AND, parts, p->nmust);
 }
 
 static int parse_bound(const char *s, const char *what, double *v, char *err)
@@ -413,6 +562,7 @@ static xap_query *filter_query(srch_engine *e, build *b,
                 snprintf(term, sizeof term, PFX_REGION "%s",
                          reg_code(e->res->gaz, c[k]));
                 alts[na++] = keep(b, xap_q_term(term, strlen(term)));
+                strlist_add(&b->fterms[0], term);
             }
         }
         facets[nf++] = combine(b, XAP_OR, alts, na);
@@ -429,6 +579,7 @@ static xap_query *filter_query(srch_engine *e, build *b,
             }
             snprintf(term, sizeof term, PFX_SECTOR "%s", r->sectors[i]);
             alts[na++] = keep(b, xap_q_term(term, strlen(term)));
+            strlist_add(&b->fterms[1], term);
         }
         facets[nf++] = combine(b, XAP_OR, alts, na);
     }
@@ -451,6 +602,7 @@ static xap_query *filter_query(srch_engine *e, build *b,
         if (!has_range) {
             snprintf(term, sizeof term, PFX_UNIT "%s", u.data);
             facets[nf++] = keep(b, xap_q_term(term, strlen(term)));
+            strlist_add(&b->fterms[2], term);
         } else {
             double lo = -1e308, hi = 1e308;
             if ((r->min && *r->min && parse_bound(r->min, "min", &lo, err)) ||
@@ -471,6 +623,7 @@ static xap_query *filter_query(srch_engine *e, build *b,
             num_sortable(lo, (unsigned char *)los + u.len + 1);
             num_sortable(hi, (unsigned char *)his + u.len + 1);
             xap_query *alts[NUM_SLOTS];
+            b->fterm_ok = -1;       /* ranges need the value slots */
             for (unsigned k = 0; k < NUM_SLOTS; k++)
                 alts[k] = keep(b, xap_q_value_range(SLOT_NUM0 + k, los,
                                                     u.len + 9, his, u.len + 9));
@@ -504,6 +657,13 @@ static void tally_bump(tally *t, const char *s, size_t n, unsigned count)
         strset_put(t->idx, s, n, k);
     }
     t->counts[k] += count;
+}
+
+/* Counts a facet-index term (R, S or U prefixed) n times. */
+static void tally_term(tally tl[3], const char *term, unsigned n)
+{
+    int part = term[0] == PFX_REGION[0] ? 0 : term[0] == PFX_SECTOR[0] ? 1 : 2;
+    tally_bump(&tl[part], term + 1, strlen(term + 1), n);
 }
 
 static void tally_add(tally *t, const xap_spy *sp, int part)
@@ -616,6 +776,351 @@ static json_t *hit_json(const xap_hit *h, const build *b)
     return o;
 }
 
+/* The Xapian way: the needles' matches enter a Xapian query as posting
+ * sources next to the filter terms and value ranges. */
+static int run_xapian(srch_engine *e, build *b, const qry *q,
+                      const plan *plans, xap_query *filt,
+                      const srch_request *r, tally tl[3], json_t *hits,
+                      unsigned *total, char *err)
+{
+    /* Groups of ORed items, ANDed; negated items excluded. */
+    xap_query *groups[QRY_MAX_ITEMS], *negs[QRY_MAX_ITEMS],
+        *wholes[QRY_MAX_ITEMS];
+    size_t ngroups = 0, nnegs = 0, nwholes = 0;
+    for (int g = 0; g < q->ngroups; g++) {
+        xap_query *alts[QRY_MAX_ITEMS];
+        size_t na = 0;
+        int neg = 0;
+        xap_query *whole = NULL;
+        for (size_t i = 0; i < q->n; i++) {
+            if (q->items[i].group != g)
+                continue;
+            xap_query *w;
+            xap_query *m = item_query(e, b, &plans[i], &w, err);
+            if (!m)
+                return -1;
+            alts[na++] = m;
+            neg = q->items[i].negated;
+            whole = w;
+        }
+        if (!na)
+            continue;
+        if (neg)
+            negs[nnegs++] = alts[0];
+        else
+            groups[ngroups++] = combine(b, XAP_OR, alts, na);
+        if (na == 1 && whole)
+            wholes[nwholes++] = whole;
+    }
+    xap_query *base = ngroups ? combine(b, XAP_AND, groups, ngroups)
+                              : keep(b, xap_q_all());
+    if (nnegs) {
+        xap_query *pair[2] = {base, combine(b, XAP_OR, negs, nnegs)};
+        base = keep(b, xap_q_combine(XAP_AND_NOT, pair, 2));
+    }
+    if (filt) {
+        xap_query *pair[2] = {base, filt};
+        base = keep(b, xap_q_combine(XAP_FILTER, pair, 2));
+    }
+    xap_query *tiers[2];
+    size_t ntiers = 0;
+    if (nwholes) {
+        xap_query *w = combine(b, XAP_AND, wholes, nwholes);
+        xap_query *p1[2] = {base, w};
+        tiers[ntiers++] = keep(b, xap_q_combine(XAP_FILTER, p1, 2));
+        tiers[ntiers++] = keep(b, xap_q_combine(XAP_AND_NOT, p1, 2));
+    } else {
+        tiers[ntiers++] = base;
+    }
+
+    unsigned slots[1] = {SLOT_FACETS};
+    long want = r->limit, skip = r->offset;
+    for (size_t t = 0; t < ntiers; t++) {
+        xap_search_opts o;
+        memset(&o, 0, sizeof o);
+        o.offset = (unsigned)skip;
+        o.limit = want > 0 ? (unsigned)want : 0;
+        o.all = r->limit == 0;
+        o.sort_slot = -1;
+        o.exact = 1;
+        o.spy_slots = slots;
+        o.nspies = e->fx || r->no_facets ? 0 : 1;
+        o.facets = r->no_facets ? NULL : e->fx;
+        o.data_key = META_DATA;
+        xap_result *res;
+        if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK)
+            return -1;
+        *total += res->total;
+        for (size_t i = 0; i < res->nhits; i++) {
+            json_t *h = hit_json(&res->hits[i], b);
+            if (h)
+                json_array_append_new(hits, h);
+        }
+        for (int k = 0; k < 3 && res->nspies; k++)
+            tally_add(&tl[k], &res->spies[0], k);
+        if (res->facet_counts)
+            for (size_t i = 0; i < xap_facets_nterms(e->fx); i++)
+                if (res->facet_counts[i])
+                    tally_term(tl, xap_facets_term(e->fx, i),
+                               res->facet_counts[i]);
+        skip = skip > (long)res->total ? skip - (long)res->total : 0;
+        if (r->limit)
+            want -= (long)res->nhits;
+        xap_result_free(res);
+    }
+    return 0;
+}
+
+/* Is a ranked before b?  Higher weight first, then lower docid, as
+ * Xapian orders hits. */
+static int ranks_before(const dset *d, size_t a, size_t b)
+{
+    if (d->w[a] != d->w[b])
+        return d->w[a] > d->w[b];
+    return d->ids[a] < d->ids[b];
+}
+
+static int by_rank(const void *x, const void *y, void *ctx)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    return ranks_before(ctx, a, b) ? -1 : ranks_before(ctx, b, a) ? 1 : 0;
+}
+
+/* Indices of d's k best documents, best first, into out[0..k). */
+static size_t top_k(const dset *d, size_t k, size_t *out)
+{
+    if (k > d->n)
+        k = d->n;
+    if (k == 0)
+        return 0;
+    if (k * 8 >= d->n) {
+        size_t *all = ps_xmalloc(d->n * sizeof(size_t));
+        for (size_t i = 0; i < d->n; i++)
+            all[i] = i;
+        qsort_r(all, d->n, sizeof(size_t), by_rank, (void *)d);
+        memcpy(out, all, k * sizeof(size_t));
+        free(all);
+        return k;
+    }
+    /* A heap of the k best so far, the worst of them at its root. */
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (n == k && !ranks_before(d, i, out[0]))
+            continue;
+        size_t at;
+        if (n < k) {
+            at = n++;
+            while (at && ranks_before(d, out[(at - 1) / 2], i)) {
+                out[at] = out[(at - 1) / 2];
+                at = (at - 1) / 2;
+            }
+        } else {
+            at = 0;
+            for (;;) {
+                size_t c = 2 * at + 1;
+                if (c >= n)
+                    break;
+                if (c + 1 < n && ranks_before(d, out[c + 1], out[c]) == 0)
+                    c++;
+                if (!ranks_before(d, i, out[c]))
+                    break;
+                out[at] = out[c];
+                at = c;
+            }
+        }
+        out[at] = i;
+    }
+    qsort_r(out, n, sizeof(size_t), by_rank, (void *)d);
+    return n;
+}
+
+/* *acc = *acc op x (op 0: AND, 1: OR), or a copy of x when *have is 0. */
+static void accumulate(dset *acc, int *have, const dset *x, int op)
+{
+    if (!*have) {
+        dset_copy(x, acc);
+        *have = 1;
+        return;
+    }
+    dset t;
+    if (op)
+        dset_or(acc, x, &t);
+    else
+        dset_and(acc, x, &t);
+    dset_free(acc);
+    *acc = t;
+}
+
+/* The C way: the same query evaluated over the needles' document sets,
+ * ranked and tiered like the Xapian query of run_xapian(), with facet
+ * filters and counts from the in-memory facet index.  Xapian's matcher
+ * costs about 0.3 us per match, and facet counts need every match, so a
+ * common string took tens of milliseconds there.  Returns 1 when done, 0
+ * when the query needs Xapian (value ranges, no facet index, nothing to
+ * match but filters), -1 with err on failure. */
+static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
+                    const srch_request *r, tally tl[3], json_t *hits,
+                    unsigned *total, char *err)
+{
+    if (!e->fx || b->fterm_ok < 0)
+        return 0;
+    int positive = 0;
+    for (size_t i = 0; i < q->n; i++)
+        positive |= !q->items[i].negated;
+    if (!positive)
+        return 0;
+    dset base, negs, wholes;
+    int hb = 0, hn = 0, hw = 0, rc = 1;
+    memset(&base, 0, sizeof base);
+    memset(&negs, 0, sizeof negs);
+    memset(&wholes, 0, sizeof wholes);
+    for (int g = 0; g < q->ngroups && rc > 0; g++) {
+        dset grp;
+        int hg = 0, neg = 0;
+        size_t na = 0;
+        const plan *last = NULL;
+        memset(&grp, 0, sizeof grp);
+        for (size_t i = 0; i < q->n && rc > 0; i++) {
+            if (q->items[i].group != g)
+                continue;
+            const plan *p = &plans[i];
+            dset m;
+            int hm = 0;
+            memset(&m, 0, sizeof m);
+            for (size_t k = 0; k < p->nmust; k++) {
+                const dset *x = contains_set(e, b, p->must[k], p->mlen[k], err);
+                if (!x) {
+                    rc = -1;
+                    break;
+                }
+                accumulate(&m, &hm, x, 0);
+            }
+            if (hm)
+                accumulate(&grp, &hg, &m, 1);
+            dset_free(&m);
+            neg = q->items[i].negated;
+            last = p;
+            na++;
+        }
+        if (rc > 0 && na && neg)
+            accumulate(&negs, &hn, &grp, 1);
+        else if (rc > 0 && na)
+            accumulate(&base, &hb, &grp, 0);
+        if (rc > 0 && na == 1 && last->whole) {
+            const dset *x = contains_set(e, b, last->whole, last->wlen, err);
+            if (!x)
+                rc = -1;
+            else
+                accumulate(&wholes, &hw, x, 0);
+        }
+        dset_free(&grp);
+    }
+    if (rc > 0 && hn) {
+        dset t;
+        dset_andnot(&base, &negs, &t);
+        dset_free(&base);
+        base = t;
+    }
+    /* Facet filters: OR within a facet, AND across facets. */
+    int want_idx[3][256];
+    size_t nwant[3] = {0, 0, 0};
+    int nfilters = 0;
+    for (int k = 0; k < 3 && rc > 0; k++) {
+        for (size_t i = 0; i < b->fterms[k].n && nwant[k] < 256; i++) {
+            const char *t = b->fterms[k].v[i];
+            int idx = strset_get(e->fxterms, t, strlen(t));
+            if (idx >= 0)
+                want_idx[k][nwant[k]++] = idx;
+        }
+        if (b->fterms[k].n)
+            nfilters |= 1 << k;
+    }
+    if (rc > 0 && nfilters) {
+        size_t out = 0;
+        for (size_t i = 0; i < base.n; i++) {
+            const unsigned *row;
+            size_t nrow = xap_facets_row(e->fx, base.ids[i], &row);
+            int ok = 1;
+            for (int k = 0; k < 3 && ok; k++) {
+                if (!(nfilters & (1 << k)))
+                    continue;
+                int any = 0;
+                for (size_t j = 0; j < nrow && !any; j++)
+                    for (size_t x = 0; x < nwant[k] && !any; x++)
+                        any = row[j] == (unsigned)want_idx[k][x];
+                ok = any;
+            }
+            if (ok) {
+                base.ids[out] = base.ids[i];
+                base.w[out] = base.w[i];
+                out++;
+            }
+        }
+        base.n = out;
+    }
+    if (rc > 0) {
+        *total = (unsigned)base.n;
+        if (!r->no_facets) {
+            size_t nt = xap_facets_nterms(e->fx);
+            unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
+            for (size_t i = 0; i < base.n; i++) {
+                const unsigned *row;
+                size_t nrow = xap_facets_row(e->fx, base.ids[i], &row);
+                for (size_t j = 0; j < nrow; j++)
+                    counts[row[j]]++;
+            }
+            for (size_t i = 0; i < nt; i++)
+                if (counts[i])
+                    tally_term(tl, xap_facets_term(e->fx, i), counts[i]);
+            free(counts);
+        }
+        dset tiers[2];
+        size_t ntiers = 1;
+        if (hw) {
+            dset_filter(&base, &wholes, &tiers[0]);
+            dset_andnot(&base, &wholes, &tiers[1]);
+            ntiers = 2;
+        } else {
+            dset_copy(&base, &tiers[0]);
+        }
+        long want = r->limit, skip = r->offset;
+        for (size_t t = 0; t < ntiers; t++) {
+            const dset *d = &tiers[t];
+            size_t k = r->limit == 0 ? d->n
+                       : want > 0 ? (size_t)skip + (size_t)want : 0;
+            size_t *idx = ps_xmalloc((k < d->n ? k : d->n) * sizeof(size_t) + 1);
+            size_t got = top_k(d, k, idx);
+            size_t taken = 0;
+            for (size_t i = (size_t)skip; i < got && rc > 0; i++) {
+                xap_hit h;
+                memset(&h, 0, sizeof h);
+                h.docid = d->ids[idx[i]];
+                h.weight = d->w[idx[i]];
+                if (xap_db_data(e->db, h.docid, META_DATA, &h.data, &h.len,
+                                err) != XAP_OK) {
+                    rc = -1;
+                    break;
+                }
+                json_t *o = hit_json(&h, b);
+                free(h.data);
+                if (o)
+                    json_array_append_new(hits, o);
+                taken++;
+            }
+            free(idx);
+            skip = skip > (long)d->n ? skip - (long)d->n : 0;
+            if (r->limit)
+                want -= (long)taken;
+        }
+        for (size_t t = 0; t < ntiers; t++)
+            dset_free(&tiers[t]);
+    }
+    dset_free(&base);
+    dset_free(&negs);
+    dset_free(&wholes);
+    return rc;
+}
+
 json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
                  char *err)
 {
@@ -635,112 +1140,32 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
     build b;
     memset(&b, 0, sizeof b);
     json_t *out = NULL;
-
-    /* Groups of ORed items, ANDed; negated items excluded. */
-    xap_query *groups[QRY_MAX_ITEMS], *negs[QRY_MAX_ITEMS],
-        *wholes[QRY_MAX_ITEMS];
-    size_t ngroups = 0, nnegs = 0, nwholes = 0;
-    for (int g = 0; g < q->ngroups; g++) {
-        xap_query *alts[QRY_MAX_ITEMS];
-        size_t na = 0;
-        int neg = 0;
-        xap_query *whole = NULL;
-        for (size_t i = 0; i < q->n; i++) {
-            if (q->items[i].group != g)
-                continue;
-            xap_query *w;
-            xap_query *m = item_query(e, &b, &q->items[i], &w, err);
-            if (!m) {
-                *st = SRCH_INTERNAL;
-                goto done;
-            }
-            alts[na++] = m;
-            neg = q->items[i].negated;
-            whole = w;
-        }
-        if (!na)
-            continue;
-        if (neg)
-            negs[nnegs++] = alts[0];
-        else
-            groups[ngroups++] = combine(&b, XAP_OR, alts, na);
-        if (na == 1 && whole)
-            wholes[nwholes++] = whole;
-    }
-    xap_query *base = ngroups ? combine(&b, XAP_AND, groups, ngroups)
-                              : keep(&b, xap_q_all());
-    if (nnegs) {
-        xap_query *pair[2] = {base, combine(&b, XAP_OR, negs, nnegs)};
-        base = keep(&b, xap_q_combine(XAP_AND_NOT, pair, 2));
-    }
-    xap_query *filt = filter_query(e, &b, r, st, err);
-    if (*st != SRCH_OK)
-        goto done;
-    if (filt) {
-        xap_query *pair[2] = {base, filt};
-        base = keep(&b, xap_q_combine(XAP_FILTER, pair, 2));
-    }
-    xap_query *tiers[2];
-    size_t ntiers = 0;
-    if (nwholes) {
-        xap_query *w = combine(&b, XAP_AND, wholes, nwholes);
-        xap_query *p1[2] = {base, w};
-        tiers[ntiers++] = keep(&b, xap_q_combine(XAP_FILTER, p1, 2));
-        tiers[ntiers++] = keep(&b, xap_q_combine(XAP_AND_NOT, p1, 2));
-    } else {
-        tiers[ntiers++] = base;
-    }
-
-    unsigned slots[1] = {SLOT_FACETS};
+    json_t *hits = json_array();
+    unsigned total = 0;
     tally tl[3];
     for (int k = 0; k < 3; k++) {
         memset(&tl[k], 0, sizeof tl[k]);
         tl[k].idx = strset_create();
     }
-    json_t *hits = json_array();
-    unsigned total = 0;
-    long want = r->limit, skip = r->offset;
-    for (size_t t = 0; t < ntiers; t++) {
-        xap_search_opts o;
-        memset(&o, 0, sizeof o);
-        o.offset = (unsigned)skip;
-        o.limit = want > 0 ? (unsigned)want : 0;
-        o.all = r->limit == 0;
-        o.sort_slot = -1;
-        o.exact = 1;
-        o.spy_slots = slots;
-        o.nspies = e->fx || r->no_facets ? 0 : 1;
-        o.facets = r->no_facets ? NULL : e->fx;
-        o.data_key = META_DATA;
-        xap_result *res;
-        if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK) {
+    plan *plans = ps_xcalloc(q->n ? q->n : 1, sizeof(plan));
+    for (size_t i = 0; i < q->n; i++)
+        if (item_plan(e, &b, &q->items[i], &plans[i], err) < 0) {
             *st = SRCH_INTERNAL;
-            json_decref(hits);
-            for (int k = 0; k < 3; k++)
-                tally_free(&tl[k]);
             goto done;
         }
-        total += res->total;
-        for (size_t i = 0; i < res->nhits; i++) {
-            json_t *h = hit_json(&res->hits[i], &b);
-            if (h)
-                json_array_append_new(hits, h);
-        }
-        for (int k = 0; k < 3 && res->nspies; k++)
-            tally_add(&tl[k], &res->spies[0], k);
-        if (res->facet_counts) {
-            for (size_t i = 0; i < xap_facets_nterms(e->fx); i++) {
-                const char *term = xap_facets_term(e->fx, i);
-                unsigned n = res->facet_counts[i];
-                int part = term[0] == PFX_REGION[0] ? 0 : term[0] == PFX_SECTOR[0] ? 1 : 2;
-                if (n)
-                    tally_bump(&tl[part], term + 1, strlen(term + 1), n);
-            }
-        }
-        skip = skip > (long)res->total ? skip - (long)res->total : 0;
-        if (r->limit)
-            want -= (long)res->nhits;
-        xap_result_free(res);
+    xap_query *filt = filter_query(e, &b, r, st, err);
+    if (*st != SRCH_OK)
+        goto done;
+
+    int fast = run_fast(e, &b, q, plans, r, tl, hits, &total, err);
+    if (fast < 0) {
+        *st = SRCH_INTERNAL;
+        goto done;
+    }
+    if (!fast && run_xapian(e, &b, q, plans, filt, r, tl, hits, &total,
+                            err) < 0) {
+        *st = SRCH_INTERNAL;
+        goto done;
     }
     out = json_object();
     json_object_set_new(out, "query", json_string(r->query ? r->query : ""));
@@ -749,16 +1174,19 @@ json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
     json_object_set_new(out, "limit", json_integer(r->limit));
     json_object_set_new(out, "took_ms", json_real(0));
     json_object_set_new(out, "hits", hits);
+    hits = NULL;
     json_t *facets = json_object();
     json_object_set_new(facets, "region", tally_json(e, &tl[0], 1));
     json_object_set_new(facets, "sector", tally_json(e, &tl[1], 0));
     json_object_set_new(facets, "unit", tally_json(e, &tl[2], 0));
     json_object_set_new(out, "facets", facets);
-    for (int k = 0; k < 3; k++)
-        tally_free(&tl[k]);
     double ms = (ps_now() - t0) * 1000.0;
     json_object_set_new(out, "took_ms", json_real((double)(long)(ms * 1000) / 1000));
 done:
+    json_decref(hits);
+    for (int k = 0; k < 3; k++)
+        tally_free(&tl[k]);
+    free(plans);
     build_free(&b);
     qry_free(q);
     return out;

@@ -655,23 +655,55 @@ const char *xap_facets_term(const xap_facets *f, size_t i)
     return f->terms[i].c_str();
 }
 
+size_t xap_facets_row(const xap_facets *f, unsigned did,
+                      const unsigned **terms)
+{
+    if ((size_t)did + 1 >= f->off.size()) {
+        *terms = nullptr;
+        return 0;
+    }
+    *terms = f->vals.data() + f->off[did];
+    return f->off[did + 1] - f->off[did];
+}
+
 
 /* The data of a hit (see xap_search_opts.data_key). */
+static std::string data_of(xap_db *db, Xapian::docid did, const char *key);
+
 static std::string hit_data(xap_db *db, const Xapian::MSetIterator &it,
                             const char *data_key)
 {
     if (!data_key)
         return it.get_document().get_data();
-    Xapian::docid did = *it;
+    return data_of(db, *it, data_key);
+}
+
+static std::string data_of(xap_db *db, Xapian::docid did, const char *key)
+{
     size_t n = db->shards.size();
     size_t s = (did - 1) % n;
     Xapian::docid local = (did - 1) / n + 1;
-    std::string k(data_key);
+    std::string k(key);
     k += (char)(local >> 24);
     k += (char)(local >> 16);
     k += (char)(local >> 8);
     k += (char)local;
     return db->shards[s].get_metadata(k);
+}
+
+xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
+                       char **data, size_t *len, char *err)
+{
+    *data = nullptr;
+    *len = 0;
+    XAP_TRY
+    if (did == 0 || db->shards.empty())
+        throw Xapian::InvalidArgumentError("document id 0");
+    std::string v = data_of(db, did, prefix);
+    *data = dup_string(v);
+    *len = v.size();
+    return XAP_OK;
+    XAP_CATCH
 }
 
 static void fill_result(xap_db *db, const Xapian::MSet &mset,

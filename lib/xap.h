@@ -188,6 +188,16 @@ void xap_facets_free(xap_facets *f);
 size_t xap_facets_nterms(const xap_facets *f);
 /* Term i, valid until xap_facets_free(). */
 const char *xap_facets_term(const xap_facets *f, size_t i);
+/* The facet terms of document did (indices into the terms); 0 for a
+ * document the index does not know. */
+size_t xap_facets_row(const xap_facets *f, unsigned did,
+                      const unsigned **terms);
+
+/* The data of document did stored as metadata of its shard under prefix
+ * + BE32 shard-local docid (see xap_search_opts.data_key).  *data: caller
+ * frees. */
+xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
+                       char **data, size_t *len, char *err);
 
 typedef struct xap_search_opts {
     unsigned offset;

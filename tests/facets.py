@@ -61,6 +61,26 @@ def main():
     db = os.path.join(tmp, "db")
     index(db, *sources)
 
+    # A batch (in-memory facet index: queries evaluated in C) answers
+    # exactly like a single query (Xapian's matcher): hits, order, scores,
+    # totals and facets, for quoted, unquoted, OR, excluded and filtered
+    # queries with pages.
+    queries = ['"防沙治沙"', '防沙治沙', '新能源', '"发展"', '乡村振兴 -通辽', '肉牛 OR 奶业',
+               '"新能源" -光伏', '招商引资项目', '高质量发展', '"的"', '科技型中小企业',
+               '"亿元" "增长"', '赤峰 新能源', '不存在的词语']
+    for flags in [[], ["--region", "赤峰市"], ["--sector", "工业", "--sector", "能源"],
+                  ["--unit", "亩"], ["--limit", "0"], ["--offset", "5", "--limit", "7"],
+                  ["--region", "赤峰", "--sector", "生态环保", "--limit", "3", "--offset", "2"]]:
+        p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, "--json", "--batch", "-",
+                            *flags], input=("\n".join(queries) + "\n").encode(), capture_output=True)
+        lines = p.stdout.decode().splitlines()
+        check(p.returncode == 0 and len(lines) == len(queries), "batch %s: exit %d" % (flags, p.returncode))
+        for q, line in zip(queries, lines):
+            b, one = json.loads(line), search(db, q, *flags)
+            b.pop("took_ms")
+            one.pop("took_ms")
+            check(b == one, "batch and single differ: %r %s (totals %d, %d)" % (q, flags, b["total"], one["total"]))
+
     # Region filter: only Chifeng and its subdivisions; Inner Mongolia is wider.
     cf = search(db, '"防沙治沙"', "--region", "赤峰市", "--limit", "0")
     check(cf["total"] > 0, "防沙治沙 in 赤峰市 found nothing")

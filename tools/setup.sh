@@ -14,7 +14,6 @@ for pair in xapian-core:libxapian-dev icu-uc:libicu-dev icu-i18n:libicu-dev \
   pc=${pair%%:*}; deb=${pair#*:}
   pkg-config --exists "$pc" 2>/dev/null || add "$deb"
 done
-command -v xapian-tcpsrv >/dev/null 2>&1 || add xapian-tools
 [ -x /usr/bin/chromium ] || add chromium
 ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || add fonts-noto-cjk
 command -v wrk >/dev/null 2>&1 || add wrk
