@@ -147,6 +147,44 @@ void ps_buf_addcp(ps_buf *b, uint32_t cp)
     ps_buf_add(b, t, n);
 }
 
+void ps_buf_add_json(ps_buf *b, const char *s, size_t n)
+{
+    ps_buf_reserve(b, n + 2);
+    ps_buf_addc(b, '"');
+    size_t i = 0, run = 0;      /* s[run..i) is copied as it is */
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            int l = ps_utf8_len(c);
+            if (l > 1 && i + (size_t)l <= n && ps_utf8_valid(s + i, (size_t)l)) {
+                i += (size_t)l;
+                continue;
+            }
+        }
+        ps_buf_add(b, s + run, i - run);
+        switch (c) {
+        case '"': ps_buf_add(b, "\\\"", 2); break;
+        case '\\': ps_buf_add(b, "\\\\", 2); break;
+        case '\n': ps_buf_add(b, "\\n", 2); break;
+        case '\t': ps_buf_add(b, "\\t", 2); break;
+        case '\r': ps_buf_add(b, "\\r", 2); break;
+        default:
+            if (c < 0x20)
+                ps_buf_printf(b, "\\u%04x", c);
+            else
+                ps_buf_add(b, "\xef\xbf\xbd", 3);     /* U+FFFD */
+        }
+        i++;
+        run = i;
+    }
+    ps_buf_add(b, s + run, i - run);
+    ps_buf_addc(b, '"');
+}
+
 void ps_buf_add_html(ps_buf *b, const char *s, size_t n)
 {
     size_t start = 0;

@@ -33,6 +33,10 @@ void ps_buf_printf(ps_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends code point cp as UTF-8. */
 void ps_buf_addcp(ps_buf *b, uint32_t cp);
+/* Appends s[0..n) as a JSON string: quoted, with quotes, backslashes and
+ * control characters escaped (RFC 8259); invalid UTF-8 bytes become
+ * U+FFFD. */
+void ps_buf_add_json(ps_buf *b, const char *s, size_t n);
 /* Appends s HTML-escaped (& < > " '). */
 void ps_buf_add_html(ps_buf *b, const char *s, size_t n);
 /* Gives up ownership of the data; caller frees with free(). */

@@ -18,6 +18,7 @@
 
 #include "testhelp.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,22 @@ static int kv_fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
     return 0;
 }
 
+/* The JSON string writer round-trips through a JSON parser. */
+static void test_json_string(void)
+{
+    static const char in[] = "a\"b\\c\n\t\x01\x1f/防沙\xff\xe9z";
+    ps_buf b;
+    ps_buf_init(&b);
+    ps_buf_add_json(&b, in, sizeof in - 1);
+    json_error_t je;
+    json_t *v = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je);
+    CHECK(v && json_is_string(v));
+    CHECK_STR(v ? json_string_value(v) : NULL,
+              "a\"b\\c\n\t\x01\x1f/防沙\xef\xbf\xbd\xef\xbf\xbdz");
+    json_decref(v);
+    ps_buf_free(&b);
+}
+
 static void test_grams(void)
 {
     static const char *const texts[] = {
@@ -449,6 +466,7 @@ int main(void)
     test_query();
     test_snippet();
     test_grams();
+    test_json_string();
     ana_res_destroy(res);
     return TEST_REPORT("unit");
 }
