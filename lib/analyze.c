@@ -173,9 +173,10 @@ static void find_regions(const ana_res *r, plist *p, const char *text)
 {
     p->nrm = 0;
     for (size_t i = 0; i < p->nwords; i++) {
-        if (p->words[i].end - p->words[i].start < r->min_name ||
-            ps_utf8_count(text + p->words[i].start,
-                          p->words[i].end - p->words[i].start) < r->min_name)
+        const char *w = text + p->words[i].start;
+        size_t wl = p->words[i].end - p->words[i].start;
+        if (wl < r->min_name || ps_utf8_count(w, wl) < r->min_name ||
+            !tok_lexicon_may_start(r->lex, w, wl))
             continue;
         int cands[MAX_CANDS];
         size_t n = reg_lookup(r->gaz, text + p->words[i].start,
@@ -273,7 +274,8 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     for (size_t i = 0; c->facets && i < p->nwords; i++) {
         const char *w = ps->text + p->words[i].start;
         size_t wl = p->words[i].end - p->words[i].start;
-        if (wl >= r->min_name && ps_utf8_count(w, wl) >= r->min_name)
+        if (wl >= r->min_name && ps_utf8_count(w, wl) >= r->min_name &&
+            tok_lexicon_may_start(r->lex, w, wl))
             sec_score_word(r->sec, &c->score, w, wl);
     }
 

@@ -23,7 +23,28 @@
 struct tok_lexicon {
     strset *words;      /* word -> 1; a proper prefix of a word -> 0 */
     size_t nwords;
+    /* One bit per hash of a word's first two characters: most candidate
+     * spans are turned away here, without a hash-table probe. */
+    unsigned char pairs[1 << 13];
 };
+
+static unsigned pair_bit(uint32_t a, uint32_t b)
+{
+    return (unsigned)((a * 0x9E3779B1u ^ b * 0x85EBCA77u) >> 16) & 0xffff;
+}
+
+int tok_lexicon_may_start(const tok_lexicon *lx, const char *s, size_t n)
+{
+    size_t i = 0;
+    if (n == 0)
+        return 0;
+    uint32_t a = ps_utf8_next(s, n, &i);
+    if (i >= n)
+        return 1;           /* one character: no pair to test */
+    uint32_t b = ps_utf8_next(s, n, &i);
+    unsigned h = pair_bit(a, b);
+    return (lx->pairs[h >> 3] >> (h & 7)) & 1;
+}
 
 struct tok_state {
     const tok_lexicon *lx;
@@ -68,6 +89,12 @@ void tok_lexicon_add(tok_lexicon *lx, const char *word, size_t n)
     if (strset_get(lx->words, word, n) != 1)
         lx->nwords++;
     strset_put(lx->words, word, n, 1);
+    size_t k = 0;
+    uint32_t a = ps_utf8_next(word, n, &k);
+    if (k < n) {
+        unsigned h = pair_bit(a, ps_utf8_next(word, n, &k));
+        lx->pairs[h >> 3] |= (unsigned char)(1u << (h & 7));
+    }
     /* Prefixes let the merge stop as soon as no word can follow. */
     size_t i = 0;
     ps_utf8_next(word, n, &i);
@@ -157,7 +184,9 @@ int tok_run(tok_state *ts, const char *text, size_t len, tok_callback cb,
 
     for (size_t i = 0; i < n;) {
         size_t best = i;
-        if (ts->han[i]) {
+        if (ts->han[i] && i + 1 < n && ts->han[i + 1] &&
+            tok_lexicon_may_start(ts->lx, text + ts->starts[i],
+                                  ts->ends[i + 1] - ts->starts[i])) {
             size_t lim = i + MAX_MERGE < n ? i + MAX_MERGE : n;
             for (size_t j = i + 1; j < lim; j++) {
                 if (!ts->han[j] || ts->starts[j] != ts->ends[j - 1])

@@ -28,6 +28,9 @@ tok_lexicon *tok_lexicon_load(char *err);
 /* Adds a word (normalized UTF-8).  Only before the lexicon is shared. */
 void tok_lexicon_add(tok_lexicon *lx, const char *word, size_t n);
 size_t tok_lexicon_size(const tok_lexicon *lx);
+/* 0 when no lexicon word of two or more characters starts with the first
+ * two characters of s[0..n) (valid UTF-8); 1 when one may. */
+int tok_lexicon_may_start(const tok_lexicon *lx, const char *s, size_t n);
 void tok_lexicon_destroy(tok_lexicon *lx);
 
 /* lx must outlive the state.  Returns NULL with err set on ICU failure. */
