@@ -153,7 +153,8 @@ static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
 int srch_use_facet_index(srch_engine *e, char *err)
 {
     xap_facets *fx;
-    if (xap_facets_build(e->db, FACET_PREFIXES, 3, &fx, err) != XAP_OK)
+    if (xap_facets_build(e->db, FACET_PREFIXES, 3, SLOT_NUM0, NUM_SLOTS, &fx,
+                         err) != XAP_OK)
         return -1;
     xap_facets_free(e->fx);
     strset_destroy(e->fxterms);
@@ -261,10 +262,12 @@ typedef struct build {
     size_t nneedles, capneedles;
     needle_res *nr;           /* each distinct string matched once */
     size_t nnr, capnr;
-    /* Facet filters as facet-index term lists (C evaluation); -1 in
-     * fterm_ok when a filter has no such form (a value range). */
-    int fterm_ok;
+    /* Facet filters as facet-index term lists and the value range, for
+     * the C evaluation. */
     strlist fterms[3];
+    int has_range;
+    char range_lo[NUM_UNIT_MAX + 9], range_hi[NUM_UNIT_MAX + 9];
+    size_t range_len;
 } build;
 
 static xap_query *keep(build *b, xap_query *q)
@@ -623,7 +626,10 @@ static xap_query *filter_query(srch_engine *e, build *b,
             num_sortable(lo, (unsigned char *)los + u.len + 1);
             num_sortable(hi, (unsigned char *)his + u.len + 1);
             xap_query *alts[NUM_SLOTS];
-            b->fterm_ok = -1;       /* ranges need the value slots */
+            b->has_range = 1;
+            b->range_len = u.len + 9;
+            memcpy(b->range_lo, los, b->range_len);
+            memcpy(b->range_hi, his, b->range_len);
             for (unsigned k = 0; k < NUM_SLOTS; k++)
                 alts[k] = keep(b, xap_q_value_range(SLOT_NUM0 + k, los,
                                                     u.len + 9, his, u.len + 9));
@@ -934,6 +940,31 @@ static size_t top_k(const dset *d, size_t k, size_t *out)
     return n;
 }
 
+/* Byte-wise string order, as Xapian compares values. */
+static int cmp_bytes(const unsigned char *a, size_t al, const char *b,
+                     size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+/* 1 when one of document did's numeric mentions lies in the range (the
+ * OP_VALUE_RANGE over every mention slot of run_xapian()). */
+static int in_range(const xap_facets *fx, const build *b, unsigned did)
+{
+    const unsigned char *v;
+    size_t n = xap_facets_values(fx, did, &v);
+    for (size_t i = 0; i < n;) {
+        size_t l = v[i];
+        const unsigned char *val = v + i + 1;
+        if (cmp_bytes(val, l, b->range_lo, b->range_len) >= 0 &&
+            cmp_bytes(val, l, b->range_hi, b->range_len) <= 0)
+            return 1;
+        i += 1 + l;
+    }
+    return 0;
+}
+
 /* *acc = *acc op x (op 0: AND, 1: OR), or a copy of x when *have is 0. */
 static void accumulate(dset *acc, int *have, const dset *x, int op)
 {
@@ -953,27 +984,37 @@ static void accumulate(dset *acc, int *have, const dset *x, int op)
 
 /* The C way: the same query evaluated over the needles' document sets,
  * ranked and tiered like the Xapian query of run_xapian(), with facet
- * filters and counts from the in-memory facet index.  Xapian's matcher
- * costs about 0.3 us per match, and facet counts need every match, so a
- * common string took tens of milliseconds there.  Returns 1 when done, 0
- * when the query needs Xapian (value ranges, no facet index, nothing to
- * match but filters), -1 with err on failure. */
+ * filters, value ranges and counts from the in-memory facet index.
+ * Xapian's matcher costs about 0.3 us per match, and facet counts need
+ * every match, so a common string took tens of milliseconds there.
+ * Returns 1 when done, 0 when there is no facet index (a one-off query:
+ * building it costs more than Xapian), -1 with err on failure. */
 static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
                     const srch_request *r, tally tl[3], json_t *hits,
                     unsigned *total, char *err)
 {
-    if (!e->fx || b->fterm_ok < 0)
+    if (!e->fx)
         return 0;
     int positive = 0;
     for (size_t i = 0; i < q->n; i++)
         positive |= !q->items[i].negated;
-    if (!positive)
-        return 0;
     dset base, negs, wholes;
     int hb = 0, hn = 0, hw = 0, rc = 1;
     memset(&base, 0, sizeof base);
     memset(&negs, 0, sizeof negs);
     memset(&wholes, 0, sizeof wholes);
+    if (!positive) {
+        /* Only filters or exclusions: every passage, weight 0, as
+         * Xapian's MatchAll gives them. */
+        const unsigned *all;
+        size_t n = xap_facets_docs(e->fx, &all);
+        base.ids = ps_xmalloc((n ? n : 1) * sizeof(unsigned));
+        base.w = ps_xcalloc(n ? n : 1, sizeof(double));
+        if (n)
+            memcpy(base.ids, all, n * sizeof(unsigned));
+        base.n = n;
+        hb = 1;
+    }
     for (int g = 0; g < q->ngroups && rc > 0; g++) {
         dset grp;
         int hg = 0, neg = 0;
@@ -1035,12 +1076,12 @@ static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
         if (b->fterms[k].n)
             nfilters |= 1 << k;
     }
-    if (rc > 0 && nfilters) {
+    if (rc > 0 && (nfilters || b->has_range)) {
         size_t out = 0;
         for (size_t i = 0; i < base.n; i++) {
             const unsigned *row;
             size_t nrow = xap_facets_row(e->fx, base.ids[i], &row);
-            int ok = 1;
+            int ok = !b->has_range || in_range(e->fx, b, base.ids[i]);
             for (int k = 0; k < 3 && ok; k++) {
                 if (!(nfilters & (1 << k)))
                     continue;

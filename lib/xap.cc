@@ -603,10 +603,14 @@ struct xap_facets {
     std::vector<std::string> terms;
     std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */
     std::vector<uint32_t> vals;      /* term indices */
+    std::vector<uint32_t> docs;      /* every docid */
+    std::vector<uint32_t> voff;      /* docid -> start in pool; size last+2 */
+    std::string pool;                /* length byte + value, per value */
 };
 
 xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
-                            size_t n, xap_facets **out, char *err)
+                            size_t n, unsigned first_slot, unsigned nslots,
+                            xap_facets **out, char *err)
 {
     *out = nullptr;
     XAP_TRY
@@ -635,6 +639,37 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
     std::vector<uint32_t> fill(f->off.begin(), f->off.end());
     for (const auto &pr : pairs)
         f->vals[fill[pr.first]++] = pr.second;
+    for (auto d = db->rep.postlist_begin(""); d != db->rep.postlist_end("");
+         ++d)
+        if (*d <= last)
+            f->docs.push_back(*d);
+    /* Values: per document, in slot order. */
+    struct Val {
+        Xapian::docid d;
+        std::string v;
+    };
+    std::vector<Val> vs;
+    std::vector<uint32_t> vbytes(last + 2, 0);
+    for (unsigned k = 0; k < nslots; k++)
+        for (auto v = db->rep.valuestream_begin(first_slot + k);
+             v != db->rep.valuestream_end(first_slot + k); ++v) {
+            Xapian::docid d = v.get_docid();
+            std::string val = *v;
+            if (d > last || val.size() > 255)
+                continue;
+            vbytes[d] += 1 + (uint32_t)val.size();
+            vs.push_back(Val{d, std::move(val)});
+        }
+    f->voff.assign(last + 2, 0);
+    for (Xapian::docid d = 1; d <= last; d++)
+        f->voff[d + 1] = f->voff[d] + vbytes[d];
+    f->pool.assign(f->voff[last + 1], '\0');
+    std::vector<uint32_t> vfill(f->voff.begin(), f->voff.end());
+    for (const Val &x : vs) {
+        f->pool[vfill[x.d]++] = (char)x.v.size();
+        f->pool.replace(vfill[x.d], x.v.size(), x.v);
+        vfill[x.d] += (uint32_t)x.v.size();
+    }
     *out = f.release();
     return XAP_OK;
     XAP_CATCH
@@ -653,6 +688,23 @@ size_t xap_facets_nterms(const xap_facets *f)
 const char *xap_facets_term(const xap_facets *f, size_t i)
 {
     return f->terms[i].c_str();
+}
+
+size_t xap_facets_docs(const xap_facets *f, const unsigned **ids)
+{
+    *ids = f->docs.data();
+    return f->docs.size();
+}
+
+size_t xap_facets_values(const xap_facets *f, unsigned did,
+                         const unsigned char **buf)
+{
+    if ((size_t)did + 1 >= f->voff.size()) {
+        *buf = nullptr;
+        return 0;
+    }
+    *buf = reinterpret_cast<const unsigned char *>(f->pool.data()) + f->voff[did];
+    return f->voff[did + 1] - f->voff[did];
 }
 
 size_t xap_facets_row(const xap_facets *f, unsigned did,

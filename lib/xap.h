@@ -180,10 +180,12 @@ typedef struct xap_result {
  * The search asks Xapian for every match to read their docids. */
 typedef struct xap_facets xap_facets;
 
-/* Builds the index of every term starting with one of prefixes[0..n).
- * *out: free with xap_facets_free(). */
+/* Builds the index of every term starting with one of prefixes[0..n),
+ * of the values in slots [first_slot, first_slot + nslots), and of all
+ * document ids.  *out: free with xap_facets_free(). */
 xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
-                            size_t n, xap_facets **out, char *err);
+                            size_t n, unsigned first_slot, unsigned nslots,
+                            xap_facets **out, char *err);
 void xap_facets_free(xap_facets *f);
 size_t xap_facets_nterms(const xap_facets *f);
 /* Term i, valid until xap_facets_free(). */
@@ -192,6 +194,12 @@ const char *xap_facets_term(const xap_facets *f, size_t i);
  * document the index does not know. */
 size_t xap_facets_row(const xap_facets *f, unsigned did,
                       const unsigned **terms);
+/* Every document id, ascending. */
+size_t xap_facets_docs(const xap_facets *f, const unsigned **ids);
+/* The indexed slot values of document did: *buf holds each as one length
+ * byte and the value; returns the bytes in *buf. */
+size_t xap_facets_values(const xap_facets *f, unsigned did,
+                         const unsigned char **buf);
 
 /* The data of document did stored as metadata of its shard under prefix
  * + BE32 shard-local docid (see xap_search_opts.data_key).  *data: caller

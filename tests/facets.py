@@ -67,10 +67,13 @@ def main():
     # queries with pages.
     queries = ['"防沙治沙"', '防沙治沙', '新能源', '"发展"', '乡村振兴 -通辽', '肉牛 OR 奶业',
                '"新能源" -光伏', '招商引资项目', '高质量发展', '"的"', '科技型中小企业',
-               '"亿元" "增长"', '赤峰 新能源', '不存在的词语']
+               '"亿元" "增长"', '赤峰 新能源', '不存在的词语', '', '-发展']
     for flags in [[], ["--region", "赤峰市"], ["--sector", "工业", "--sector", "能源"],
                   ["--unit", "亩"], ["--limit", "0"], ["--offset", "5", "--limit", "7"],
-                  ["--region", "赤峰", "--sector", "生态环保", "--limit", "3", "--offset", "2"]]:
+                  ["--region", "赤峰", "--sector", "生态环保", "--limit", "3", "--offset", "2"],
+                  ["--unit", "亩", "--min", "100万", "--max", "500万"],
+                  ["--unit", "元", "--min", "1亿", "--region", "内蒙古", "--limit", "20"],
+                  ["--unit", "%", "--max", "5"]]:
         p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, "--json", "--batch", "-",
                             *flags], input=("\n".join(queries) + "\n").encode(), capture_output=True)
         lines = p.stdout.decode().splitlines()

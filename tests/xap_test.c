@@ -82,7 +82,13 @@ int main(void)
     /* The in-memory facet index counts terms by prefix over the matches. */
     const char *pfx[] = {"F"};
     xap_facets *fx;
-    CHECK(xap_facets_build(db, pfx, 1, &fx, err) == XAP_OK);
+    CHECK(xap_facets_build(db, pfx, 1, 1, 1, &fx, err) == XAP_OK);
+    const unsigned *all;
+    const unsigned char *vals;
+    CHECK(xap_facets_docs(fx, &all) == 2 && all[0] == 1 && all[1] == 2);
+    CHECK(xap_facets_values(fx, 1, &vals) == 4 && vals[0] == 3 &&
+          memcmp(vals + 1, "x,y", 3) == 0);
+    CHECK(xap_facets_values(fx, 99, &vals) == 0);
     CHECK(xap_facets_nterms(fx) == 1 && strcmp(xap_facets_term(fx, 0), "Fdoc") == 0);
     q = xap_q_term("Bcd", 3);
     xap_search_opts of = {0, 0, 0, -1, 1, NULL, 0, fx, NULL};
