@@ -375,12 +375,16 @@ static int next_chunk(chunks *c, const unsigned char **s,
     return 1;
 }
 
-static int decode_bigram(const ps_buf *raw, plist *pl, char *err)
+/* Decodes a bigram's chunks into pl; when keep is not NULL, only the
+ * passages in keep[0..nkeep) (ascending) are kept, the rest skipped. */
+static int decode_bigram(const ps_buf *raw, plist *pl, const uint32_t *keep,
+                         size_t nkeep, char *err)
 {
     chunks c = {(const unsigned char *)raw->data,
                 (const unsigned char *)raw->data + raw->len};
     const unsigned char *p, *end;
     uint32_t last = 0;
+    size_t ki = 0;
     while (next_chunk(&c, &p, &end)) {
         uint32_t doc = 0;
         while (p < end) {
@@ -388,9 +392,20 @@ static int decode_bigram(const ps_buf *raw, plist *pl, char *err)
             if (!get_varint(&p, end, &d))
                 return corrupt(err, "bigram");
             doc += d;
-            if (doc <= last && pl->ndocs)
+            if (doc <= last && last)
                 return corrupt(err, "bigram");
             last = doc;
+            if (keep) {
+                while (ki < nkeep && keep[ki] < doc)
+                    ki++;
+                if (ki == nkeep || keep[ki] != doc) {
+                    do {        /* skip this passage's positions */
+                        if (!get_varint(&p, end, &v))
+                            return corrupt(err, "bigram");
+                    } while (v);
+                    continue;
+                }
+            }
             if (pl->ndocs + 1 >= pl->capd) {
                 pl->capd = pl->capd ? 2 * pl->capd : 256;
                 pl->docs = ps_xrealloc(pl->docs, pl->capd * sizeof(uint32_t));
@@ -573,22 +588,39 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
     if (nchars % 2)
         sh[nl++] = nchars - 2;
     plist *pl = ps_xcalloc(nl, sizeof(plist));
-    ps_buf raw;
-    ps_buf_init(&raw);
+    ps_buf *raw = ps_xcalloc(nl, sizeof(ps_buf));
+    size_t *order = ps_xmalloc(nl * sizeof(size_t));
     int rc = 0;
     size_t shortest = 0;
     for (size_t k = 0; k < nl && !rc; k++) {
         pl[k].shift = sh[k];
+        order[k] = k;
         rc = fetch_gram(fetch, fctx, META_GRAM, needle + off[sh[k]],
-                        off[sh[k] + 2] - off[sh[k]], &raw, err);
-        if (!rc)
-            rc = decode_bigram(&raw, &pl[k], err);
-        if (!rc && pl[k].ndocs < pl[shortest].ndocs)
+                        off[sh[k] + 2] - off[sh[k]], &raw[k], err);
+    }
+    /* Rarest first (by stored bytes); each later list keeps only the
+     * passages still in the running, and an empty one ends the search. */
+    for (size_t m = 1; m < nl; m++)
+        for (size_t j = m; j > 0 && raw[order[j]].len < raw[order[j - 1]].len; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    const plist *prev = NULL;
+    for (size_t m = 0; m < nl && !rc; m++) {
+        size_t k = order[m];
+        rc = decode_bigram(&raw[k], &pl[k], prev ? prev->docs : NULL,
+                           prev ? prev->ndocs : 0, err);
+        if (!rc && (pl[k].ndocs < pl[shortest].ndocs || m == 0))
             shortest = k;
+        prev = &pl[k];
         if (!rc && pl[k].ndocs == 0)
             break;          /* nothing can match */
     }
-    ps_buf_free(&raw);
+    for (size_t k = 0; k < nl; k++)
+        ps_buf_free(&raw[k]);
+    free(raw);
+    free(order);
     size_t at = 0;
     for (size_t d = 0; !rc && d < pl[shortest].ndocs; d++) {
         uint32_t doc = pl[shortest].docs[d];
