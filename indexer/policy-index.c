@@ -54,7 +54,7 @@ typedef struct file {
     char *root;        /* absolute directory it was found under, or "" */
     long long mtime;
     long long size;
-    int shard;
+    int shard;         /* the shard that has indexed it, or -1: any */
     int state;         /* 0 todo, 1 indexed, 2 unchanged, 3 failed */
 } file;
 
@@ -73,6 +73,7 @@ typedef struct run {
     int compact;           /* compact each changed shard at its end */
     atomic_size_t done, indexed, unchanged, removed, failed, passages;
     atomic_size_t bytes;
+    atomic_size_t next_free;   /* files no shard has yet: next to take */
     int fatal;
 } run;
 
@@ -93,16 +94,6 @@ static void report(run *r, const char *path, const char *msg)
         fprintf(stderr, "\r\033[K");
     fprintf(stderr, "policy-index: %s: %s\n", path, msg);
     pthread_mutex_unlock(&r->lock);
-}
-
-static uint32_t hash_str(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
 }
 
 static int wanted_ext(const char *name)
@@ -138,7 +129,7 @@ static void add_file(run *r, const char *path, const char *docid,
     f->root = ps_xstrdup(root);
     f->mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
     f->size = (long long)st->st_size;
-    f->shard = (int)(hash_str(docid) % (uint32_t)r->nshards);
+    f->shard = -1;      /* decided once the shards are open */
     f->state = 0;
 }
 
@@ -414,14 +405,33 @@ static void remove_gone(worker *wk)
 
 static int compact_shard(const char *db, int s, char *err);
 
+/* The next file for this worker: first those its shard has indexed
+ * before (they must be replaced there), then any file no shard has, taken
+ * from a shared counter so that the workers finish together. */
+static file *next_file(worker *wk, size_t *mine)
+{
+    run *r = wk->r;
+    while (*mine < r->nfiles) {
+        file *f = &r->files[(*mine)++];
+        if (f->shard == wk->shard)
+            return f;
+    }
+    for (;;) {
+        size_t i = atomic_fetch_add(&r->next_free, 1);
+        if (i >= r->nfiles)
+            return NULL;
+        if (r->files[i].shard < 0)
+            return &r->files[i];
+    }
+}
+
 static void *work(void *arg)
 {
     worker *wk = arg;
     run *r = wk->r;
-    for (size_t i = 0; i < r->nfiles && !r->fatal; i++) {
-        file *f = &r->files[i];
-        if (f->shard != wk->shard)
-            continue;
+    size_t mine = 0;
+    file *f;
+    while (!r->fatal && (f = next_file(wk, &mine))) {
         index_file(wk, f);
         if (f->state == 1)
             atomic_fetch_add(&r->indexed, 1);
@@ -827,6 +837,20 @@ int main(int argc, char **argv)
         }
         if (!ok)
             break;
+    }
+    /* A file indexed before stays in its shard; new ones go to whichever
+     * worker is free. */
+    for (size_t i = 0; ok && i < r.nfiles; i++) {
+        char key[PATH_MAX + 8];
+        snprintf(key, sizeof key, META_FILE "%s", r.files[i].docid);
+        for (int s = 0; s < nshards && r.files[i].shard < 0; s++) {
+            char *v = NULL;
+            if (xap_wdb_get_metadata(wk[s].w, key, &v, err) == XAP_OK && *v)
+                r.files[i].shard = s;
+            free(v);
+        }
+        if (r.files[i].shard < 0 && nshards == 1)
+            r.files[i].shard = 0;
     }
     if (ok) {
         pthread_t th[MAX_SHARDS], prog;

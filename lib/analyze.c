@@ -266,9 +266,6 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     xap_doc_clear(d);
 
     xap_doc_add_boolean(d, fterm, strlen(fterm));
-    char ord[16];
-    snprintf(ord, sizeof ord, "%010d", ps->ordinal);
-    xap_doc_set_value(d, SLOT_ORDINAL, ord, 10);
 
     sec_score_reset(&c->score);
     for (size_t i = 0; c->facets && i < p->nwords; i++) {

@@ -11,7 +11,8 @@
  *   3  no more B terms and no word terms: the character index (bigrams
  *      with positions, unigrams with counts, passage lengths) lives in
  *      metadata chunks written per commit batch (grams.h); deleted
- *      passages are listed under META_DELETED.  The passage's JSON is
+ *      passages are listed under META_DELETED; no ordinal slot (the
+ *      JSON has it).  The passage's JSON is
  *      metadata too (META_DATA), not document data: Xapian deflates
  *      document data, which cost a sixth of the indexing time.  Indexing
  *      is no longer bound by Xapian's inverter.
@@ -28,7 +29,6 @@
 #define PFX_UNIT "U"      /* + unit of a numeric mention */
 
 /* Value slots. */
-#define SLOT_ORDINAL 0    /* passage ordinal, 10 zero-padded digits */
 #define SLOT_FACETS 1     /* region codes (sorted, with ancestors) ','
                              FACET_SEP sector names ',' FACET_SEP units ',' */
 #define FACET_SEP '\x1e'

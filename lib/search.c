@@ -1233,6 +1233,13 @@ done:
     return out;
 }
 
+static int by_passage(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "passage"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "passage"));
+    return x < y ? -1 : x > y;
+}
+
 json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
 {
     *st = SRCH_OK;
@@ -1247,7 +1254,7 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
     xap_search_opts o;
     memset(&o, 0, sizeof o);
     o.all = 1;
-    o.sort_slot = SLOT_ORDINAL;
+    o.sort_slot = -1;
     o.exact = 1;
     o.data_key = META_DATA;
     xap_result *res;
@@ -1284,6 +1291,17 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
         json_array_append_new(ps, p);
         json_decref(d);
     }
+    /* In passage order (a file's passages have increasing docids, but the
+     * data says so for certain). */
+    size_t n = json_array_size(ps);
+    json_t **v = ps_xmalloc((n ? n : 1) * sizeof(json_t *));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(ps, i));
+    qsort(v, n, sizeof(json_t *), by_passage);
+    json_array_clear(ps);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ps, v[i]);
+    free(v);
     json_object_set_new(out, "passages", ps);
     xap_result_free(res);
     return out;
