@@ -477,47 +477,19 @@ static int fetch_gram(gram_fetch fetch, void *fctx, const char *pfx,
     return fetch(fctx, key, n + gl, raw, err);
 }
 
-static int match_unigram(const char *needle, size_t n, gram_fetch fetch,
-                         void *fctx, const unsigned (*del)[2], size_t ndel,
-                         gram_hits *out, char *err)
-{
-    ps_buf raw;
-    ps_buf_init(&raw);
-    if (fetch_gram(fetch, fctx, META_UNIGRAM, needle, n, &raw, err) < 0) {
-        ps_buf_free(&raw);
-        return -1;
-    }
-    chunks c = {(const unsigned char *)raw.data,
-                (const unsigned char *)raw.data + raw.len};
-    const unsigned char *p, *end;
-    size_t at = 0;
-    int rc = 0;
-    while (!rc && next_chunk(&c, &p, &end)) {
-        uint32_t doc = 0;
-        while (p < end) {
-            uint32_t d, tf;
-            if (!get_varint(&p, end, &d) || !get_varint(&p, end, &tf)) {
-                rc = corrupt(err, "unigram");
-                break;
-            }
-            doc += d;
-            if (!in_ranges(del, ndel, &at, doc))
-                hits_push(out, doc, tf);
-        }
-    }
-    ps_buf_free(&raw);
-    return rc;
-}
-
-/* A two-character needle: its one bigram list, counted as it is read
- * (no positions kept). */
-static int match_bigram(const char *needle, size_t n, gram_fetch fetch,
-                        void *fctx, const unsigned (*del)[2], size_t ndel,
+/* A one- or two-character needle: one list, each passage counted as it
+ * is read.  Unigram entries carry their count; bigram entries their
+ * positions, ended by a 0, which are only counted here. */
+static int match_single(const char *needle, size_t n, int bigram,
+                        gram_fetch fetch, void *fctx,
+                        const unsigned (*del)[2], size_t ndel,
                         gram_hits *out, char *err)
 {
+    const char *what = bigram ? "bigram" : "unigram";
     ps_buf raw;
     ps_buf_init(&raw);
-    if (fetch_gram(fetch, fctx, META_GRAM, needle, n, &raw, err) < 0) {
+    if (fetch_gram(fetch, fctx, bigram ? META_GRAM : META_UNIGRAM, needle, n,
+                   &raw, err) < 0) {
         ps_buf_free(&raw);
         return -1;
     }
@@ -528,29 +500,25 @@ static int match_bigram(const char *needle, size_t n, gram_fetch fetch,
     int rc = 0;
     while (!rc && next_chunk(&c, &p, &end)) {
         uint32_t doc = 0;
-        while (p < end) {
-            uint32_t d, v;
-            unsigned tf = 0;
+        while (p < end && !rc) {
+            uint32_t d, v, tf = 0;
             if (!get_varint(&p, end, &d)) {
-                rc = corrupt(err, "bigram");
+                rc = corrupt(err, what);
                 break;
             }
             doc += d;
-            /* Positions end with a 0; only their number matters here. */
-            for (;;) {
-                if (p < end && *p < 0x80) {
+            if (!bigram && !get_varint(&p, end, &tf))
+                rc = corrupt(err, what);
+            while (bigram && !rc) {
+                if (p < end && *p < 0x80)
                     v = *p++;
-                } else if (!get_varint(&p, end, &v)) {
-                    rc = corrupt(err, "bigram");
-                    break;
-                }
-                if (v == 0)
+                else if (!get_varint(&p, end, &v))
+                    rc = corrupt(err, what);
+                if (rc || v == 0)
                     break;
                 tf++;
             }
-            if (rc)
-                break;
-            if (!in_ranges(del, ndel, &at, doc))
+            if (!rc && !in_ranges(del, ndel, &at, doc))
                 hits_push(out, doc, tf);
         }
     }
@@ -566,17 +534,10 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
     size_t nchars = ps_utf8_count(needle, n);
     if (nchars == 0)
         return 0;
-    if (nchars == 1)
-        return match_unigram(needle, n, fetch, fctx, del, ndel, out, err);
-    if (nchars == 2)
-        return match_bigram(needle, n, fetch, fctx, del, ndel, out, err);
-    size_t *off = ps_xmalloc((nchars + 1) * sizeof(size_t));
-    size_t i = 0, c = 0;
-    while (i < n) {
-        off[c++] = i;
-        ps_utf8_next(needle, n, &i);
-    }
-    off[nchars] = n;
+    if (nchars <= 2)
+        return match_single(needle, n, nchars == 2, fetch, fctx, del, ndel,
+                            out, err);
+    size_t *off = ps_utf8_offsets(needle, n, &nchars);
     /* Bigrams at 0, 2, 4, ... and one ending at the last character. */
     size_t nl = 0;
     size_t shifts[64];

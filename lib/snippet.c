@@ -21,14 +21,8 @@ void snip_make(const char *text, const char *const *needles, size_t n,
                ps_buf *out)
 {
     size_t len = strlen(text);
-    size_t nchars = ps_utf8_count(text, len);
-    size_t *off = ps_xmalloc((nchars + 1) * sizeof(size_t));
-    size_t i = 0, c = 0;
-    while (i < len) {
-        off[c++] = i;
-        ps_utf8_next(text, len, &i);
-    }
-    off[nchars] = len;
+    size_t nchars, c;
+    size_t *off = ps_utf8_offsets(text, len, &nchars);
 
     span *sp = NULL;
     size_t nsp = 0, cap = 0;

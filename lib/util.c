@@ -147,6 +147,20 @@ void ps_buf_addcp(ps_buf *b, uint32_t cp)
     ps_buf_add(b, t, n);
 }
 
+size_t *ps_utf8_offsets(const char *s, size_t n, size_t *nchars)
+{
+    size_t count = ps_utf8_count(s, n);
+    size_t *off = ps_xmalloc((count + 1) * sizeof(size_t));
+    size_t i = 0, c = 0;
+    while (i < n) {
+        off[c++] = i;
+        ps_utf8_next(s, n, &i);
+    }
+    off[count] = n;
+    *nchars = count;
+    return off;
+}
+
 void ps_buf_add_json(ps_buf *b, const char *s, size_t n)
 {
     ps_buf_reserve(b, n + 2);

@@ -57,6 +57,9 @@ int ps_utf8_len(unsigned char c);
 int ps_utf8_valid(const char *s, size_t n);
 /* Number of code points in valid UTF-8 s[0..n). */
 size_t ps_utf8_count(const char *s, size_t n);
+/* Byte offsets of the code points of valid UTF-8 s[0..n), plus n at the
+ * end: *nchars + 1 entries (caller frees). */
+size_t *ps_utf8_offsets(const char *s, size_t n, size_t *nchars);
 
 /* Character classes used throughout the engine. */
 int ps_is_han(uint32_t cp);
