@@ -24,6 +24,7 @@ typedef struct ana_res {
     reg_gazetteer *gaz;
     sec_table *sec;
     size_t min_name;    /* fewest characters of a region name or keyword */
+    tok_lexicon *names; /* just the region names and sector keywords */
 } ana_res;
 
 /* Loads everything from ps_data_dir().  NULL with err set on failure. */

@@ -54,6 +54,30 @@ struct tok_state {
     size_t cap;
 };
 
+tok_lexicon *tok_lexicon_create(void)
+{
+    tok_lexicon *lx = ps_xcalloc(1, sizeof *lx);
+    lx->words = strset_create();
+    return lx;
+}
+
+int tok_lexicon_word_at(const tok_lexicon *lx, const char *s, size_t n)
+{
+    if (!tok_lexicon_may_start(lx, s, n))
+        return 0;
+    size_t i = 0;
+    ps_utf8_next(s, n, &i);
+    while (i < n && i <= MAX_WORD_BYTES) {
+        ps_utf8_next(s, n, &i);
+        int v = strset_get(lx->words, s, i);
+        if (v > 0)
+            return 1;
+        if (v < 0)
+            return 0;
+    }
+    return 0;
+}
+
 tok_lexicon *tok_lexicon_load(char *err)
 {
     char path[1024];

@@ -25,6 +25,11 @@ typedef int (*tok_callback)(void *ctx, const char *tok, size_t ntok,
 /* Loads data/lexicon.txt from ps_data_dir().  Returns NULL with err set
  * when the file cannot be read. */
 tok_lexicon *tok_lexicon_load(char *err);
+/* An empty lexicon, to fill with tok_lexicon_add(). */
+tok_lexicon *tok_lexicon_create(void);
+/* 1 when a word of two or more characters of the lexicon starts s[0..n)
+ * (valid UTF-8). */
+int tok_lexicon_word_at(const tok_lexicon *lx, const char *s, size_t n);
 /* Adds a word (normalized UTF-8).  Only before the lexicon is shared. */
 void tok_lexicon_add(tok_lexicon *lx, const char *word, size_t n);
 size_t tok_lexicon_size(const tok_lexicon *lx);

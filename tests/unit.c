@@ -169,6 +169,10 @@ static void test_tokenize_and_regions(const ana_res *res)
     CHECK(strstr(b.data, "防沙治沙") != NULL);
     CHECK(strstr(b.data, "以工代赈") != NULL);
     ps_buf_free(&b);
+    /* The names lexicon finds where a region name or keyword starts. */
+    CHECK(tok_lexicon_word_at(res->names, "赤峰市全力", strlen("赤峰市全力")) == 1);
+    CHECK(tok_lexicon_word_at(res->names, "全力推进", strlen("全力推进")) == 0);
+    CHECK(tok_lexicon_word_at(res->names, "赤", strlen("赤")) == 0);
     tok_state_destroy(ts);
 
     const reg_gazetteer *g = res->gaz;
