@@ -142,10 +142,11 @@ int dec_to_utf8(const char *data, size_t len, char **out, size_t *outlen,
         return -1;
     }
     *encoding = "GB18030";
-    if (convert("GB18030", data, len, out, outlen, err) == 0)
+    char why[PS_ERRLEN];
+    if (convert("GB18030", data, len, out, outlen, why) == 0)
         return 0;
-    snprintf(err, PS_ERRLEN, "unknown encoding: neither UTF-8 nor GB18030 "
-             "(first bad byte at %zu)", first_bad);
+    snprintf(err, PS_ERRLEN, "unknown encoding: not UTF-8 (bad byte at %zu) "
+             "and %s", first_bad, why);
     return -1;
 }
 
