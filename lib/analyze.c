@@ -485,9 +485,10 @@ int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
         plist *p = &c->pl[k];
         const char *t = k < np ? pd->passages[k].text : pd->title;
         p->nwords = 0;
-        int rc = k < np && c->facets
-                     ? words_of(c, t, strlen(t), p, err)
-                     : tok_run(c->tok, t, strlen(t), collect_word, p, err);
+        /* Words serve region and sector detection only. */
+        int rc = !c->facets ? 0
+                 : k < np   ? words_of(c, t, strlen(t), p, err)
+                            : tok_run(c->tok, t, strlen(t), collect_word, p, err);
         if (rc < 0) {
             psg_doc_free(pd);
             return -1;
