@@ -171,6 +171,24 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
     xap_db *db;
     if (xap_db_open(dbpath, &db, err) != XAP_OK)
         return NULL;
+    char *ver = NULL;
+    if (xap_db_get_metadata(db, META_VERSION, &ver, err) != XAP_OK) {
+        xap_db_close(db);
+        return NULL;
+    }
+    if (strcmp(ver, PS_FORMAT_VERSION) != 0) {
+        if (*ver)
+            snprintf(err, PS_ERRLEN, "index format %.20s, this build reads "
+                     "format %s: index the documents into a new --db", ver,
+                     PS_FORMAT_VERSION);
+        else
+            snprintf(err, PS_ERRLEN, "not a policy-search index (no format "
+                     "mark)");
+        free(ver);
+        xap_db_close(db);
+        return NULL;
+    }
+    free(ver);
     ana_ctx *a = ana_ctx_create(res, err);
     if (!a) {
         xap_db_close(db);
