@@ -13,6 +13,9 @@
 #include "regions.h"
 #include "sectors.h"
 #include "snippet.h"
+#include "xap.h"
+#include "schema.h"
+#include "search.h"
 #include "tokenize.h"
 #include "util.h"
 
@@ -453,6 +456,39 @@ static void test_grams(void)
     }
 }
 
+/* An index of another format is refused with a message, not searched. */
+static void test_format_check(const ana_res *res)
+{
+    char dir[] = "/tmp/unit-format-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    char err[PS_ERRLEN];
+    for (int k = 0; k < 3; k++) {
+        xap_wdb *w;
+        CHECK(xap_wdb_open(dir, &w, err) == XAP_OK);
+        if (k < 2)
+            xap_wdb_set_metadata(w, META_VERSION, k == 0 ? "2" : "", err);
+        else
+            xap_wdb_set_metadata(w, META_VERSION, PS_FORMAT_VERSION, err);
+        CHECK(xap_wdb_commit(w, err) == XAP_OK);
+        xap_wdb_close(w);
+        err[0] = '\0';
+        srch_engine *e = srch_open(dir, res, err);
+        if (k == 0)
+            CHECK(!e && strstr(err, "index format 2") != NULL);
+        else if (k == 1)
+            CHECK(!e && strstr(err, "not a policy-search index") != NULL);
+        else
+            CHECK(e != NULL);
+        srch_close(e);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -471,6 +507,7 @@ int main(void)
     test_snippet();
     test_grams();
     test_json_string();
+    test_format_check(res);
     ana_res_destroy(res);
     return TEST_REPORT("unit");
 }
