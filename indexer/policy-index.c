@@ -259,6 +259,41 @@ static int put_meta(void *ctx, const char *key, size_t klen, const char *val,
            XAP_OK;
 }
 
+static int scan_meta(void *ctx, const char *prefix, size_t plen,
+                     int (*cb)(void *, const char *, size_t, const char *,
+                               size_t),
+                     void *cctx, char *err)
+{
+    worker *wk = ctx;
+    return xap_wdb_metadata_scan(wk->w, prefix, plen, cb, cctx, err) ==
+                   XAP_OK ? 0 : -1;
+}
+
+/* When deleted passages reach a quarter of the live ones, rewrites the
+ * character index without them (their grams are otherwise kept and
+ * skipped at every query) and empties the deleted list. */
+static int purge_deleted(worker *wk)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < wk->ndel; i++)
+        gone += (size_t)wk->del[i][1] - wk->del[i][0] + 1;
+    if (!gone || gone * 4 < xap_wdb_doccount(wk->w))
+        return 0;
+    char err[PS_ERRLEN];
+    if (gram_purge(scan_meta, put_meta, wk, (const unsigned (*)[2])wk->del,
+                   wk->ndel, err) < 0) {
+        report(wk->r, wk->r->db, err);
+        wk->r->fatal = 1;
+        return 0;
+    }
+    free(wk->del);
+    wk->del = NULL;
+    wk->ndel = 0;
+    wk->del_dirty = 1;
+    wk->changed = 1;
+    return 1;
+}
+
 /* Writes the character index of the batch and the deleted ranges, then
  * commits: passages and their index become visible together. */
 static int commit(worker *wk, const char *why)
@@ -443,7 +478,12 @@ static void *work(void *arg)
     }
     if (!r->fatal)
         remove_gone(wk);
-    if (!r->fatal && commit(wk, "end") == 0 && r->compact && wk->changed) {
+    /* Purge once everything is committed: the last batch may hold
+     * passages deleted in this run. */
+    int ok = !r->fatal && commit(wk, "end") == 0;
+    if (ok && purge_deleted(wk))
+        ok = commit(wk, "purge") == 0;
+    if (ok && r->compact && wk->changed) {
         /* Each shard is compacted by its own thread, while the others may
          * still be indexing. */
         char err[PS_ERRLEN];

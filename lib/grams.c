@@ -752,3 +752,130 @@ void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
     *r = all;
     *nr = out;
 }
+
+/* ---- purging deleted passages ---- */
+
+typedef struct purge {
+    gram_put put;
+    void *ctx;
+    const unsigned (*del)[2];
+    size_t ndel;
+    int positions;            /* entries end with a 0 (bigrams) */
+    ps_buf group;             /* the current gram's key prefix */
+    ps_buf keys;              /* its chunks' keys: 4-byte length + key */
+    ps_buf out;               /* its merged chunk */
+    uint32_t first, last;     /* docids in out */
+    int dropped;              /* an entry was left out */
+    size_t nchunks;
+    char *err;
+    int failed;
+} purge;
+
+/* Writes the merged chunk of the current gram, if anything changed. */
+static int purge_flush(purge *p)
+{
+    if (!p->group.len)
+        return 0;
+    int rc = 0;
+    if (p->dropped || p->nchunks > 1) {
+        const char *k = p->keys.data, *end = p->keys.data + p->keys.len;
+        while (!rc && k < end) {
+            uint32_t kl;
+            memcpy(&kl, k, 4);
+            rc = p->put(p->ctx, k + 4, kl, "", 0);
+            k += 4 + kl;
+        }
+        if (!rc && p->out.len) {
+            char key[64];
+            memcpy(key, p->group.data, p->group.len);
+            put_be32(key + p->group.len, p->first);
+            rc = p->put(p->ctx, key, p->group.len + 4, p->out.data, p->out.len);
+        }
+    }
+    p->group.len = p->keys.len = p->out.len = 0;
+    p->first = p->last = 0;
+    p->dropped = 0;
+    p->nchunks = 0;
+    return rc;
+}
+
+static int purge_chunk(void *ctx, const char *key, size_t klen,
+                       const char *val, size_t vlen)
+{
+    purge *p = ctx;
+    if (klen < 6 || klen > 60) {
+        p->failed = corrupt(p->err, "character index");
+        return 1;
+    }
+    size_t gl = klen - 4;     /* every key is its group and a BE32 docid */
+    if (p->group.len != gl || memcmp(p->group.data, key, gl) != 0) {
+        if (purge_flush(p))
+            return 1;
+        ps_buf_add(&p->group, key, gl);
+    }
+    uint32_t l = (uint32_t)klen;
+    ps_buf_add(&p->keys, (const char *)&l, 4);
+    ps_buf_add(&p->keys, key, klen);
+    p->nchunks++;
+    const unsigned char *s = (const unsigned char *)val, *end = s + vlen;
+    uint32_t doc = 0;
+    size_t at = 0;
+    while (s < end) {
+        uint32_t d, v;
+        if (!get_varint(&s, end, &d)) {
+            p->failed = corrupt(p->err, "character index");
+            return 1;
+        }
+        doc += d;
+        const unsigned char *payload = s;
+        do {
+            if (!get_varint(&s, end, &v)) {
+                p->failed = corrupt(p->err, "character index");
+                return 1;
+            }
+        } while (p->positions && v != 0);
+        if (in_ranges(p->del, p->ndel, &at, doc)) {
+            p->dropped = 1;
+            continue;
+        }
+        put_varint(&p->out, doc - p->last);
+        ps_buf_add(&p->out, (const char *)payload, (size_t)(s - payload));
+        if (!p->first)
+            p->first = doc;
+        p->last = doc;
+    }
+    return 0;
+}
+
+int gram_purge(gram_scan scan, gram_put put, void *ctx,
+               const unsigned (*del)[2], size_t ndel, char *err)
+{
+    static const struct {
+        const char *prefix;
+        int positions;
+    } kinds[] = {{META_GRAM, 1}, {META_UNIGRAM, 0}, {META_LENGTH, 0}};
+    int rc = 0;
+    for (size_t k = 0; k < 3 && !rc; k++) {
+        purge p;
+        memset(&p, 0, sizeof p);
+        p.put = put;
+        p.ctx = ctx;
+        p.del = del;
+        p.ndel = ndel;
+        p.positions = kinds[k].positions;
+        p.err = err;
+        ps_buf_init(&p.group);
+        ps_buf_init(&p.keys);
+        ps_buf_init(&p.out);
+        rc = scan(ctx, kinds[k].prefix, strlen(kinds[k].prefix), purge_chunk,
+                  &p, err);
+        if (!rc && purge_flush(&p))
+            rc = -1;
+        if (p.failed)
+            rc = -1;
+        ps_buf_free(&p.group);
+        ps_buf_free(&p.keys);
+        ps_buf_free(&p.out);
+    }
+    return rc;
+}

@@ -51,6 +51,18 @@ typedef int (*gram_put)(void *ctx, const char *key, size_t klen,
  * Returns 0, or the first nonzero value put returned. */
 int gram_batch_flush(gram_batch *b, gram_put put, void *ctx);
 
+/* Calls cb with every metadata entry whose key starts with prefix, in key
+ * order; cb may change metadata.  Returns 0, or -1 with err set. */
+typedef int (*gram_scan)(void *ctx, const char *prefix, size_t plen,
+                         int (*cb)(void *cctx, const char *key, size_t klen,
+                                   const char *val, size_t vlen),
+                         void *cctx, char *err);
+/* Rewrites the character index without the passages in the sorted ranges
+ * del[0..ndel), each gram's chunks merged into one (put with an empty
+ * value deletes a key).  Afterwards the deleted list can be emptied. */
+int gram_purge(gram_scan scan, gram_put put, void *ctx,
+               const unsigned (*del)[2], size_t ndel, char *err);
+
 /* ---- reading ---- */
 
 /* Appends the values of every metadata entry whose key starts with

@@ -121,11 +121,15 @@ static int load_shard_info(srch_engine *e, char *err)
             snprintf(err, PS_ERRLEN, "corrupt list of deleted passages");
             goto fail;
         }
-        for (size_t d = 0; d < si->nlen; d++)
-            if (si->len[d]) {
+        size_t at = 0;      /* deleted passages do not count */
+        for (size_t d = 0; d < si->nlen; d++) {
+            while (at < si->ndel && si->del[at][1] < d)
+                at++;
+            if (si->len[d] && !(at < si->ndel && si->del[at][0] <= d)) {
                 sum += si->len[d];
                 count++;
             }
+        }
         si->loaded = 1;
     }
     e->avglen = count ? sum / count : 1;
@@ -163,6 +167,9 @@ int srch_use_facet_index(srch_engine *e, char *err)
     for (size_t i = 0; i < xap_facets_nterms(fx); i++)
         strset_put(e->fxterms, xap_facets_term(fx, i),
                    strlen(xap_facets_term(fx, i)), (int)i);
+    /* Passage lengths too, so the first query does not pay for them. */
+    if (load_shard_info(e, err) < 0)
+        return -1;
     return 1;
 }
 

@@ -209,6 +209,29 @@ xap_status xap_wdb_set_metadata_n(xap_wdb *w, const char *key, size_t klen,
     XAP_CATCH
 }
 
+xap_status xap_wdb_metadata_scan(xap_wdb *w, const char *prefix, size_t plen,
+                                 int (*cb)(void *ctx, const char *key,
+                                           size_t klen, const char *val,
+                                           size_t vlen),
+                                 void *ctx, char *err)
+{
+    XAP_TRY
+    std::string p(prefix, plen);
+    std::vector<std::string> keys;
+    for (auto it = w->rep.metadata_keys_begin(p);
+         it != w->rep.metadata_keys_end(p); ++it)
+        keys.push_back(*it);
+    for (const std::string &k : keys) {
+        std::string v = w->rep.get_metadata(k);
+        if (cb(ctx, k.data(), k.size(), v.data(), v.size())) {
+            set_err(err, "stopped while rewriting metadata");
+            return XAP_ERR_XAPIAN;
+        }
+    }
+    return XAP_OK;
+    XAP_CATCH
+}
+
 xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
                                  void *ctx, char *err)

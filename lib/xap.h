@@ -65,6 +65,14 @@ xap_status xap_wdb_get_metadata_n(xap_wdb *w, const char *key, char **value,
                                   size_t *len, char *err);
 xap_status xap_wdb_set_metadata_n(xap_wdb *w, const char *key, size_t klen,
                                   const char *value, size_t vlen, char *err);
+/* Calls cb with every metadata entry whose key starts with
+ * prefix[0..plen), in key order (keys are read first, so cb may change
+ * metadata). */
+xap_status xap_wdb_metadata_scan(xap_wdb *w, const char *prefix, size_t plen,
+                                 int (*cb)(void *ctx, const char *key,
+                                           size_t klen, const char *val,
+                                           size_t vlen),
+                                 void *ctx, char *err);
 /* Calls cb for every metadata key starting with prefix. */
 xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
