@@ -61,11 +61,11 @@ char *dup_string(const std::string &s)
         return XAP_ERR_MEMORY;                              \
     }
 
+/* A writer always works inside a transaction, so what was not committed
+ * explicitly is dropped on close instead of committed half-done. */
 struct xap_wdb {
     Xapian::WritableDatabase rep;
 };
-/* A writer always works inside a transaction, so what was not committed
- * explicitly is dropped on close instead of committed half-done. */
 struct xap_db {
     Xapian::Database rep;
     std::string path;
@@ -116,18 +116,6 @@ xap_status xap_wdb_commit(xap_wdb *w, char *err)
     XAP_TRY
     w->rep.commit_transaction();
     w->rep.begin_transaction(true);
-    return XAP_OK;
-    XAP_CATCH
-}
-
-xap_status xap_wdb_replace(xap_wdb *w, const char *idterm, xap_doc *doc,
-                           char *err)
-{
-    XAP_TRY
-    if (idterm)
-        w->rep.replace_document(idterm, doc->rep);
-    else
-        w->rep.add_document(doc->rep);
     return XAP_OK;
     XAP_CATCH
 }
@@ -270,16 +258,6 @@ void xap_doc_destroy(xap_doc *d)
 void xap_doc_clear(xap_doc *d)
 {
     d->rep = Xapian::Document();
-}
-
-void xap_doc_add_term(xap_doc *d, const char *t, size_t n, unsigned wdfinc)
-{
-    d->rep.add_term(std::string(t, n), wdfinc);
-}
-
-void xap_doc_add_posting(xap_doc *d, const char *t, size_t n, unsigned pos)
-{
-    d->rep.add_posting(std::string(t, n), pos, 1);
 }
 
 void xap_doc_add_boolean(xap_doc *d, const char *t, size_t n)
@@ -470,24 +448,6 @@ xap_query *xap_q_term(const char *t, size_t n)
     return wrap(Xapian::Query(std::string(t, n)));
 }
 
-xap_query *xap_q_phrase(const char *const *terms, const size_t *lens,
-                        size_t n)
-{
-    std::vector<Xapian::Query> v;
-    for (size_t i = 0; i < n; i++)
-        v.emplace_back(std::string(terms[i], lens[i]));
-    if (n == 1)
-        return wrap(v[0]);
-    return wrap(Xapian::Query(Xapian::Query::OP_PHRASE, v.begin(), v.end(),
-                              (Xapian::termcount)n));
-}
-
-xap_query *xap_q_wildcard(const char *prefix, size_t n)
-{
-    return wrap(Xapian::Query(Xapian::Query::OP_WILDCARD,
-                              std::string(prefix, n)));
-}
-
 namespace {
 /* The documents of a precomputed match (the character index is read and
  * intersected in C): one list per shard.  Xapian clones the source for
@@ -601,11 +561,6 @@ xap_query *xap_q_combine(xap_op op, xap_query *const *subs, size_t n)
     for (size_t i = 0; i < n; i++)
         v.push_back(subs[i]->rep);
     return wrap(Xapian::Query(xop, v.begin(), v.end()));
-}
-
-xap_query *xap_q_scale(const xap_query *q, double factor)
-{
-    return wrap(Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, q->rep, factor));
 }
 
 void xap_q_destroy(xap_query *q)

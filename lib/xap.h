@@ -45,10 +45,6 @@ xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err);
 /* Closes the database, dropping what was not committed. */
 void xap_wdb_close(xap_wdb *w);
 xap_status xap_wdb_commit(xap_wdb *w, char *err);
-/* Adds doc; when idterm is not NULL, replaces the documents indexed by
- * that term instead. */
-xap_status xap_wdb_replace(xap_wdb *w, const char *idterm, xap_doc *doc,
-                           char *err);
 /* Adds doc; *docid (may be NULL) gets its document id. */
 xap_status xap_wdb_add(xap_wdb *w, xap_doc *doc, unsigned *docid, char *err);
 /* Deletes every document indexed by term.  When ids is not NULL, *ids
@@ -83,8 +79,6 @@ xap_doc *xap_doc_create(void);
 void xap_doc_destroy(xap_doc *d);
 /* Empties the document for reuse. */
 void xap_doc_clear(xap_doc *d);
-void xap_doc_add_term(xap_doc *d, const char *t, size_t n, unsigned wdfinc);
-void xap_doc_add_posting(xap_doc *d, const char *t, size_t n, unsigned pos);
 void xap_doc_add_boolean(xap_doc *d, const char *t, size_t n);
 void xap_doc_set_value(xap_doc *d, unsigned slot, const char *v, size_t n);
 void xap_doc_set_data(xap_doc *d, const char *v, size_t n);
@@ -128,11 +122,6 @@ typedef enum xap_op {
 } xap_op;
 
 xap_query *xap_q_term(const char *t, size_t n);
-/* Terms at consecutive positions, in order. */
-xap_query *xap_q_phrase(const char *const *terms, const size_t *lens,
-                        size_t n);
-/* Every term starting with prefix. */
-xap_query *xap_q_wildcard(const char *prefix, size_t n);
 /* Given documents of each shard (shard-local ids, ascending) with their
  * weights; maxw bounds the weights. */
 typedef struct xap_docs {
@@ -149,7 +138,6 @@ xap_query *xap_q_value_range(unsigned slot, const char *lo, size_t lolen,
 /* Combines subs[0..n) with op; AND_NOT, AND_MAYBE and FILTER are left
  * associative.  n == 0 gives a query matching nothing. */
 xap_query *xap_q_combine(xap_op op, xap_query *const *subs, size_t n);
-xap_query *xap_q_scale(const xap_query *q, double factor);
 void xap_q_destroy(xap_query *q);
 /* Xapian's description of q; caller frees. */
 char *xap_q_describe(const xap_query *q);

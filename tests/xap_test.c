@@ -1,6 +1,6 @@
 /*
  * xap_test.c: the Xapian wrapper, tested from plain C through its header
- * only: writing, committing, metadata, phrase and wildcard queries, value
+ * only: writing, committing, metadata, AND/OR/AND NOT queries, value
  * ranges, match spies, stub directories, posting sources, data from
  * metadata, uncommitted changes dropped, and errors coming back as
  * statuses rather than exceptions.
@@ -21,11 +21,11 @@ static void add(xap_wdb *w, const char *data, const char *const *terms,
     char err[PS_ERRLEN];
     xap_doc *d = xap_doc_create();
     for (size_t i = 0; i < n; i++)
-        xap_doc_add_posting(d, terms[i], strlen(terms[i]), (unsigned)i + 1);
+        xap_doc_add_boolean(d, terms[i], strlen(terms[i]));
     xap_doc_add_boolean(d, "Fdoc", 4);
     xap_doc_set_value(d, 1, value, strlen(value));
     xap_doc_set_data(d, data, strlen(data));
-    CHECK(xap_wdb_replace(w, NULL, d, err) == XAP_OK);
+    CHECK(xap_wdb_add(w, d, NULL, err) == XAP_OK);
     xap_doc_destroy(d);
 }
 
@@ -39,9 +39,9 @@ int main(void)
 
     xap_wdb *w;
     CHECK(xap_wdb_open(path, &w, err) == XAP_OK);
-    const char *a[] = {"Bab", "Bbc", "Bcd"};
+    const char *a[] = {"Bab", "Bbc", "Bcd", "Xone"};
     const char *b[] = {"Bcd", "Bbc", "Bab"};
-    add(w, "first", a, 3, "x,y");
+    add(w, "first", a, 4, "x,y");
     add(w, "second", b, 3, "y");
     CHECK(xap_wdb_set_metadata(w, "f:doc", "1 2 /root", err) == XAP_OK);
     CHECK(xap_wdb_commit(w, err) == XAP_OK);
@@ -66,9 +66,10 @@ int main(void)
     CHECK_STR(meta, "1 2 /root");
     free(meta);
 
-    const char *ph[] = {"Bab", "Bbc"};
-    size_t lens[] = {3, 3};
-    xap_query *q = xap_q_phrase(ph, lens, 2);
+    xap_query *two[2] = {xap_q_term("Bab", 3), xap_q_term("Xone", 4)};
+    xap_query *q = xap_q_combine(XAP_AND, two, 2);
+    xap_q_destroy(two[0]);
+    xap_q_destroy(two[1]);
     unsigned slots[] = {1};
     xap_search_opts o = {0, 10, 0, -1, 1, slots, 1, NULL, NULL};
     xap_result *r;
@@ -98,7 +99,11 @@ int main(void)
     xap_q_destroy(q);
     xap_facets_free(fx);
 
-    q = xap_q_wildcard("Bc", 2);
+    two[0] = xap_q_term("Bbc", 3);
+    two[1] = xap_q_term("Bcd", 3);
+    q = xap_q_combine(XAP_OR, two, 2);
+    xap_q_destroy(two[0]);
+    xap_q_destroy(two[1]);
     CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 2);
     xap_result_free(r);
     xap_q_destroy(q);
