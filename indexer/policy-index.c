@@ -55,6 +55,7 @@ typedef struct file {
     long long mtime;
     long long size;
     int shard;         /* the shard that has indexed it, or -1: any */
+    char *was;         /* its metadata there ("mtime size root"), or NULL */
     int state;         /* 0 todo, 1 indexed, 2 unchanged, 3 failed */
 } file;
 
@@ -130,6 +131,7 @@ static void add_file(run *r, const char *path, const char *docid,
     f->mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
     f->size = (long long)st->st_size;
     f->shard = -1;      /* decided once the shards are open */
+    f->was = NULL;
     f->state = 0;
 }
 
@@ -229,7 +231,7 @@ static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
 }
 
 /* Deletes the passages of a file and remembers their docids: the
- * character index still lists them until the shard is rebuilt. */
+ * character index still lists them until purge_deleted() runs. */
 static int delete_file(worker *wk, const char *fterm, char *err)
 {
     unsigned *ids;
@@ -331,17 +333,11 @@ static void title_hint(const char *docid, char *out, size_t n)
 static void index_file(worker *wk, file *f)
 {
     run *r = wk->r;
-    char key[PATH_MAX + 8], *old = NULL, err[PS_ERRLEN];
+    char key[PATH_MAX + 8], err[PS_ERRLEN];
     snprintf(key, sizeof key, META_FILE "%s", f->docid);
-    if (xap_wdb_get_metadata(wk->w, key, &old, err) != XAP_OK) {
-        report(r, f->path, err);
-        f->state = 3;
-        return;
-    }
     char now[PATH_MAX + 64];
     snprintf(now, sizeof now, "%lld %lld %s", f->mtime, f->size, f->root);
-    if (strcmp(old, now) == 0) {
-        free(old);
+    if (f->was && strcmp(f->was, now) == 0) {
         f->state = 2;
         return;
     }
@@ -349,23 +345,20 @@ static void index_file(worker *wk, file *f)
     size_t textlen;
     const char *enc;
     if (dec_read_file(f->path, &text, &textlen, &enc, err) < 0) {
-        free(old);
         report(r, f->path, err);
         f->state = 3;
         return;
     }
     char fterm[MAX_FILE_TERM + 32];
     ana_file_term(f->docid, fterm, sizeof fterm);
-    /* Delete even when no metadata says the file was indexed: a crash
-     * after Xapian flushed part of a file leaves passages without it. */
-    if (delete_file(wk, fterm, err) < 0) {
-        free(old);
+    /* A file indexed before is replaced.  (A new one has nothing to
+     * delete: the writer's transaction never commits half a file.) */
+    if (f->was && delete_file(wk, fterm, err) < 0) {
         free(text);
         report(r, f->path, err);
         f->state = 3;
         return;
     }
-    free(old);
     char hint[256];
     title_hint(f->docid, hint, sizeof hint);
     size_t np = 0;
@@ -885,8 +878,11 @@ int main(int argc, char **argv)
         snprintf(key, sizeof key, META_FILE "%s", r.files[i].docid);
         for (int s = 0; s < nshards && r.files[i].shard < 0; s++) {
             char *v = NULL;
-            if (xap_wdb_get_metadata(wk[s].w, key, &v, err) == XAP_OK && *v)
+            if (xap_wdb_get_metadata(wk[s].w, key, &v, err) == XAP_OK && *v) {
                 r.files[i].shard = s;
+                r.files[i].was = v;
+                v = NULL;
+            }
             free(v);
         }
         if (r.files[i].shard < 0 && nshards == 1)
@@ -933,6 +929,7 @@ int main(int argc, char **argv)
         free(r.files[i].path);
         free(r.files[i].docid);
         free(r.files[i].root);
+        free(r.files[i].was);
     }
     free(r.files);
     for (size_t i = 0; i < r.nroots; i++)
