@@ -457,8 +457,8 @@ static size_t gallop(const uint32_t *a, size_t n, size_t from, uint32_t x)
     return lo;
 }
 
-static int in_ranges(const unsigned (*del)[2], size_t ndel, size_t *at,
-                     unsigned doc)
+int gram_ranges_has(const unsigned (*del)[2], size_t ndel, size_t *at,
+                    unsigned doc)
 {
     while (*at < ndel && del[*at][1] < doc)
         (*at)++;
@@ -518,7 +518,7 @@ static int match_single(const char *needle, size_t n, int bigram,
                     break;
                 tf++;
             }
-            if (!rc && !in_ranges(del, ndel, &at, doc))
+            if (!rc && !gram_ranges_has(del, ndel, &at, doc))
                 hits_push(out, doc, tf);
         }
     }
@@ -594,7 +594,7 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
             pl[k].at = gallop(pl[k].docs, pl[k].ndocs, pl[k].at, doc);
             all = pl[k].at < pl[k].ndocs && pl[k].docs[pl[k].at] == doc;
         }
-        if (!all || in_ranges(del, ndel, &at, doc))
+        if (!all || gram_ranges_has(del, ndel, &at, doc))
             continue;
         /* Starts s of the needle: every bigram k at s + shift. */
         plist *a = &pl[0];
@@ -834,7 +834,7 @@ static int purge_chunk(void *ctx, const char *key, size_t klen,
                 return 1;
             }
         } while (p->positions && v != 0);
-        if (in_ranges(p->del, p->ndel, &at, doc)) {
+        if (gram_ranges_has(p->del, p->ndel, &at, doc)) {
             p->dropped = 1;
             continue;
         }

@@ -99,6 +99,10 @@ int gram_lengths(gram_fetch fetch, void *fctx, uint32_t **len, size_t *nlen,
 void gram_ranges_encode(const unsigned (*r)[2], size_t n, ps_buf *out);
 int gram_ranges_decode(const char *s, size_t n, unsigned (**ranges)[2],
                        size_t *nranges);
+/* 1 when doc lies in one of the sorted ranges r[0..n); *at is a cursor
+ * (start at 0) for ascending docs. */
+int gram_ranges_has(const unsigned (*r)[2], size_t n, size_t *at,
+                    unsigned doc);
 /* Adds docids ids[0..n) (any order) to the sorted, merged ranges *r. */
 void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
                      size_t n);

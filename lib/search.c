@@ -123,9 +123,8 @@ static int load_shard_info(srch_engine *e, char *err)
         }
         size_t at = 0;      /* deleted passages do not count */
         for (size_t d = 0; d < si->nlen; d++) {
-            while (at < si->ndel && si->del[at][1] < d)
-                at++;
-            if (si->len[d] && !(at < si->ndel && si->del[at][0] <= d)) {
+            if (si->len[d] && !gram_ranges_has((const unsigned (*)[2])si->del,
+                                               si->ndel, &at, (unsigned)d)) {
                 sum += si->len[d];
                 count++;
             }

@@ -42,10 +42,11 @@ typedef struct srch_request {
 
 srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err);
 void srch_close(srch_engine *e);
-/* Keeps an in-memory facet index so facet counts cost a few increments
- * per match (worth it for a server or a batch; it takes a moment to
- * build).  Not used when a shard is remote.  Returns 1 when in use, 0
- * when not applicable, -1 with err on failure. */
+/* Keeps an in-memory facet index (facet terms, mention values, every
+ * docid) and passage lengths, and from then on evaluates queries in C
+ * over them instead of through Xapian's matcher: worth it for a server or
+ * a batch; it takes a moment to build.  Returns 1 when in use, -1 with
+ * err on failure. */
 int srch_use_facet_index(srch_engine *e, char *err);
 /* Picks up documents indexed since the engine was opened. */
 void srch_refresh(srch_engine *e);
