@@ -226,14 +226,20 @@ static int words_of(ana_ctx *c, const char *t, size_t n, plist *p, char *err)
     return 0;
 }
 
+/* 0 when word w[0..n) cannot be a region name or sector keyword: too
+ * short, or no name starts with its first two characters. */
+static int may_be_name(const ana_res *r, const char *w, size_t n)
+{
+    return n >= r->min_name && ps_utf8_count(w, n) >= r->min_name &&
+           tok_lexicon_may_start(r->names, w, n);
+}
+
 static void find_regions(const ana_res *r, plist *p, const char *text)
 {
     p->nrm = 0;
     for (size_t i = 0; i < p->nwords; i++) {
-        const char *w = text + p->words[i].start;
-        size_t wl = p->words[i].end - p->words[i].start;
-        if (wl < r->min_name || ps_utf8_count(w, wl) < r->min_name ||
-            !tok_lexicon_may_start(r->lex, w, wl))
+        if (!may_be_name(r, text + p->words[i].start,
+                         p->words[i].end - p->words[i].start))
             continue;
         int cands[MAX_CANDS];
         size_t n = reg_lookup(r->gaz, text + p->words[i].start,
@@ -328,8 +334,7 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     for (size_t i = 0; c->facets && i < p->nwords; i++) {
         const char *w = ps->text + p->words[i].start;
         size_t wl = p->words[i].end - p->words[i].start;
-        if (wl >= r->min_name && ps_utf8_count(w, wl) >= r->min_name &&
-            tok_lexicon_may_start(r->lex, w, wl))
+        if (may_be_name(r, w, wl))
             sec_score_word(r->sec, &c->score, w, wl);
     }
 
