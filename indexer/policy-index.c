@@ -38,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -81,9 +83,10 @@ typedef struct run {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: policy-index --db DIR [--jobs N] PATH...\n"
+            "usage: policy-index --db DIR [--jobs N] [--wait] PATH...\n"
             "       policy-index --extract FILE\n"
             "       policy-index --passages FILE   (how FILE is cut)\n"
+            "  --wait       wait for another policy-index writing DIR\n"
             "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n"
             "  --no-compact leave the shards as written (faster, larger)\n");
 }
@@ -581,11 +584,62 @@ static void bump_generation(const char *db)
         rename(tmp, path);
 }
 
-/* Reads or creates DIR/XAPIANDB; returns the shard count or -1. */
+/* Takes the writer's lock of DIR for the whole run: every other step,
+ * from recovering a crashed compaction to the last rename, happens under
+ * it.  Returns the descriptor (kept open until exit: the kernel releases
+ * the lock when the process dies, so a crashed writer never blocks the
+ * next one), -1 after an error, -2 when another live writer holds it
+ * (err names its pid) and wait is 0. */
+static int lock_db(const char *db, int wait, char *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" LOCK_FILE, db);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, PS_ERRLEN, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) {
+            snprintf(err, PS_ERRLEN, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (!wait) {
+            snprintf(err, PS_ERRLEN, "another policy-index (pid %s) is writing "
+                     "%s", *pid ? pid : "?", db);
+            close(fd);
+            return -2;
+        }
+        fprintf(stderr, "policy-index: waiting for another policy-index (pid %s) "
+                "writing %s\n", *pid ? pid : "?", db);
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno != EINTR) {
+                snprintf(err, PS_ERRLEN, "cannot lock %s: %s", path,
+                         strerror(errno));
+                close(fd);
+                return -1;
+            }
+        }
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        snprintf(err, PS_ERRLEN, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads or creates DIR/XAPIANDB; returns the shard count or -1.  The
+ * caller holds the writer's lock. */
 static int open_layout(const char *db, int jobs, char *err)
 {
-    if (mkdir_p(db, err) < 0)
-        return -1;
     char stub[PATH_MAX];
     snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
     FILE *fp = fopen(stub, "r");
@@ -739,7 +793,7 @@ static void *progress_loop(void *arg)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
-    int no_facets = 0, no_compact = 0;
+    int no_facets = 0, no_compact = 0, wait = 0;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -756,6 +810,8 @@ int main(int argc, char **argv)
             extract_file = argv[++i];
         } else if (strcmp(argv[i], "--no-compact") == 0) {
             no_compact = 1;
+        } else if (strcmp(argv[i], "--wait") == 0) {
+            wait = 1;
         } else if (strcmp(argv[i], "--no-facets") == 0) {
             no_facets = 1;
         } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
@@ -788,6 +844,15 @@ int main(int argc, char **argv)
 
     double t0 = ps_now();
     char err[PS_ERRLEN];
+    if (mkdir_p(db, err) < 0) {
+        fprintf(stderr, "policy-index: %s: %s\n", db, err);
+        return 1;
+    }
+    int lockfd = lock_db(db, wait, err);
+    if (lockfd < 0) {
+        fprintf(stderr, "policy-index: %s\n", err);
+        return lockfd == -2 ? 2 : 1;
+    }
     int nshards = open_layout(db, (int)jobs, err);
     if (nshards < 0) {
         fprintf(stderr, "policy-index: %s: %s\n", db, err);
@@ -938,6 +1003,7 @@ int main(int argc, char **argv)
     strset_destroy(r.seen);
     strset_destroy(r.dirs);
     ana_res_destroy(res);
+    close(lockfd);      /* after the last rename: the run is over */
     if (!ok || r.fatal)
         return 1;
     return atomic_load(&r.failed) ? 1 : 0;

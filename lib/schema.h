@@ -60,6 +60,12 @@ static inline void ps_data_key(unsigned docid, char out[6])
  * database anew instead of reopening it. */
 #define GENERATION_FILE "generation"
 
+/* The writer's lock: policy-index holds an exclusive flock() on this
+ * file from before it touches anything in the directory (recovering a
+ * crashed compaction included) until its last rename.  It holds the
+ * writer's pid, for the message a second writer prints. */
+#define LOCK_FILE "writer.lock"
+
 /* Document ids longer than this are hashed in their F term. */
 #define MAX_FILE_TERM 200
 

@@ -21,6 +21,7 @@ command -v node >/dev/null 2>&1 || add nodejs
 command -v npm >/dev/null 2>&1 || add npm
 command -v python3 >/dev/null 2>&1 || add python3
 command -v curl >/dev/null 2>&1 || add curl
+command -v xapian-check >/dev/null 2>&1 || add xapian-tools
 
 if [ -n "$need" ]; then
   echo "setup: installing$need"
