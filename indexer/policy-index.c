@@ -706,7 +706,7 @@ static int dump_passages(const char *path)
     psg_doc *d = load_doc(path, &enc);
     if (!d)
         return 1;
-    static const char *const kinds[] = {"text", "heading", "noise"};
+    static const char *const kinds[] = {"text", "heading", "page number"};
     json_t *t = json_pack("{s:s,s:s}", "title", d->title, "encoding", enc);
     char *s = json_dumps(t, JSON_COMPACT);
     printf("%s\n", s);

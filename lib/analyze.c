@@ -348,7 +348,11 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     ps_buf_add_json(&js, docid, strlen(docid));
     ps_buf_adds(&js, ",\"title\":");
     ps_buf_add_json(&js, pd->title, strlen(pd->title));
-    ps_buf_printf(&js, ",\"passage\":%d,\"heading\":", ps->ordinal);
+    ps_buf_printf(&js, ",\"passage\":%d,\"kind\":\"%s\"", ps->ordinal,
+                  psg_kind_names[ps->kind]);
+    if (ps->page)
+        ps_buf_printf(&js, ",\"page\":%d", ps->page);
+    ps_buf_adds(&js, ",\"heading\":");
     if (ps->heading)
         ps_buf_add_json(&js, ps->heading, strlen(ps->heading));
     else

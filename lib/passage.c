@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const psg_kind_names[] = {"text", "heading", "title", "table"};
+
 typedef struct srcline {
     char *text;        /* folded, not squeezed */
     size_t len;
     int lineno;
+    int page;          /* 1-based in paged input, else 0 */
     int blank;
     int indent;        /* starts with whitespace */
     int md_heading;    /* "# ..." */
@@ -185,6 +188,7 @@ static void emit_paragraph(builder *b, srcline *lines, const size_t *idx,
                      n, bl->map.off);
     for (size_t k = 0; k < n; k++)
         bl->map.line[k] = lines[idx[k]].lineno;
+    bl->page = lines[idx[0]].page;
     free(marks);
     ps_buf_free(&joined);
     bl->len = out.len;
@@ -222,12 +226,17 @@ static size_t common_width(size_t *v, size_t n, size_t slack)
     if (n == 0)
         return 0;
     qsort(v, n, sizeof(size_t), cmp_size);
-    size_t best = 0, bestcount = 0;
+    /* Sorted, the values within -slack..+1 of v[i] are a window [lo, hi)
+     * that only moves right: linear after the sort. */
+    size_t best = 0, bestcount = 0, lo = 0, hi = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t c = 0;
-        for (size_t j = 0; j < n; j++)
-            if (v[j] + slack >= v[i] && v[j] <= v[i] + 1)
-                c++;
+        while (v[lo] + slack < v[i])
+            lo++;
+        if (hi < i)
+            hi = i;
+        while (hi < n && v[hi] <= v[i] + 1)
+            hi++;
+        size_t c = hi - lo;
         if (c > bestcount || (c == bestcount && v[i] > best)) {
             bestcount = c;
             best = v[i];
@@ -397,28 +406,38 @@ static void add_passage(psg_doc *d, size_t *cap, size_t block, size_t start,
         *cap = *cap ? 2 * *cap : 32;
         d->passages = ps_xrealloc(d->passages, *cap * sizeof *d->passages);
     }
+    const psg_block *bl = &d->blocks[block];
     psg_passage *p = &d->passages[d->npassages];
     p->ordinal = (int)d->npassages;
+    p->kind = bl->is_title                ? PSG_K_TITLE
+              : bl->kind == PSG_HEADING   ? PSG_K_HEADING
+              : bl->table                 ? PSG_K_TABLE
+                                          : PSG_K_TEXT;
+    p->page = bl->page;
     p->heading = heading;
     p->block = block;
     p->start = start;
     p->len = len;
-    p->text = ps_xstrndup(d->blocks[block].text + start, len);
+    p->text = ps_xstrndup(bl->text + start, len);
     d->npassages++;
 }
 
+/* Every block with text becomes one passage or more: a heading is a
+ * passage of its own and names the section of the passages after it. */
 static void make_passages(psg_doc *d)
 {
     size_t cap = 0;
     const char *heading = NULL;
     for (size_t bi = 0; bi < d->nblocks; bi++) {
         psg_block *bl = &d->blocks[bi];
+        if (bl->len == 0)
+            continue;
         if (bl->kind == PSG_HEADING) {
-            heading = bl->text;
+            add_passage(d, &cap, bi, 0, bl->len, NULL);
+            if (!bl->is_title)
+                heading = bl->text;
             continue;
         }
-        if (bl->kind != PSG_TEXT)
-            continue;
         size_t pos = 0;
         size_t rest = ps_utf8_count(bl->text, bl->len);
         while (pos < bl->len) {
@@ -438,60 +457,77 @@ static void make_passages(psg_doc *d)
     }
 }
 
+static void set_title(psg_doc *d, psg_block *bl)
+{
+    bl->is_title = 1;
+    bl->kind = PSG_HEADING;
+    d->title = ps_xstrdup(bl->text);
+}
+
 static void pick_title(psg_doc *d, const char *fallback)
 {
+    /* The format's own title block. */
+    for (size_t bi = 0; bi < d->nblocks; bi++) {
+        if (d->blocks[bi].forced && d->blocks[bi].is_title && d->blocks[bi].len) {
+            d->blocks[bi].is_title = 0;
+            set_title(d, &d->blocks[bi]);
+            return;
+        }
+    }
     for (size_t bi = 0; bi < d->nblocks && bi < 12; bi++) {
         if (d->blocks[bi].md) {
-            d->title = ps_xstrdup(d->blocks[bi].text);
+            set_title(d, &d->blocks[bi]);
             return;
         }
     }
     /* Else a heading-like line at the very top (not a section heading
      * further down, which would misname a continuation page). */
     for (size_t bi = 0; bi < d->nblocks && bi < 3; bi++) {
-        if (d->blocks[bi].kind == PSG_HEADING &&
+        if (d->blocks[bi].kind == PSG_HEADING && !d->blocks[bi].forced &&
             ps_utf8_count(d->blocks[bi].text, d->blocks[bi].len) >= 4) {
-            d->title = ps_xstrdup(d->blocks[bi].text);
+            set_title(d, &d->blocks[bi]);
             return;
         }
     }
     d->title = ps_xstrdup(fallback ? fallback : "");
 }
 
-psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
-                   char *err)
+/* Splits text[0..len) into folded lines appended to *lines.  In paged
+ * text a form feed ends a line and starts the next page (pdftotext's
+ * convention); elsewhere it is blank space. */
+static int split_lines(const char *utf8, size_t len, int paged,
+                       srcline **lines, size_t *nlines, size_t *cap,
+                       int *lineno, char *err)
 {
-    psg_doc *d = ps_xcalloc(1, sizeof *d);
-    builder b = {d, 0};
-    size_t nlines = 0, cap = 0;
-    srcline *lines = NULL;
     size_t pos = 0;
-    int lineno = 0;
+    int page = paged ? 1 : 0;
     while (pos < len) {
-        const char *nl = memchr(utf8 + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - utf8) : len;
+        size_t end = pos;
+        while (end < len && utf8[end] != '\n' && !(paged && utf8[end] == '\f'))
+            end++;
+        int feed = end < len && utf8[end] == '\f';
         size_t l = end - pos;
         if (l && utf8[pos + l - 1] == '\r')
             l--;
-        lineno++;
-        if (nlines == cap) {
-            cap = cap ? 2 * cap : 256;
-            lines = ps_xrealloc(lines, cap * sizeof *lines);
+        (*lineno)++;
+        if (*nlines == *cap) {
+            *cap = *cap ? 2 * *cap : 256;
+            *lines = ps_xrealloc(*lines, *cap * sizeof **lines);
         }
         ps_buf f;
         ps_buf_init(&f);
         if (norm_fold(utf8 + pos, l, &f, err) < 0) {
             ps_buf_free(&f);
-            for (size_t k = 0; k < nlines; k++)
-                free(lines[k].text);
-            free(lines);
-            psg_doc_free(d);
-            return NULL;
+            return -1;
         }
-        srcline *ln = &lines[nlines++];
+        srcline *ln = &(*lines)[(*nlines)++];
         ln->len = f.len;
         ln->text = f.data ? f.data : ps_xstrdup("");
-        ln->lineno = lineno;
+        for (size_t i = 0; i < ln->len; i++)
+            if (ln->text[i] == '\f')
+                ln->text[i] = ' ';
+        ln->lineno = *lineno;
+        ln->page = page;
         measure(ln);   /* widths as laid out, before markers go */
         /* Markdown emphasis markers are layout, not text. */
         size_t o = 0;
@@ -504,16 +540,70 @@ psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
         }
         ln->len = o;
         ln->text[o] = '\0';
-
         pos = end + 1;
+        if (feed)
+            page++;
     }
-    build_paragraphs(&b, lines, nlines);
-    for (size_t k = 0; k < nlines; k++)
-        free(lines[k].text);
+    return 0;
+}
+
+psg_doc *psg_parse_input(const psg_input *in, size_t n,
+                         const char *fallback_title, char *err)
+{
+    psg_doc *d = ps_xcalloc(1, sizeof *d);
+    builder b = {d, 0};
+    srcline *lines = NULL;
+    size_t nlines = 0, cap = 0, *idx = NULL, capidx = 0;
+    int lineno = 0, rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        nlines = 0;
+        rc = split_lines(in[i].text, in[i].len,
+                         in[i].kind == PSG_IN_LINES && in[i].paged, &lines,
+                         &nlines, &cap, &lineno, err);
+        if (rc == 0 && in[i].kind == PSG_IN_LINES) {
+            build_paragraphs(&b, lines, nlines);
+        } else if (rc == 0) {
+            /* One block, of the kind the format gives. */
+            size_t m = 0;
+            if (nlines > capidx) {
+                capidx = nlines;
+                idx = ps_xrealloc(idx, capidx * sizeof *idx);
+            }
+            for (size_t k = 0; k < nlines; k++)
+                if (!lines[k].blank)
+                    idx[m++] = k;
+            size_t before = d->nblocks;
+            emit_paragraph(&b, lines, idx, m, 0);
+            if (d->nblocks > before) {
+                psg_block *bl = &d->blocks[before];
+                bl->forced = in[i].kind != PSG_IN_PARA;
+                if (in[i].kind == PSG_IN_HEADING || in[i].kind == PSG_IN_TITLE)
+                    bl->kind = PSG_HEADING;
+                else if (in[i].kind == PSG_IN_CELL || bl->kind == PSG_NOISE)
+                    bl->kind = PSG_TEXT;
+                bl->is_title = in[i].kind == PSG_IN_TITLE;
+                bl->table = in[i].kind == PSG_IN_CELL;
+            }
+        }
+        for (size_t k = 0; k < nlines; k++)
+            free(lines[k].text);
+    }
     free(lines);
+    free(idx);
+    if (rc < 0) {
+        psg_doc_free(d);
+        return NULL;
+    }
     pick_title(d, fallback_title);
     make_passages(d);
     return d;
+}
+
+psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,
+                   char *err)
+{
+    psg_input in = {PSG_IN_LINES, utf8, len, 0};
+    return psg_parse_input(&in, 1, fallback_title, err);
 }
 
 void psg_doc_free(psg_doc *d)

@@ -6,8 +6,18 @@
  * paragraphs (blank lines, indentation, short lines in hard-wrapped
  * columns, one paragraph per line in unwrapped text); wrapped lines are
  * rejoined with whitespace squeezed; short unpunctuated paragraphs and
- * markdown "#" lines become section headings; page-number lines are
- * dropped; paragraphs longer than PSG_MAX_CHARS are cut at sentence ends.
+ * markdown "#" lines become section headings; paragraphs longer than
+ * PSG_MAX_CHARS are cut at sentence ends.
+ *
+ * Every block is a passage: the title and headings are passages of their
+ * own (kind "title" and "heading") that also name the section of the
+ * passages after them; page-number lines are passages too.  The
+ * heuristics decide how text is grouped, never whether it is searchable.
+ *
+ * Documents of structured formats (HTML, DOCX, OFD) come as a list of
+ * blocks whose kind the format says (psg_parse_input); paged text (PDF)
+ * as lines with a form feed between pages, so a paragraph broken at a
+ * page end is rejoined and every passage knows its page.
  *
  * A psg_doc owns all its strings; free it with psg_doc_free().
  */
@@ -29,9 +39,17 @@ typedef struct psg_linemap {
 
 typedef enum { PSG_TEXT, PSG_HEADING, PSG_NOISE } psg_kind;
 
+/* What a passage is, as the JSON "kind" says it. */
+typedef enum { PSG_K_TEXT, PSG_K_HEADING, PSG_K_TITLE, PSG_K_TABLE } psg_pkind;
+extern const char *const psg_kind_names[];   /* "text", "heading", ... */
+
 typedef struct psg_block {
     psg_kind kind;
     int md;                  /* a markdown "#" heading */
+    int forced;              /* kind given by the format, not guessed */
+    int is_title;            /* the document's title */
+    int table;               /* a table cell */
+    int page;                /* 1-based page of its first line, 0: unpaged */
     char *text;              /* normalized, NUL-terminated */
     size_t len;
     psg_linemap map;
@@ -39,6 +57,8 @@ typedef struct psg_block {
 
 typedef struct psg_passage {
     int ordinal;
+    psg_pkind kind;
+    int page;                /* 1-based, 0 when the format has no pages */
     const char *heading;     /* points into a heading block, or NULL */
     size_t block;            /* index of the block it was cut from */
     size_t start, len;       /* byte range of its text in that block */
@@ -53,7 +73,31 @@ typedef struct psg_doc {
     size_t npassages;
 } psg_doc;
 
-/* Parses utf8[0..len).  fallback_title is used when the document shows
+/* One piece of a document as an extractor delivers it. */
+typedef enum {
+    PSG_IN_LINES,      /* lines laid out as in a text file: paragraphs,
+                          headings and wraps are worked out from them */
+    PSG_IN_PARA,       /* one paragraph (its line breaks are wraps); a
+                          short unpunctuated one reads as a heading */
+    PSG_IN_HEADING,    /* a heading, as the format marks it */
+    PSG_IN_TITLE,      /* the document's title */
+    PSG_IN_CELL        /* a table cell */
+} psg_in_kind;
+
+typedef struct psg_input {
+    psg_in_kind kind;
+    const char *text;  /* UTF-8 */
+    size_t len;
+    int paged;         /* PSG_IN_LINES: '\f' starts the next page */
+} psg_input;
+
+/* Parses a document given as pieces.  fallback_title is used when the
+ * document shows no title of its own.  Returns a document (caller frees
+ * with psg_doc_free()) or NULL with err set. */
+psg_doc *psg_parse_input(const psg_input *in, size_t n,
+                         const char *fallback_title, char *err);
+
+/* Parses utf8[0..len) as plain text (one PSG_IN_LINES piece).  fallback_title is used when the document shows
  * no title of its own.  Returns a document (caller frees with
  * psg_doc_free()) or NULL with err set. */
 psg_doc *psg_parse(const char *utf8, size_t len, const char *fallback_title,

@@ -16,11 +16,16 @@
  *      metadata too (META_DATA), not document data: Xapian deflates
  *      document data, which cost a sixth of the indexing time.  Indexing
  *      is no longer bound by Xapian's inverter.
+ *   4  every block is a passage: titles, headings and page-number lines
+ *      too (format 3 kept headings only as the "heading" of the passages
+ *      under them, so text in them was not found); the JSON says each
+ *      passage's "kind", its "page" in paged formats and the document's
+ *      "format".  A format-3 index lacks that text: index anew.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
 
-#define PS_FORMAT_VERSION "3"
+#define PS_FORMAT_VERSION "4"
 
 /* Term prefixes. */
 #define PFX_FILE "F"      /* + document id (its relative path) */

@@ -784,11 +784,18 @@ static json_t *hit_json(const xap_hit *h, const build *b)
     if (!d)
         return NULL;
     json_t *o = json_object();
-    static const char *const first[] = {"doc", "title", "passage", "heading",
-                                        "text"};
-    for (size_t i = 0; i < 5; i++) {
+    static const char *const first[] = {"doc", "title", "passage", "kind",
+                                        "heading", "text"};
+    for (size_t i = 0; i < 6; i++) {
         json_t *v = json_object_get(d, first[i]);
         json_object_set(o, first[i], v ? v : json_null());
+    }
+    /* Where the format knows them. */
+    static const char *const opt[] = {"page", "ocr", "format"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(d, opt[i]);
+        if (v)
+            json_object_set(o, opt[i], v);
     }
     const char *text = json_string_value(json_object_get(d, "text"));
     ps_buf snip;
@@ -1304,13 +1311,21 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
         if (i == 0) {
             json_object_set(out, "doc", json_object_get(d, "doc"));
             json_object_set(out, "title", json_object_get(d, "title"));
+            if (json_object_get(d, "format"))
+                json_object_set(out, "format", json_object_get(d, "format"));
         }
         json_t *p = json_object();
-        static const char *const keys[] = {"passage", "heading", "text",
+        static const char *const keys[] = {"passage", "kind", "heading", "text",
                                            "regions", "sectors", "numbers"};
-        for (size_t k = 0; k < 6; k++) {
+        for (size_t k = 0; k < 7; k++) {
             json_t *v = json_object_get(d, keys[k]);
             json_object_set(p, keys[k], v ? v : json_null());
+        }
+        static const char *const opt[] = {"page", "ocr"};
+        for (size_t k = 0; k < 2; k++) {
+            json_t *v = json_object_get(d, opt[k]);
+            if (v)
+                json_object_set(p, opt[k], v);
         }
         json_array_append_new(ps, p);
         json_decref(d);

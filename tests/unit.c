@@ -123,11 +123,53 @@ static void test_passages(void)
     if (!d)
         return;
     CHECK_STR(d->title, "标题在这里");
-    CHECK(d->npassages == 2);
-    if (d->npassages == 2) {
-        CHECK(strstr(d->passages[0].text, "直到换行为止") != NULL);
-        CHECK(d->passages[1].heading && strcmp(d->passages[1].heading, "二、工作安排") == 0);
-        CHECK(d->passages[1].ordinal == 1);
+    /* Every block is a passage: title, text, page number, heading, text. */
+    CHECK(d->npassages == 5);
+    if (d->npassages == 5) {
+        CHECK_STR(d->passages[0].text, "标题在这里");
+        CHECK(d->passages[0].kind == PSG_K_TITLE);
+        CHECK(strstr(d->passages[1].text, "直到换行为止") != NULL);
+        CHECK(d->passages[1].kind == PSG_K_TEXT && !d->passages[1].heading);
+        CHECK_STR(d->passages[2].text, "- 12 -");
+        CHECK_STR(d->passages[3].text, "二、工作安排");
+        CHECK(d->passages[3].kind == PSG_K_HEADING);
+        CHECK(d->passages[4].heading && strcmp(d->passages[4].heading, "二、工作安排") == 0);
+        CHECK(d->passages[4].ordinal == 4);
+    }
+    psg_doc_free(d);
+
+    /* Paged text: a form feed starts a page, and a paragraph broken at the
+     * page end is one passage that starts on the first page. */
+    const char *paged =
+        "第一页的文字写到这里还没有写完，这一行很长很长很长很长很长\n"
+        "继续写下去，一直写到页面的末尾为止，这一行也很长很长很长很\n"
+        "长，然后这一段在下一页\f"
+        "接着写完了。\n\n"
+        "第二页的第二段。\n";
+    psg_input in = {PSG_IN_LINES, paged, strlen(paged), 1};
+    d = psg_parse_input(&in, 1, "x", err);
+    CHECK(d && d->npassages == 2);
+    if (d && d->npassages == 2) {
+        CHECK(strstr(d->passages[0].text, "这一段在下一页接着写完了") != NULL);
+        CHECK(d->passages[0].page == 1 && d->passages[1].page == 2);
+    }
+    psg_doc_free(d);
+
+    /* Blocks of a structured format keep the kind the format gives. */
+    psg_input blocks[] = {
+        {PSG_IN_TITLE, "关于印发方案的通知", 27, 0},
+        {PSG_IN_HEADING, "一、总体要求", 18, 0},
+        {PSG_IN_PARA, "第一段。", 12, 0},
+        {PSG_IN_CELL, "1273万亩", 10, 0},
+    };
+    d = psg_parse_input(blocks, 4, "x", err);
+    CHECK(d && d->npassages == 4);
+    if (d && d->npassages == 4) {
+        CHECK_STR(d->title, "关于印发方案的通知");
+        CHECK(d->passages[0].kind == PSG_K_TITLE && d->passages[1].kind == PSG_K_HEADING &&
+              d->passages[2].kind == PSG_K_TEXT && d->passages[3].kind == PSG_K_TABLE);
+        CHECK(d->passages[2].heading && strcmp(d->passages[2].heading, "一、总体要求") == 0);
+        CHECK_STR(d->passages[3].text, "1273万亩");
     }
     psg_doc_free(d);
 
