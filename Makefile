@@ -12,9 +12,8 @@ BIN   ?= bin
 SAN   ?=
 
 PKGS = xapian-core icu-uc icu-i18n libmicrohttpd jansson zlib
-DEBS = build-essential pkg-config libxapian-dev libicu-dev \
-       libmicrohttpd-dev libjansson-dev chromium fonts-noto-cjk wrk nodejs npm \
-       python3
+# The document readers (policy-extract only).
+EXT_PKGS = libxml-2.0 libarchive poppler-glib cairo tesseract lept
 
 OPT ?= -O2
 ASANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -28,13 +27,16 @@ CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) -Ilib \
            $(shell pkg-config --cflags xapian-core 2>/dev/null)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
-LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c \
+LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c lib/extract.c \
          lib/tokenize.c lib/numbers.c lib/regions.c lib/sectors.c lib/grams.c lib/dset.c \
          lib/analyze.c lib/query.c lib/snippet.c lib/search.c
 LIB_CXX = lib/xap.cc
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
+EXT_C  = lib/extract_html.c lib/extract_zip.c lib/extract_pdf.c lib/extract_ole.c
+EXT_OBJ = $(EXT_C:%.c=$(BUILD)/%.o)
+$(EXT_OBJ) $(BUILD)/indexer/policy-extract.o: CFLAGS += $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null)
 
-PROGS = $(BIN)/policy-index $(BIN)/policy-search $(BIN)/policy-web
+PROGS = $(BIN)/policy-index $(BIN)/policy-search $(BIN)/policy-web $(BIN)/policy-extract
 UNIT_TESTS = $(BIN)/test-unit $(BIN)/test-xap
 
 .PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean
@@ -67,6 +69,11 @@ $(BIN)/policy-index: $(BUILD)/indexer/policy-index.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/policy-extract: $(BUILD)/indexer/policy-extract.o $(EXT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(BIN)
+	@echo "  LINK $@"
+	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null)
 
 $(BIN)/policy-search: $(BUILD)/searcher/policy-search.o $(LIB_OBJ)
 	@mkdir -p $(BIN)

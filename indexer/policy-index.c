@@ -20,6 +20,7 @@
 #define _DEFAULT_SOURCE
 #include "analyze.h"
 #include "decode.h"
+#include "extract.h"
 #include "grams.h"
 #include "numbers.h"
 #include "passage.h"
@@ -58,7 +59,7 @@ typedef struct file {
     long long size;
     int shard;         /* the shard that has indexed it, or -1: any */
     char *was;         /* its metadata there ("mtime size root"), or NULL */
-    int state;         /* 0 todo, 1 indexed, 2 unchanged, 3 failed */
+    int state;         /* 0 todo, 1 indexed, 2 unchanged, 3 failed, 4 skipped */
 } file;
 
 typedef struct run {
@@ -74,7 +75,11 @@ typedef struct run {
     pthread_mutex_t lock;
     int progress;
     int compact;           /* compact each changed shard at its end */
-    atomic_size_t done, indexed, unchanged, removed, failed, passages;
+    ext_opts xopts;        /* how documents are read */
+    char **skipwhy;        /* reasons files were skipped ... */
+    size_t *skipn;         /* ... and how many each */
+    size_t nskipwhy;
+    atomic_size_t done, indexed, unchanged, removed, failed, skipped, passages;
     atomic_size_t bytes;
     atomic_size_t next_free;   /* files no shard has yet: next to take */
     int fatal;
@@ -87,6 +92,7 @@ static void usage(void)
             "       policy-index --extract FILE\n"
             "       policy-index --passages FILE   (how FILE is cut)\n"
             "  --wait       wait for another policy-index writing DIR\n"
+            "  --ocr        read scanned PDF pages with OCR (Tesseract, chi_sim)\n"
             "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n"
             "  --no-compact leave the shards as written (faster, larger)\n");
 }
@@ -100,13 +106,30 @@ static void report(run *r, const char *path, const char *msg)
     pthread_mutex_unlock(&r->lock);
 }
 
-static int wanted_ext(const char *name)
+/* Counts a skipped file under its reason (an unsupported format: by
+ * extension) for the summary. */
+static void count_skip(run *r, const char *path)
 {
-    const char *dot = strrchr(name, '.');
-    if (!dot)
-        return 0;
-    return strcasecmp(dot, ".txt") == 0 || strcasecmp(dot, ".md") == 0 ||
-           strcasecmp(dot, ".markdown") == 0 || strcasecmp(dot, ".text") == 0;
+    const char *ext = ext_extension(path);
+    char why[64];
+    snprintf(why, sizeof why, "%s", *ext ? ext : "no extension");
+    for (char *p = why; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    pthread_mutex_lock(&r->lock);
+    size_t i = 0;
+    while (i < r->nskipwhy && strcmp(r->skipwhy[i], why) != 0)
+        i++;
+    if (i == r->nskipwhy) {
+        r->skipwhy = ps_xrealloc(r->skipwhy, (i + 1) * sizeof(char *));
+        r->skipn = ps_xrealloc(r->skipn, (i + 1) * sizeof(size_t));
+        r->skipwhy[i] = ps_xstrdup(why);
+        r->skipn[i] = 0;
+        r->nskipwhy++;
+    }
+    r->skipn[i]++;
+    pthread_mutex_unlock(&r->lock);
+    atomic_fetch_add(&r->skipped, 1);
 }
 
 static void add_file(run *r, const char *path, const char *docid,
@@ -182,16 +205,14 @@ static void walk(run *r, const char *root, const char *rel)
         snprintf(full, sizeof full, "%s/%s", root, sub);
         struct stat st;
         if (stat(full, &st) < 0) {
-            if (wanted_ext(names[i])) {
-                report(r, full, strerror(errno));
-                atomic_fetch_add(&r->failed, 1);
-            }
+            report(r, full, strerror(errno));
+            atomic_fetch_add(&r->failed, 1);
         } else if (S_ISDIR(st.st_mode)) {
             walk(r, root, sub);
-        } else if (wanted_ext(names[i]) && !S_ISREG(st.st_mode)) {
+        } else if (!S_ISREG(st.st_mode)) {
             report(r, full, "not a regular file");
             atomic_fetch_add(&r->failed, 1);
-        } else if (wanted_ext(names[i])) {
+        } else {
             add_file(r, full, sub, root, &st);
         }
         free(names[i]);
@@ -344,12 +365,13 @@ static void index_file(worker *wk, file *f)
         f->state = 2;
         return;
     }
-    char *text;
-    size_t textlen;
-    const char *enc;
-    if (dec_read_file(f->path, &text, &textlen, &enc, err) < 0) {
+    ext_doc *xd;
+    ext_status xs = ext_read_file(f->path, &r->xopts, &xd, err);
+    if (xs != EXT_OK) {
         report(r, f->path, err);
-        f->state = 3;
+        if (xs == EXT_UNSUPPORTED)
+            count_skip(r, f->path);
+        f->state = xs == EXT_UNSUPPORTED ? 4 : 3;
         return;
     }
     char fterm[MAX_FILE_TERM + 32];
@@ -357,7 +379,7 @@ static void index_file(worker *wk, file *f)
     /* A file indexed before is replaced.  (A new one has nothing to
      * delete: the writer's transaction never commits half a file.) */
     if (f->was && delete_file(wk, fterm, err) < 0) {
-        free(text);
+        ext_doc_free(xd);
         report(r, f->path, err);
         f->state = 3;
         return;
@@ -365,16 +387,17 @@ static void index_file(worker *wk, file *f)
     char hint[256];
     title_hint(f->docid, hint, sizeof hint);
     size_t np = 0;
-    if (ana_document(wk->ana, f->docid, text, textlen, hint, emit_doc, wk,
-                     &np, err) < 0) {
-        free(text);
+    if (ana_document(wk->ana, f->docid, xd->in, xd->nin,
+                     xd->title ? xd->title : hint, xd->format, xd->ocr,
+                     emit_doc, wk, &np, err) < 0) {
+        ext_doc_free(xd);
         report(r, f->path, err);
         delete_file(wk, fterm, err);
         xap_wdb_set_metadata(wk->w, key, "", err);
         f->state = 3;
         return;
     }
-    free(text);
+    ext_doc_free(xd);
     xap_wdb_set_metadata(wk->w, key, now, err);
     atomic_fetch_add(&r->passages, np);
     atomic_fetch_add(&r->bytes, (size_t)f->size);
@@ -468,7 +491,7 @@ static void *work(void *arg)
             atomic_fetch_add(&r->indexed, 1);
         else if (f->state == 2)
             atomic_fetch_add(&r->unchanged, 1);
-        else
+        else if (f->state == 3)
             atomic_fetch_add(&r->failed, 1);
         atomic_fetch_add(&r->done, 1);
     }
@@ -688,12 +711,15 @@ static int open_layout(const char *db, int jobs, char *err)
 /* Reads, decodes and cuts FILE; NULL after an error line. */
 static psg_doc *load_doc(const char *path, const char **enc)
 {
-    char err[PS_ERRLEN], *text;
-    size_t textlen;
+    char err[PS_ERRLEN];
     psg_doc *d = NULL;
-    if (dec_read_file(path, &text, &textlen, enc, err) == 0) {
-        d = psg_parse(text, textlen, "", err);
-        free(text);
+    ext_doc *xd;
+    ext_opts o = {0, NULL};
+    *enc = "";
+    if (ext_read_file(path, &o, &xd, err) == EXT_OK) {
+        *enc = xd->encoding ? xd->encoding : xd->format;
+        d = psg_parse_input(xd->in, xd->nin, xd->title ? xd->title : "", err);
+        ext_doc_free(xd);
     }
     if (!d)
         fprintf(stderr, "policy-index: %s: %s\n", path, err);
@@ -793,7 +819,7 @@ static void *progress_loop(void *arg)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
-    int no_facets = 0, no_compact = 0, wait = 0;
+    int no_facets = 0, no_compact = 0, wait = 0, ocr = 0;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -810,6 +836,8 @@ int main(int argc, char **argv)
             extract_file = argv[++i];
         } else if (strcmp(argv[i], "--no-compact") == 0) {
             no_compact = 1;
+        } else if (strcmp(argv[i], "--ocr") == 0) {
+            ocr = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
         } else if (strcmp(argv[i], "--no-facets") == 0) {
@@ -867,6 +895,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&r.lock, NULL);
     r.progress = isatty(2);
     r.compact = !no_compact;
+    r.xopts.ocr = ocr;
     for (int i = first_path; i < argc; i++) {
         struct stat st;
         char abs[PATH_MAX];
@@ -982,14 +1011,31 @@ int main(int argc, char **argv)
     double mb = (double)atomic_load(&r.bytes) / 1e6;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    /* "3 skipped (unsupported format: .xlsx ×2, .zip ×1)" */
+    ps_buf sk;
+    ps_buf_init(&sk);
+    if (r.nskipwhy) {
+        ps_buf_printf(&sk, ", %zu skipped (unsupported format:",
+                      atomic_load(&r.skipped));
+        for (size_t i = 0; i < r.nskipwhy; i++) {
+            ps_buf_printf(&sk, "%s %s ×%zu", i ? "," : "", r.skipwhy[i],
+                          r.skipn[i]);
+            free(r.skipwhy[i]);
+        }
+        ps_buf_adds(&sk, ")");
+    }
+    free(r.skipwhy);
+    free(r.skipn);
     fprintf(stderr,
-            "policy-index: %zu indexed, %zu unchanged, %zu removed, %zu failed; "
+            "policy-index: %zu indexed, %zu unchanged, %zu removed, %zu failed%s; "
             "%zu passages; %.2f MB in %.2f s (%.2f MB/s); %d shard%s; "
             "peak RSS %ld MB\n",
             atomic_load(&r.indexed), atomic_load(&r.unchanged),
             atomic_load(&r.removed), atomic_load(&r.failed),
+            sk.data ? sk.data : "",
             atomic_load(&r.passages), mb, secs, mb / (secs > 0 ? secs : 1),
             nshards, nshards == 1 ? "" : "s", ru.ru_maxrss / 1024);
+    ps_buf_free(&sk);
     for (size_t i = 0; i < r.nfiles; i++) {
         free(r.files[i].path);
         free(r.files[i].docid);

@@ -319,7 +319,7 @@ static void join_set(char **items, size_t n, ps_buf *out)
 /* Builds and emits the Xapian document of passage k. */
 static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
                         const char *docid, const char *fterm, int docreg,
-                        ana_emit emit, void *ectx)
+                        const char *format, int ocr, ana_emit emit, void *ectx)
 {
     const ana_res *r = c->res;
     const reg_gazetteer *g = r->gaz;
@@ -352,6 +352,10 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
                   psg_kind_names[ps->kind]);
     if (ps->page)
         ps_buf_printf(&js, ",\"page\":%d", ps->page);
+    if (format)
+        ps_buf_printf(&js, ",\"format\":\"%s\"", format);
+    if (ocr)
+        ps_buf_adds(&js, ",\"ocr\":true");
     ps_buf_adds(&js, ",\"heading\":");
     if (ps->heading)
         ps_buf_add_json(&js, ps->heading, strlen(ps->heading));
@@ -474,12 +478,13 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     return rc;
 }
 
-int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
-                 const char *title_hint, ana_emit emit, void *ectx,
-                 size_t *npassages, char *err)
+int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
+                 size_t nin, const char *title_hint, const char *format,
+                 int ocr, ana_emit emit, void *ectx, size_t *npassages,
+                 char *err)
 {
     *npassages = 0;
-    psg_doc *pd = psg_parse(utf8, len, title_hint, err);
+    psg_doc *pd = psg_parse_input(in, nin, title_hint, err);
     if (!pd)
         return -1;
     if (pd->npassages + 1 > c->cappl) {
@@ -511,7 +516,8 @@ int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
     char fterm[MAX_FILE_TERM + 32];
     ana_file_term(docid, fterm, sizeof fterm);
     for (size_t k = 0; k < np; k++) {
-        if (emit_passage(c, pd, k, docid, fterm, docreg, emit, ectx)) {
+        if (emit_passage(c, pd, k, docid, fterm, docreg, format, ocr, emit,
+                         ectx)) {
             snprintf(err, PS_ERRLEN, "stopped while writing passage %zu", k);
             psg_doc_free(pd);
             return -1;

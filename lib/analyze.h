@@ -46,12 +46,15 @@ void ana_ctx_set_facets(ana_ctx *c, int on);
 typedef int (*ana_emit)(void *ctx, xap_doc *doc, const char *text,
                         size_t len, const char *data, size_t datalen);
 
-/* Analyzes one document: docid is its id (relative path), title_hint the
- * title to use when the text has none.  Calls emit once per passage and
- * sets *npassages.  Returns 0, or -1 with err set. */
-int ana_document(ana_ctx *c, const char *docid, const char *utf8, size_t len,
-                 const char *title_hint, ana_emit emit, void *ectx,
-                 size_t *npassages, char *err);
+/* Analyzes one document given as pieces (extract.h): docid is its id
+ * (relative path), title_hint the title to use when the text has none,
+ * format the reader's name ("pdf"; NULL for plain text), ocr whether its
+ * text came from OCR.  Calls emit once per passage and sets *npassages.
+ * Returns 0, or -1 with err set. */
+int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
+                 size_t nin, const char *title_hint, const char *format,
+                 int ocr, ana_emit emit, void *ectx, size_t *npassages,
+                 char *err);
 
 /* Writes the F term of docid into out (at least MAX_FILE_TERM + 24). */
 void ana_file_term(const char *docid, char *out, size_t outlen);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unicode/ucnv.h>
 #include <unicode/ustring.h>
 
@@ -160,4 +161,27 @@ int dec_read_file(const char *path, char **out, size_t *outlen,
     int rc = dec_to_utf8(raw, rawlen, out, outlen, encoding, err);
     free(raw);
     return rc;
+}
+
+int dec_named(const char *data, size_t len, const char *charset, char **out,
+              size_t *outlen, char *err)
+{
+    if (strcasecmp(charset, "gb2312") == 0 || strcasecmp(charset, "gbk") == 0 ||
+        strcasecmp(charset, "x-gbk") == 0 || strcasecmp(charset, "cp936") == 0 ||
+        strcasecmp(charset, "gb18030") == 0)
+        charset = "GB18030";        /* the superset of all three */
+    if (strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "utf8") == 0) {
+        if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+            data += 3;
+            len -= 3;
+        }
+        if (!ps_utf8_valid(data, len)) {
+            snprintf(err, PS_ERRLEN, "declared UTF-8 but is not valid UTF-8");
+            return -1;
+        }
+        *out = ps_xstrndup(data, len);
+        *outlen = len;
+        return 0;
+    }
+    return convert(charset, data, len, out, outlen, err);
 }

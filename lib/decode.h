@@ -18,6 +18,13 @@
 int dec_to_utf8(const char *data, size_t len, char **out, size_t *outlen,
                 const char **encoding, char *err);
 
+/* Decodes data[0..len) from the named charset (a web page's declared
+ * one: utf-8, gb2312, gbk, gb18030, big5, ...; the GB family is read as
+ * GB18030).  Same results as dec_to_utf8; -1 when the name is unknown or
+ * the bytes are not valid in it. */
+int dec_named(const char *data, size_t len, const char *charset, char **out,
+              size_t *outlen, char *err);
+
 /* Reads the file at path and decodes it (ps_read_file + dec_to_utf8).
  * Same results and ownership as dec_to_utf8. */
 int dec_read_file(const char *path, char **out, size_t *outlen,

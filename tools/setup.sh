@@ -10,7 +10,9 @@ add() { need="$need $*"; }
 command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1 || add build-essential
 command -v pkg-config >/dev/null 2>&1 || add pkg-config
 for pair in xapian-core:libxapian-dev icu-uc:libicu-dev icu-i18n:libicu-dev \
-            libmicrohttpd:libmicrohttpd-dev jansson:libjansson-dev zlib:zlib1g-dev; do
+            libmicrohttpd:libmicrohttpd-dev jansson:libjansson-dev zlib:zlib1g-dev \
+            libxml-2.0:libxml2-dev libarchive:libarchive-dev poppler-glib:libpoppler-glib-dev \
+            cairo:libcairo2-dev tesseract:libtesseract-dev; do
   pc=${pair%%:*}; deb=${pair#*:}
   pkg-config --exists "$pc" 2>/dev/null || add "$deb"
 done
@@ -21,6 +23,13 @@ command -v node >/dev/null 2>&1 || add nodejs
 command -v npm >/dev/null 2>&1 || add npm
 command -v python3 >/dev/null 2>&1 || add python3
 command -v curl >/dev/null 2>&1 || add curl
+# Documents: CJK character maps for PDF, Chinese OCR data, the Word
+# binary readers, and pdftoppm for the scanned-PDF fixture.
+[ -d /usr/share/poppler/cMap ] || add poppler-data
+ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || add tesseract-ocr-chi-sim
+command -v antiword >/dev/null 2>&1 || add antiword
+command -v catdoc >/dev/null 2>&1 || add catdoc
+command -v pdftoppm >/dev/null 2>&1 || add poppler-utils
 command -v xapian-check >/dev/null 2>&1 || add xapian-tools
 
 if [ -n "$need" ]; then

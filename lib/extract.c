@@ -1,0 +1,485 @@
+/*
+ * extract.c: format detection, the text formats, and the helper process
+ * that reads every other format (see extract.h).
+ */
+#include "extract.h"
+#include "decode.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+
+
+ext_doc *ext_doc_new(const char *format)
+{
+    ext_doc *d = ps_xcalloc(1, sizeof *d);
+    d->format = format;
+    return d;
+}
+
+void ext_doc_free(ext_doc *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nin; i++)
+        free((char *)d->in[i].text);
+    for (size_t i = 0; i < d->nmeta; i++) {
+        free(d->meta[i].key);
+        free(d->meta[i].value);
+    }
+    free(d->in);
+    free(d->meta);
+    free(d->title);
+    free(d);
+}
+
+static int all_space(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        if (!ps_is_space(cp) && cp != 0xA0 && cp != 0x3000 && cp != 0xFEFF)
+            return 0;
+    }
+    return 1;
+}
+
+void ext_add(ext_doc *d, psg_in_kind kind, const char *text, size_t len,
+             int paged)
+{
+    if (!ps_utf8_valid(text, len) || all_space(text, len))
+        return;
+    if (d->nin == d->capin) {
+        d->capin = d->capin ? 2 * d->capin : 64;
+        d->in = ps_xrealloc(d->in, d->capin * sizeof *d->in);
+    }
+    psg_input *p = &d->in[d->nin++];
+    p->kind = kind;
+    p->text = ps_xstrndup(text, len);
+    p->len = len;
+    p->paged = paged;
+}
+
+void ext_add_meta(ext_doc *d, const char *key, const char *value)
+{
+    if (!value || !*value || !ps_utf8_valid(value, strlen(value)) ||
+        ext_meta_get(d, key))
+        return;
+    d->meta = ps_xrealloc(d->meta, (d->nmeta + 1) * sizeof *d->meta);
+    d->meta[d->nmeta].key = ps_xstrdup(key);
+    d->meta[d->nmeta].value = ps_xstrdup(value);
+    d->nmeta++;
+}
+
+const char *ext_meta_get(const ext_doc *d, const char *key)
+{
+    for (size_t i = 0; i < d->nmeta; i++)
+        if (strcmp(d->meta[i].key, key) == 0)
+            return d->meta[i].value;
+    return NULL;
+}
+
+/* ---- the helper's output ---- */
+
+static const char *const in_kinds[] = {"lines", "para", "heading", "title",
+                                       "cell"};
+
+char *ext_doc_to_json(const ext_doc *d)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_integer(0));
+    json_object_set_new(o, "format", json_string(d->format));
+    if (d->title)
+        json_object_set_new(o, "title", json_string(d->title));
+    if (d->ocr)
+        json_object_set_new(o, "ocr", json_true());
+    if (d->pages)
+        json_object_set_new(o, "pages", json_integer(d->pages));
+    json_t *m = json_array();
+    for (size_t i = 0; i < d->nmeta; i++)
+        json_array_append_new(m, json_pack("[ss]", d->meta[i].key,
+                                           d->meta[i].value));
+    json_object_set_new(o, "meta", m);
+    json_t *ps = json_array();
+    for (size_t i = 0; i < d->nin; i++)
+        json_array_append_new(ps, json_pack("[ss#i]", in_kinds[d->in[i].kind],
+                                            d->in[i].text, d->in[i].len,
+                                            d->in[i].paged));
+    json_object_set_new(o, "pieces", ps);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static const char *const formats[] = {"text", "markdown", "html", "pdf",
+                                      "docx", "ofd", "doc", "wps", "rtf"};
+
+static const char *static_format(const char *f)
+{
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (f && strcmp(f, formats[i]) == 0)
+            return formats[i];
+    return NULL;
+}
+
+ext_doc *ext_doc_from_json(const char *s, size_t n, char *err)
+{
+    json_error_t je;
+    json_t *o = json_loadb(s, n, 0, &je);
+    if (!o) {
+        snprintf(err, PS_ERRLEN, "the reader's output is not JSON: %s", je.text);
+        return NULL;
+    }
+    const char *f = static_format(json_string_value(json_object_get(o, "format")));
+    json_t *ps = json_object_get(o, "pieces");
+    if (!f || !json_is_array(ps)) {
+        snprintf(err, PS_ERRLEN, "the reader's output lacks format or pieces");
+        json_decref(o);
+        return NULL;
+    }
+    ext_doc *d = ext_doc_new(f);
+    const char *t = json_string_value(json_object_get(o, "title"));
+    if (t && *t)
+        d->title = ps_xstrdup(t);
+    d->ocr = json_is_true(json_object_get(o, "ocr"));
+    d->pages = (int)json_integer_value(json_object_get(o, "pages"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(o, "meta"), i, v)
+    {
+        const char *k = json_string_value(json_array_get(v, 0));
+        const char *val = json_string_value(json_array_get(v, 1));
+        if (k && val)
+            ext_add_meta(d, k, val);
+    }
+    json_array_foreach(ps, i, v)
+    {
+        const char *kind = json_string_value(json_array_get(v, 0));
+        json_t *text = json_array_get(v, 1);
+        size_t k = 0;
+        while (kind && k < sizeof in_kinds / sizeof in_kinds[0] &&
+               strcmp(kind, in_kinds[k]) != 0)
+            k++;
+        if (!kind || k == sizeof in_kinds / sizeof in_kinds[0] ||
+            !json_is_string(text))
+            continue;
+        ext_add(d, (psg_in_kind)k, json_string_value(text),
+                json_string_length(text),
+                (int)json_integer_value(json_array_get(v, 2)));
+    }
+    json_decref(o);
+    return d;
+}
+
+/* ---- detection ---- */
+
+
+const char *ext_extension(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base ? dot : "";
+}
+
+static int ext_in(const char *ext, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcasecmp(ext, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const text_exts[] = {"", ".txt", ".text", ".md",
+                                        ".markdown", NULL};
+static const char *const html_exts[] = {".html", ".htm", ".shtml", ".xhtml",
+                                        NULL};
+
+/* ASCII case-insensitive search for needle in h[0..n). */
+static int has_ci(const char *h, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++)
+        if (strncasecmp(h + i, needle, m) == 0)
+            return 1;
+    return 0;
+}
+
+/* What the first bytes say; *what names an unsupported format. */
+static ext_kind sniff(const char *h, size_t n, const char *ext,
+                     const char **what)
+{
+    static const struct {
+        const char *magic;
+        size_t len;
+        const char *name;
+    } other[] = {
+        {"\x89PNG", 4, "PNG image"}, {"\xff\xd8\xff", 3, "JPEG image"},
+        {"GIF8", 4, "GIF image"}, {"II*\0", 4, "TIFF image"},
+        {"MM\0*", 4, "TIFF image"}, {"7z\xbc\xaf", 4, "7z archive"},
+        {"Rar!", 4, "RAR archive"}, {"\x1f\x8b", 2, "gzip archive"},
+        {"\x7f" "ELF", 4, "program"}, {"BZh", 3, "bzip2 archive"},
+        {"{\\rtf", 5, "RTF"},
+    };
+    *what = NULL;
+    if (n >= 4 && memcmp(h, "PK\3\4", 4) == 0)
+        return EXT_SN_ZIP;
+    if (n >= 8 && memcmp(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0)
+        return EXT_SN_OLE;
+    if (memmem(h, n < 1024 ? n : 1024, "%PDF-", 5))
+        return EXT_SN_PDF;
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+        if (n >= other[i].len && memcmp(h, other[i].magic, other[i].len) == 0) {
+            *what = other[i].name;
+            return EXT_SN_UNSUPPORTED;
+        }
+    size_t i = 0;
+    if (n >= 3 && memcmp(h, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
+    while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == '\r' || h[i] == '\n'))
+        i++;
+    if (n >= 2 && ((unsigned char)h[0] == 0xff || (unsigned char)h[0] == 0xfe))
+        return ext_in(ext, html_exts) ? EXT_SN_HTML : EXT_SN_TEXT;   /* UTF-16 */
+    if (i < n && h[i] == '<' &&
+        (has_ci(h, n, "<html") || has_ci(h, n, "<!doctype html") ||
+         has_ci(h, n, "<head") || has_ci(h, n, "<body") ||
+         has_ci(h, n, "<meta") || has_ci(h, n, "<title") ||
+         has_ci(h, n, "<div") || has_ci(h, n, "<p>") || has_ci(h, n, "<table")))
+        return EXT_SN_HTML;
+    if (ext_in(ext, html_exts))
+        return EXT_SN_HTML;
+    if (ext_in(ext, text_exts)) {
+        if (!*ext && memchr(h, '\0', n)) {
+            *what = "binary file";
+            return EXT_SN_UNSUPPORTED;
+        }
+        return EXT_SN_TEXT;
+    }
+    return EXT_SN_UNSUPPORTED;
+}
+
+static void unsupported(const char *what, const char *ext, char *err)
+{
+    if (what)
+        snprintf(err, PS_ERRLEN, "unsupported format (%s%s%s)", what,
+                 *ext ? ", " : "", ext);
+    else
+        snprintf(err, PS_ERRLEN, "unsupported format (%s)",
+                 *ext ? ext : "no extension");
+}
+
+ext_kind ext_sniff(const char *head, size_t n, const char *path, char *err)
+{
+    const char *what, *ext = ext_extension(path);
+    ext_kind k = sniff(head, n, ext, &what);
+    if (k == EXT_SN_UNSUPPORTED)
+        unsupported(what, ext, err);
+    return k;
+}
+
+ext_status ext_read_text(const char *data, size_t len, const char *path,
+                         ext_doc **out, char *err)
+{
+    const char *ext = ext_extension(path);
+    char *utf8;
+    size_t n;
+    const char *enc;
+    if (dec_to_utf8(data, len, &utf8, &n, &enc, err) < 0)
+        return EXT_FAILED;
+    int md = strcasecmp(ext, ".md") == 0 || strcasecmp(ext, ".markdown") == 0;
+    ext_doc *d = ext_doc_new(md ? "markdown" : "text");
+    d->encoding = enc;
+    /* The one piece keeps even blank text: an empty file is a document
+     * without passages, not an error. */
+    d->in = ps_xmalloc(sizeof *d->in);
+    d->capin = d->nin = 1;
+    d->in[0].kind = PSG_IN_LINES;
+    d->in[0].text = utf8;
+    d->in[0].len = n;
+    d->in[0].paged = 0;
+    *out = d;
+    return EXT_OK;
+}
+
+/* ---- the helper process ---- */
+
+static void helper_path(const ext_opts *o, char *out, size_t n)
+{
+    if (o && o->helper) {
+        snprintf(out, n, "%s", o->helper);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) {
+        snprintf(out, n, "policy-extract");
+        return;
+    }
+    self[k] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, n, "%s/policy-extract", self);
+}
+
+/* Runs the helper on path; its stdout is the document's JSON. */
+static ext_status run_helper(const char *path, const ext_opts *o,
+                             ext_doc **out, char *err)
+{
+    char exe[PATH_MAX];
+    helper_path(o, exe, sizeof exe);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, PS_ERRLEN, "cannot start the reader: %s", strerror(errno));
+        return EXT_FAILED;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    char *argv[5];
+    int a = 0;
+    argv[a++] = exe;
+    if (o && o->ocr)
+        argv[a++] = "--ocr";
+    argv[a++] = "--";
+    argv[a++] = (char *)path;
+    argv[a] = NULL;
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        snprintf(err, PS_ERRLEN, "cannot start %s: %s", exe, strerror(rc));
+        return EXT_FAILED;
+    }
+    ps_buf b;
+    ps_buf_init(&b);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int timed_out = 0;
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = (EXT_SECONDS + 5) * 1000L -
+                    ((now.tv_sec - t0.tv_sec) * 1000L +
+                     (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        int pr = poll(&pf, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0) {
+            timed_out = pr == 0;
+            break;
+        }
+        ps_buf_reserve(&b, 65536);
+        ssize_t r = read(fds[0], b.data + b.len, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        b.len += (size_t)r;
+    }
+    close(fds[0]);
+    if (timed_out)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    ext_status st = EXT_FAILED;
+    if (timed_out || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGALRM ||
+                                              WTERMSIG(status) == SIGXCPU))) {
+        snprintf(err, PS_ERRLEN, "reading took longer than %d s; given up",
+                 EXT_SECONDS);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(err, PS_ERRLEN, "the reader stopped on signal %d (a broken "
+                 "or hostile file, or out of memory: limit %u MB)",
+                 WTERMSIG(status), EXT_MEMORY >> 20);
+    } else if (b.len == 0) {
+        snprintf(err, PS_ERRLEN, "the reader exited %d without a result",
+                 WEXITSTATUS(status));
+    } else {
+        json_error_t je;
+        json_t *j = json_loadb(b.data, b.len, 0, &je);
+        int code = j ? (int)json_integer_value(json_object_get(j, "status")) : -1;
+        if (j && code != 0) {
+            const char *e = json_string_value(json_object_get(j, "error"));
+            snprintf(err, PS_ERRLEN, "%s", e ? e : "unreadable");
+            st = code == EXT_UNSUPPORTED ? EXT_UNSUPPORTED : EXT_FAILED;
+        } else if (j && (*out = ext_doc_from_json(b.data, b.len, err))) {
+            st = EXT_OK;
+        } else if (!j) {
+            snprintf(err, PS_ERRLEN, "the reader's output is not JSON: %s",
+                     je.text);
+        }
+        json_decref(j);
+    }
+    ps_buf_free(&b);
+    return st;
+}
+
+ext_status ext_read_file(const char *path, const ext_opts *o, ext_doc **out,
+                         char *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, PS_ERRLEN, "cannot open: %s", strerror(errno));
+        return EXT_FAILED;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, PS_ERRLEN, "not a regular file");
+        close(fd);
+        return EXT_FAILED;
+    }
+    char head[EXT_SNIFF_BYTES];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    close(fd);
+    if (n < 0) {
+        snprintf(err, PS_ERRLEN, "read error: %s", strerror(errno));
+        return EXT_FAILED;
+    }
+    const char *ext = ext_extension(path), *what;
+    ext_kind s = sniff(head, (size_t)n, ext, &what);
+    if (s == EXT_SN_UNSUPPORTED) {
+        unsupported(what, ext, err);
+        return EXT_UNSUPPORTED;
+    }
+    if (s != EXT_SN_TEXT)
+        return run_helper(path, o, out, err);
+    if ((unsigned long long)st.st_size > EXT_MAX_INPUT) {
+        snprintf(err, PS_ERRLEN, "file too large (%llu MB; the limit is %u MB)",
+                 (unsigned long long)st.st_size >> 20, EXT_MAX_INPUT >> 20);
+        return EXT_FAILED;
+    }
+    char *data;
+    size_t len;
+    if (ps_read_file(path, &data, &len, err) < 0)
+        return EXT_FAILED;
+    ext_status rc = ext_read_text(data, len, path, out, err);
+    free(data);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * extract.h: from a file of any supported format to the pieces of text
+ * that passage.h cuts into passages.
+ *
+ * The format is detected by content (magic bytes and structure); the
+ * extension is only a hint, used to tell a text file from a file of a
+ * format we do not read.  Plain text and Markdown are decoded in the
+ * calling process.  Every other format (HTML, PDF, DOCX, OFD, DOC/WPS) is
+ * read by the helper program policy-extract in a child process with a
+ * time and memory budget: a hostile or broken file (a PDF bomb, a zip
+ * bomb, deep nesting) costs at most the budget and never the indexer.
+ *
+ * The helper prints one JSON object (ext_doc_to_json); the caller reads
+ * it back (ext_doc_from_json).
+ */
+#ifndef PS_EXTRACT_H
+#define PS_EXTRACT_H
+
+#include <stddef.h>
+
+#include "passage.h"
+
+/* Budgets of one file. */
+#define EXT_MAX_INPUT (256u << 20)     /* bytes of a file we try to read */
+#define EXT_MAX_MARKUP (64u << 20)     /* bytes of HTML or inflated XML */
+#define EXT_MAX_INFLATED (256u << 20)  /* all members of a zip, inflated */
+#define EXT_SECONDS 120                /* wall time of the helper */
+#define EXT_MEMORY (1536u << 20)       /* address space of the helper */
+
+typedef enum {
+    EXT_OK = 0,
+    EXT_FAILED = -1,        /* a file of a format we read, but broken */
+    EXT_UNSUPPORTED = -2    /* a format we do not read: err names it */
+} ext_status;
+
+/* One key/value pair of the document's own metadata (an HTML page's
+ * metadata table, a DOCX's core properties, an OFD's DocInfo). */
+typedef struct ext_meta {
+    char *key, *value;
+} ext_meta;
+
+typedef struct ext_doc {
+    const char *format;     /* "text", "markdown", "html", "pdf", "docx",
+                               "ofd", "doc", "wps" (static strings) */
+    char *title;            /* the format's title, or NULL */
+    psg_input *in;
+    size_t nin, capin;
+    ext_meta *meta;
+    size_t nmeta;
+    int ocr;                /* some text came from OCR */
+    int pages;              /* paged formats: the page count */
+    const char *encoding;   /* text formats: the encoding detected */
+} ext_doc;
+
+typedef struct ext_opts {
+    int ocr;                /* OCR pages without a text layer */
+    const char *helper;     /* path of policy-extract, NULL: next to the
+                               running program */
+} ext_opts;
+
+/* Reads the file at path.  Returns EXT_OK with *out set (free with
+ * ext_doc_free), or EXT_FAILED / EXT_UNSUPPORTED with err set. */
+ext_status ext_read_file(const char *path, const ext_opts *o, ext_doc **out,
+                         char *err);
+
+/* What a file's first bytes (up to EXT_SNIFF_BYTES) and its name say it
+ * is; for EXT_SN_UNSUPPORTED err names the format. */
+typedef enum {
+    EXT_SN_TEXT, EXT_SN_HTML, EXT_SN_PDF, EXT_SN_ZIP, EXT_SN_OLE,
+    EXT_SN_UNSUPPORTED
+} ext_kind;
+#define EXT_SNIFF_BYTES 8192
+ext_kind ext_sniff(const char *head, size_t n, const char *path, char *err);
+/* ".pdf" of "a/b.pdf", "" when there is none. */
+const char *ext_extension(const char *path);
+/* A plain-text or Markdown file's bytes, decoded. */
+ext_status ext_read_text(const char *data, size_t len, const char *path,
+                         ext_doc **out, char *err);
+
+ext_doc *ext_doc_new(const char *format);
+void ext_doc_free(ext_doc *d);
+/* Appends a piece (a copy of text[0..len)); empty pieces are dropped. */
+void ext_add(ext_doc *d, psg_in_kind kind, const char *text, size_t len,
+             int paged);
+void ext_add_meta(ext_doc *d, const char *key, const char *value);
+/* The value of meta key, or NULL. */
+const char *ext_meta_get(const ext_doc *d, const char *key);
+
+/* The helper's output and its reading. */
+char *ext_doc_to_json(const ext_doc *d);
+ext_doc *ext_doc_from_json(const char *s, size_t n, char *err);
+
+/* Format readers (extract_*.c).  data[0..len) is the whole file. */
+ext_status ext_html(const char *data, size_t len, ext_doc **out, char *err);
+ext_status ext_zip(const char *data, size_t len, const char *ext,
+                   ext_doc **out, char *err);
+ext_status ext_pdf(const char *data, size_t len, const ext_opts *o,
+                   ext_doc **out, char *err);
+ext_status ext_ole(const char *path, const char *ext, ext_doc **out,
+                   char *err);
+
+#endif

@@ -1,0 +1,564 @@
+/*
+ * extract_zip.c: the zip-based formats, with libarchive and libxml2.
+ *
+ * DOCX (and WPS files saved as OOXML): word/document.xml paragraph by
+ * paragraph, runs joined (Word splits words across runs), headings from
+ * the paragraph styles (styles.xml: "heading N", "Title", an outline
+ * level), tables cell by cell, text boxes, then footnotes and endnotes.
+ *
+ * OFD (GB/T 33190-2016): OFD.xml names the document root and its
+ * DocInfo title; Document.xml lists the pages; each page's TextObjects
+ * are placed by position, read top to bottom and left to right, grouped
+ * into lines; pages are separated by form feeds so the passage layer
+ * rejoins wrapped lines and knows each passage's page.
+ *
+ * Limits: members of at most EXT_MAX_MARKUP bytes inflated and
+ * EXT_MAX_INFLATED in all (zip bombs); XML is parsed without network,
+ * DTD loading or entity substitution (entity expansion attacks).
+ */
+#include "extract.h"
+#include "util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_DEPTH 256
+
+typedef struct member {
+    char *name;
+    char *data;
+    size_t len;
+} member;
+
+typedef struct zipfile {
+    member *m;
+    size_t n;
+} zipfile;
+
+static void zip_free(zipfile *z)
+{
+    for (size_t i = 0; i < z->n; i++) {
+        free(z->m[i].name);
+        free(z->m[i].data);
+    }
+    free(z->m);
+}
+
+/* Reads the XML members of the archive (and their names). */
+static int zip_read(const char *data, size_t len, zipfile *z, char *err)
+{
+    memset(z, 0, sizeof *z);
+    struct archive *a = archive_read_new();
+    archive_read_support_format_zip(a);
+    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+        snprintf(err, PS_ERRLEN, "not a readable zip file: %s",
+                 archive_error_string(a) ? archive_error_string(a) : "?");
+        archive_read_free(a);
+        return -1;
+    }
+    struct archive_entry *e;
+    size_t total = 0;
+    int rc = 0, r;
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(e);
+        size_t nl = name ? strlen(name) : 0;
+        if (nl < 4 || strcasecmp(name + nl - 4, ".xml") != 0)
+            continue;
+        ps_buf b;
+        ps_buf_init(&b);
+        char chunk[65536];
+        la_ssize_t got;
+        while ((got = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+            total += (size_t)got;
+            if (b.len + (size_t)got > EXT_MAX_MARKUP || total > EXT_MAX_INFLATED) {
+                snprintf(err, PS_ERRLEN, "zip member %.200s inflates beyond %u MB "
+                         "(a zip bomb?)", name, (b.len + (size_t)got >
+                         EXT_MAX_MARKUP ? EXT_MAX_MARKUP : EXT_MAX_INFLATED) >> 20);
+                rc = -1;
+                break;
+            }
+            ps_buf_add(&b, chunk, (size_t)got);
+        }
+        if (got < 0 && rc == 0) {
+            snprintf(err, PS_ERRLEN, "zip member %.200s: %s", name,
+                     archive_error_string(a) ? archive_error_string(a) : "corrupt");
+            rc = -1;
+        }
+        if (rc < 0) {
+            ps_buf_free(&b);
+            break;
+        }
+        z->m = ps_xrealloc(z->m, (z->n + 1) * sizeof(member));
+        z->m[z->n].name = ps_xstrdup(name[0] == '/' ? name + 1 : name);
+        z->m[z->n].len = b.len;
+        z->m[z->n].data = b.data ? ps_buf_steal(&b) : ps_xstrdup("");
+        z->n++;
+    }
+    if (rc == 0 && r != ARCHIVE_EOF) {
+        snprintf(err, PS_ERRLEN, "corrupt zip file: %s",
+                 archive_error_string(a) ? archive_error_string(a) : "?");
+        rc = -1;
+    }
+    archive_read_free(a);
+    if (rc < 0)
+        zip_free(z);
+    return rc;
+}
+
+static const member *zip_get(const zipfile *z, const char *name)
+{
+    if (name[0] == '/')
+        name++;
+    for (size_t i = 0; i < z->n; i++)
+        if (strcasecmp(z->m[i].name, name) == 0)
+            return &z->m[i];
+    return NULL;
+}
+
+static xmlDocPtr parse_xml(const member *m)
+{
+    if (!m || m->len > (size_t)0x7fffffff)
+        return NULL;
+    return xmlReadMemory(m->data, (int)m->len, m->name, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR |
+                             XML_PARSE_NOWARNING);
+}
+
+static int named(const xmlNode *n, const char *local)
+{
+    return n && n->type == XML_ELEMENT_NODE && n->name &&
+           strcmp((const char *)n->name, local) == 0;
+}
+
+static xmlNode *child(const xmlNode *n, const char *local)
+{
+    for (xmlNode *k = n ? n->children : NULL; k; k = k->next)
+        if (named(k, local))
+            return k;
+    return NULL;
+}
+
+static char *prop(const xmlNode *n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    char *s = v ? ps_xstrdup((const char *)v) : NULL;
+    xmlFree(v);
+    return s;
+}
+
+/* ---- DOCX ---- */
+
+typedef struct style {
+    char *id;
+    int heading;        /* 1: heading, 2: title */
+} style;
+
+typedef struct docx {
+    ext_doc *d;
+    style *st;
+    size_t nst;
+    xmlNode **boxes;    /* text boxes met inside paragraphs */
+    size_t nboxes;
+} docx;
+
+static void load_styles(docx *x, const member *m)
+{
+    xmlDocPtr doc = parse_xml(m);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNode *s = root ? root->children : NULL; s; s = s->next) {
+        if (!named(s, "style"))
+            continue;
+        char *id = prop(s, "styleId");
+        xmlNode *nm = child(s, "name");
+        char *name = nm ? prop(nm, "val") : NULL;
+        int h = 0;
+        if (name && (strcasecmp(name, "Title") == 0 || strcmp(name, "标题") == 0))
+            h = 2;
+        else if (name && (strncasecmp(name, "heading", 7) == 0 ||
+                          strncmp(name, "标题 ", 7) == 0))
+            h = 1;
+        else if (child(child(s, "pPr"), "outlineLvl"))
+            h = 1;
+        if (id && h) {
+            x->st = ps_xrealloc(x->st, (x->nst + 1) * sizeof(style));
+            x->st[x->nst].id = id;
+            x->st[x->nst].heading = h;
+            x->nst++;
+            id = NULL;
+        }
+        free(id);
+        free(name);
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+}
+
+/* The text of a paragraph's runs; text boxes are set aside. */
+static void runs_text(docx *x, xmlNode *n, ps_buf *b, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return;
+    for (xmlNode *k = n->children; k; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE)
+            continue;
+        if (named(k, "t")) {
+            xmlChar *t = xmlNodeGetContent(k);
+            if (t)
+                ps_buf_adds(b, (const char *)t);
+            xmlFree(t);
+        } else if (named(k, "tab")) {
+            ps_buf_addc(b, '\t');
+        } else if (named(k, "br") || named(k, "cr")) {
+            ps_buf_addc(b, '\n');
+        } else if (named(k, "noBreakHyphen")) {
+            ps_buf_addc(b, '-');
+        } else if (named(k, "txbxContent")) {
+            x->boxes = ps_xrealloc(x->boxes, (x->nboxes + 1) * sizeof(xmlNode *));
+            x->boxes[x->nboxes++] = k;
+        } else if (named(k, "delText") || named(k, "instrText") ||
+                   named(k, "pPr") || named(k, "rPr") || named(k, "fallback") ||
+                   named(k, "Fallback")) {
+            continue;       /* deleted text, field codes, properties */
+        } else {
+            runs_text(x, k, b, depth + 1);
+        }
+    }
+}
+
+static int para_style(const docx *x, xmlNode *p)
+{
+    xmlNode *ppr = child(p, "pPr");
+    if (child(ppr, "outlineLvl"))
+        return 1;
+    xmlNode *ps = child(ppr, "pStyle");
+    char *id = ps ? prop(ps, "val") : NULL;
+    int h = 0;
+    for (size_t i = 0; id && i < x->nst; i++)
+        if (strcmp(x->st[i].id, id) == 0)
+            h = x->st[i].heading;
+    free(id);
+    return h;
+}
+
+static void body(docx *x, xmlNode *n, ps_buf *cell, int depth);
+
+static void paragraph(docx *x, xmlNode *p, ps_buf *cell)
+{
+    ps_buf b;
+    ps_buf_init(&b);
+    runs_text(x, p, &b, 0);
+    if (cell) {
+        if (cell->len)
+            ps_buf_addc(cell, '\n');
+        ps_buf_add(cell, b.data ? b.data : "", b.len);
+    } else if (b.len) {
+        int h = para_style(x, p);
+        ext_add(x->d, h == 2 ? PSG_IN_TITLE : h ? PSG_IN_HEADING : PSG_IN_PARA,
+                b.data, b.len, 0);
+        if (h == 2 && !x->d->title)
+            x->d->title = ps_xstrndup(b.data, b.len);
+    }
+    ps_buf_free(&b);
+}
+
+/* Paragraphs and tables of n in order; inside a table cell (cell set)
+ * the text gathers into the cell. */
+static void body(docx *x, xmlNode *n, ps_buf *cell, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return;
+    for (xmlNode *k = n->children; k; k = k->next) {
+        if (named(k, "p")) {
+            paragraph(x, k, cell);
+        } else if (named(k, "tc") && !cell) {
+            ps_buf c;
+            ps_buf_init(&c);
+            body(x, k, &c, depth + 1);
+            if (c.len)
+                ext_add(x->d, PSG_IN_CELL, c.data, c.len, 0);
+            ps_buf_free(&c);
+        } else if (k->type == XML_ELEMENT_NODE && !named(k, "sectPr") &&
+                   !named(k, "tblPr") && !named(k, "tblGrid") &&
+                   !named(k, "trPr") && !named(k, "tcPr")) {
+            body(x, k, cell, depth + 1);     /* tbl, tr, sdt, ins, ... */
+        }
+    }
+}
+
+static void notes(docx *x, const member *m, const char *kind)
+{
+    xmlDocPtr doc = parse_xml(m);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNode *f = root ? root->children : NULL; f; f = f->next) {
+        if (!named(f, kind))
+            continue;
+        char *type = prop(f, "type");
+        if (!type || strcmp(type, "normal") == 0)
+            body(x, f, NULL, 1);
+        free(type);
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+}
+
+static ext_status read_docx(const zipfile *z, const char *format, ext_doc **out,
+                            char *err)
+{
+    xmlDocPtr doc = parse_xml(zip_get(z, "word/document.xml"));
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *b = child(root, "body");
+    if (!b) {
+        if (doc)
+            xmlFreeDoc(doc);
+        snprintf(err, PS_ERRLEN, "word/document.xml is missing or not XML");
+        return EXT_FAILED;
+    }
+    docx x = {0};
+    x.d = ext_doc_new(format);
+    load_styles(&x, zip_get(z, "word/styles.xml"));
+    body(&x, b, NULL, 0);
+    for (size_t i = 0; i < x.nboxes; i++)
+        body(&x, x.boxes[i], NULL, 1);
+    xmlFreeDoc(doc);
+    notes(&x, zip_get(z, "word/footnotes.xml"), "footnote");
+    notes(&x, zip_get(z, "word/endnotes.xml"), "endnote");
+    xmlDocPtr core = parse_xml(zip_get(z, "docProps/core.xml"));
+    xmlNode *cr = core ? xmlDocGetRootElement(core) : NULL;
+    for (xmlNode *k = cr ? cr->children : NULL; k; k = k->next) {
+        if (named(k, "title") || named(k, "creator") || named(k, "created")) {
+            xmlChar *t = xmlNodeGetContent(k);
+            if (t)
+                ext_add_meta(x.d, named(k, "title") ? "docx-title"
+                                  : named(k, "creator") ? "docx-creator"
+                                                        : "docx-created",
+                             (const char *)t);
+            xmlFree(t);
+        }
+    }
+    if (core)
+        xmlFreeDoc(core);
+    for (size_t i = 0; i < x.nst; i++)
+        free(x.st[i].id);
+    free(x.st);
+    free(x.boxes);
+    *out = x.d;
+    return EXT_OK;
+}
+
+/* ---- OFD ---- */
+
+typedef struct glyphrun {
+    double x, y, size;
+    char *text;
+} glyphrun;
+
+static double num(const char *s, int idx)
+{
+    /* the idx-th number of a space-separated list */
+    for (int i = 0; s && i < idx; i++) {
+        while (*s == ' ')
+            s++;
+        while (*s && *s != ' ')
+            s++;
+    }
+    return s ? atof(s) : 0;
+}
+
+static void text_objects(xmlNode *n, glyphrun **v, size_t *nv, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return;
+    for (xmlNode *k = n->children; k; k = k->next) {
+        if (!named(k, "TextObject")) {
+            if (k->type == XML_ELEMENT_NODE)
+                text_objects(k, v, nv, depth + 1);
+            continue;
+        }
+        char *bd = prop(k, "Boundary"), *sz = prop(k, "Size");
+        double bx = num(bd, 0), by = num(bd, 1), size = sz ? atof(sz) : 3.5;
+        free(bd);
+        free(sz);
+        double lx = 0, ly = 0;
+        for (xmlNode *tc = k->children; tc; tc = tc->next) {
+            if (!named(tc, "TextCode"))
+                continue;
+            char *xs = prop(tc, "X"), *ys = prop(tc, "Y");
+            if (xs)
+                lx = atof(xs);
+            if (ys)
+                ly = atof(ys);
+            free(xs);
+            free(ys);
+            xmlChar *t = xmlNodeGetContent(tc);
+            if (t && *t) {
+                *v = ps_xrealloc(*v, (*nv + 1) * sizeof(glyphrun));
+                (*v)[*nv].x = bx + lx;
+                (*v)[*nv].y = by + ly;
+                (*v)[*nv].size = size > 0 ? size : 3.5;
+                (*v)[*nv].text = ps_xstrdup((const char *)t);
+                (*nv)++;
+            }
+            xmlFree(t);
+        }
+    }
+}
+
+static int by_y(const void *a, const void *b)
+{
+    const glyphrun *p = a, *q = b;
+    return p->y < q->y ? -1 : p->y > q->y ? 1 : p->x < q->x ? -1 : p->x > q->x;
+}
+
+static int by_x(const void *a, const void *b)
+{
+    const glyphrun *p = a, *q = b;
+    return p->x < q->x ? -1 : p->x > q->x;
+}
+
+/* One page's text: runs grouped into lines by baseline, each line read
+ * left to right. */
+static void page_text(glyphrun *v, size_t n, ps_buf *out)
+{
+    qsort(v, n, sizeof *v, by_y);
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        while (j < n && fabs(v[j].y - v[i].y) < v[i].size * 0.5)
+            j++;
+        qsort(v + i, j - i, sizeof *v, by_x);
+        for (size_t k = i; k < j; k++) {
+            /* a gap of several characters between runs: a space */
+            if (k > i && v[k].x - v[k - 1].x >
+                             v[k - 1].size * (double)(ps_utf8_count(v[k - 1].text,
+                                                   strlen(v[k - 1].text)) + 2))
+                ps_buf_addc(out, ' ');
+            ps_buf_adds(out, v[k].text);
+        }
+        ps_buf_addc(out, '\n');
+        i = j;
+    }
+}
+
+/* dir of path "a/b/c.xml" is "a/b/". */
+static void join_path(const char *base_file, const char *rel, char *out,
+                      size_t n)
+{
+    if (rel[0] == '/') {
+        snprintf(out, n, "%s", rel + 1);
+        return;
+    }
+    const char *slash = strrchr(base_file, '/');
+    int dl = slash ? (int)(slash - base_file + 1) : 0;
+    snprintf(out, n, "%.*s%s", dl, base_file, rel);
+}
+
+static ext_status read_ofd(const zipfile *z, ext_doc **out, char *err)
+{
+    xmlDocPtr ofd = parse_xml(zip_get(z, "OFD.xml"));
+    xmlNode *root = ofd ? xmlDocGetRootElement(ofd) : NULL;
+    xmlNode *body = child(root, "DocBody");
+    xmlNode *dr = child(body, "DocRoot");
+    xmlChar *drt = dr ? xmlNodeGetContent(dr) : NULL;
+    if (!drt) {
+        if (ofd)
+            xmlFreeDoc(ofd);
+        snprintf(err, PS_ERRLEN, "OFD.xml names no document root");
+        return EXT_FAILED;
+    }
+    char docpath[1024];
+    snprintf(docpath, sizeof docpath, "%s",
+             (const char *)drt + (drt[0] == '/' ? 1 : 0));
+    xmlFree(drt);
+    ext_doc *d = ext_doc_new("ofd");
+    xmlNode *info = child(body, "DocInfo");
+    static const char *const keep[] = {"Title", "Author", "Subject",
+                                       "CreationDate", NULL};
+    for (const char *const *k = keep; *k; k++) {
+        xmlNode *e = child(info, *k);
+        xmlChar *t = e ? xmlNodeGetContent(e) : NULL;
+        if (t && *t) {
+            char key[32];
+            snprintf(key, sizeof key, "ofd-%s", *k);
+            ext_add_meta(d, key, (const char *)t);
+            if (strcmp(*k, "Title") == 0)
+                d->title = ps_xstrdup((const char *)t);
+        }
+        xmlFree(t);
+    }
+    xmlFreeDoc(ofd);
+    xmlDocPtr dd = parse_xml(zip_get(z, docpath));
+    xmlNode *droot = dd ? xmlDocGetRootElement(dd) : NULL;
+    xmlNode *pages = child(droot, "Pages");
+    if (!pages) {
+        if (dd)
+            xmlFreeDoc(dd);
+        ext_doc_free(d);
+        snprintf(err, PS_ERRLEN, "%s lists no pages", docpath);
+        return EXT_FAILED;
+    }
+    ps_buf text;
+    ps_buf_init(&text);
+    int npages = 0;
+    for (xmlNode *p = pages->children; p; p = p->next) {
+        if (!named(p, "Page"))
+            continue;
+        char *loc = prop(p, "BaseLoc");
+        if (!loc)
+            continue;
+        char pp[1024];
+        join_path(docpath, loc, pp, sizeof pp);
+        free(loc);
+        if (npages++)
+            ps_buf_addc(&text, '\f');
+        xmlDocPtr pd = parse_xml(zip_get(z, pp));
+        if (!pd)
+            continue;
+        glyphrun *v = NULL;
+        size_t nv = 0;
+        text_objects(xmlDocGetRootElement(pd), &v, &nv, 0);
+        page_text(v, nv, &text);
+        for (size_t i = 0; i < nv; i++)
+            free(v[i].text);
+        free(v);
+        xmlFreeDoc(pd);
+    }
+    xmlFreeDoc(dd);
+    d->pages = npages;
+    if (text.len)
+        ext_add(d, PSG_IN_LINES, text.data, text.len, 1);
+    ps_buf_free(&text);
+    *out = d;
+    return EXT_OK;
+}
+
+ext_status ext_zip(const char *data, size_t len, const char *ext,
+                   ext_doc **out, char *err)
+{
+    zipfile z;
+    if (zip_read(data, len, &z, err) < 0)
+        return EXT_FAILED;
+    ext_status rc;
+    if (zip_get(&z, "word/document.xml")) {
+        rc = read_docx(&z, strcasecmp(ext, ".wps") == 0 ? "wps" : "docx", out,
+                       err);
+    } else if (zip_get(&z, "OFD.xml")) {
+        rc = read_ofd(&z, out, err);
+    } else {
+        const char *kind = zip_get(&z, "xl/workbook.xml")       ? "spreadsheet"
+                           : zip_get(&z, "ppt/presentation.xml") ? "presentation"
+                           : zip_get(&z, "content.xml")          ? "OpenDocument"
+                                                                 : "zip archive";
+        snprintf(err, PS_ERRLEN, "unsupported format (%s%s%s)", kind,
+                 *ext ? ", " : "", ext);
+        rc = EXT_UNSUPPORTED;
+    }
+    zip_free(&z);
+    return rc;
+}
