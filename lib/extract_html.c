@@ -27,7 +27,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_DEPTH 400
+/* libxml2's HTML parser stops building the tree at 256 levels and drops
+ * what is deeper; a page that deep is refused rather than read in part. */
+#define MAX_DEPTH 250
 
 typedef struct nstat {
     size_t chars;       /* non-space characters of its text */
@@ -39,6 +41,7 @@ typedef struct html_ctx {
     ext_doc *d;
     nstat *st;
     size_t nst, capst;
+    int too_deep;
     strset *index;      /* element pointer -> its entry in st */
     ps_buf cur;
     psg_in_kind kind;
@@ -104,8 +107,10 @@ static size_t visible_chars(const char *s)
 static void count(html_ctx *c, xmlNode *n, int in_link, int depth, nstat *out)
 {
     out->chars = out->links = 0;
-    if (depth > MAX_DEPTH)
+    if (depth > MAX_DEPTH) {
+        c->too_deep = 1;
         return;
+    }
     for (xmlNode *k = n->children; k; k = k->next) {
         if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
             size_t v = k->content ? visible_chars((const char *)k->content) : 0;
@@ -430,6 +435,15 @@ ext_status ext_html(const char *data, size_t len, ext_doc **out, char *err)
     c.index = strset_create();
     nstat all;
     count(&c, &holder, 0, 0, &all);
+    if (c.too_deep) {
+        free(c.st);
+        strset_destroy(c.index);
+        xmlFreeDoc(doc);
+        ext_doc_free(d);
+        snprintf(err, PS_ERRLEN, "web page nested more than %d elements deep; "
+                 "not read", MAX_DEPTH);
+        return EXT_FAILED;
+    }
 
     /* Metadata, from the whole page. */
     char *title = NULL;

@@ -317,7 +317,16 @@ static ext_status read_docx(const zipfile *z, const char *format, ext_doc **out,
     if (!b) {
         if (doc)
             xmlFreeDoc(doc);
-        snprintf(err, PS_ERRLEN, "word/document.xml is missing or not XML");
+        const xmlError *xe = xmlGetLastError();
+        char msg[200] = "";
+        if (xe && xe->message)
+            snprintf(msg, sizeof msg, ": %s", xe->message);
+        msg[strcspn(msg, "\n")] = '\0';
+        if (!zip_get(z, "word/document.xml"))
+            snprintf(err, PS_ERRLEN, "word/document.xml is missing");
+        else
+            snprintf(err, PS_ERRLEN, "word/document.xml is not well-formed XML%s",
+                     msg);
         return EXT_FAILED;
     }
     docx x = {0};
@@ -422,16 +431,42 @@ static int by_x(const void *a, const void *b)
     return p->x < q->x ? -1 : p->x > q->x;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* One page's text: runs grouped into lines by baseline, each line read
- * left to right. */
+ * left to right; a gap well above the usual line spacing is a blank line
+ * (a paragraph break). */
 static void page_text(glyphrun *v, size_t n, ps_buf *out)
 {
     qsort(v, n, sizeof *v, by_y);
-    size_t i = 0;
+    double *ys = ps_xmalloc((n + 1) * sizeof(double));
+    size_t nl = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && fabs(v[j].y - v[i].y) < v[i].size * 0.5)
+            j++;
+        ys[nl++] = v[i].y;
+        i = j;
+    }
+    double *gaps = ps_xmalloc((nl + 1) * sizeof(double)), usual = 0;
+    for (size_t k = 1; k < nl; k++)
+        gaps[k - 1] = ys[k] - ys[k - 1];
+    if (nl > 1) {
+        qsort(gaps, nl - 1, sizeof(double), cmp_double);
+        usual = gaps[(nl - 1) / 2];
+    }
+    free(gaps);
+    size_t i = 0, line = 0;
     while (i < n) {
         size_t j = i + 1;
         while (j < n && fabs(v[j].y - v[i].y) < v[i].size * 0.5)
             j++;
+        if (line && usual > 0 && ys[line] - ys[line - 1] > usual * 1.6)
+            ps_buf_addc(out, '\n');
         qsort(v + i, j - i, sizeof *v, by_x);
         for (size_t k = i; k < j; k++) {
             /* a gap of several characters between runs: a space */
@@ -443,7 +478,9 @@ static void page_text(glyphrun *v, size_t n, ps_buf *out)
         }
         ps_buf_addc(out, '\n');
         i = j;
+        line++;
     }
+    free(ys);
 }
 
 /* dir of path "a/b/c.xml" is "a/b/". */

@@ -21,5 +21,7 @@ if [ -x ../shared/tools/gen-corpus ]; then
 else
   echo "ok - recall on a generated corpus # SKIP needs ../shared/tools/gen-corpus"
 fi
+# Every document format, from one known text (tools/make-docs.py).
+python3 tests/formats.py
 python3 tests/numbers_gold.py
 python3 tests/facets.py
