@@ -63,3 +63,35 @@ pid=$1 port=$2
 trap 'kill $pid 2>/dev/null' EXIT
 wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:'
 kill $pid; trap - EXIT
+
+# Document readers: one known text as each format, 30 times over (about
+# 60 PDF pages), read by policy-extract; OCR on the 2-page scanned copy.
+docs=$dir/docs
+rm -rf "$docs"
+if [ -x /usr/bin/chromium ] && command -v pdftoppm >/dev/null 2>&1; then
+  python3 tools/make-docs.py "$docs" --repeat 30 >/dev/null
+  python3 tools/make-docs.py "$docs/small" >/dev/null
+  for f in plan.html plan.docx plan.ofd plan.pdf; do
+    python3 - "$BIN/policy-extract" "$docs/$f" <<'PY'
+import json, os, subprocess, sys, time
+exe, path = sys.argv[1], sys.argv[2]
+best = 1e9
+for _ in range(3):
+    t0 = time.time()
+    out = subprocess.run([exe, path], capture_output=True, check=True).stdout
+    best = min(best, time.time() - t0)
+d = json.loads(out)
+chars = sum(len(p[1]) for p in d["pieces"])
+pages = d.get("pages")
+print("extract %-9s %7.1f KB file, %6d characters: %6.1f ms%s" % (
+    os.path.basename(path), os.path.getsize(path) / 1e3, chars, best * 1e3,
+    ", %.1f pages/s" % (pages / best) if pages else ", %.2f MB text/s" % (chars * 3 / 1e6 / best)))
+PY
+  done
+  t0=$(date +%s.%N)
+  "$BIN/policy-extract" --ocr "$docs/small/plan-scan.pdf" > /dev/null
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "OCR (chi_sim, 300 dpi): 2 pages in %.2f s, %.2f pages/s\n", b - a, 2 / (b - a) }' 
+else
+  echo "extract: SKIP, needs chromium and pdftoppm for the PDF fixtures"
+fi

@@ -37,11 +37,8 @@ static ext_status read_inprocess(const char *path, const ext_opts *o,
 {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-        (unsigned long long)st.st_size > EXT_MAX_INPUT) {
-        snprintf(err, PS_ERRLEN, "file too large (%llu MB; the limit is %u MB)",
-                 (unsigned long long)st.st_size >> 20, EXT_MAX_INPUT >> 20);
+        ext_too_large((unsigned long long)st.st_size, err))
         return EXT_FAILED;
-    }
     char *data;
     size_t len;
     if (ps_read_file(path, &data, &len, err) < 0)

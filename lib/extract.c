@@ -317,6 +317,30 @@ ext_status ext_read_text(const char *data, size_t len, const char *path,
     return EXT_OK;
 }
 
+int ext_too_large(unsigned long long size, char *err)
+{
+    if (size <= EXT_MAX_INPUT)
+        return 0;
+    snprintf(err, PS_ERRLEN, "file too large (%llu MB; the limit is %u MB)",
+             size >> 20, EXT_MAX_INPUT >> 20);
+    return 1;
+}
+
+ssize_t ext_read_fd(int fd, ps_buf *b, size_t limit)
+{
+    for (;;) {
+        ps_buf_reserve(b, 65536);
+        ssize_t r = read(fd, b->data + b->len, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r;
+        b->len += (size_t)r;
+        if (b->len > limit)
+            return 1;
+    }
+}
+
 /* ---- the helper process ---- */
 
 static void helper_path(const ext_opts *o, char *out, size_t n)
@@ -394,6 +418,7 @@ static ext_status run_helper(const char *path, const ext_opts *o,
             timed_out = pr == 0;
             break;
         }
+        /* one read: poll again before the next */
         ps_buf_reserve(&b, 65536);
         ssize_t r = read(fds[0], b.data + b.len, 65536);
         if (r < 0 && errno == EINTR)
@@ -470,11 +495,8 @@ ext_status ext_read_file(const char *path, const ext_opts *o, ext_doc **out,
     }
     if (s != EXT_SN_TEXT)
         return run_helper(path, o, out, err);
-    if ((unsigned long long)st.st_size > EXT_MAX_INPUT) {
-        snprintf(err, PS_ERRLEN, "file too large (%llu MB; the limit is %u MB)",
-                 (unsigned long long)st.st_size >> 20, EXT_MAX_INPUT >> 20);
+    if (ext_too_large((unsigned long long)st.st_size, err))
         return EXT_FAILED;
-    }
     char *data;
     size_t len;
     if (ps_read_file(path, &data, &len, err) < 0)

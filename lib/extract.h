@@ -77,6 +77,14 @@ const char *ext_extension(const char *path);
 ext_status ext_read_text(const char *data, size_t len, const char *path,
                          ext_doc **out, char *err);
 
+/* 1 with err set when a file of size bytes is beyond EXT_MAX_INPUT. */
+int ext_too_large(unsigned long long size, char *err);
+/* Appends what fd gives until EOF (0), an error (-1) or more than limit
+ * bytes (1). */
+#include <sys/types.h>
+#include "util.h"
+ssize_t ext_read_fd(int fd, ps_buf *b, size_t limit);
+
 ext_doc *ext_doc_new(const char *format);
 void ext_doc_free(ext_doc *d);
 /* Appends a piece (a copy of text[0..len)); empty pieces are dropped. */

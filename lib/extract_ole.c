@@ -47,17 +47,7 @@ static char *run(char *const argv[], size_t *len)
     }
     ps_buf b;
     ps_buf_init(&b);
-    for (;;) {
-        ps_buf_reserve(&b, 65536);
-        ssize_t r = read(fds[0], b.data + b.len, 65536);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        b.len += (size_t)r;
-        if (b.len > EXT_MAX_MARKUP)
-            break;
-    }
+    ext_read_fd(fds[0], &b, EXT_MAX_MARKUP);
     close(fds[0]);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)

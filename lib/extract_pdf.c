@@ -274,20 +274,8 @@ ext_status ext_pdf(const char *data, size_t len, const ext_opts *o,
     }
     ext_add(d, PSG_IN_LINES, all.data ? all.data : "", all.len, 1);
     ps_buf_free(&all);
-    for (int p = 0; p < np; p++) {
-        for (size_t i = 0; i < pg[p].n; i++)
-            free(pg[p].lines[i]);
-        free(pg[p].lines);
-    }
-    free(pg);
-    if (api) {
-        TessBaseAPIEnd(api);
-        TessBaseAPIDelete(api);
-    }
-    g_object_unref(doc);
-    g_bytes_unref(bytes);
     *out = d;
-    return EXT_OK;
+    d = NULL;
 fail:
     for (int p = 0; p < np; p++) {
         for (size_t i = 0; i < pg[p].n; i++)
@@ -299,8 +287,8 @@ fail:
         TessBaseAPIEnd(api);
         TessBaseAPIDelete(api);
     }
-    ext_doc_free(d);
+    ext_doc_free(d);        /* NULL on success: it is the caller's */
     g_object_unref(doc);
     g_bytes_unref(bytes);
-    return EXT_FAILED;
+    return d ? EXT_FAILED : EXT_OK;
 }

@@ -399,6 +399,25 @@ def two_indexers_started_together_lose_nothing(tmp):
 
 
 @test
+def paragraph_layout_is_linear_in_lines(tmp):
+    # 8x the lines must cost about 8x the time (the width census was
+    # quadratic: 25k/200k lines took 1.5/89 s).  A ratio, not a timing.
+    def cost(n):
+        path = os.path.join(tmp, "lines%d.txt" % n)
+        with open(path, "w") as f:
+            for i in range(n):
+                f.write("第%d行短文字\n" % i if i % 7 else "\n")
+        best = None
+        for _ in range(3):
+            t0 = time.time()
+            run(os.path.join(BIN, "policy-index"), "--passages", path)
+            best = min(best or 1e9, time.time() - t0)
+        return best
+    small, large = cost(25000), cost(200000)
+    check(large < 20 * max(small, 0.05), "25k lines %.2f s, 200k lines %.2f s" % (small, large))
+
+
+@test
 def extract_prints_numeric_mentions(tmp):
     p = run(os.path.join(BIN, "policy-index"), "--extract",
             os.path.join(FIXTURES, "chifeng-sand-control-2025.md"))

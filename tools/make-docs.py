@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Makes documents of every supported format from one known text.
 
-  make-docs.py OUTDIR [--no-pdf]
+  make-docs.py OUTDIR [--no-pdf] [--repeat N]
+
+(--repeat N: the body N times over, for benchmarks of realistic size.)
 
 Writes OUTDIR/known.json (the text: title, then blocks of kind heading,
 para or cell, in order) and the same text as
@@ -276,7 +278,10 @@ td { padding: 2pt 10pt; }
 
 
 def main():
+    global BLOCKS
     out = sys.argv[1]
+    if "--repeat" in sys.argv:
+        BLOCKS = BLOCKS * int(sys.argv[sys.argv.index("--repeat") + 1])
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "known.json"), "w", encoding="utf-8") as f:
         json.dump(known(), f, ensure_ascii=False, indent=1)
