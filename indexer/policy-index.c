@@ -75,6 +75,7 @@ typedef struct run {
     pthread_mutex_t lock;
     int progress;
     int compact;           /* compact each changed shard at its end */
+    int follow_links;      /* follow symbolic links out of the roots */
     ext_opts xopts;        /* how documents are read */
     char **skipwhy;        /* reasons files were skipped ... */
     size_t *skipn;         /* ... and how many each */
@@ -93,6 +94,7 @@ static void usage(void)
             "       policy-index --passages FILE   (how FILE is cut)\n"
             "  --wait       wait for another policy-index writing DIR\n"
             "  --ocr        read scanned PDF pages with OCR (Tesseract, chi_sim)\n"
+            "  --follow-symlinks  follow links out of the directories named\n"
             "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n"
             "  --no-compact leave the shards as written (faster, larger)\n");
 }
@@ -106,14 +108,17 @@ static void report(run *r, const char *path, const char *msg)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Counts a skipped file under its reason (an unsupported format: by
- * extension) for the summary. */
-static void count_skip(run *r, const char *path)
+/* Counts a skipped file for the summary: reason NULL, an unsupported
+ * format, by extension; else the reason itself. */
+static void count_skip(run *r, const char *path, const char *reason)
 {
     const char *ext = ext_extension(path);
-    char why[64];
-    snprintf(why, sizeof why, "%s", *ext ? ext : "no extension");
-    for (char *p = why; *p; p++)
+    char why[96];
+    if (reason)
+        snprintf(why, sizeof why, "o%s", reason);
+    else
+        snprintf(why, sizeof why, "u%s", *ext ? ext : "no extension");
+    for (char *p = why + 1; *p && !reason; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
     pthread_mutex_lock(&r->lock);
@@ -161,6 +166,14 @@ static void add_file(run *r, const char *path, const char *docid,
     f->state = 0;
 }
 
+/* 1 when path is dir or inside it (both absolute, without ".."). */
+static int under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' ||
+                                         (n == 1 && dir[0] == '/'));
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -203,10 +216,19 @@ static void walk(run *r, const char *root, const char *rel)
         char sub[PATH_MAX], full[PATH_MAX];
         snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
         snprintf(full, sizeof full, "%s/%s", root, sub);
-        struct stat st;
+        struct stat st, lst;
+        char real[PATH_MAX];
         if (stat(full, &st) < 0) {
             report(r, full, strerror(errno));
             atomic_fetch_add(&r->failed, 1);
+        } else if (!r->follow_links && lstat(full, &lst) == 0 &&
+                   S_ISLNK(lst.st_mode) &&
+                   (!realpath(full, real) || !under(real, root))) {
+            /* A link out of the tree the user named: not followed (it
+             * could be /etc/passwd, served to anyone by /api/file). */
+            report(r, full, "symbolic link out of the indexed directory; "
+                   "skipped (--follow-symlinks to follow)");
+            count_skip(r, full, "outside the indexed roots");
         } else if (S_ISDIR(st.st_mode)) {
             walk(r, root, sub);
         } else if (!S_ISREG(st.st_mode)) {
@@ -370,7 +392,7 @@ static void index_file(worker *wk, file *f)
     if (xs != EXT_OK) {
         report(r, f->path, err);
         if (xs == EXT_UNSUPPORTED)
-            count_skip(r, f->path);
+            count_skip(r, f->path, NULL);
         f->state = xs == EXT_UNSUPPORTED ? 4 : 3;
         return;
     }
@@ -397,6 +419,16 @@ static void index_file(worker *wk, file *f)
         f->state = 3;
         return;
     }
+    /* Where the file is, for /api/file. */
+    char abs[PATH_MAX], pkey[PATH_MAX + 8];
+    ps_buf pv;
+    ps_buf_init(&pv);
+    ps_buf_printf(&pv, "%s\t%s\t%s", xd->format,
+                  xd->encoding ? xd->encoding : "",
+                  realpath(f->path, abs) ? abs : "");
+    snprintf(pkey, sizeof pkey, META_PATH "%s", f->docid);
+    xap_wdb_set_metadata(wk->w, pkey, pv.data, err);
+    ps_buf_free(&pv);
     ext_doc_free(xd);
     xap_wdb_set_metadata(wk->w, key, now, err);
     atomic_fetch_add(&r->passages, np);
@@ -442,9 +474,12 @@ static void remove_gone(worker *wk)
                 if (*root && strcmp(root, r->roots[k]) == 0) {
                     char fterm[MAX_FILE_TERM + 32];
                     ana_file_term(docid, fterm, sizeof fterm);
+                    char pkey[PATH_MAX + 8];
+                    snprintf(pkey, sizeof pkey, META_PATH "%s", docid);
                     if (delete_file(wk, fterm, wk->err) == 0 &&
                         xap_wdb_set_metadata(wk->w, g.keys[i], "", wk->err) ==
-                            XAP_OK)
+                            XAP_OK &&
+                        xap_wdb_set_metadata(wk->w, pkey, "", wk->err) == XAP_OK)
                         atomic_fetch_add(&r->removed, 1);
                     wk->changed = 1;
                     break;
@@ -819,7 +854,7 @@ static void *progress_loop(void *arg)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
-    int no_facets = 0, no_compact = 0, wait = 0, ocr = 0;
+    int no_facets = 0, no_compact = 0, wait = 0, ocr = 0, follow = 0;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -838,6 +873,8 @@ int main(int argc, char **argv)
             no_compact = 1;
         } else if (strcmp(argv[i], "--ocr") == 0) {
             ocr = 1;
+        } else if (strcmp(argv[i], "--follow-symlinks") == 0) {
+            follow = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
         } else if (strcmp(argv[i], "--no-facets") == 0) {
@@ -896,6 +933,7 @@ int main(int argc, char **argv)
     r.progress = isatty(2);
     r.compact = !no_compact;
     r.xopts.ocr = ocr;
+    r.follow_links = follow;
     for (int i = first_path; i < argc; i++) {
         struct stat st;
         char abs[PATH_MAX];
@@ -1015,13 +1053,23 @@ int main(int argc, char **argv)
     ps_buf sk;
     ps_buf_init(&sk);
     if (r.nskipwhy) {
-        ps_buf_printf(&sk, ", %zu skipped (unsupported format:",
-                      atomic_load(&r.skipped));
+        ps_buf_printf(&sk, ", %zu skipped (", atomic_load(&r.skipped));
+        int first = 1;
         for (size_t i = 0; i < r.nskipwhy; i++) {
-            ps_buf_printf(&sk, "%s %s ×%zu", i ? "," : "", r.skipwhy[i],
-                          r.skipn[i]);
-            free(r.skipwhy[i]);
+            if (r.skipwhy[i][0] != 'u')
+                continue;
+            ps_buf_printf(&sk, "%s %s ×%zu", first ? "unsupported format:" : ",",
+                          r.skipwhy[i] + 1, r.skipn[i]);
+            first = 0;
         }
+        for (size_t i = 0; i < r.nskipwhy; i++)
+            if (r.skipwhy[i][0] == 'o') {
+                ps_buf_printf(&sk, "%s%s ×%zu", first ? "" : "; ",
+                              r.skipwhy[i] + 1, r.skipn[i]);
+                first = 0;
+            }
+        for (size_t i = 0; i < r.nskipwhy; i++)
+            free(r.skipwhy[i]);
         ps_buf_adds(&sk, ")");
     }
     free(r.skipwhy);

@@ -347,7 +347,7 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     ps_buf_adds(&js, "{\"doc\":");
     ps_buf_add_json(&js, docid, strlen(docid));
     ps_buf_adds(&js, ",\"title\":");
-    ps_buf_add_json(&js, pd->title, strlen(pd->title));
+    ps_buf_add_json(&js, pd->title_src, strlen(pd->title_src));
     ps_buf_printf(&js, ",\"passage\":%d,\"kind\":\"%s\"", ps->ordinal,
                   psg_kind_names[ps->kind]);
     if (ps->page)
@@ -357,12 +357,13 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     if (ocr)
         ps_buf_adds(&js, ",\"ocr\":true");
     ps_buf_adds(&js, ",\"heading\":");
-    if (ps->heading)
-        ps_buf_add_json(&js, ps->heading, strlen(ps->heading));
+    if (ps->heading_src)
+        ps_buf_add_json(&js, ps->heading_src, strlen(ps->heading_src));
     else
         ps_buf_adds(&js, "null");
+    /* Shown as the source writes it; matched on the normalized text. */
     ps_buf_adds(&js, ",\"text\":");
-    ps_buf_add_json(&js, ps->text, textlen);
+    ps_buf_add_json(&js, ps->src, strlen(ps->src));
 
     /* Regions: resolved mentions plus the document's region. */
     int ctxreg[64];

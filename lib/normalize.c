@@ -18,6 +18,12 @@ static const uint16_t t2s_pairs[][2] = {
 
 static uint16_t *t2s_table;   /* 64K entries, 0 = unchanged */
 static const UNormalizer2 *nfkc_cf;
+/* For each BMP code point with a normalization boundary on both sides:
+ * the offset of its folded UTF-8 form in fold_pool (length in fold_len);
+ * fold_len 0xFF: no boundary on some side, fold it with its neighbours. */
+static uint32_t *fold_off;
+static uint8_t *fold_len;
+static char *fold_pool;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void)
@@ -32,6 +38,35 @@ static void init_tables(void)
                 u_errorName(st));
         abort();
     }
+    fold_off = ps_xmalloc(0x10000 * sizeof(uint32_t));
+    fold_len = ps_xmalloc(0x10000);
+    ps_buf pool;
+    ps_buf_init(&pool);
+    for (uint32_t cp = 0; cp < 0x10000; cp++) {
+        fold_len[cp] = 0xFF;
+        if ((cp >= 0xD800 && cp <= 0xDFFF) ||
+            !unorm2_hasBoundaryBefore(nfkc_cf, (UChar32)cp) ||
+            !unorm2_hasBoundaryAfter(nfkc_cf, (UChar32)cp))
+            continue;
+        UChar u = (UChar)cp, v[32];
+        UErrorCode e = U_ZERO_ERROR;
+        int32_t vl = unorm2_normalize(nfkc_cf, &u, 1, v, 32, &e);
+        if (U_FAILURE(e))
+            continue;
+        for (int32_t i = 0; i < vl; i++)
+            if (t2s_table[v[i]])
+                v[i] = t2s_table[v[i]];
+        char o[128];
+        int32_t ol = 0;
+        e = U_ZERO_ERROR;
+        u_strToUTF8(o, sizeof o, &ol, v, vl, &e);
+        if (U_FAILURE(e) || ol > 0xFE)
+            continue;
+        fold_off[cp] = (uint32_t)pool.len;
+        fold_len[cp] = (uint8_t)ol;
+        ps_buf_add(&pool, o, (size_t)ol);
+    }
+    fold_pool = ps_buf_steal(&pool);
 }
 
 uint32_t norm_t2s(uint32_t cp)
@@ -160,6 +195,110 @@ void norm_squeeze_map(const char *s, size_t n, ps_buf *out,
     }
     while (k < nmarks)
         mapped[k++] = out->len - base;
+}
+
+/* Appends x[0..n) mapped to the source range [a, b) for every byte. */
+static void add_mapped(ps_buf *out, const char *x, size_t n, size_t **from,
+                       size_t **to, size_t *cap, size_t base, size_t a,
+                       size_t b)
+{
+    size_t at = out->len - base;
+    if (at + n > *cap) {
+        *cap = (at + n) * 2 + 64;
+        *from = ps_xrealloc(*from, *cap * sizeof(size_t));
+        *to = ps_xrealloc(*to, *cap * sizeof(size_t));
+    }
+    ps_buf_add(out, x, n);
+    for (size_t i = 0; i < n; i++) {
+        (*from)[at + i] = a;
+        (*to)[at + i] = b;
+    }
+}
+
+int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
+                  size_t **to, char *err)
+{
+    pthread_once(&once, init_tables);
+    /* 1. Fold, code point by code point where each stands alone, else a
+     *    run between normalization boundaries at a time. */
+    ps_buf f;
+    ps_buf_init(&f);
+    size_t cap = n + 16, *ff = ps_xmalloc(cap * sizeof(size_t)),
+           *ft = ps_xmalloc(cap * sizeof(size_t));
+    size_t i = 0;
+    while (i < n) {
+        size_t start = i;
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        if (cp < 0x10000 && fold_len[cp] != 0xFF) {
+            add_mapped(&f, fold_pool + fold_off[cp], fold_len[cp], &ff, &ft,
+                       &cap, 0, start, i);
+            continue;
+        }
+        /* a run up to the next code point with a boundary before it */
+        size_t end = i;
+        while (end < n) {
+            size_t k = end;
+            uint32_t c2 = ps_utf8_next(s, n, &k);
+            if (unorm2_hasBoundaryBefore(nfkc_cf, (UChar32)c2))
+                break;
+            end = k;
+        }
+        ps_buf seg;
+        ps_buf_init(&seg);
+        if (norm_fold(s + start, end - start, &seg, err) < 0) {
+            ps_buf_free(&seg);
+            ps_buf_free(&f);
+            free(ff);
+            free(ft);
+            return -1;
+        }
+        add_mapped(&f, seg.data ? seg.data : "", seg.len, &ff, &ft, &cap, 0,
+                   start, end);
+        ps_buf_free(&seg);
+        i = end;
+    }
+    /* 2. Squeeze, carrying the map (as norm_squeeze_map). */
+    size_t base = out->len, ocap = f.len + 16;
+    *from = ps_xmalloc(ocap * sizeof(size_t));
+    *to = ps_xmalloc(ocap * sizeof(size_t));
+    const char *t = f.data ? f.data : "";
+    size_t tn = f.len, j = 0;
+    uint32_t prev = 0;
+    while (j < tn) {
+        size_t st = j;
+        uint32_t cp = ps_utf8_next(t, tn, &j);
+        if (!ps_is_space(cp)) {
+            for (size_t k = st; k < j; k++)
+                add_mapped(out, t + k, 1, from, to, &ocap, base, ff[k], ft[k]);
+            prev = cp;
+            continue;
+        }
+        int newline = cp == '\n' || cp == '\r';
+        size_t k = j;
+        uint32_t next = 0;
+        while (k < tn) {
+            size_t after = k;
+            next = ps_utf8_next(t, tn, &after);
+            if (!ps_is_space(next))
+                break;
+            newline |= next == '\n' || next == '\r';
+            k = after;
+            next = 0;
+        }
+        size_t ws_from = ff[st], ws_to = k < tn ? ff[k] : n;
+        j = k;
+        if (!prev || !next)
+            continue;
+        if (newline ? (ps_is_alnum(prev) && ps_is_alnum(next))
+                    : !(ps_is_cjkish(prev) && ps_is_cjkish(next)))
+            add_mapped(out, " ", 1, from, to, &ocap, base, ws_from, ws_to);
+    }
+    if (!out->data)
+        ps_buf_add(out, "", 0);
+    ps_buf_free(&f);
+    free(ff);
+    free(ft);
+    return 0;
 }
 
 int norm_query(const char *s, size_t n, ps_buf *out, char *err)

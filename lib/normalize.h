@@ -32,6 +32,16 @@ void norm_squeeze_map(const char *s, size_t n, ps_buf *out,
 /* norm_fold followed by norm_squeeze: the form queries are searched in. */
 int norm_query(const char *s, size_t n, ps_buf *out, char *err);
 
+/* norm_query that also says where each output byte came from: for output
+ * byte i, the source bytes s[(*from)[i] .. (*to)[i]) produced it (a
+ * space the squeeze kept maps to the whitespace it stands for).  *from and
+ * *to (caller frees) have out->len - (its length on entry) entries.  This
+ * is how text shown as the source writes it gets its highlights: matching
+ * runs on the normalized form, marks land on the source characters.
+ * Returns 0, or -1 with err set. */
+int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
+                  size_t **to, char *err);
+
 /* The Simplified form of code point cp (cp itself when there is none). */
 uint32_t norm_t2s(uint32_t cp);
 

@@ -22,6 +22,8 @@ const char *const psg_kind_names[] = {"text", "heading", "title", "table"};
 typedef struct srcline {
     char *text;        /* folded, not squeezed */
     size_t len;
+    char *raw;         /* as written (markdown emphasis marks removed) */
+    size_t rawlen;
     int lineno;
     int page;          /* 1-based in paged input, else 0 */
     int blank;
@@ -148,51 +150,95 @@ static psg_block *new_block(builder *b)
     return bl;
 }
 
-/* Joins the lines idx[0..n) into one paragraph block. */
+/* "## " at the start of a line (after indentation): its length, or 0. */
+static size_t md_mark(const char *t, size_t tl)
+{
+    size_t h = 0;
+    while (h < tl && (t[h] == ' ' || t[h] == '\t'))
+        h++;
+    if (h < tl && t[h] == '#') {
+        size_t e = h;
+        while (e < tl && t[e] == '#')
+            e++;
+        if (e < tl && (t[e] == ' ' || t[e] == '\t'))
+            return e;
+    }
+    return 0;
+}
+
+static uint32_t first_cp(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        if (!ps_is_space(cp))
+            return cp;
+    }
+    return 0;
+}
+
+/* Joins the lines idx[0..n) into one paragraph block: the source lines,
+ * trimmed, joined without their line breaks (a space between two Latin
+ * words, as the normalization does), and the normalized text made from
+ * that with a map back to it. */
 static void emit_paragraph(builder *b, srcline *lines, const size_t *idx,
                            size_t n, int md)
 {
     if (n == 0)
         return;
-    ps_buf joined;
-    ps_buf_init(&joined);
+    ps_buf src;
+    ps_buf_init(&src);
     size_t *marks = ps_xmalloc(n * sizeof *marks);
+    uint32_t prev = 0;
     for (size_t k = 0; k < n; k++) {
-        if (k > 0)
-            ps_buf_addc(&joined, '\n');
-        marks[k] = joined.len;
-        const char *t = lines[idx[k]].text;
-        size_t tl = lines[idx[k]].len;
+        const srcline *l = &lines[idx[k]];
+        const char *t = l->raw;
+        size_t tl = l->rawlen, m = md_mark(t, tl);
         /* Markdown heading marks ("## ") go, wherever the line ended up. */
-        size_t h = 0;
-        while (h < tl && (t[h] == ' ' || t[h] == '\t'))
-            h++;
-        if (h < tl && t[h] == '#') {
-            size_t e = h;
-            while (e < tl && t[e] == '#')
-                e++;
-            if (e < tl && (t[e] == ' ' || t[e] == '\t')) {
-                t += e;
-                tl -= e;
-            }
+        t += m;
+        tl -= m;
+        size_t i = 0;
+        while (i < tl) {           /* trim */
+            size_t j = i;
+            if (!ps_is_space(ps_utf8_next(t, tl, &j)))
+                break;
+            i = j;
         }
-        ps_buf_add(&joined, t, tl);
+        while (tl > i && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
+            tl--;
+        uint32_t next = first_cp(l->text + md_mark(l->text, l->len),
+                                 l->len - md_mark(l->text, l->len));
+        if (src.len && tl > i && ps_is_alnum(prev) && ps_is_alnum(next))
+            ps_buf_addc(&src, ' ');
+        marks[k] = src.len;
+        ps_buf_add(&src, t + i, tl - i);
+        if (tl > i)
+            prev = last_cp(l->text, l->len);
     }
     psg_block *bl = new_block(b);
+    bl->srclen = src.len;
+    bl->src = src.data ? ps_buf_steal(&src) : ps_xstrdup("");
     ps_buf out;
     ps_buf_init(&out);
+    char err[PS_ERRLEN];
+    if (norm_text_map(bl->src, bl->srclen, &out, &bl->from, &bl->to, err) < 0) {
+        /* valid UTF-8 in, so this cannot fail; keep the block empty */
+        out.len = 0;
+    }
     bl->map.n = n;
     bl->map.off = ps_xmalloc(n * sizeof(size_t));
     bl->map.line = ps_xmalloc(n * sizeof(int));
-    norm_squeeze_map(joined.data ? joined.data : "", joined.len, &out, marks,
-                     n, bl->map.off);
-    for (size_t k = 0; k < n; k++)
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        while (o < out.len && bl->from[o] < marks[k])
+            o++;
+        bl->map.off[k] = o;
         bl->map.line[k] = lines[idx[k]].lineno;
+    }
     bl->page = lines[idx[0]].page;
     free(marks);
-    ps_buf_free(&joined);
     bl->len = out.len;
-    bl->text = ps_buf_steal(&out);
+    bl->text = out.data ? ps_buf_steal(&out) : ps_xstrdup("");
     bl->md = md;
     if (md)
         bl->kind = PSG_HEADING;
@@ -400,7 +446,7 @@ static size_t cut_point(const char *s, size_t n, size_t max_chars)
 }
 
 static void add_passage(psg_doc *d, size_t *cap, size_t block, size_t start,
-                        size_t len, const char *heading)
+                        size_t len, const psg_block *heading)
 {
     if (d->npassages == *cap) {
         *cap = *cap ? 2 * *cap : 32;
@@ -414,11 +460,19 @@ static void add_passage(psg_doc *d, size_t *cap, size_t block, size_t start,
               : bl->table                 ? PSG_K_TABLE
                                           : PSG_K_TEXT;
     p->page = bl->page;
-    p->heading = heading;
+    p->heading = heading ? heading->text : NULL;
     p->block = block;
     p->start = start;
     p->len = len;
     p->text = ps_xstrndup(bl->text + start, len);
+    /* The source characters of text[start..start+len), trimmed. */
+    size_t a = len ? bl->from[start] : 0, e = len ? bl->to[start + len - 1] : 0;
+    while (a < e && (bl->src[a] == ' ' || bl->src[a] == '\t'))
+        a++;
+    while (e > a && (bl->src[e - 1] == ' ' || bl->src[e - 1] == '\t'))
+        e--;
+    p->src = ps_xstrndup(bl->src + a, e - a);
+    p->heading_src = heading ? heading->src : NULL;
     d->npassages++;
 }
 
@@ -427,7 +481,7 @@ static void add_passage(psg_doc *d, size_t *cap, size_t block, size_t start,
 static void make_passages(psg_doc *d)
 {
     size_t cap = 0;
-    const char *heading = NULL;
+    const psg_block *heading = NULL;
     for (size_t bi = 0; bi < d->nblocks; bi++) {
         psg_block *bl = &d->blocks[bi];
         if (bl->len == 0)
@@ -435,7 +489,7 @@ static void make_passages(psg_doc *d)
         if (bl->kind == PSG_HEADING) {
             add_passage(d, &cap, bi, 0, bl->len, NULL);
             if (!bl->is_title)
-                heading = bl->text;
+                heading = bl;
             continue;
         }
         size_t pos = 0;
@@ -462,6 +516,7 @@ static void set_title(psg_doc *d, psg_block *bl)
     bl->is_title = 1;
     bl->kind = PSG_HEADING;
     d->title = ps_xstrdup(bl->text);
+    d->title_src = ps_xstrdup(bl->src);
 }
 
 static void pick_title(psg_doc *d, const char *fallback)
@@ -489,7 +544,13 @@ static void pick_title(psg_doc *d, const char *fallback)
             return;
         }
     }
-    d->title = ps_xstrdup(fallback ? fallback : "");
+    d->title_src = ps_xstrdup(fallback ? fallback : "");
+    ps_buf t;
+    ps_buf_init(&t);
+    char err[PS_ERRLEN];
+    if (norm_query(d->title_src, strlen(d->title_src), &t, err) < 0)
+        ps_buf_add(&t, "", 0);
+    d->title = ps_buf_steal(&t);
 }
 
 /* Splits text[0..len) into folded lines appended to *lines.  In paged
@@ -523,6 +584,11 @@ static int split_lines(const char *utf8, size_t len, int paged,
         srcline *ln = &(*lines)[(*nlines)++];
         ln->len = f.len;
         ln->text = f.data ? f.data : ps_xstrdup("");
+        ln->raw = ps_xstrndup(utf8 + pos, l);
+        ln->rawlen = l;
+        for (size_t i = 0; i < ln->rawlen; i++)
+            if (ln->raw[i] == '\f')
+                ln->raw[i] = ' ';
         for (size_t i = 0; i < ln->len; i++)
             if (ln->text[i] == '\f')
                 ln->text[i] = ' ';
@@ -540,6 +606,16 @@ static int split_lines(const char *utf8, size_t len, int paged,
         }
         ln->len = o;
         ln->text[o] = '\0';
+        o = 0;
+        for (size_t i = 0; i < ln->rawlen; i++) {
+            if (ln->raw[i] == '*' && i + 1 < ln->rawlen && ln->raw[i + 1] == '*') {
+                i++;
+                continue;
+            }
+            ln->raw[o++] = ln->raw[i];
+        }
+        ln->rawlen = o;
+        ln->raw[o] = '\0';
         pos = end + 1;
         if (feed)
             page++;
@@ -585,8 +661,10 @@ psg_doc *psg_parse_input(const psg_input *in, size_t n,
                 bl->table = in[i].kind == PSG_IN_CELL;
             }
         }
-        for (size_t k = 0; k < nlines; k++)
+        for (size_t k = 0; k < nlines; k++) {
             free(lines[k].text);
+            free(lines[k].raw);
+        }
     }
     free(lines);
     free(idx);
@@ -612,14 +690,20 @@ void psg_doc_free(psg_doc *d)
         return;
     for (size_t i = 0; i < d->nblocks; i++) {
         free(d->blocks[i].text);
+        free(d->blocks[i].src);
+        free(d->blocks[i].from);
+        free(d->blocks[i].to);
         free(d->blocks[i].map.off);
         free(d->blocks[i].map.line);
     }
-    for (size_t i = 0; i < d->npassages; i++)
+    for (size_t i = 0; i < d->npassages; i++) {
         free(d->passages[i].text);
+        free(d->passages[i].src);
+    }
     free(d->blocks);
     free(d->passages);
     free(d->title);
+    free(d->title_src);
     free(d);
 }
 

@@ -45,6 +45,10 @@ extern const char *const psg_kind_names[];   /* "text", "heading", ... */
 
 typedef struct psg_block {
     psg_kind kind;
+    char *src;               /* as the source writes it, line breaks of
+                                wrapped lines removed, NUL-terminated */
+    size_t srclen;
+    size_t *from, *to;       /* text byte i comes from src[from[i]..to[i]) */
     int md;                  /* a markdown "#" heading */
     int forced;              /* kind given by the format, not guessed */
     int is_title;            /* the document's title */
@@ -63,10 +67,13 @@ typedef struct psg_passage {
     size_t block;            /* index of the block it was cut from */
     size_t start, len;       /* byte range of its text in that block */
     char *text;              /* copy of that range, NUL-terminated */
+    char *src;               /* the same text as the source writes it */
+    const char *heading_src; /* the heading as the source writes it */
 } psg_passage;
 
 typedef struct psg_doc {
-    char *title;
+    char *title;             /* normalized */
+    char *title_src;         /* as the source writes it */
     psg_block *blocks;
     size_t nblocks;
     psg_passage *passages;

@@ -43,6 +43,8 @@
 /* Metadata keys. */
 #define META_VERSION "policy-search:format"
 #define META_FILE "f:"    /* + document id -> "mtime size root" */
+#define META_PATH "p:"    /* + document id -> "format TAB encoding TAB
+                             absolute path" of the file indexed */
 #define META_GRAM "g:"    /* + length byte + bigram + BE32 first docid */
 #define META_UNIGRAM "u:" /* + length byte + character + BE32 first docid */
 #define META_LENGTH "l:"  /* + BE32 first docid: passage lengths */

@@ -800,7 +800,7 @@ static json_t *hit_json(const xap_hit *h, const build *b)
     const char *text = json_string_value(json_object_get(d, "text"));
     ps_buf snip;
     ps_buf_init(&snip);
-    snip_make(text ? text : "", b->needles, b->nneedles, &snip);
+    snip_make(text ? text : "", b->needles, b->nneedles, SNIP_CHARS, &snip);
     json_object_set_new(o, "snippet", json_stringn(snip.data, snip.len));
     ps_buf_free(&snip);
     json_object_set_new(o, "score", json_real((double)(long)(h->weight * 1000) / 1000));
@@ -1271,7 +1271,49 @@ static int by_passage(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
+int srch_file(srch_engine *e, const char *doc, char **path, char **format,
+              char **encoding, srch_status *st, char *err)
+{
+    *st = SRCH_OK;
+    *path = *format = *encoding = NULL;
+    if (!doc || !*doc || !ps_utf8_valid(doc, strlen(doc))) {
+        *st = SRCH_BAD_REQUEST;
+        snprintf(err, PS_ERRLEN, "missing or invalid document id");
+        return -1;
+    }
+    ps_buf key;
+    ps_buf_init(&key);
+    ps_buf_printf(&key, META_PATH "%s", doc);
+    char *v = NULL;
+    size_t vl = 0;
+    for (size_t s = 0; s < xap_db_nshards(e->db) && !vl; s++) {
+        free(v);
+        v = NULL;
+        if (xap_db_shard_metadata(e->db, s, key.data, key.len, &v, &vl, err) !=
+            XAP_OK) {
+            ps_buf_free(&key);
+            *st = SRCH_INTERNAL;
+            return -1;
+        }
+    }
+    ps_buf_free(&key);
+    char *t1 = v && vl ? memchr(v, '\t', vl) : NULL;
+    char *t2 = t1 ? memchr(t1 + 1, '\t', vl - (size_t)(t1 + 1 - v)) : NULL;
+    if (!t2 || t2[1] != '/') {
+        free(v);
+        *st = SRCH_NOT_FOUND;
+        snprintf(err, PS_ERRLEN, "unknown document '%.100s'", doc);
+        return -1;
+    }
+    *format = ps_xstrndup(v, (size_t)(t1 - v));
+    *encoding = ps_xstrndup(t1 + 1, (size_t)(t2 - t1 - 1));
+    *path = ps_xstrndup(t2 + 1, vl - (size_t)(t2 + 1 - v));
+    free(v);
+    return 0;
+}
+
+json_t *srch_doc(srch_engine *e, const char *doc, const char *query,
+                 srch_status *st, char *err)
 {
     *st = SRCH_OK;
     if (!doc || !*doc || !ps_utf8_valid(doc, strlen(doc))) {
@@ -1301,6 +1343,25 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
         snprintf(err, PS_ERRLEN, "unknown document '%.100s'", doc);
         return NULL;
     }
+    /* The query's strings, as the search marks them. */
+    build b;
+    memset(&b, 0, sizeof b);
+    qry *qq = query && *query ? qry_parse(query, err) : NULL;
+    if (query && *query && !qq) {
+        xap_result_free(res);
+        *st = SRCH_BAD_REQUEST;
+        return NULL;
+    }
+    for (size_t i = 0; qq && i < qq->n; i++) {
+        plan pl;
+        if (item_plan(e, &b, &qq->items[i], &pl, err) < 0) {
+            build_free(&b);
+            qry_free(qq);
+            xap_result_free(res);
+            *st = SRCH_INTERNAL;
+            return NULL;
+        }
+    }
     json_t *out = json_object();
     json_t *ps = json_array();
     for (size_t i = 0; i < res->nhits; i++) {
@@ -1327,6 +1388,14 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
             if (v)
                 json_object_set(p, opt[k], v);
         }
+        if (qq) {
+            const char *text = json_string_value(json_object_get(d, "text"));
+            ps_buf snip;
+            ps_buf_init(&snip);
+            snip_make(text ? text : "", b.needles, b.nneedles, 0, &snip);
+            json_object_set_new(p, "snippet", json_stringn(snip.data, snip.len));
+            ps_buf_free(&snip);
+        }
         json_array_append_new(ps, p);
         json_decref(d);
     }
@@ -1343,5 +1412,7 @@ json_t *srch_doc(srch_engine *e, const char *doc, srch_status *st, char *err)
     free(v);
     json_object_set_new(out, "passages", ps);
     xap_result_free(res);
+    build_free(&b);
+    qry_free(qq);
     return out;
 }

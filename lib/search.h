@@ -53,8 +53,16 @@ void srch_refresh(srch_engine *e);
 
 json_t *srch_run(srch_engine *e, const srch_request *req, srch_status *status,
                  char *err);
-/* The passages of one document, in order. */
-json_t *srch_doc(srch_engine *e, const char *doc, srch_status *status,
-                 char *err);
+/* The passages of one document, in order.  With a query (NULL or "" for
+ * none), each passage also gets "snippet": its whole text, HTML-escaped,
+ * with every match of the query in <mark>. */
+json_t *srch_doc(srch_engine *e, const char *doc, const char *query,
+                 srch_status *status, char *err);
+
+/* The file document doc was indexed from: its absolute path, format and
+ * text encoding ("" where none), as recorded at indexing (caller frees
+ * the three).  SRCH_NOT_FOUND for an unknown document. */
+int srch_file(srch_engine *e, const char *doc, char **path, char **format,
+              char **encoding, srch_status *status, char *err);
 
 #endif

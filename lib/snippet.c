@@ -2,11 +2,13 @@
  * snippet.c: match finding and window choice for snippets.
  *
  * Matches are found left to right, longest needle first at each
- * character, never overlapping.  The window is the SNIP_CHARS characters
+ * character, never overlapping, on the normalized text; marks go around
+ * the source characters that produced them.  The window is the SNIP_CHARS characters
  * that hold the most whole matches, starting a little before the first of
  * them so the reader sees some context.
  */
 #include "snippet.h"
+#include "normalize.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,22 @@ typedef struct span {
     size_t cs, ce;       /* character range */
 } span;
 
-void snip_make(const char *text, const char *const *needles, size_t n,
-               ps_buf *out)
+void snip_make(const char *src, const char *const *needles, size_t n,
+               size_t window, ps_buf *out)
 {
-    size_t len = strlen(text);
+    size_t srclen = strlen(src);
+    ps_buf nb;
+    ps_buf_init(&nb);
+    size_t *from = NULL, *to = NULL;
+    char err[PS_ERRLEN];
+    if (norm_text_map(src, srclen, &nb, &from, &to, err) < 0) {
+        /* not valid UTF-8: cannot happen for stored text; show it plain */
+        ps_buf_add_html(out, src, srclen);
+        ps_buf_free(&nb);
+        return;
+    }
+    const char *text = nb.data;
+    size_t len = nb.len;
     size_t nchars, c;
     size_t *off = ps_utf8_offsets(text, len, &nchars);
 
@@ -51,42 +65,56 @@ void snip_make(const char *text, const char *const *needles, size_t n,
         c = e;
     }
 
+    /* The window, in normalized characters. */
     size_t ws = 0, we = nchars;
-    if (nchars > SNIP_CHARS) {
-        size_t bestcount = 0, beststart = 0;
+    if (window && nchars > window) {
+        size_t bestcount = 0, beststart = 0, j = 0;
         for (size_t k = 0; k < nsp; k++) {
             size_t s = sp[k].cs > LEAD_CHARS ? sp[k].cs - LEAD_CHARS : 0;
-            size_t cnt = 0;
-            for (size_t j = k; j < nsp && sp[j].ce <= s + SNIP_CHARS; j++)
-                cnt++;
-            if (cnt > bestcount) {
-                bestcount = cnt;
+            /* spans ending inside [s, s + window): j only moves right */
+            if (j < k)
+                j = k;
+            while (j < nsp && sp[j].ce <= s + window)
+                j++;
+            if (j - k > bestcount) {
+                bestcount = j - k;
                 beststart = s;
             }
         }
         ws = beststart;
-        if (ws + SNIP_CHARS > nchars)
-            ws = nchars - SNIP_CHARS;
-        we = ws + SNIP_CHARS;
+        if (ws + window > nchars)
+            ws = nchars - window;
+        we = ws + window;
     }
+    /* ... and in source bytes: normalized character i starts at source
+     * byte from[off[i]]; the end of the text is the end of the source. */
+#define SRC_AT(i) ((i) >= nchars ? srclen : from[off[(i)]])
+    size_t sws = ws ? SRC_AT(ws) : 0, swe = we < nchars ? SRC_AT(we) : srclen;
     if (ws > 0)
         ps_buf_adds(out, "…");
-    size_t pos = ws;
+    size_t pos = sws;
     for (size_t k = 0; k < nsp; k++) {
         if (sp[k].cs < ws || sp[k].ce > we)
             continue;
-        ps_buf_add_html(out, text + off[pos], off[sp[k].cs] - off[pos]);
+        size_t a = from[off[sp[k].cs]], b = to[off[sp[k].ce] - 1];
+        if (a < pos)
+            a = pos;
+        ps_buf_add_html(out, src + pos, a - pos);
         ps_buf_adds(out, "<mark>");
-        ps_buf_add_html(out, text + off[sp[k].cs],
-                        off[sp[k].ce] - off[sp[k].cs]);
+        ps_buf_add_html(out, src + a, b - a);
         ps_buf_adds(out, "</mark>");
-        pos = sp[k].ce;
+        pos = b;
     }
-    ps_buf_add_html(out, text + off[pos], off[we] - off[pos]);
+    if (swe > pos)
+        ps_buf_add_html(out, src + pos, swe - pos);
+#undef SRC_AT
     if (we < nchars)
         ps_buf_adds(out, "…");
     if (!out->data)
         ps_buf_add(out, "", 0);
     free(sp);
     free(off);
+    free(from);
+    free(to);
+    ps_buf_free(&nb);
 }

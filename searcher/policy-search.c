@@ -11,6 +11,7 @@
  */
 
 #include "analyze.h"
+#include "normalize.h"
 #include "search.h"
 #include "util.h"
 
@@ -27,7 +28,36 @@ static void usage(FILE *to)
             "usage: policy-search --db DIR [--json] [--limit N] [--offset N]\n"
             "                     [--region R]... [--sector S]... [--unit U]\n"
             "                     [--min X] [--max Y] [--batch FILE] [--no-facets]\n"
-            "                     [QUERY]\n");
+            "                     [QUERY]\n"
+            "       policy-search --normalize   (stdin lines -> the form matching uses)\n");
+}
+
+/* Prints each line of stdin as the engine normalizes it (what "contains"
+ * compares): tests and scripts use it as the oracle's normalization. */
+static int normalize_lines(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        if (n && line[n - 1] == '\n')
+            n--;
+        ps_buf b;
+        ps_buf_init(&b);
+        char err[PS_ERRLEN];
+        if (!ps_utf8_valid(line, (size_t)n) ||
+            norm_query(line, (size_t)n, &b, err) < 0) {
+            fprintf(stderr, "policy-search: --normalize: a line is not valid UTF-8\n");
+            rc = 1;
+            ps_buf_add(&b, "", 0);
+        }
+        fwrite(b.data, 1, b.len, stdout);
+        putchar('\n');
+        ps_buf_free(&b);
+    }
+    free(line);
+    return rc;
 }
 
 static int bad(int json, const char *msg)
@@ -122,7 +152,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
-        if (strcmp(a, "--json") == 0) {
+        if (strcmp(a, "--normalize") == 0) {
+            return normalize_lines();
+        } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if (strcmp(a, "--no-facets") == 0) {
             req.no_facets = 1;

@@ -96,6 +96,27 @@ status, res, _ = api("/api/doc?doc=chifeng-sand-control-2025.md")
 check(status == 200 and len(res["passages"]) > 3 and res["passages"][0]["passage"] == 0,
       "doc view lists passages in order")
 
+# The document view marks every occurrence of the query, as written.
+status, res, _ = api("/api/doc?doc=zhangjiakou-rural-revitalization-traditional.txt&q="
+                     + urllib.parse.quote('"乡村振兴"'))
+marked = [p for p in (res or {}).get("passages", []) if "<mark>" in p.get("snippet", "")]
+check(status == 200 and len(marked) >= 2 and all("<mark>鄉村振興</mark>" in p["snippet"] for p in marked),
+      "doc view with q: every occurrence marked on the Traditional source: %s" % marked[:1])
+
+# The original file: its bytes, type and name; nothing else.
+status, headers, body = get("/api/file?doc=" + urllib.parse.quote("bayannur-irrigation-2024-gb18030.txt"))
+src = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures",
+                        "bayannur-irrigation-2024-gb18030.txt"), "rb").read()
+check(status == 200 and body == src, "/api/file returns the file's bytes (%d)" % status)
+check(headers.get("content-type") == "text/plain; charset=GB18030", "type %s" % headers.get("content-type"))
+cd = headers.get("content-disposition", "")
+check(cd.startswith("attachment;") and "filename*=UTF-8''bayannur-irrigation-2024-gb18030.txt" in cd, cd)
+check(headers.get("content-security-policy") == "sandbox", "indexed files are served sandboxed")
+status, headers, body = get("/api/file?doc=" + urllib.parse.quote("张家口/../../etc/passwd"))
+check(status == 404 and b"root:" not in body, "/api/file of an unknown document: %d" % status)
+status, _, _ = get("/api/file")
+check(status == 400, "/api/file without doc: %d" % status)
+
 for path in ["/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/static/../../etc/passwd",
              "/..%2f..%2fetc%2fpasswd", "/fixtures/", "/web/static/app.js%00.html"]:
     status, _, body = get(path)

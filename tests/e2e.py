@@ -101,6 +101,47 @@ def quoted_phrase_finds_every_passage_including_wrapped(tmp):
 
 
 @test
+def hits_show_the_source_as_written(tmp):
+    # Matching is on the normalized text; hits show the source's own
+    # characters (full-width punctuation, Traditional, full-width digits)
+    # with the marks around the right ones.
+    db = fixtures_db(tmp)
+    r = search(db, '"乡村振兴作为新时代"')
+    check(r["total"] == 1, "total %d" % r["total"])
+    h = r["hits"][0] if r["hits"] else {"text": "", "snippet": "", "title": ""}
+    check("張家口市堅持把鄉村振興作為新時代「三農」工作總抓手，" in h["text"], "text not as written: " + h["text"][:60])
+    check("<mark>鄉村振興作為新時代</mark>「三農」" in h["snippet"], "mark misplaced: " + h["snippet"][:80])
+    check(h["title"] == "張家口市鄉村振興工作簡報（繁體）", "title not as written: " + h["title"])
+    r = search(db, '"优势,建设"')          # an ASCII comma finds the full-width one
+    check(r["total"] == 1 and "<mark>优势，建设</mark>" in r["hits"][0]["snippet"],
+          "full-width comma not marked as written: %s" % r["hits"][:1])
+    r = search(db, '"120万台"')
+    h = r["hits"][0] if r["hits"] else {"text": "", "snippet": ""}
+    check("１２０万台" in h["text"] and "<mark>１２０万台</mark>" in h["snippet"],
+          "full-width digits not as written: " + h["snippet"][:80])
+
+
+@test
+def symlinks_out_of_the_roots_are_not_followed(tmp):
+    d = os.path.join(tmp, "links")
+    os.makedirs(d)
+    open(os.path.join(d, "own.txt"), "w").write("本目录自己的文件：链接测试段落。\n")
+    outside = os.path.join(tmp, "outside-secret.txt")
+    open(outside, "w").write("目录之外的机密文字。\n")
+    os.symlink(outside, os.path.join(d, "secret.txt"))
+    os.symlink(os.path.join(d, "own.txt"), os.path.join(d, "inside-link.txt"))
+    db = os.path.join(tmp, "links-db")
+    p = index(db, d)
+    err = p.stderr.decode()
+    check("secret.txt: symbolic link out of the indexed directory" in err, err)
+    check("skipped (outside the indexed roots ×1)" in err.strip().splitlines()[-1], err)
+    check(search(db, '"机密文字"')["total"] == 0, "a file outside the root was indexed")
+    check(search(db, '"链接测试段落"')["total"] == 2, "a link inside the root was not followed")
+    index(db, "--follow-symlinks", d)
+    check(search(db, '"机密文字"')["total"] == 1, "--follow-symlinks did not follow")
+
+
+@test
 def traditional_query_finds_simplified(tmp):
     db = shared_db(tmp)
     trad = search(db, "鄉村振興", "--limit", "0")

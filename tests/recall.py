@@ -5,7 +5,8 @@ Indexes CORPUS, lists every passage (an empty query lists them all), draws
 random 1-8 character substrings of the passages plus fixed policy phrases,
 runs each as a quoted query through `policy-search --batch`, and compares
 the hits with a plain substring scan of the passages' normalized text.
-Recall and precision must both be 1.0.
+Recall and precision must both be 1.0.  Passages are shown as the source
+writes them; `policy-search --normalize` gives the form matching uses.
 
 For the fixed phrases it also checks documents against the raw files
 (whitespace removed, NFKC): every file whose text says the phrase must
@@ -59,8 +60,13 @@ def main():
         print(r.stderr.decode().strip().splitlines()[-1])
         out = run([os.path.join(bindir, "policy-search"), "--db", db, "--json",
                    "--limit", "0", ""]).stdout
-        passages = {(h["doc"], h["passage"]): h["text"]
-                    for h in json.loads(out)["hits"]}
+        hits = json.loads(out)["hits"]
+        # Hits show the source text; "contains" compares normalized forms,
+        # as the engine normalizes them.
+        normed = run([os.path.join(bindir, "policy-search"), "--normalize"],
+                     input="".join(h["text"].replace("\n", " ") + "\n" for h in hits).encode()
+                     ).stdout.decode().split("\n")
+        passages = {(h["doc"], h["passage"]): t for h, t in zip(hits, normed)}
         print("passages:", len(passages))
         rng = random.Random(a.seed)
         keys = sorted(passages)

@@ -107,6 +107,48 @@ static void test_decode(void)
     free(out);
 }
 
+/* norm_text_map gives what norm_query gives, and maps each output byte
+ * back to the source characters that produced it. */
+static void test_text_map(void)
+{
+    static const char *const cases[] = {
+        "赤峰市完成防沙治沙任务４６２万亩，增长８．５％。",
+        "鄉村振興戰略  全面推進\n到２０２５年",
+        "Hello\nWorld  ABC 防沙\n治沙",
+        "e\xcc\x81t\xc3\xa9 \xef\xac\x81 \xe3\x88\xb1 ①②",   /* e+combining, ligature, ㈱ */
+        "  leading and trailing  ",
+        "",
+    };
+    char err[PS_ERRLEN];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *s = cases[c];
+        ps_buf a, b;
+        ps_buf_init(&a);
+        ps_buf_init(&b);
+        size_t *from = NULL, *to = NULL;
+        CHECK(norm_query(s, strlen(s), &a, err) == 0);
+        CHECK(norm_text_map(s, strlen(s), &b, &from, &to, err) == 0);
+        CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+        for (size_t i = 0; i < b.len; i++)
+            CHECK(from[i] <= to[i] && to[i] <= strlen(s));
+        free(from);
+        free(to);
+        ps_buf_free(&a);
+        ps_buf_free(&b);
+    }
+    /* "，" folds to ","; its source is the full-width character. */
+    const char *s = "防沙，治沙";
+    ps_buf b;
+    ps_buf_init(&b);
+    size_t *from, *to;
+    norm_text_map(s, strlen(s), &b, &from, &to, err);
+    CHECK_STR(b.data, "防沙,治沙");
+    CHECK(from[6] == 6 && to[6] == 9);
+    free(from);
+    free(to);
+    ps_buf_free(&b);
+}
+
 static void test_passages(void)
 {
     char err[PS_ERRLEN];
@@ -334,7 +376,7 @@ static void test_snippet(void)
     ps_buf b;
     ps_buf_init(&b);
     const char *needles[] = {"防沙治沙", "防沙"};
-    snip_make("赤峰<b>防沙治沙</b>&防沙", needles, 2, &b);
+    snip_make("赤峰<b>防沙治沙</b>&防沙", needles, 2, SNIP_CHARS, &b);
     CHECK_STR(b.data, "赤峰&lt;b&gt;<mark>防沙治沙</mark>&lt;/b&gt;&amp;<mark>防沙</mark>");
     ps_buf_free(&b);
     ps_buf_init(&b);
@@ -346,12 +388,23 @@ static void test_snippet(void)
     for (int i = 0; i < 100; i++)
         ps_buf_adds(&long_text, "后文");
     const char *n2[] = {"目标词"};
-    snip_make(long_text.data, n2, 1, &b);
+    snip_make(long_text.data, n2, 1, SNIP_CHARS, &b);
     CHECK(strstr(b.data, "<mark>目标词</mark>") != NULL);
     CHECK(strncmp(b.data, "…", 3) == 0);
     CHECK(ps_utf8_count(b.data, b.len) < SNIP_CHARS + 20);
     ps_buf_free(&b);
+    ps_buf_init(&b);
+    snip_make(long_text.data, n2, 1, 0, &b);        /* the whole text */
+    CHECK(strncmp(b.data, "前文", 6) == 0 && strstr(b.data, "<mark>目标词</mark>后文"));
+    ps_buf_free(&b);
     ps_buf_free(&long_text);
+    /* Source text as written: marks land on the source characters, the
+     * full-width and Traditional ones kept. */
+    const char *n3[] = {"防沙治沙", "乡村振兴", "12091名,"};
+    ps_buf_init(&b);
+    snip_make("完成防沙\n治沙，推進鄉村振興，惠及１２０９１名，。", n3, 3, 0, &b);
+    CHECK_STR(b.data, "完成<mark>防沙\n治沙</mark>，推進<mark>鄉村振興</mark>，惠及<mark>１２０９１名，</mark>。");
+    ps_buf_free(&b);
 }
 
 /* An in-memory metadata store for the character index. */
@@ -616,6 +669,7 @@ int main(void)
     test_utf8_and_amounts();
     test_normalize();
     test_decode();
+    test_text_map();
     test_passages();
     test_tokenize_and_regions(res);
     test_numbers_data(res);

@@ -23,6 +23,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -323,7 +326,7 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
         return send_error(c, 503, err, sent);
     }
     srch_status st;
-    json_t *res = srch_doc(e, p->doc, &st, err);
+    json_t *res = srch_doc(e, p->doc, p->q, &st, err);
     if (!res) {
         *status = st == SRCH_NOT_FOUND ? 404 : st == SRCH_BAD_REQUEST ? 400 : 500;
         return send_error(c, *status, err, sent);
@@ -332,6 +335,110 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
     enum MHD_Result r = send_json(c, 200, res, sent);
     json_decref(res);
     return r;
+}
+
+/* The Content-Type of an indexed file of this format and encoding. */
+static const char *file_type(const char *format, const char *encoding,
+                             char *buf, size_t n)
+{
+    static const struct { const char *f, *t; } types[] = {
+        {"pdf", "application/pdf"},
+        {"docx", "application/vnd.openxmlformats-officedocument."
+                 "wordprocessingml.document"},
+        {"doc", "application/msword"},
+        {"wps", "application/vnd.ms-works"},
+        {"ofd", "application/ofd"},
+        {"html", "text/html"},
+        {"markdown", "text/markdown"},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(format, types[i].f) == 0)
+            return types[i].t;
+    snprintf(buf, n, "text/plain%s%s", *encoding ? "; charset=" : "", encoding);
+    return buf;
+}
+
+/* Content-Disposition for name (RFC 6266): an ASCII fallback and the
+ * UTF-8 name percent-encoded (RFC 8187). */
+static void disposition(const char *name, int inl, ps_buf *out)
+{
+    ps_buf_adds(out, inl ? "inline; filename=\"" : "attachment; filename=\"");
+    for (const char *p = name; *p; p++)
+        ps_buf_addc(out, (unsigned char)*p >= 0x80 || *p == '"' || *p == '\\' ||
+                             (unsigned char)*p < 0x20 ? '_' : *p);
+    ps_buf_adds(out, "\"; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+            ps_buf_addc(out, (char)*p);
+        else
+            ps_buf_printf(out, "%%%02X", *p);
+    }
+}
+
+/* GET /api/file?doc=ID: the bytes of the file the document was indexed
+ * from, only if it is still the regular file recorded at indexing (no
+ * symlink swapped in since).  Served in a sandbox: an HTML document runs
+ * no script with this site's origin. */
+static enum MHD_Result api_file(struct MHD_Connection *c, params *p,
+                                unsigned *status, size_t *sent)
+{
+    char err[PS_ERRLEN];
+    srch_engine *e = thread_engine(err);
+    if (!e) {
+        *status = 503;
+        return send_error(c, 503, err, sent);
+    }
+    srch_status st;
+    char *path, *format, *enc;
+    if (srch_file(e, p->doc, &path, &format, &enc, &st, err) < 0) {
+        *status = st == SRCH_NOT_FOUND ? 404 : st == SRCH_BAD_REQUEST ? 400 : 500;
+        return send_error(c, *status, err, sent);
+    }
+    char real[PATH_MAX];
+    int fd = -1;
+    struct stat sb;
+    if (realpath(path, real) && strcmp(real, path) == 0)
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        free(format);
+        free(enc);
+        *status = 404;
+        return send_error(c, 404, "the file of this document is no longer there",
+                          sent);
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    char tb[96];
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            file_type(format, enc, tb, sizeof tb));
+    const char *base = strrchr(p->doc, '/');
+    ps_buf cd;
+    ps_buf_init(&cd);
+    disposition(base ? base + 1 : p->doc, strcmp(format, "pdf") == 0, &cd);
+    MHD_add_response_header(r, "Content-Disposition", cd.data);
+    ps_buf_free(&cd);
+    security_headers(r);
+    MHD_del_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; "
+                            "style-src 'self'; img-src 'self' data:; "
+                            "object-src 'none'; base-uri 'none'; "
+                            "form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Content-Security-Policy", "sandbox");
+    MHD_del_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "X-Frame-Options", "SAMEORIGIN");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    *status = 200;
+    *sent = (size_t)sb.st_size;
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    free(path);
+    free(format);
+    free(enc);
+    return ret;
 }
 
 static enum MHD_Result static_file(struct MHD_Connection *c, const char *url,
@@ -413,6 +520,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
             ret = api_search(c, &p, &status, &sent);
         } else if (strcmp(url, "/api/doc") == 0) {
             ret = api_doc(c, &p, &status, &sent);
+        } else if (strcmp(url, "/api/file") == 0) {
+            ret = api_file(c, &p, &status, &sent);
         } else {
             status = 404;
             ret = send_error(c, 404, "no such API", &sent);
