@@ -110,11 +110,42 @@ try {
   await page.waitForSelector('.hit h3 a');
   const hitPassage = await page.getAttribute('.hit', 'data-passage');
   await page.click('.hit h3 a');
-  await page.waitForSelector('#docview:not([hidden]) p.current');
-  const current = await page.textContent('#docview p.current');
+  await page.waitForSelector('#docview:not([hidden]) .current');
+  const current = await page.textContent('#docview .current');
   check(current.includes('以工代赈'), 'document view highlights the passage');
-  check(await page.getAttribute('#docview p.current', 'data-passage') === hitPassage, 'the right passage');
+  check(await page.getAttribute('#docview .current', 'data-passage') === hitPassage, 'the right passage');
   await page.screenshot({ path: path.join(out, 'docview-desktop.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#docview', { state: 'hidden' });
+
+  // Documents of other formats: the format and page on the hit, a link to
+  // the original (a PDF at its page), every occurrence marked in the
+  // document view and the clicked passage scrolled to.
+  await page.fill('#q', '"光伏治沙"');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.hit .fmt-pdf');
+  const pdfHit = await page.$('.hit:has(.fmt-pdf)');
+  const pdfMeta = await pdfHit.$eval('.meta', (e) => e.textContent);
+  check(pdfMeta.includes('PDF') && /第 \d+ 页/.test(pdfMeta), 'a PDF hit shows its format and page: ' + pdfMeta);
+  const href = await pdfHit.$eval('a.file', (a) => a.getAttribute('href'));
+  check(/^\/api\/file\?doc=.*\.pdf#page=\d+$/.test(href), 'the PDF hit links its page: ' + href);
+  const fileRes = await page.request.get(base + href.replace(/#.*/, ''));
+  check(fileRes.status() === 200 && fileRes.headers()['content-type'] === 'application/pdf',
+    'the original PDF is served');
+  const pdfPassage = await pdfHit.getAttribute('data-passage');
+  await (await pdfHit.$('h3 a')).click();
+  await page.waitForSelector('#docview:not([hidden]) .current');
+  const docMarks = await page.$$eval('#docbody mark', (ms) => ms.map((m) => m.textContent));
+  check(docMarks.length >= 2 && docMarks.every((m) => m === '光伏治沙'),
+    'the document view marks every occurrence: ' + JSON.stringify(docMarks));
+  check(await page.getAttribute('#docbody .current', 'data-passage') === pdfPassage, 'the clicked PDF passage');
+  check((await page.textContent('#docfile')).includes('原文下载'), 'the document view links the original');
+  const inView = await page.$eval('#docbody .current', (e) => {
+    const r = e.getBoundingClientRect(), p = e.closest('.docbody').getBoundingClientRect();
+    return r.top >= p.top && r.bottom <= p.bottom;
+  });
+  check(inView, 'the clicked passage is scrolled into view');
+  await page.screenshot({ path: path.join(out, 'docview-pdf-desktop.png') });
   await page.keyboard.press('Escape');
   await page.waitForSelector('#docview', { state: 'hidden' });
 

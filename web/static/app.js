@@ -170,12 +170,28 @@ function renderFacets(s, facets) {
   $('max').value = s.max;
 }
 
+const FORMATS = { pdf: 'PDF', html: '网页', docx: 'Word', doc: 'Word', wps: 'WPS',
+  ofd: 'OFD', text: '文本', markdown: '文本' };
+const KINDS = { title: '标题', heading: '小标题', table: '表格' };
+
+// The original file; a PDF opens at the page.
+function fileLink(doc, format, page, label) {
+  const href = '/api/file?doc=' + encodeURIComponent(doc) +
+    (format === 'pdf' && page ? '#page=' + page : '');
+  return el('a', { class: 'file', href, target: '_blank', rel: 'noopener' }, label);
+}
+
 function renderHit(s, h) {
   const open = () => go({ ...s, doc: h.doc, p: String(h.passage) });
+  const where = h.page ? '第 ' + h.page + ' 页' : '第 ' + (h.passage + 1) + ' 段';
   const li = el('li', { class: 'hit', 'data-doc': h.doc, 'data-passage': String(h.passage) },
     el('h3', {}, el('a', { href: '/?' + toQuery(s, { doc: h.doc, p: String(h.passage) }),
       onclick: (e) => { e.preventDefault(); open(); } }, h.title || h.doc)),
-    el('div', { class: 'meta' }, h.doc, h.heading ? ' · ' + h.heading : '', ' · 第 ' + (h.passage + 1) + ' 段'),
+    el('div', { class: 'meta' },
+      h.format ? el('span', { class: 'fmt fmt-' + h.format }, FORMATS[h.format] || h.format) : null,
+      KINDS[h.kind] ? el('span', { class: 'kind' }, KINDS[h.kind]) : null,
+      h.doc, h.heading ? ' · ' + h.heading : '', ' · ', where,
+      h.ocr ? ' · 文字识别' : '', ' · ', fileLink(h.doc, h.format, h.page, '原文')),
     el('p', { class: 'snippet' }, snippetNode(h.snippet)));
   const tags = el('div', { class: 'tags' });
   for (const r of h.regions) tags.append(el('span', { class: 'tag region' }, r));
@@ -270,7 +286,8 @@ async function renderDoc(s) {
   body.replaceChildren();
   let data;
   try {
-    const r = await fetch('/api/doc?doc=' + encodeURIComponent(s.doc));
+    const r = await fetch('/api/doc?doc=' + encodeURIComponent(s.doc) +
+      (s.q ? '&q=' + encodeURIComponent(s.q) : ''));
     data = await r.json();
     if (!r.ok) throw new Error(data.error || r.status);
   } catch (e) {
@@ -278,14 +295,20 @@ async function renderDoc(s) {
     return;
   }
   $('doctitle').textContent = data.title || data.doc;
-  let heading = null, target = null;
+  const link = $('docfile');
+  link.replaceChildren(fileLink(data.doc, data.format, null, '原文下载'));
+  // Headings and the title are passages of their own; every occurrence
+  // of the query is marked (the server's snippet of the whole passage).
+  let target = null, page = null;
   for (const p of data.passages) {
-    if (p.heading && p.heading !== heading) {
-      heading = p.heading;
-      body.append(el('h3', {}, heading));
+    if (p.page && p.page !== page && data.format === 'pdf') {
+      page = p.page;
+      body.append(el('div', { class: 'pagemark' }, fileLink(data.doc, 'pdf', page, '第 ' + page + ' 页')));
     }
-    const para = el('p', { id: 'p' + p.passage, 'data-passage': String(p.passage) }, p.text);
-    if (String(p.passage) === s.p) { para.className = 'current'; target = para; }
+    const tag = p.kind === 'heading' ? 'h3' : p.kind === 'title' ? 'h2' : 'p';
+    const para = el(tag, { id: 'p' + p.passage, 'data-passage': String(p.passage),
+      class: p.kind === 'table' ? 'cell' : '' }, p.snippet ? snippetNode(p.snippet) : p.text);
+    if (String(p.passage) === s.p) { para.classList.add('current'); target = para; }
     body.append(para);
   }
   if (target) target.scrollIntoView({ block: 'center' });
