@@ -24,6 +24,8 @@ static const UNormalizer2 *nfkc_cf;
 static uint32_t *fold_off;
 static uint8_t *fold_len;
 static char *fold_pool;
+/* ... and when that form is one code point and not a space: it, else 0. */
+static uint32_t *fold_one;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void)
@@ -40,6 +42,7 @@ static void init_tables(void)
     }
     fold_off = ps_xmalloc(0x10000 * sizeof(uint32_t));
     fold_len = ps_xmalloc(0x10000);
+    fold_one = ps_xcalloc(0x10000, sizeof(uint32_t));
     ps_buf pool;
     ps_buf_init(&pool);
     for (uint32_t cp = 0; cp < 0x10000; cp++) {
@@ -65,6 +68,10 @@ static void init_tables(void)
         fold_off[cp] = (uint32_t)pool.len;
         fold_len[cp] = (uint8_t)ol;
         ps_buf_add(&pool, o, (size_t)ol);
+        size_t k = 0;
+        uint32_t one = ol ? ps_utf8_next(o, (size_t)ol, &k) : 0;
+        if (ol && k == (size_t)ol && !ps_is_space(one))
+            fold_one[cp] = one;
     }
     fold_pool = ps_buf_steal(&pool);
 }
@@ -86,9 +93,38 @@ static int all_ascii(const char *s, size_t n)
     return 1;
 }
 
+/* norm_fold from the table alone: 0, or -1 (nothing written) when some
+ * code point needs its neighbours (then ICU folds the whole string). */
+static int fold_by_table(const char *s, size_t n, ps_buf *out)
+{
+    size_t i = 0, base = out->len;
+    ps_buf_reserve(out, n + 16);
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80 && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
+            ps_buf_addc(out, (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+            i++;
+            continue;
+        }
+        uint32_t cp = ps_utf8_next(s, n, &i);
+        if (cp >= 0x10000 || fold_len[cp] == 0xFF) {
+            out->len = base;
+            if (out->data)
+                out->data[base] = '\0';
+            return -1;
+        }
+        ps_buf_add(out, fold_pool + fold_off[cp], fold_len[cp]);
+    }
+    if (!out->data)
+        ps_buf_add(out, "", 0);
+    return 0;
+}
+
 int norm_fold(const char *s, size_t n, ps_buf *out, char *err)
 {
     pthread_once(&once, init_tables);
+    if (fold_by_table(s, n, out) == 0)
+        return 0;
     if (all_ascii(s, n)) {
         ps_buf_reserve(out, n);
         for (size_t i = 0; i < n; i++) {
@@ -197,21 +233,57 @@ void norm_squeeze_map(const char *s, size_t n, ps_buf *out,
         mapped[k++] = out->len - base;
 }
 
-/* Appends x[0..n) mapped to the source range [a, b) for every byte. */
-static void add_mapped(ps_buf *out, const char *x, size_t n, size_t **from,
-                       size_t **to, size_t *cap, size_t base, size_t a,
-                       size_t b)
+/* The output of norm_text_map under construction: bytes with their
+ * source ranges, and the squeeze's state (see norm_squeeze_map). */
+typedef struct mapout {
+    ps_buf *out;
+    size_t base, cap;
+    size_t *from, *to;
+    uint32_t prev;          /* last non-space code point written */
+    int pending, newline;   /* whitespace seen since, and a line break */
+    size_t ws_from, ws_to;  /* its source range */
+} mapout;
+
+static void put(mapout *m, const char *x, size_t n, size_t a, size_t b)
 {
-    size_t at = out->len - base;
-    if (at + n > *cap) {
-        *cap = (at + n) * 2 + 64;
-        *from = ps_xrealloc(*from, *cap * sizeof(size_t));
-        *to = ps_xrealloc(*to, *cap * sizeof(size_t));
+    size_t at = m->out->len - m->base;
+    if (at + n > m->cap) {
+        m->cap = (at + n) * 2 + 64;
+        m->from = ps_xrealloc(m->from, m->cap * sizeof(size_t));
+        m->to = ps_xrealloc(m->to, m->cap * sizeof(size_t));
     }
-    ps_buf_add(out, x, n);
+    ps_buf_add(m->out, x, n);
     for (size_t i = 0; i < n; i++) {
-        (*from)[at + i] = a;
-        (*to)[at + i] = b;
+        m->from[at + i] = a;
+        m->to[at + i] = b;
+    }
+}
+
+/* Feeds folded text x[0..n), produced by source bytes [a, b), through the
+ * squeeze. */
+static void feed(mapout *m, const char *x, size_t n, size_t a, size_t b)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t st = i;
+        uint32_t cp = ps_utf8_next(x, n, &i);
+        if (ps_is_space(cp)) {
+            if (!m->pending) {
+                m->pending = 1;
+                m->newline = 0;
+                m->ws_from = a;
+            }
+            m->newline |= cp == '\n' || cp == '\r';
+            m->ws_to = b;
+            continue;
+        }
+        if (m->pending && m->prev &&
+            (m->newline ? (ps_is_alnum(m->prev) && ps_is_alnum(cp))
+                        : !(ps_is_cjkish(m->prev) && ps_is_cjkish(cp))))
+            put(m, " ", 1, m->ws_from, m->ws_to);
+        m->pending = 0;
+        put(m, x + st, i - st, a, b);
+        m->prev = cp;
     }
 }
 
@@ -219,19 +291,36 @@ int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
                   size_t **to, char *err)
 {
     pthread_once(&once, init_tables);
-    /* 1. Fold, code point by code point where each stands alone, else a
-     *    run between normalization boundaries at a time. */
-    ps_buf f;
-    ps_buf_init(&f);
-    size_t cap = n + 16, *ff = ps_xmalloc(cap * sizeof(size_t)),
-           *ft = ps_xmalloc(cap * sizeof(size_t));
+    mapout m = {out, out->len, n + 16, NULL, NULL, 0, 0, 0, 0, 0};
+    m.from = ps_xmalloc(m.cap * sizeof(size_t));
+    m.to = ps_xmalloc(m.cap * sizeof(size_t));
+    ps_buf_reserve(out, n);
     size_t i = 0;
     while (i < n) {
         size_t start = i;
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80 && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
+            /* ASCII followed by ASCII (nothing to combine with) folds to
+             * itself, letters lower-cased */
+            char lc = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+            i++;
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+                c == '\v' || !m.prev || m.pending) {
+                feed(&m, &lc, 1, start, i);
+            } else {
+                put(&m, &lc, 1, start, i);
+                m.prev = (uint32_t)(unsigned char)lc;
+            }
+            continue;
+        }
         uint32_t cp = ps_utf8_next(s, n, &i);
+        if (cp < 0x10000 && fold_one[cp] && m.prev && !m.pending) {
+            put(&m, fold_pool + fold_off[cp], fold_len[cp], start, i);
+            m.prev = fold_one[cp];
+            continue;
+        }
         if (cp < 0x10000 && fold_len[cp] != 0xFF) {
-            add_mapped(&f, fold_pool + fold_off[cp], fold_len[cp], &ff, &ft,
-                       &cap, 0, start, i);
+            feed(&m, fold_pool + fold_off[cp], fold_len[cp], start, i);
             continue;
         }
         /* a run up to the next code point with a boundary before it */
@@ -247,57 +336,18 @@ int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
         ps_buf_init(&seg);
         if (norm_fold(s + start, end - start, &seg, err) < 0) {
             ps_buf_free(&seg);
-            ps_buf_free(&f);
-            free(ff);
-            free(ft);
+            free(m.from);
+            free(m.to);
             return -1;
         }
-        add_mapped(&f, seg.data ? seg.data : "", seg.len, &ff, &ft, &cap, 0,
-                   start, end);
+        feed(&m, seg.data ? seg.data : "", seg.len, start, end);
         ps_buf_free(&seg);
         i = end;
     }
-    /* 2. Squeeze, carrying the map (as norm_squeeze_map). */
-    size_t base = out->len, ocap = f.len + 16;
-    *from = ps_xmalloc(ocap * sizeof(size_t));
-    *to = ps_xmalloc(ocap * sizeof(size_t));
-    const char *t = f.data ? f.data : "";
-    size_t tn = f.len, j = 0;
-    uint32_t prev = 0;
-    while (j < tn) {
-        size_t st = j;
-        uint32_t cp = ps_utf8_next(t, tn, &j);
-        if (!ps_is_space(cp)) {
-            for (size_t k = st; k < j; k++)
-                add_mapped(out, t + k, 1, from, to, &ocap, base, ff[k], ft[k]);
-            prev = cp;
-            continue;
-        }
-        int newline = cp == '\n' || cp == '\r';
-        size_t k = j;
-        uint32_t next = 0;
-        while (k < tn) {
-            size_t after = k;
-            next = ps_utf8_next(t, tn, &after);
-            if (!ps_is_space(next))
-                break;
-            newline |= next == '\n' || next == '\r';
-            k = after;
-            next = 0;
-        }
-        size_t ws_from = ff[st], ws_to = k < tn ? ff[k] : n;
-        j = k;
-        if (!prev || !next)
-            continue;
-        if (newline ? (ps_is_alnum(prev) && ps_is_alnum(next))
-                    : !(ps_is_cjkish(prev) && ps_is_cjkish(next)))
-            add_mapped(out, " ", 1, from, to, &ocap, base, ws_from, ws_to);
-    }
     if (!out->data)
         ps_buf_add(out, "", 0);
-    ps_buf_free(&f);
-    free(ff);
-    free(ft);
+    *from = m.from;
+    *to = m.to;
     return 0;
 }
 

@@ -7,6 +7,7 @@ need ../shared/corpus say they skip when it is absent.
   e2e.py [-k NAME]
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -139,6 +140,71 @@ def symlinks_out_of_the_roots_are_not_followed(tmp):
     check(search(db, '"链接测试段落"')["total"] == 2, "a link inside the root was not followed")
     index(db, "--follow-symlinks", d)
     check(search(db, '"机密文字"')["total"] == 1, "--follow-symlinks did not follow")
+
+
+def normalize(lines):
+    p = subprocess.run([os.path.join(BIN, "policy-search"), "--normalize"],
+                       input="".join(l.replace("\n", " ") + "\n" for l in lines).encode(),
+                       capture_output=True, check=True)
+    return p.stdout.decode().split("\n")[:len(lines)]
+
+
+def read_text(path):
+    data = open(path, "rb").read()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    return ""
+
+
+def text_files(root):
+    for dirpath, _, names in os.walk(root):
+        for n in sorted(names):
+            if n.endswith((".txt", ".md")):
+                yield os.path.relpath(os.path.join(dirpath, n), root)
+
+
+def check_nothing_dropped(db, root):
+    hits = search(db, "", "--limit", "0", "--no-facets")["hits"]
+    docs = {}
+    for h in hits:
+        docs.setdefault(h["doc"], []).append(h)
+    for rel in text_files(root):
+        ps = sorted(docs.get(rel, []), key=lambda h: h["passage"])
+        raw = read_text(os.path.join(root, rel))
+        # Markdown marks are layout, not text.
+        raw = re.sub(r"(?m)^[ \t]*#{1,6}[ \t]", "", raw).replace("**", "")
+        want, got = normalize([raw, "".join(h["text"] for h in ps)])
+        want, got = re.sub(r"\s", "", want), re.sub(r"\s", "", got)
+        check(want == got, "%s: passages in order are not the text (%d vs %d characters; first "
+              "difference at %d)" % (rel, len(got), len(want),
+                                     next((i for i, (a, b) in enumerate(zip(want, got)) if a != b),
+                                          min(len(want), len(got)))))
+        # Every short line (titles, subtitles, bylines, headings) is found.
+        # (A wrapped line holding a sentence end may run across two
+        # passages of a long paragraph, which are cut at sentence ends.)
+        lines = [l.strip() for l in raw.splitlines()
+                 if 2 <= len(l.strip()) <= 32 and not set(l) & set("。；！？;!?")]
+        lines = [l for l in lines if not (set(l) & set('"\u201c\u201d\uff02'))]
+        if lines:
+            res = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, "--batch", "-",
+                                  "--limit", "0", "--no-facets"],
+                                 input="".join('"%s"\n' % l for l in lines).encode(),
+                                 capture_output=True, check=True).stdout.decode().splitlines()
+            missing = [l for l, r in zip(lines, res) if rel not in {h["doc"] for h in json.loads(r)["hits"]}]
+            check(not missing, "%s: short lines not found: %s" % (rel, missing[:3]))
+
+
+@test
+def every_character_of_the_fixtures_is_in_a_passage(tmp):
+    check_nothing_dropped(fixtures_db(tmp), FIXTURES)
+
+
+@test
+def every_character_of_the_shared_corpus_is_in_a_passage(tmp):
+    check_nothing_dropped(shared_db(tmp), SHARED)
 
 
 @test
