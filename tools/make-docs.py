@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes documents of every supported format from one known text.
 
-  make-docs.py OUTDIR [--no-pdf] [--repeat N]
+  make-docs.py OUTDIR [--no-pdf] [--repeat N] [--doc]
 
 (--repeat N: the body N times over, for benchmarks of realistic size.)
 
@@ -15,6 +15,10 @@ para or cell, in order) and the same text as
   plan.pdf    printed by headless Chromium from HTML (running header)
   plan-scan.pdf  the PDF's pages rasterized (pdftoppm, 300 dpi) and put
               back as images: no text layer
+  plan.wps    the DOCX under the name Kingsoft WPS gives OOXML files
+  plan.doc    (--doc, needs LibreOffice) Word 97-2003, converted from the
+              DOCX; tests/data/plan.doc is its committed copy, since
+              LibreOffice is not a test dependency
 The text is written for these tests; facts and figures are in the style
 of the sample documents.  Python standard library only (Chromium and
 pdftoppm for the PDFs).
@@ -107,7 +111,17 @@ def docx(path):
           '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
           '<Default Extension="xml" ContentType="application/xml"/>'
           '<Override PartName="/word/document.xml" ContentType="application/'
-          'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+          'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+          '<Override PartName="/word/styles.xml" ContentType="application/'
+          'vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/>'
+          '<Override PartName="/word/footnotes.xml" ContentType="application/'
+          'vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>')
+    docrels = ('<?xml version="1.0" encoding="UTF-8"?>'
+               '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+               '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+               'relationships/styles" Target="styles.xml"/>'
+               '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+               'relationships/footnotes" Target="footnotes.xml"/></Relationships>')
     rels = ('<?xml version="1.0" encoding="UTF-8"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
@@ -116,6 +130,7 @@ def docx(path):
         z.writestr("[Content_Types].xml", ct)
         z.writestr("_rels/.rels", rels)
         z.writestr("word/document.xml", doc)
+        z.writestr("word/_rels/document.xml.rels", docrels)
         z.writestr("word/styles.xml", styles)
         z.writestr("word/footnotes.xml", notes)
 
@@ -286,6 +301,15 @@ def main():
     with open(os.path.join(out, "known.json"), "w", encoding="utf-8") as f:
         json.dump(known(), f, ensure_ascii=False, indent=1)
     docx(os.path.join(out, "plan.docx"))
+    shutil.copy(os.path.join(out, "plan.docx"), os.path.join(out, "plan.wps"))
+    if "--doc" in sys.argv:
+        profile = tempfile.mkdtemp()
+        try:
+            subprocess.run(["soffice", "--headless", "-env:UserInstallation=file://" + profile,
+                            "--convert-to", "doc", "--outdir", out, os.path.join(out, "plan.docx")],
+                           check=True, capture_output=True, timeout=180)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
     ofd(os.path.join(out, "plan.ofd"))
     gov_html(os.path.join(out, "plan.html"))
     if "--no-pdf" not in sys.argv:
