@@ -32,7 +32,8 @@ LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c lib/
          lib/analyze.c lib/query.c lib/snippet.c lib/search.c
 LIB_CXX = lib/xap.cc
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
-EXT_C  = lib/extract_html.c lib/extract_zip.c lib/extract_pdf.c lib/extract_ole.c
+EXT_C  = lib/extract_html.c lib/extract_zip.c lib/extract_pdf.c lib/extract_ole.c \
+         lib/extract_mime.c
 EXT_OBJ = $(EXT_C:%.c=$(BUILD)/%.o)
 $(EXT_OBJ) $(BUILD)/indexer/policy-extract.o: CFLAGS += $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null)
 

@@ -62,6 +62,12 @@ static ext_status read_inprocess(const char *path, const ext_opts *o,
     case EXT_SN_OLE:
         rc = ext_ole(path, ext, out, err);
         break;
+    case EXT_SN_MHT:
+        rc = ext_mht(data, len, out, err);
+        break;
+    case EXT_SN_RTF:
+        rc = ext_rtf(data, len, out, err);
+        break;
     default:
         rc = EXT_UNSUPPORTED;
     }

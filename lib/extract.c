@@ -128,7 +128,8 @@ char *ext_doc_to_json(const ext_doc *d)
 }
 
 static const char *const formats[] = {"text", "markdown", "html", "pdf",
-                                      "docx", "ofd", "doc", "wps", "rtf"};
+                                      "docx", "ofd", "doc", "wps", "rtf",
+                                      "mht"};
 
 static const char *static_format(const char *f)
 {
@@ -235,7 +236,6 @@ static ext_kind sniff(const char *h, size_t n, const char *ext,
         {"MM\0*", 4, "TIFF image"}, {"7z\xbc\xaf", 4, "7z archive"},
         {"Rar!", 4, "RAR archive"}, {"\x1f\x8b", 2, "gzip archive"},
         {"\x7f" "ELF", 4, "program"}, {"BZh", 3, "bzip2 archive"},
-        {"{\\rtf", 5, "RTF"},
     };
     *what = NULL;
     if (n >= 4 && memcmp(h, "PK\3\4", 4) == 0)
@@ -244,6 +244,13 @@ static ext_kind sniff(const char *h, size_t n, const char *ext,
         return EXT_SN_OLE;
     if (memmem(h, n < 1024 ? n : 1024, "%PDF-", 5))
         return EXT_SN_PDF;
+    if (n >= 5 && memcmp(h, "{\\rtf", 5) == 0)
+        return EXT_SN_RTF;
+    /* A saved web page in one file (.mht, or Word's "single file web
+     * page" saved as .doc): MIME headers first. */
+    if (has_ci(h, n < 2048 ? n : 2048, "MIME-Version:") &&
+        has_ci(h, n, "multipart/related"))
+        return EXT_SN_MHT;
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
         if (n >= other[i].len && memcmp(h, other[i].magic, other[i].len) == 0) {
             *what = other[i].name;

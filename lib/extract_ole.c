@@ -26,8 +26,7 @@ extern char **environ;
 
 #define TOOL_SECONDS "60"
 
-/* Runs argv, returns its stdout (NUL-terminated) if it exits 0. */
-static char *run(char *const argv[], size_t *len)
+char *ext_run_tool(char *const argv[], size_t *len)
 {
     int fds[2];
     if (pipe(fds) < 0)
@@ -68,9 +67,9 @@ ext_status ext_ole(const char *path, const char *ext, ext_doc **out, char *err)
     char *cd[] = {"timeout", "-s", "KILL", TOOL_SECONDS, "catdoc", "-d",
                   "utf-8", "-w", (char *)path, NULL};
     size_t len = 0;
-    char *text = run(aw, &len);
+    char *text = ext_run_tool(aw, &len);
     if (!text)
-        text = run(cd, &len);
+        text = ext_run_tool(cd, &len);
     if (!text) {
         snprintf(err, PS_ERRLEN, "cannot read this Word/WPS binary file "
                  "(antiword and catdoc both failed: corrupt, encrypted, or "

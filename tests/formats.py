@@ -130,7 +130,8 @@ def main():
         db = os.path.join(tmp, "db")
         r = index(db, d, extra=("--ocr",))
         print(r.stderr.decode().strip().splitlines()[-1])
-        fmts = [("plan.docx", "docx"), ("plan.wps", "wps"), ("plan.ofd", "ofd"), ("plan.html", "html")]
+        fmts = [("plan.docx", "docx"), ("plan.wps", "wps"), ("plan.ofd", "ofd"), ("plan.html", "html"),
+                ("plan.mht", "mht"), ("plan-rtf.doc", "rtf")]
         if have_doc:
             fmts.append(("plan.doc", "doc"))
         else:
@@ -156,11 +157,12 @@ def main():
                   "统计代码不应被检索", "分享到", "当前位置", ".nav{color"]
         for q, res in zip(boiler, batch(db, boiler)):
             check(not res["hits"], "web page boilerplate %r found: %s" % (q, res["hits"][:1]))
+        meta = batch(db, ["发文字号：赤政办发〔2025〕18号"])[0]
+        check({"plan.html", "plan.mht"} <= {h["doc"] for h in meta["hits"]},
+              "metadata table of the page and the saved page not searchable")
         t = batch(db, [known["title"]])[0]
         check(any(h["doc"] == "plan.html" and h["kind"] == "title" for h in t["hits"]),
               "the web page's title is not found as a title passage")
-        meta = batch(db, ["发文字号：赤政办发〔2025〕18号"])[0]
-        check(any(h["doc"] == "plan.html" for h in meta["hits"]), "metadata table not searchable")
         # OCR of the scanned copy.
         if have_pdf:
             ps = passages_of(db, "plan-scan.pdf")
@@ -208,6 +210,8 @@ def bad_input(tmp, docs):
         for _ in range((200 << 20) // len(chunk.encode())):
             f.write(chunk)
         f.write("</body></html>")
+    open(os.path.join(b, "nested.rtf"), "w").write("{\\rtf1 " + "{" * 300 + "x" + "}" * 300 + "}")
+    open(os.path.join(b, "broken.mht"), "w").write("MIME-Version: 1.0\nContent-Type: multipart/related\n\nno parts")
     open(os.path.join(b, "sheet.xlsx"), "wb").write(zip_with("xl/workbook.xml", "<workbook/>"))
     open(os.path.join(b, "photo.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + os.urandom(500))
     db = os.path.join(tmp, "bad-db")
@@ -223,6 +227,8 @@ def bad_input(tmp, docs):
         "sheet.xlsx": "unsupported format (spreadsheet, .xlsx)",
         "entities.docx": "not well-formed XML: Detected an entity reference loop",
         "nested.html": "web page nested more than 250 elements deep",
+        "nested.rtf": "RTF nested more than 255 groups deep",
+        "broken.mht": "saved web page (MHT) without a multipart boundary",
         "photo.jpg": "unsupported format (JPEG image, .jpg)",
     }
     if os.path.exists(os.path.join(b, "scanned.pdf")):

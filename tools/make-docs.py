@@ -16,6 +16,9 @@ para or cell, in order) and the same text as
   plan-scan.pdf  the PDF's pages rasterized (pdftoppm, 300 dpi) and put
               back as images: no text layer
   plan.wps    the DOCX under the name Kingsoft WPS gives OOXML files
+  plan.mht    the web page saved as one file (MIME, quoted-printable GBK,
+              with an image part)
+  plan-rtf.doc  RTF under a .doc name, as many sites serve it
   plan.doc    (--doc, needs LibreOffice) Word 97-2003, converted from the
               DOCX; tests/data/plan.doc is its committed copy, since
               LibreOffice is not a test dependency
@@ -248,6 +251,50 @@ def gov_html(path):
         f.write(page.encode("gb18030"))
 
 
+def mht(path, page_path):
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    from email.mime.image import MIMEImage
+    import email.charset
+    raw = open(page_path, "rb").read().decode("gb18030")
+    msg = MIMEMultipart("related", type="text/html")
+    cs = email.charset.Charset("gb18030")
+    cs.body_encoding = email.charset.QP
+    part = MIMEText(raw, "html", cs)
+    part["Content-Location"] = "http://www.chifeng.gov.cn/zwgk/plan.html"
+    msg.attach(part)
+    img = MIMEImage(b"\x89PNG\r\n\x1a\n" + bytes(64), "png")
+    img["Content-Location"] = "http://www.chifeng.gov.cn/images/logo.png"
+    msg.attach(img)
+    with open(path, "wb") as f:
+        f.write(msg.as_bytes())
+
+
+def rtf_escape(t):
+    out = []
+    for ch in t:
+        o = ord(ch)
+        if ch in "\\{}":
+            out.append("\\" + ch)
+        elif o < 128:
+            out.append(ch)
+        else:
+            out.append("\\u%d?" % (o if o < 32768 else o - 65536))
+    return "".join(out)
+
+
+def rtf(path):
+    body = ["{\\pard\\qc\\b\\fs36 %s\\par}" % rtf_escape(TITLE)]
+    for kind, text in BLOCKS:
+        if kind == "heading":
+            body.append("{\\pard\\b %s\\par}" % rtf_escape(text))
+        else:
+            body.append("{\\pard\\fi480 %s\\par}" % rtf_escape(text))
+    with open(path, "w", encoding="ascii") as f:
+        f.write("{\\rtf1\\ansi\\ansicpg936\\deff0{\\fonttbl{\\f0\\fnil SimSun;}}\n%s\n}\n"
+                % "\n".join(body))
+
+
 # ---- PDF ----
 
 def chromium_pdf(src_html, out_pdf):
@@ -312,6 +359,8 @@ def main():
             shutil.rmtree(profile, ignore_errors=True)
     ofd(os.path.join(out, "plan.ofd"))
     gov_html(os.path.join(out, "plan.html"))
+    mht(os.path.join(out, "plan.mht"), os.path.join(out, "plan.html"))
+    rtf(os.path.join(out, "plan-rtf.doc"))
     if "--no-pdf" not in sys.argv:
         pdfs(out)
 
