@@ -101,11 +101,16 @@ static void usage(void)
 
 static void report(run *r, const char *path, const char *msg)
 {
+    /* A file name may hold newlines or terminal escapes: printed escaped. */
+    ps_buf p;
+    ps_buf_init(&p);
+    ps_buf_add_escaped(&p, path, strlen(path));
     pthread_mutex_lock(&r->lock);
     if (r->progress)
         fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "policy-index: %s: %s\n", path, msg);
+    fprintf(stderr, "policy-index: %s: %s\n", p.data, msg);
     pthread_mutex_unlock(&r->lock);
+    ps_buf_free(&p);
 }
 
 /* Counts a skipped file for the summary: reason NULL, an unsupported
@@ -205,8 +210,16 @@ static void walk(run *r, const char *root, const char *rel)
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
+        if (de->d_name[0] == '.') {
+            /* Hidden files and folders (.git, editors' backups): not
+             * documents, but counted so that nothing goes unsaid. */
+            char hp[PATH_MAX];
+            snprintf(hp, sizeof hp, "%s/%s", path, de->d_name);
+            count_skip(r, hp, "hidden");
+            continue;
+        }
         names = ps_xrealloc(names, (n + 1) * sizeof(char *));
         names[n++] = ps_xstrdup(de->d_name);
     }
@@ -214,8 +227,17 @@ static void walk(run *r, const char *root, const char *rel)
     qsort(names, n, sizeof(char *), cmp_names);
     for (size_t i = 0; i < n; i++) {
         char sub[PATH_MAX], full[PATH_MAX];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
-        snprintf(full, sizeof full, "%s/%s", root, sub);
+        int sl = snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+        int fl = snprintf(full, sizeof full, "%s/%s", root, sub);
+        if (sl < 0 || fl < 0 || (size_t)sl >= sizeof sub || (size_t)fl >= sizeof full) {
+            char shown[300];
+            snprintf(shown, sizeof shown, "%.120s/.../%.120s", root, names[i]);
+            report(r, shown, "path longer than the system allows (4096 bytes); "
+                   "skipped");
+            count_skip(r, shown, "path too long");
+            free(names[i]);
+            continue;
+        }
         struct stat st, lst;
         char real[PATH_MAX];
         if (stat(full, &st) < 0) {
@@ -702,18 +724,45 @@ static int open_layout(const char *db, int jobs, char *err)
     snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
     FILE *fp = fopen(stub, "r");
     if (fp) {
-        int n = 0;
+        /* Only a stub this program wrote: "glass shardN" for N = 0, 1, ...
+         * in order, each shard there.  Anything else (a shard listed twice,
+         * one missing, a line by hand) would index into an unlisted shard
+         * or count passages twice: refused, nothing written. */
+        int n = 0, bad = 0;
         char line[512];
-        while (fgets(line, sizeof line, fp))
-            if (strncmp(line, "glass shard", 11) == 0)
-                n++;
+        while (fgets(line, sizeof line, fp)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (!*line || *line == '#')
+                continue;
+            char want[32];
+            snprintf(want, sizeof want, "glass shard%d", n);
+            if (strcmp(line, want) != 0) {
+                snprintf(err, PS_ERRLEN, "%s: line %d is '%.60s', expected '%s': "
+                         "not a stub this program wrote (damaged?); nothing "
+                         "written", stub, n + 1, line, want);
+                bad = 1;
+                break;
+            }
+            n++;
+        }
         fclose(fp);
+        if (bad)
+            return -1;
         if (n < 1) {
             snprintf(err, PS_ERRLEN, "%s lists no shards", stub);
             return -1;
         }
         for (int s = 0; s < n; s++)
             recover_shard(db, s);
+        for (int s = 0; s < n; s++) {
+            char sp[PATH_MAX];
+            snprintf(sp, sizeof sp, "%s/shard%d/iamglass", db, s);
+            if (access(sp, F_OK) != 0) {
+                snprintf(err, PS_ERRLEN, "%s lists shard%d, which is missing: "
+                         "the index is damaged; nothing written", stub, s);
+                return -1;
+            }
+        }
         return n;
     }
     char probe[PATH_MAX];
@@ -981,8 +1030,15 @@ int main(int argc, char **argv)
                     PS_FORMAT_VERSION);
             ok = 0;
         }
+        int fresh = ver && !*ver;
         free(ver);
         xap_wdb_set_metadata(wk[s].w, META_VERSION, PS_FORMAT_VERSION, err);
+        /* A new shard is a valid, empty index from its first commit: a run
+         * killed before its first batch leaves an index that opens. */
+        if (ok && fresh && xap_wdb_commit(wk[s].w, err) != XAP_OK) {
+            fprintf(stderr, "policy-index: %s: %s\n", path, err);
+            ok = 0;
+        }
         char *dv = NULL;
         size_t dl = 0;
         if (ok && (xap_wdb_get_metadata_n(wk[s].w, META_DELETED, &dv, &dl, err) !=

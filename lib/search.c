@@ -177,24 +177,30 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
     xap_db *db;
     if (xap_db_open(dbpath, &db, err) != XAP_OK)
         return NULL;
-    char *ver = NULL;
-    if (xap_db_get_metadata(db, META_VERSION, &ver, err) != XAP_OK) {
-        xap_db_close(db);
-        return NULL;
-    }
-    if (strcmp(ver, PS_FORMAT_VERSION) != 0) {
-        if (*ver)
-            snprintf(err, PS_ERRLEN, "index format %.20s, this build reads "
-                     "format %s: index the documents into a new --db", ver,
-                     PS_FORMAT_VERSION);
-        else
-            snprintf(err, PS_ERRLEN, "not a policy-search index (no format "
-                     "mark)");
+    /* Every shard's format mark (the combined database shows only the
+     * first shard's metadata). */
+    for (size_t s = 0; s < xap_db_nshards(db); s++) {
+        char *ver = NULL;
+        size_t vl = 0;
+        if (xap_db_shard_metadata(db, s, META_VERSION, strlen(META_VERSION), &ver,
+                                  &vl, err) != XAP_OK) {
+            xap_db_close(db);
+            return NULL;
+        }
+        if (strcmp(ver, PS_FORMAT_VERSION) != 0) {
+            if (*ver)
+                snprintf(err, PS_ERRLEN, "shard %zu: index format %.20s, this "
+                         "build reads format %s: index the documents into a new "
+                         "--db", s, ver, PS_FORMAT_VERSION);
+            else
+                snprintf(err, PS_ERRLEN, "shard %zu: not a policy-search index "
+                         "(no format mark)", s);
+            free(ver);
+            xap_db_close(db);
+            return NULL;
+        }
         free(ver);
-        xap_db_close(db);
-        return NULL;
     }
-    free(ver);
     ana_ctx *a = ana_ctx_create(res, err);
     if (!a) {
         xap_db_close(db);
@@ -1193,8 +1199,32 @@ static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
     return rc;
 }
 
+static json_t *run_once(srch_engine *e, const srch_request *r,
+                        srch_status *st, char *err);
+
+/* A writer that commits while we read may make Xapian throw
+ * DatabaseModifiedError (the revision read from was overwritten): open
+ * the new revision and answer from it, a few times at most. */
+#define MODIFIED_RETRIES 4
+
+static int modified(srch_status st, const char *err)
+{
+    return st == SRCH_INTERNAL && strstr(err, "DatabaseModifiedError");
+}
+
 json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
                  char *err)
+{
+    json_t *res = run_once(e, r, st, err);
+    for (int i = 0; !res && modified(*st, err) && i < MODIFIED_RETRIES; i++) {
+        srch_refresh(e);
+        res = run_once(e, r, st, err);
+    }
+    return res;
+}
+
+static json_t *run_once(srch_engine *e, const srch_request *r,
+                        srch_status *st, char *err)
 {
     double t0 = ps_now();
     *st = SRCH_OK;
@@ -1312,8 +1342,22 @@ int srch_file(srch_engine *e, const char *doc, char **path, char **format,
     return 0;
 }
 
+static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
+                        srch_status *st, char *err);
+
 json_t *srch_doc(srch_engine *e, const char *doc, const char *query,
                  srch_status *st, char *err)
+{
+    json_t *res = doc_once(e, doc, query, st, err);
+    for (int i = 0; !res && modified(*st, err) && i < MODIFIED_RETRIES; i++) {
+        srch_refresh(e);
+        res = doc_once(e, doc, query, st, err);
+    }
+    return res;
+}
+
+static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
+                        srch_status *st, char *err)
 {
     *st = SRCH_OK;
     if (!doc || !*doc || !ps_utf8_valid(doc, strlen(doc))) {

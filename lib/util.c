@@ -221,6 +221,33 @@ void ps_buf_add_html(ps_buf *b, const char *s, size_t n)
     ps_buf_add(b, s + start, n - start);
 }
 
+void ps_buf_add_escaped(ps_buf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = i;
+        uint32_t cp = c < 0x80 ? c : ps_utf8_next(s, n, &k);
+        if (k <= i)
+            k = i + 1;
+        if (c < 0x20 || c == 0x7F || c == '\\' || (cp >= 0x80 && cp < 0xA0) ||
+            !ps_utf8_valid(s + i, k - i)) {
+            for (; i < k; i++)
+                ps_buf_printf(b, "\\x%02X", (unsigned char)s[i]);
+            continue;
+        }
+        if (c < 0x80) {
+            ps_buf_addc(b, (char)c);
+            i++;
+        } else {
+            ps_buf_add(b, s + i, k - i);
+            i = k;
+        }
+    }
+    if (!b->data)
+        ps_buf_add(b, "", 0);
+}
+
 char *ps_buf_steal(ps_buf *b)
 {
     char *p = b->data;

@@ -41,6 +41,9 @@ void ps_buf_add_json(ps_buf *b, const char *s, size_t n);
 void ps_buf_add_html(ps_buf *b, const char *s, size_t n);
 /* Gives up ownership of the data; caller frees with free(). */
 char *ps_buf_steal(ps_buf *b);
+/* Appends s[0..n) with control characters (C0, DEL, C1) and backslashes
+ * escaped as \\xNN: safe to print on a terminal or into a log line. */
+void ps_buf_add_escaped(ps_buf *b, const char *s, size_t n);
 
 void *ps_xmalloc(size_t n);
 void *ps_xcalloc(size_t n, size_t m);

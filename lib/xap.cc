@@ -332,9 +332,17 @@ static void open_shards(xap_db *db)
     }
     Xapian::Database all;
     std::vector<std::string> uuids;
-    for (auto &s : shards) {
-        all.add_database(s);
-        uuids.push_back(s.get_uuid());
+    for (size_t i = 0; i < shards.size(); i++) {
+        std::string u = shards[i].get_uuid();
+        /* A shard listed twice would count every passage twice. */
+        for (size_t k = 0; k < uuids.size(); k++)
+            if (!u.empty() && uuids[k] == u)
+                throw Xapian::DatabaseCorruptError(
+                    stub + " lists one shard twice (entries " +
+                    std::to_string(k + 1) + " and " + std::to_string(i + 1) +
+                    "): the index is damaged");
+        all.add_database(shards[i]);
+        uuids.push_back(u);
     }
     db->rep = all;
     db->shards.swap(shards);

@@ -127,6 +127,64 @@ snip = res["hits"][0]["snippet"] if res and res["hits"] else ""
 check("<script>" not in snip and "&lt;script&gt;" in snip and "<img" not in snip,
       "HTML in documents is escaped in snippets: " + snip[:120])
 
+# Hostile parameters: NUL, too many, a request body; limit=0 is capped.
+status, res, _ = api("/api/search?q=" + urllib.parse.quote("发") + "%00abc")
+check(status == 400 and "NUL" in (res or {}).get("error", ""), "NUL in q: %d %s" % (status, res))
+status, res, _ = api("/api/search?" + "&".join("p%d=1" % i for i in range(300)))
+check(status == 400 and "query parameters" in (res or {}).get("error", ""), "300 parameters: %d" % status)
+import socket
+import time as _time
+t0 = _time.time()
+s5 = socket.create_connection((host, int(port)), timeout=10)
+s5.sendall(("GET /api/search?" + "&".join("x%d=1" % i for i in range(5000)) +
+            " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode())
+reply = b""
+try:
+    while True:
+        chunk = s5.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+except socket.timeout:
+    pass
+s5.close()
+check(reply.startswith(b"HTTP/1.1 4") and _time.time() - t0 < 5,
+      "5,000 parameters: %r after %.1f s" % (reply[:40], _time.time() - t0))
+t0 = _time.time()
+s6 = socket.create_connection((host, int(port)), timeout=10)
+s6.sendall(b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n" + b"x" * 65536)
+head = s6.recv(4096)
+s6.close()
+check(head.startswith(b"HTTP/1.1 405") and b"Allow: GET, HEAD" in head and _time.time() - t0 < 3,
+      "POST with a 100 MB body: %r" % head[:120])
+status, res, _ = api("/api/search?q=" + urllib.parse.quote('"的"') + "&limit=0")
+check(status == 200 and len(res["hits"]) <= 1000 and res.get("limit_capped") is True and
+      "1000" in res.get("message", ""), "limit=0 is capped with a message")
+
+# The request log escapes control characters: no forged lines.
+import tempfile as _tf
+logf = _tf.NamedTemporaryFile(delete=False)
+w = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", DB, "--port", "0"],
+                     stdout=subprocess.DEVNULL, stderr=logf)
+wport = None
+for _ in range(100):
+    m = open(logf.name, encoding="utf-8", errors="replace").read()
+    if "http://127.0.0.1:" in m:
+        wport = int(m.split("http://127.0.0.1:")[1].split("/")[0])
+        break
+    _time.sleep(0.1)
+c = http.client.HTTPConnection("127.0.0.1", wport, timeout=10)
+c.request("GET", "/api/search?q=" + urllib.parse.quote("防沙\nforged 200 OK \x1b[31m"))
+c.getresponse().read()
+c.close()
+_time.sleep(0.3)
+w.terminate()
+w.wait()
+log = open(logf.name, encoding="utf-8", errors="replace").read()
+os.unlink(logf.name)
+check("\nforged" not in log and "\x1b" not in log and "\\x0Aforged" in log,
+      "log lines escape control characters: %r" % log[-200:])
+
 status, headers, body = get("/")
 check(status == 200 and "default-src 'self'" in headers.get("content-security-policy", ""),
       "page has a Content-Security-Policy")

@@ -411,6 +411,74 @@ def interrupted_run_leaves_openable_index(tmp):
 
 
 @test
+def a_new_index_opens_from_its_first_moment(tmp):
+    # Killed before its first batch was committed, a new index still opens
+    # (it used to refuse: "no format mark").
+    d = os.path.join(tmp, "first")
+    os.makedirs(d)
+    for i in range(60):
+        open(os.path.join(d, "doc%02d.txt" % i), "w").write(
+            ("第%d号文件：赤峰市推进防沙治沙，完成任务%d万亩。\n\n" % (i, i + 10)) * 400)
+    db = os.path.join(tmp, "first-db")
+    p = subprocess.Popen([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "1", d],
+                         stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not os.path.exists(os.path.join(db, "shard0", "iamglass")) and time.time() - t0 < 10:
+        time.sleep(0.002)
+    time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, "--json", ""],
+                       capture_output=True)
+    check(r.returncode == 0, "index killed before its first commit does not open: %s"
+          % r.stderr.decode()[-200:])
+    index(db, d)
+    check(search(db, '"第59号文件"')["total"] == 400, "re-run after the kill did not index the rest")
+
+
+@test
+def damaged_stubs_are_refused(tmp):
+    db = os.path.join(tmp, "stub-db")
+    index(db, FIXTURES, jobs=2)
+    stub = os.path.join(db, "XAPIANDB")
+    good = open(stub).read()
+    # A shard listed twice: totals would double.
+    open(stub, "w").write("glass shard0\nglass shard0\nglass shard1\n")
+    r = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, ""], capture_output=True)
+    check(r.returncode != 0 and b"lists one shard twice" in r.stderr, r.stderr.decode()[-200:])
+    p = index(db, FIXTURES, ok=(1,))
+    check(b"not a stub this program wrote" in p.stderr, p.stderr.decode()[-200:])
+    # A listed shard that is missing: refused, not recreated empty.
+    open(stub, "w").write(good)
+    shutil.move(os.path.join(db, "shard1"), os.path.join(tmp, "shard1-away"))
+    p = index(db, FIXTURES, ok=(1,))
+    check(b"lists shard1, which is missing" in p.stderr, p.stderr.decode()[-200:])
+    check(not os.path.exists(os.path.join(db, "shard1")), "a missing shard was recreated empty")
+    shutil.move(os.path.join(tmp, "shard1-away"), os.path.join(db, "shard1"))
+    # A shard of another format (only shard 0 used to be checked).
+    subprocess.run(["xapian-metadata", "set", os.path.join(db, "shard1"), "policy-search:format", "2"],
+                   capture_output=True) if shutil.which("xapian-metadata") else None
+    if shutil.which("xapian-metadata"):
+        r = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, ""], capture_output=True)
+        check(r.returncode != 0 and b"shard 1: index format 2" in r.stderr, r.stderr.decode()[-200:])
+
+
+@test
+def skipped_paths_are_counted_and_names_escaped(tmp):
+    d = os.path.join(tmp, "names")
+    os.makedirs(os.path.join(d, ".git"))
+    open(os.path.join(d, ".notes.txt"), "w").write("隐藏文件。\n")
+    open(os.path.join(d, "ok.txt"), "w").write("正常的文件。\n")
+    evil = os.path.join(d, "evil\x1b[2J\nforged.txt")
+    open(evil, "wb").write(b"\x00\x01binary" * 10)
+    p = index(os.path.join(tmp, "names-db"), d, ok=(1,))
+    err = p.stderr.decode()
+    check("\x1b" not in err and "\nforged" not in err and "evil\\x1B[2J\\x0Aforged.txt" in err,
+          "control characters in a file name printed raw: %r" % err)
+    check("2 skipped (hidden ×2)" in err.strip().splitlines()[-1], err)
+
+
+@test
 def compaction_crash_is_recovered(tmp):
     db = os.path.join(tmp, "compact-db")
     index(db, FIXTURES, jobs=1)

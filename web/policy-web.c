@@ -40,7 +40,8 @@
 
 #define MAX_MULTI 32              /* region= or sector= values at most */
 #define MAX_PARAM_BYTES 8192      /* any one parameter */
-#define MAX_LIMIT 1000            /* hits a page */
+#define MAX_LIMIT 1000            /* hits a page; limit=0 means this many */
+#define MAX_PARAMS 200            /* query parameters a request */
 #define REOPEN_SECONDS 1.0
 
 static const char *g_db;
@@ -208,21 +209,34 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
 
 typedef struct params {
     const char *q, *unit, *min, *max, *limit, *offset, *doc, *facets;
+    size_t nparams;
     const char *regions[MAX_MULTI], *sectors[MAX_MULTI];
     size_t nregions, nsectors;
     char err[PS_ERRLEN];
 } params;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
-                                   const char *key, const char *value)
+                                   const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
     (void)kind;
     params *p = cls;
     if (p->err[0])
         return MHD_NO;
+    if (++p->nparams > MAX_PARAMS) {
+        snprintf(p->err, sizeof p->err, "more than %d query parameters",
+                 MAX_PARAMS);
+        return MHD_NO;
+    }
     if (!value)
         value = "";
     size_t n = strlen(value);
+    /* %00 decodes to a NUL that would silently cut the value short. */
+    if (n != (value_size ? value_size : n) || strlen(key) != key_size) {
+        snprintf(p->err, sizeof p->err, "parameter %.40s contains a NUL byte",
+                 strlen(key) == key_size ? key : "?");
+        return MHD_NO;
+    }
     if (n > MAX_PARAM_BYTES && strcmp(key, "q") != 0) {
         snprintf(p->err, sizeof p->err, "parameter %.40s is too long", key);
         return MHD_NO;
@@ -291,6 +305,10 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
         return send_error(c, 400, "facets must be 0 or 1", sent);
     }
     req.no_facets = p->facets && strcmp(p->facets, "0") == 0;
+    /* "All" is not for a web page: at most MAX_LIMIT hits a request. */
+    int capped = req.limit == 0 && p->limit;
+    if (capped)
+        req.limit = MAX_LIMIT;
     req.query = p->q ? p->q : "";
     req.regions = p->regions;
     req.nregions = p->nregions;
@@ -309,6 +327,13 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     if (!res) {
         *status = st == SRCH_BAD_REQUEST ? 400 : 500;
         return send_error(c, *status, err, sent);
+    }
+    if (capped) {
+        char note[200];
+        snprintf(note, sizeof note, "limit=0 returns at most %d hits a request "
+                 "here; page with offset for more", MAX_LIMIT);
+        json_object_set_new(res, "limit_capped", json_true());
+        json_object_set_new(res, "message", json_string(note));
     }
     *status = 200;
     enum MHD_Result r = send_json(c, 200, res, sent);
@@ -490,6 +515,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     (void)version;
     (void)upload;
     static int marker;
+    if (*ctx == NULL && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        /* Answered at once, before any body is read; the connection is
+         * closed rather than drained. */
+        *ctx = &marker;
+        size_t sent = 0;
+        json_t *o = json_pack("{s:s}", "error", "only GET and HEAD are supported");
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        security_headers(r);
+        enum MHD_Result ret = MHD_queue_response(c, 405, r);
+        MHD_destroy_response(r);
+        (void)sent;
+        return ret;
+    }
     if (*ctx == NULL) {          /* headers only so far */
         *ctx = &marker;
         return MHD_YES;
@@ -512,7 +557,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         ret = send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3,
                         "no-store", &sent);
     } else if (strncmp(url, "/api/", 5) == 0) {
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &p);
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, &p);
         if (p.err[0]) {
             status = 400;
             ret = send_error(c, 400, p.err, &sent);
@@ -537,9 +582,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
             inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr,
                       addr, sizeof addr);
         const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
-        fprintf(stderr, "%s %s %.200s%s%.80s %u %zuB %.2fms\n", addr, method,
-                url, q ? " q=" : "", q && ps_utf8_valid(q, strlen(q)) ? q : "",
+        /* Control characters escaped: a query or path cannot forge a log
+         * line or move a terminal's cursor. */
+        ps_buf lu, lq;
+        ps_buf_init(&lu);
+        ps_buf_init(&lq);
+        ps_buf_add_escaped(&lu, url, strlen(url) < 200 ? strlen(url) : 200);
+        if (q && ps_utf8_valid(q, strlen(q)))
+            ps_buf_add_escaped(&lq, q, strlen(q) < 200 ? strlen(q) : 200);
+        fprintf(stderr, "%s %.16s %s%s%s %u %zuB %.2fms\n", addr, method,
+                lu.data ? lu.data : "", q ? " q=" : "", lq.data ? lq.data : "",
                 status, sent, (ps_now() - t0) * 1000);
+        ps_buf_free(&lu);
+        ps_buf_free(&lq);
     }
     return ret;
 }
@@ -618,7 +673,7 @@ int main(int argc, char **argv)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(384 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
         MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "policy-web: cannot listen on %s:%ld: %s\n", bind, port,
