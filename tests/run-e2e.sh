@@ -23,5 +23,7 @@ else
 fi
 # Every document format, from one known text (tools/make-docs.py).
 python3 tests/formats.py
+# Reindexing while the server answers two query loops: only 200s.
+python3 tests/live.py
 python3 tests/numbers_gold.py
 python3 tests/facets.py
