@@ -451,6 +451,24 @@ static void index_file(worker *wk, file *f)
     snprintf(pkey, sizeof pkey, META_PATH "%s", f->docid);
     xap_wdb_set_metadata(wk->w, pkey, pv.data, err);
     ps_buf_free(&pv);
+    /* What the file says of itself, for the document view (and the
+     * metadata filters to come). */
+    json_t *m = json_object(), *pairs = json_object();
+    json_object_set_new(m, "format", json_string(xd->format));
+    if (xd->title)
+        json_object_set_new(m, "title", json_string(xd->title));
+    if (xd->pages)
+        json_object_set_new(m, "pages", json_integer(xd->pages));
+    if (xd->ocr)
+        json_object_set_new(m, "ocr", json_true());
+    for (size_t i = 0; i < xd->nmeta; i++)
+        json_object_set_new(pairs, xd->meta[i].key, json_string(xd->meta[i].value));
+    json_object_set_new(m, "source", pairs);
+    char *mj = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    snprintf(pkey, sizeof pkey, META_DOC "%s", f->docid);
+    xap_wdb_set_metadata(wk->w, pkey, mj ? mj : "", err);
+    free(mj);
     ext_doc_free(xd);
     xap_wdb_set_metadata(wk->w, key, now, err);
     atomic_fetch_add(&r->passages, np);
@@ -501,8 +519,11 @@ static void remove_gone(worker *wk)
                     if (delete_file(wk, fterm, wk->err) == 0 &&
                         xap_wdb_set_metadata(wk->w, g.keys[i], "", wk->err) ==
                             XAP_OK &&
-                        xap_wdb_set_metadata(wk->w, pkey, "", wk->err) == XAP_OK)
+                        xap_wdb_set_metadata(wk->w, pkey, "", wk->err) == XAP_OK) {
+                        snprintf(pkey, sizeof pkey, META_DOC "%s", docid);
+                        xap_wdb_set_metadata(wk->w, pkey, "", wk->err);
                         atomic_fetch_add(&r->removed, 1);
+                    }
                     wk->changed = 1;
                     break;
                 }

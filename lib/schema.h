@@ -45,6 +45,11 @@
 #define META_FILE "f:"    /* + document id -> "mtime size root" */
 #define META_PATH "p:"    /* + document id -> "format TAB encoding TAB
                              absolute path" of the file indexed */
+#define META_DOC "m:"     /* + document id -> JSON: what the file says of
+                             itself (format, pages, ocr, title, and the
+                             key/value pairs of its metadata: an HTML
+                             page's table, DOCX core properties, OFD
+                             DocInfo, PDF info) */
 #define META_GRAM "g:"    /* + length byte + bigram + BE32 first docid */
 #define META_UNIGRAM "u:" /* + length byte + character + BE32 first docid */
 #define META_LENGTH "l:"  /* + BE32 first docid: passage lengths */

@@ -1418,6 +1418,24 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
             json_object_set(out, "title", json_object_get(d, "title"));
             if (json_object_get(d, "format"))
                 json_object_set(out, "format", json_object_get(d, "format"));
+            /* what the file says of itself */
+            ps_buf key;
+            ps_buf_init(&key);
+            ps_buf_printf(&key, META_DOC "%s", doc);
+            for (size_t s = 0; s < xap_db_nshards(e->db); s++) {
+                char *v = NULL;
+                size_t vl = 0;
+                if (xap_db_shard_metadata(e->db, s, key.data, key.len, &v, &vl,
+                                          err) == XAP_OK && vl) {
+                    json_t *m = json_loadb(v, vl, 0, &je);
+                    if (m)
+                        json_object_set_new(out, "file", m);
+                    free(v);
+                    break;
+                }
+                free(v);
+            }
+            ps_buf_free(&key);
         }
         json_t *p = json_object();
         static const char *const keys[] = {"passage", "kind", "heading", "text",

@@ -103,6 +103,12 @@ marked = [p for p in (res or {}).get("passages", []) if "<mark>" in p.get("snipp
 check(status == 200 and len(marked) >= 2 and all("<mark>鄉村振興</mark>" in p["snippet"] for p in marked),
       "doc view with q: every occurrence marked on the Traditional source: %s" % marked[:1])
 
+# What a file says of itself is kept: the web page's metadata table.
+status, res, _ = api("/api/doc?doc=" + urllib.parse.quote("documents/chifeng-sand-pv-plan-2025.html"))
+src = ((res or {}).get("file") or {}).get("source") or {}
+check(status == 200 and src.get("发文字号") == "赤政办发〔2025〕18号" and src.get("发文机关") == "赤峰市人民政府办公室"
+      and res["file"].get("format") == "html", "web page metadata kept: %s" % (res or {}).get("file"))
+
 # The original file: its bytes, type and name; nothing else.
 status, headers, body = get("/api/file?doc=" + urllib.parse.quote("bayannur-irrigation-2024-gb18030.txt"))
 src = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures",
