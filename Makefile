@@ -81,7 +81,7 @@ $(BIN)/policy-search: $(BUILD)/searcher/policy-search.o $(LIB_OBJ)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/policy-web: $(BUILD)/web/policy-web.o $(BUILD)/web/assets.o $(LIB_OBJ)
+$(BIN)/policy-web: $(BUILD)/web/policy-web.o $(BUILD)/web/gate.o $(BUILD)/web/assets.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)

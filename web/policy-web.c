@@ -20,6 +20,7 @@
 #include "search.h"
 #include "util.h"
 #include "web/assets.h"
+#include "web/gate.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -599,6 +600,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     return ret;
 }
 
+static int bind_socket(int fd, const struct sockaddr_in *sa)
+{
+    return bind(fd, (const struct sockaddr *)sa, sizeof *sa);
+}
+
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig)
 {
@@ -664,29 +670,48 @@ int main(int argc, char **argv)
     pthread_key_create(&g_engine_key, free_slot);
     prepare_assets();
     signal(SIGPIPE, SIG_IGN);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-            MHD_USE_ERROR_LOG,
-        (uint16_t)port, NULL, NULL, handle, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
-        MHD_OPTION_END);
-    if (!d) {
+    /* We listen and accept; the gate (gate.h) hands the server only
+     * connections whose request headers have arrived in time. */
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind_socket(lfd, &sa) < 0 || listen(lfd, 1024) < 0) {
         fprintf(stderr, "policy-web: cannot listen on %s:%ld: %s\n", bind, port,
                 strerror(errno));
         return 1;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, handle, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)128,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+        MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "policy-web: cannot start the HTTP server: %s\n",
+                strerror(errno));
+        return 1;
+    }
+    gate *gt = gate_start(lfd, d, err, sizeof err);
+    if (!gt) {
+        fprintf(stderr, "policy-web: %s\n", err);
+        MHD_stop_daemon(d);
+        return 1;
+    }
+    struct sockaddr_in got;
+    socklen_t gl = sizeof got;
+    getsockname(lfd, (struct sockaddr *)&got, &gl);
     fprintf(stderr, "policy-web: serving %s on http://%s:%u/\n", g_db, bind,
-            di ? di->port : (unsigned)port);
+            (unsigned)ntohs(got.sin_port));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     while (!g_stop)
         pause();
+    gate_stop(gt);
+    close(lfd);
     MHD_stop_daemon(d);
     ana_res_destroy(res);
     return 0;

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Slow clients cannot shut others out: 600 connections from 127.0.0.1-4
+send their request headers one byte every 5 s; throughout, a new
+client's /healthz answers in under 1 s and a search is answered.
+
+  slowloris.py DB     (BIN: directory of the binaries)
+"""
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, report  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
+SLOW = 600
+SECONDS = 24
+
+
+def main():
+    db = sys.argv[1]
+    log = tempfile.NamedTemporaryFile(delete=False)
+    web = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", db, "--port", "0", "--quiet"],
+                           stdout=subprocess.DEVNULL, stderr=log)
+    port = None
+    for _ in range(100):
+        t = open(log.name, errors="replace").read()
+        if "http://127.0.0.1:" in t:
+            port = int(t.split("http://127.0.0.1:")[1].split("/")[0])
+            break
+        time.sleep(0.1)
+    req = b"GET /api/search?q=%E9%98%B2%E6%B2%99 HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n\r\n"
+    socks = []
+    for i in range(SLOW):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.bind(("127.0.0.%d" % (1 + i % 4), 0))
+            s.connect_ex(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append([s, 0])
+    worst, answered, searched, t0 = 0.0, 0, 0, time.time()
+    next_byte = t0
+    while time.time() - t0 < SECONDS:
+        if time.time() >= next_byte:
+            for entry in socks:
+                s, k = entry
+                if k < len(req) - 4:            # never finish the headers
+                    try:
+                        s.send(req[k:k + 1])
+                        entry[1] += 1
+                    except OSError:
+                        pass
+            next_byte += 5
+        h0 = time.time()
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            ok = c.getresponse().status == 200
+            c.close()
+        except OSError:
+            ok = False
+        dt = time.time() - h0 if ok else 5.0
+        worst = max(worst, dt)
+        answered += ok
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/api/search?q=%E9%98%B2%E6%B2%99&limit=1")
+            searched += c.getresponse().status == 200
+            c.close()
+        except OSError:
+            pass
+        time.sleep(0.5)
+    for s, _ in socks:
+        s.close()
+    web.terminate()
+    web.wait()
+    os.unlink(log.name)
+    print("%d slow connections for %d s: /healthz answered %d times, slowest %.3f s; "
+          "%d searches answered" % (len(socks), SECONDS, answered, worst, searched))
+    check(worst < 1.0, "a new client waited %.2f s for /healthz" % worst)
+    check(searched >= answered > 10, "searches answered %d of %d" % (searched, answered))
+    return report("slowloris")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
