@@ -40,7 +40,7 @@ $(EXT_OBJ) $(BUILD)/indexer/policy-extract.o: CFLAGS += $(shell pkg-config --cfl
 PROGS = $(BIN)/policy-index $(BIN)/policy-search $(BIN)/policy-web $(BIN)/policy-extract
 UNIT_TESTS = $(BIN)/test-unit $(BIN)/test-xap
 
-.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean
+.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean fuzz fuzz-build fuzz-replay
 
 all: $(PROGS) $(UNIT_TESTS)
 
@@ -118,11 +118,13 @@ test-unit: $(UNIT_TESTS)
 test-e2e: $(PROGS)
 	BIN=$(CURDIR)/$(BIN) sh tests/run-e2e.sh
 
-# The unit and end-to-end tests again, built with ASan + UBSan.
+# The unit and end-to-end tests again, built with ASan + UBSan; and every
+# fuzz target's seeds and crash reproducers.
 test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test-unit test-e2e
+	$(MAKE) fuzz-replay
 
 test-browser: $(PROGS)
 	BIN=$(CURDIR)/$(BIN) sh tests/browser/run.sh
@@ -137,6 +139,70 @@ run: setup
 bench: setup
 	$(MAKE) all
 	BIN=$(CURDIR)/$(BIN) sh bench/run.sh
+
+# ---- fuzzing: clang's libFuzzer with ASan + UBSan ----
+#   make fuzz [FUZZ_SECONDS=600]   run every target for that long
+#   make fuzz-replay               run the seeds and crash reproducers once
+FUZZ_CC  = clang
+FUZZ_CXX = clang++
+FUZZ_DIR = $(BUILD)/fuzz
+FUZZ_SAN = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=c11 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -D_GNU_SOURCE \
+              -DPS_DATA_DIR='"$(CURDIR)/data"' -I. -Ilib -I$(BUILD) \
+              $(shell pkg-config --cflags icu-uc jansson libmicrohttpd $(EXT_PKGS) 2>/dev/null)
+FUZZ_TARGETS = text query params html zip pdf rtf mht
+FUZZ_SECONDS ?= 60
+FUZZ_OBJ = $(LIB_C:%.c=$(FUZZ_DIR)/%.o) $(EXT_C:%.c=$(FUZZ_DIR)/%.o) $(FUZZ_DIR)/lib/xap.o \
+           $(FUZZ_DIR)/web/gate.o $(FUZZ_DIR)/web/assets.o
+FUZZ_LIBS = $(LDLIBS) $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null)
+
+$(FUZZ_DIR)/lib/%.o: lib/%.c lib/*.h $(BUILD)/t2s.inc
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/lib/xap.o: lib/xap.cc lib/xap.h
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CXX) -std=c++17 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Ilib \
+	  $(shell pkg-config --cflags xapian-core 2>/dev/null) -c -o $@ $<
+$(FUZZ_DIR)/web/gate.o: web/gate.c web/gate.h
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/web/assets.o: $(BUILD)/web/assets.c
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/fuzz-text $(FUZZ_DIR)/fuzz-query $(FUZZ_DIR)/fuzz-params: $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) web/policy-web.c
+	@echo "  LINK $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@.o $<
+	@$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_OBJ) $(FUZZ_LIBS)
+$(FUZZ_DIR)/fuzz-html $(FUZZ_DIR)/fuzz-zip $(FUZZ_DIR)/fuzz-pdf $(FUZZ_DIR)/fuzz-rtf $(FUZZ_DIR)/fuzz-mht: $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz_extract.c $(FUZZ_OBJ)
+	@echo "  LINK $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_$(shell echo $* | tr a-z A-Z) -c -o $@.o $<
+	@$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_OBJ) $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz-%)
+
+# Seeds in tests/fuzz/corpus/T; what a run finds goes to build/, crashes
+# to build/fuzz/crashes/T (copy a reproducer to tests/fuzz/crashes/T once
+# it is fixed: fuzz-replay runs it in every make test).
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crashes/$$t; \
+	  echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/crashes/$$t/ \
+	    $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | \
+	    grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)" || true; \
+	done
+
+fuzz-replay: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p tests/fuzz/crashes/$$t; \
+	  ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/fuzz-$$t -runs=0 \
+	    tests/fuzz/corpus/$$t tests/fuzz/crashes/$$t > $(FUZZ_DIR)/replay-$$t.log 2>&1 || \
+	    { tail -30 $(FUZZ_DIR)/replay-$$t.log; exit 1; }; \
+	  echo "fuzz-$$t: $$(find tests/fuzz/corpus/$$t tests/fuzz/crashes/$$t -type f | wc -l) inputs replayed, no crash"; \
+	done
 
 clean:
 	rm -rf build bin

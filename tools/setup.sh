@@ -30,6 +30,9 @@ ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || ad
 command -v antiword >/dev/null 2>&1 || add antiword
 command -v catdoc >/dev/null 2>&1 || add catdoc
 command -v pdftoppm >/dev/null 2>&1 || add poppler-utils
+# libFuzzer (make fuzz, and the seed replay in make test)
+command -v clang >/dev/null 2>&1 || add clang
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || add libclang-rt-dev
 command -v xapian-check >/dev/null 2>&1 || add xapian-tools
 
 if [ -n "$need" ]; then
