@@ -91,6 +91,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: policy-index --db DIR [--jobs N] [--wait] PATH...\n"
             "       policy-index --extract FILE\n"
+            "       policy-index --check DIR      (verify an index; exit 1 if damaged)\n"
             "       policy-index --passages FILE   (how FILE is cut)\n"
             "  --wait       wait for another policy-index writing DIR\n"
             "  --ocr        read scanned PDF pages with OCR (Tesseract, chi_sim)\n"
@@ -809,6 +810,126 @@ static int open_layout(const char *db, int jobs, char *err)
     return jobs;
 }
 
+/* ---- --check ---- */
+
+typedef struct check_ctx {
+    unsigned maxdoc;
+    size_t chunks, data, bad;
+    const char *shard;
+    char err[PS_ERRLEN];
+} check_ctx;
+
+static void check_fail(check_ctx *c, const char *what)
+{
+    if (c->bad++ < 10)
+        fprintf(stderr, "policy-index: --check: %s: %s\n", c->shard, what);
+}
+
+static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
+                      size_t vlen)
+{
+    check_ctx *c = ctx;
+    c->chunks++;
+    if (gram_check_chunk(key, klen, val, vlen, c->maxdoc, c->err) < 0)
+        check_fail(c, c->err);
+    return 0;
+}
+
+static int check_data(void *ctx, const char *key, size_t klen, const char *val,
+                      size_t vlen)
+{
+    check_ctx *c = ctx;
+    (void)key;
+    if (klen != 6)
+        check_fail(c, "a passage record with a malformed key");
+    if (!vlen)
+        return 0;                       /* a deleted passage */
+    c->data++;
+    json_error_t je;
+    json_t *j = json_loadb(val, vlen, 0, &je);
+    if (!j || !json_is_string(json_object_get(j, "text")) ||
+        !json_is_string(json_object_get(j, "doc")))
+        check_fail(c, "a passage record that is not the passage's JSON");
+    json_decref(j);
+    return 0;
+}
+
+/* policy-index --check DB: Xapian's full check of every shard, every
+ * chunk of the character index decoded and checked, every passage record
+ * read, and the counts compared.  Exit 0 when all is well, 1 otherwise. */
+static int check_index(const char *db, int wait)
+{
+    char err[PS_ERRLEN];
+    int lockfd = lock_db(db, wait, err);
+    if (lockfd < 0) {
+        fprintf(stderr, "policy-index: %s\n", err);
+        return lockfd == -2 ? 2 : 1;
+    }
+    char stub[PATH_MAX];
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
+    if (access(stub, F_OK) != 0) {
+        fprintf(stderr, "policy-index: --check: %s: no index here\n", db);
+        close(lockfd);
+        return 1;
+    }
+    int n = open_layout(db, 1, err);
+    if (n < 0) {
+        fprintf(stderr, "policy-index: --check: %s\n", err);
+        close(lockfd);
+        return 1;
+    }
+    size_t bad = 0, chunks = 0, passages = 0;
+    for (int s = 0; s < n; s++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/shard%d", db, s);
+        check_ctx c = {0};
+        c.shard = path;
+        size_t problems = 0;
+        if (xap_check(path, &problems, err) != XAP_OK) {
+            check_fail(&c, err);
+        } else if (problems) {
+            snprintf(err, sizeof err, "Xapian's check found %zu problems "
+                     "(xapian-check %s for the details)", problems, path);
+            check_fail(&c, err);
+        }
+        xap_wdb *w;
+        if (c.bad || xap_wdb_open(path, &w, err) != XAP_OK) {
+            if (!c.bad)
+                check_fail(&c, err);
+            bad += c.bad;
+            continue;
+        }
+        char *ver = NULL;
+        if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
+            strcmp(ver, PS_FORMAT_VERSION) != 0) {
+            snprintf(err, sizeof err, "format mark '%.20s', expected '%s'",
+                     ver ? ver : "", PS_FORMAT_VERSION);
+            check_fail(&c, err);
+        }
+        free(ver);
+        c.maxdoc = xap_wdb_lastdocid(w);
+        if (xap_wdb_metadata_scan(w, META_GRAM, 2, check_gram, &c, err) != XAP_OK ||
+            xap_wdb_metadata_scan(w, META_UNIGRAM, 2, check_gram, &c, err) != XAP_OK ||
+            xap_wdb_metadata_scan(w, META_DATA, 2, check_data, &c, err) != XAP_OK)
+            check_fail(&c, err);
+        unsigned docs = xap_wdb_doccount(w);
+        if (c.data != docs) {
+            snprintf(err, sizeof err, "%zu passage records for %u passages",
+                     c.data, docs);
+            check_fail(&c, err);
+        }
+        xap_wdb_close(w);
+        chunks += c.chunks;
+        passages += c.data;
+        bad += c.bad;
+    }
+    close(lockfd);
+    fprintf(stderr, "policy-index: --check %s: %d shard%s, %zu passages, %zu "
+            "character-index chunks: %s\n", db, n, n == 1 ? "" : "s", passages,
+            chunks, bad ? "DAMAGED" : "ok");
+    return bad ? 1 : 0;
+}
+
 /* ---- --extract and --passages ---- */
 
 /* Prints how FILE is cut: one JSON object per block (kind, lines, text)
@@ -925,6 +1046,7 @@ int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
     int no_facets = 0, no_compact = 0, wait = 0, ocr = 0, follow = 0;
+    const char *check_db = NULL;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -943,6 +1065,8 @@ int main(int argc, char **argv)
             no_compact = 1;
         } else if (strcmp(argv[i], "--ocr") == 0) {
             ocr = 1;
+        } else if (strcmp(argv[i], "--check") == 0 && i + 1 < argc) {
+            check_db = argv[++i];
         } else if (strcmp(argv[i], "--follow-symlinks") == 0) {
             follow = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
@@ -968,6 +1092,8 @@ int main(int argc, char **argv)
     }
     if (extract_file)
         return extract(extract_file);
+    if (check_db)
+        return check_index(check_db, wait);
     if (!db || first_path >= argc) {
         usage();
         return 2;

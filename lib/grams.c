@@ -879,3 +879,58 @@ int gram_purge(gram_scan scan, gram_put put, void *ctx,
     }
     return rc;
 }
+
+int gram_check_chunk(const char *key, size_t klen, const char *val,
+                     size_t vlen, unsigned maxdoc, char *err)
+{
+    int bigram = klen > 2 && memcmp(key, META_GRAM, 2) == 0;
+    int unigram = klen > 2 && memcmp(key, META_UNIGRAM, 2) == 0;
+    if (!bigram && !unigram)
+        return 0;                   /* lengths and others: not checked here */
+    if (klen < 2 + 1 + 4 || (size_t)(unsigned char)key[2] + 3 + 4 != klen) {
+        snprintf(err, PS_ERRLEN, "character index: malformed key");
+        return -1;
+    }
+    const unsigned char *k = (const unsigned char *)key + klen - 4;
+    uint32_t first = (uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 |
+                     (uint32_t)k[2] << 8 | k[3];
+    const unsigned char *p = (const unsigned char *)val, *end = p + vlen;
+    uint32_t doc = 0, last = 0;
+    int n = 0;
+    while (p < end) {
+        uint32_t d, v;
+        if (!get_varint(&p, end, &d) || (n && d == 0))
+            return corrupt(err, bigram ? "bigram" : "unigram");
+        doc += d;
+        if (doc < last || doc > maxdoc || doc == 0) {
+            snprintf(err, PS_ERRLEN, "character index: passage %u out of order "
+                     "or beyond the last (%u)", doc, maxdoc);
+            return -1;
+        }
+        if (n == 0 && doc != first) {
+            snprintf(err, PS_ERRLEN, "character index: chunk starts at passage "
+                     "%u, its key says %u", doc, first);
+            return -1;
+        }
+        last = doc;
+        n++;
+        if (unigram) {
+            if (!get_varint(&p, end, &v) || v == 0)
+                return corrupt(err, "unigram");
+            continue;
+        }
+        int npos = 0;
+        for (;;) {
+            if (!get_varint(&p, end, &v))
+                return corrupt(err, "bigram");
+            if (v == 0)
+                break;
+            npos++;
+        }
+        if (!npos)
+            return corrupt(err, "bigram");
+    }
+    if (!n)
+        return corrupt(err, bigram ? "bigram" : "unigram");
+    return 0;
+}

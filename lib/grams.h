@@ -107,4 +107,11 @@ int gram_ranges_has(const unsigned (*r)[2], size_t n, size_t *at,
 void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
                      size_t n);
 
+/* Checks one stored chunk of the character index (key and value as
+ * written by gram_batch_flush): every varint decodes, passages ascend,
+ * the key's first passage is the chunk's, none beyond maxdoc, positions
+ * and counts well formed.  0, or -1 with err saying what is wrong. */
+int gram_check_chunk(const char *key, size_t klen, const char *val,
+                     size_t vlen, unsigned maxdoc, char *err);
+
 #endif

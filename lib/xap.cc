@@ -6,6 +6,7 @@
 #include "xap.h"
 
 #include <xapian.h>
+#include <sstream>
 
 #include <sys/stat.h>
 
@@ -241,6 +242,15 @@ unsigned xap_wdb_doccount(xap_wdb *w)
     }
 }
 
+unsigned xap_wdb_lastdocid(xap_wdb *w)
+{
+    try {
+        return w->rep.get_lastdocid();
+    } catch (...) {
+        return 0;
+    }
+}
+
 xap_doc *xap_doc_create(void)
 {
     try {
@@ -280,6 +290,15 @@ xap_status xap_compact(const char *src, const char *dst, char *err)
     XAP_TRY
     Xapian::Database db(src);
     db.compact(dst, Xapian::DBCOMPACT_NO_RENUMBER | Xapian::DB_BACKEND_GLASS);
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_check(const char *path, size_t *problems, char *err)
+{
+    XAP_TRY
+    std::ostringstream out;
+    *problems = Xapian::Database::check(path, Xapian::DBCHECK_FULL_TREE, &out);
     return XAP_OK;
     XAP_CATCH
 }

@@ -74,6 +74,8 @@ xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
                                  void *ctx, char *err);
 unsigned xap_wdb_doccount(xap_wdb *w);
+/* The highest document id used so far (0 when none). */
+unsigned xap_wdb_lastdocid(xap_wdb *w);
 
 xap_doc *xap_doc_create(void);
 void xap_doc_destroy(xap_doc *d);
@@ -86,6 +88,10 @@ void xap_doc_set_data(xap_doc *d, const char *v, size_t n);
 /* Writes a compacted copy of the glass database at src to dst (which
  * must not exist), keeping document ids. */
 xap_status xap_compact(const char *src, const char *dst, char *err);
+/* Xapian's own full check of the database at path (every B-tree block);
+ * *problems: how many it found (XAP_OK even then); an error when it
+ * cannot be read at all. */
+xap_status xap_check(const char *path, size_t *problems, char *err);
 
 /* ---- reading ---- */
 

@@ -49,7 +49,14 @@ def index(db, *paths, ok=(0,), jobs=None):
     args = [os.path.join(BIN, "policy-index"), "--db", db]
     if jobs:
         args += ["--jobs", str(jobs)]
-    return run(*args, *paths, ok=ok)
+    p = run(*args, *paths, ok=ok)
+    # Every index a run leaves behind passes the full check.
+    if os.path.exists(os.path.join(db, "XAPIANDB")) and p.returncode in (0, 1) and \
+            b"nothing written" not in p.stderr:
+        c = subprocess.run([os.path.join(BIN, "policy-index"), "--check", db], capture_output=True)
+        if c.returncode != 0:
+            raise AssertionError("--check after indexing: " + c.stderr.decode()[-300:])
+    return p
 
 
 def search(db, query, *flags, ok=(0,)):
@@ -476,6 +483,31 @@ def skipped_paths_are_counted_and_names_escaped(tmp):
     check("\x1b" not in err and "\nforged" not in err and "evil\\x1B[2J\\x0Aforged.txt" in err,
           "control characters in a file name printed raw: %r" % err)
     check("2 skipped (hidden ×2)" in err.strip().splitlines()[-1], err)
+
+
+@test
+def check_finds_damage_in_any_shard_file(tmp):
+    import random
+    db = os.path.join(tmp, "check-db")
+    index(db, FIXTURES, jobs=1)
+    p = run(os.path.join(BIN, "policy-index"), "--check", db)
+    check(b": ok" in p.stderr, p.stderr.decode())
+    rnd = random.Random(3)
+    files = sorted(n for n in os.listdir(os.path.join(db, "shard0")) if n.endswith(".glass")
+                   or n == "iamglass")
+    check(files, "no shard files")
+    for name in files:
+        bad = os.path.join(tmp, "check-bad")
+        shutil.rmtree(bad, ignore_errors=True)
+        shutil.copytree(db, bad)
+        path = os.path.join(bad, "shard0", name)
+        data = bytearray(open(path, "rb").read())
+        for _ in range(200):
+            i = rnd.randrange(len(data))
+            data[i] ^= 0xFF
+        open(path, "wb").write(bytes(data))
+        p = run(os.path.join(BIN, "policy-index"), "--check", bad, ok=(1,))
+        check(b"DAMAGED" in p.stderr, "%s: %s" % (name, p.stderr.decode()[-200:]))
 
 
 @test

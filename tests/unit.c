@@ -536,6 +536,32 @@ static void test_grams(void)
     CHECK(gram_batch_passages(b) == 4 && gram_batch_bytes(b) > 0);
     CHECK(gram_batch_flush(b, kv_put, &store) == 0);
     gram_batch_destroy(b);
+    /* --check: every stored chunk passes; a flipped byte, a cut chunk or
+     * a passage beyond the last do not. */
+    {
+        char cerr[PS_ERRLEN];
+        size_t good = 0, caught = 0, tried = 0;
+        for (size_t i = 0; i < store.n; i++) {
+            good += gram_check_chunk(store.k[i], store.kl[i], store.v[i],
+                                     store.vl[i], 2 * (unsigned)nt, cerr) == 0;
+            if (store.k[i][0] != 'g' && store.k[i][0] != 'u')
+                continue;
+            tried++;
+            char *bad = ps_xmalloc(store.vl[i] + 1);
+            memcpy(bad, store.v[i], store.vl[i]);
+            bad[0] = (char)0xff;                          /* flipped */
+            int c1 = gram_check_chunk(store.k[i], store.kl[i], bad, store.vl[i],
+                                      2 * (unsigned)nt, cerr) < 0;
+            int c2 = gram_check_chunk(store.k[i], store.kl[i], store.v[i],
+                                      store.vl[i] - 1, 2 * (unsigned)nt, cerr) < 0;
+            int c3 = gram_check_chunk(store.k[i], store.kl[i], store.v[i],
+                                      store.vl[i], 0, cerr) < 0;
+            caught += c1 && c2 && c3;
+            free(bad);
+        }
+        CHECK(good == store.n);
+        CHECK(tried > 10 && caught == tried);
+    }
     static const char *const needles[] = {"防沙治沙", "沙", "治沙", "沙治沙", "防",
                                           "防沙治沙防", "。防", "赤峰市今年", "b",
                                           "不在", "沙治沙治沙"};
