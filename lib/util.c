@@ -85,6 +85,7 @@ void ps_buf_reserve(ps_buf *b, size_t extra)
         cap *= 2;
     b->data = ps_xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0';     /* a buffer's data is always a C string */
 }
 
 void ps_buf_add(ps_buf *b, const char *s, size_t n)
