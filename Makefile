@@ -40,7 +40,7 @@ $(EXT_OBJ) $(BUILD)/indexer/policy-extract.o: CFLAGS += $(shell pkg-config --cfl
 PROGS = $(BIN)/policy-index $(BIN)/policy-search $(BIN)/policy-web $(BIN)/policy-extract
 UNIT_TESTS = $(BIN)/test-unit $(BIN)/test-xap
 
-.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean fuzz fuzz-build fuzz-replay
+.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean fuzz fuzz-build fuzz-replay soak
 
 all: $(PROGS) $(UNIT_TESTS)
 
@@ -135,6 +135,11 @@ run: setup
 	$(BIN)/policy-index --db build/run-db fixtures
 	@echo "serving http://127.0.0.1:8080"
 	$(BIN)/policy-web --db build/run-db --port 8080
+
+# 25 rounds of changed documents with the indexer killed at random
+# moments (or a second indexer started beside it); make test runs it too.
+soak: $(PROGS)
+	BIN=$(CURDIR)/$(BIN) python3 tests/soak.py --rounds $(or $(SOAK_ROUNDS),25)
 
 bench: setup
 	$(MAKE) all

@@ -25,5 +25,7 @@ fi
 python3 tests/formats.py
 # Reindexing while the server answers two query loops: only 200s.
 python3 tests/live.py
+# kill -9 at random moments, two indexers together: the index survives.
+python3 tests/soak.py
 python3 tests/numbers_gold.py
 python3 tests/facets.py
