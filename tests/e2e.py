@@ -396,13 +396,18 @@ def churned_index_answers_like_a_fresh_one(tmp):
               % (q, got[0]["total"], got[1]["total"]))
 
 
-@test
-def interrupted_run_leaves_openable_index(tmp):
-    d = os.path.join(tmp, "intr")
+def write_docs(d, n):
+    """n documents of 400 passages each, doc00.txt ... in directory d."""
     os.makedirs(d)
-    for i in range(40):
+    for i in range(n):
         open(os.path.join(d, "doc%02d.txt" % i), "w").write(
             ("第%d号文件：赤峰市推进防沙治沙，完成任务%d万亩。\n\n" % (i, i + 10)) * 400)
+    return d
+
+
+@test
+def interrupted_run_leaves_openable_index(tmp):
+    d = write_docs(os.path.join(tmp, "intr"), 40)
     db = os.path.join(tmp, "intr-db")
     index(db, os.path.join(FIXTURES, "ordos-industry-2025.txt"))
     p = subprocess.Popen([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "1", d],
@@ -421,11 +426,7 @@ def interrupted_run_leaves_openable_index(tmp):
 def a_new_index_opens_from_its_first_moment(tmp):
     # Killed before its first batch was committed, a new index still opens
     # (it used to refuse: "no format mark").
-    d = os.path.join(tmp, "first")
-    os.makedirs(d)
-    for i in range(60):
-        open(os.path.join(d, "doc%02d.txt" % i), "w").write(
-            ("第%d号文件：赤峰市推进防沙治沙，完成任务%d万亩。\n\n" % (i, i + 10)) * 400)
+    d = write_docs(os.path.join(tmp, "first"), 60)
     db = os.path.join(tmp, "first-db")
     p = subprocess.Popen([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "1", d],
                          stderr=subprocess.DEVNULL)

@@ -290,6 +290,14 @@ static int parse_count(const char *s, const char *name, long dflt, long max,
 
 /* ---- handlers ---- */
 
+/* 503: the index cannot be opened now (err says why). */
+static enum MHD_Result unavailable(struct MHD_Connection *c, const char *err,
+                                   unsigned *status, size_t *sent)
+{
+    *status = 503;
+    return send_error(c, 503, err, sent);
+}
+
 static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
                                   unsigned *status, size_t *sent)
 {
@@ -347,10 +355,8 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
 {
     char err[PS_ERRLEN];
     srch_engine *e = thread_engine(err);
-    if (!e) {
-        *status = 503;
-        return send_error(c, 503, err, sent);
-    }
+    if (!e)
+        return unavailable(c, err, status, sent);
     srch_status st;
     json_t *res = srch_doc(e, p->doc, p->q, &st, err);
     if (!res) {
@@ -411,10 +417,8 @@ static enum MHD_Result api_file(struct MHD_Connection *c, params *p,
 {
     char err[PS_ERRLEN];
     srch_engine *e = thread_engine(err);
-    if (!e) {
-        *status = 503;
-        return send_error(c, 503, err, sent);
-    }
+    if (!e)
+        return unavailable(c, err, status, sent);
     srch_status st;
     char *path, *format, *enc;
     if (srch_file(e, p->doc, &path, &format, &enc, &st, err) < 0) {
