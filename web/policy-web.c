@@ -327,10 +327,8 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     req.min = p->min;
     req.max = p->max;
     srch_engine *e = thread_engine(err);
-    if (!e) {
-        *status = 503;
-        return send_error(c, 503, err, sent);
-    }
+    if (!e)
+        return unavailable(c, err, status, sent);
     srch_status st;
     json_t *res = srch_run(e, &req, &st, err);
     if (!res) {
