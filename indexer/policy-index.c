@@ -42,6 +42,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -277,6 +278,8 @@ typedef struct worker {
     size_t ndel;
     int del_dirty;
     size_t pending;
+    /* indexed since the last commit: counted only once committed */
+    size_t pend_files, pend_passages, pend_bytes;
     int changed;       /* this run wrote to the shard */
     int compacted;
     char err[PS_ERRLEN];
@@ -380,12 +383,29 @@ static int commit(worker *wk, const char *why)
         wk->del_dirty = 0;
     }
     if (bad || xap_wdb_commit(wk->w, wk->err) != XAP_OK) {
-        report(wk->r, wk->r->db, wk->err);
+        /* Nothing of this batch is in the index: its files count as
+         * failed, and a full disk is named as such (Xapian's message
+         * only says a block could not be written). */
+        char msg[PS_ERRLEN + 200];
+        struct statvfs vs;
+        int full = statvfs(wk->r->db, &vs) == 0 &&
+                   (unsigned long long)vs.f_bavail * vs.f_frsize < (4ull << 20);
+        snprintf(msg, sizeof msg, "%s%s; %zu file%s of this run not indexed "
+                 "(the index keeps its last committed state)",
+                 full ? "No space left on device: " : "", wk->err,
+                 wk->pend_files, wk->pend_files == 1 ? "" : "s");
+        report(wk->r, wk->r->db, msg);
+        atomic_fetch_add(&wk->r->failed, wk->pend_files);
+        wk->pend_files = wk->pend_passages = wk->pend_bytes = 0;
         wk->r->fatal = 1;
         return -1;
     }
     (void)why;
     wk->pending = 0;
+    atomic_fetch_add(&wk->r->indexed, wk->pend_files);
+    atomic_fetch_add(&wk->r->passages, wk->pend_passages);
+    atomic_fetch_add(&wk->r->bytes, wk->pend_bytes);
+    wk->pend_files = wk->pend_passages = wk->pend_bytes = 0;
     return 0;
 }
 
@@ -472,8 +492,9 @@ static void index_file(worker *wk, file *f)
     free(mj);
     ext_doc_free(xd);
     xap_wdb_set_metadata(wk->w, key, now, err);
-    atomic_fetch_add(&r->passages, np);
-    atomic_fetch_add(&r->bytes, (size_t)f->size);
+    wk->pend_files++;
+    wk->pend_passages += np;
+    wk->pend_bytes += (size_t)f->size;
     f->state = 1;
     if (wk->pending >= COMMIT_PASSAGES ||
         gram_batch_bytes(wk->grams) >= COMMIT_BYTES)
@@ -567,7 +588,7 @@ static void *work(void *arg)
     while (!r->fatal && (f = next_file(wk, &mine))) {
         index_file(wk, f);
         if (f->state == 1)
-            atomic_fetch_add(&r->indexed, 1);
+            ;                   /* counted when its batch is committed */
         else if (f->state == 2)
             atomic_fetch_add(&r->unchanged, 1);
         else if (f->state == 3)

@@ -512,6 +512,27 @@ def check_finds_damage_in_any_shard_file(tmp):
 
 
 @test
+def a_full_disk_is_named_and_nothing_is_counted_twice(tmp):
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt],
+                      capture_output=True).returncode != 0:
+        raise Skip("needs to mount a 3 MB tmpfs (root)")
+    try:
+        d = write_docs(os.path.join(tmp, "full-docs"), 40)
+        db = os.path.join(mnt, "db")
+        p = run(os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "1", d, ok=(1,))
+        err = p.stderr.decode()
+        check("No space left on device" in err, err[-300:])
+        last = err.strip().splitlines()[-1]
+        said = int(last.split(" passages;")[0].split("; ")[-1])
+        got = search(db, "", "--limit", "1", "--no-facets")["total"]
+        check(got == said, "summary says %d passages, the index has %d" % (said, got))
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
+@test
 def compaction_crash_is_recovered(tmp):
     db = os.path.join(tmp, "compact-db")
     index(db, FIXTURES, jobs=1)
