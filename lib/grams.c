@@ -553,15 +553,17 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
     size_t *order = ps_xmalloc(nl * sizeof(size_t));
     int rc = 0;
     size_t shortest = 0;
-    for (size_t k = 0; k < nl && !rc; k++) {
+    for (size_t k = 0; k < nl; k++) {
         pl[k].shift = sh[k];
         order[k] = k;
+    }
+    for (size_t k = 0; k < nl && !rc; k++)
         rc = fetch_gram(fetch, fctx, META_GRAM, needle + off[sh[k]],
                         off[sh[k] + 2] - off[sh[k]], &raw[k], err);
-    }
     /* Rarest first (by stored bytes); each later list keeps only the
-     * passages still in the running, and an empty one ends the search. */
-    for (size_t m = 1; m < nl; m++)
+     * passages still in the running, and an empty one ends the search.
+     * (After a failed fetch the lists are not read at all.) */
+    for (size_t m = 1; m < nl && !rc; m++)
         for (size_t j = m; j > 0 && raw[order[j]].len < raw[order[j - 1]].len; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];

@@ -97,6 +97,9 @@ def main():
                 t.join()
         print("requests during 7 reindex runs: %d answered 200, %d not" % (stats["ok"], len(stats["bad"])))
         check(not stats["bad"], "non-200 responses while reindexing: %s" % stats["bad"][:3])
+        if stats["bad"] or web.poll() is not None:
+            log.seek(0)
+            print("server log:\n" + log.read()[-3000:])
         check(stats["ok"] > 50, "too few requests to say anything: %d" % stats["ok"])
         # After the last run: the server answers like a fresh process.
         for q in QUERIES:
