@@ -119,10 +119,12 @@ test-e2e: $(PROGS)
 	BIN=$(CURDIR)/$(BIN) sh tests/run-e2e.sh
 
 # The unit and end-to-end tests again, built with ASan + UBSan; and every
-# fuzz target's seeds and crash reproducers.
+# fuzz target's seeds and crash reproducers.  (new_delete_type_mismatch is
+# off: libxapian 1.4.22's own Database::check() deletes a table through a
+# base of another size, which ASan reports from inside the library.)
 test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:new_delete_type_mismatch=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test-unit test-e2e
 	$(MAKE) fuzz-replay
 
