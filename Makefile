@@ -125,6 +125,7 @@ test-e2e: $(PROGS)
 test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:new_delete_type_mismatch=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  $(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test-unit test-e2e
 	$(MAKE) fuzz-replay
 
