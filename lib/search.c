@@ -1,24 +1,28 @@
 /*
- * search.c: from a parsed query and filters to a Xapian query, and from
- * Xapian's answer to the contract's JSON.
+ * search.c: from a parsed query and filters to ranked passages with exact
+ * facet counts, as the contract's JSON.
  *
  * Matching.  Every string the user gives must be *contained* in the
  * passage (normalized substring), whatever the word segmenter did with
  * it.  The character index (grams.c) finds those passages exactly, shard
- * by shard; the result enters the Xapian query as a posting source, so
- * filters, exclusions, OR, facets and paging work on it like on a term.
+ * by shard, as sets of database docids with a weight each (dset.c).
+ *
+ * One evaluator.  Every query, from every caller, is evaluated here in C
+ * over those sets: OR within a group, AND across groups, exclusions,
+ * facet filters (the documents of a facet term), value ranges (the
+ * mentions of each matching passage), exact totals, facet counts, top-k
+ * and paging.  What a filter or a count needs per passage comes from one
+ * of two sources that give the same answers: the in-memory facet index
+ * (srch_use_facet_index(), for a server or a batch) or, for a one-off
+ * query, Xapian's posting lists and value streams read for the matching
+ * passages only.
  *
  * Ranking.  BM25 where a query string's frequency is the number of times
  * the passage contains it and the passage's length is its length in
  * characters.  Unquoted Chinese is split into words which must each be
  * contained and each rank; passages that contain the whole string come
- * first: they are fetched as a first tier, the rest as a second, so the
- * promise holds whatever the scores.
- *
- * Facets.  Each passage stores its set of regions (with ancestors),
- * sectors and units as one string per slot; Xapian's ValueCountMatchSpy
- * counts these sets over every match and we add the counts up per
- * member.  Long-running processes use the in-memory facet index instead.
+ * first: they form a first tier, the rest a second, so the promise holds
+ * whatever the scores.  Equal scores: lower docid first.
  */
 #include "search.h"
 #include "dset.h"
@@ -157,8 +161,15 @@ int srch_use_facet_index(srch_engine *e, char *err)
 {
     xap_facets *fx;
     if (xap_facets_build(e->db, FACET_PREFIXES, 3, SLOT_NUM0, NUM_SLOTS, &fx,
-                         err) != XAP_OK)
+                         err) != XAP_OK) {
+        /* An old index would answer for documents no longer there:
+         * filters and counts read the database directly instead. */
+        xap_facets_free(e->fx);
+        strset_destroy(e->fxterms);
+        e->fx = NULL;
+        e->fxterms = NULL;
         return -1;
+    }
     xap_facets_free(e->fx);
     strset_destroy(e->fxterms);
     e->fx = fx;
@@ -269,9 +280,8 @@ static void strlist_free(strlist *l)
     memset(l, 0, sizeof *l);
 }
 
-/* The passages containing one string: per shard (shard-local docids, as
- * the posting source wants them) and, when the search runs in C, merged
- * into database docids. */
+/* The passages containing one string: per shard (shard-local docids)
+ * and merged into database docids. */
 typedef struct needle_res {
     char *text;
     size_t len;
@@ -284,8 +294,6 @@ typedef struct needle_res {
 
 /* Everything allocated while building one query, freed together. */
 typedef struct build {
-    xap_query **q;
-    size_t nq, capq;
     char **s;                 /* strings: needles, word terms */
     size_t ns, caps;
     const char **needles;
@@ -299,16 +307,6 @@ typedef struct build {
     char range_lo[NUM_UNIT_MAX + 9], range_hi[NUM_UNIT_MAX + 9];
     size_t range_len;
 } build;
-
-static xap_query *keep(build *b, xap_query *q)
-{
-    if (b->nq == b->capq) {
-        b->capq = b->capq ? 2 * b->capq : 32;
-        b->q = ps_xrealloc(b->q, b->capq * sizeof *b->q);
-    }
-    b->q[b->nq++] = q;
-    return q;
-}
 
 static char *keep_str(build *b, char *s)
 {
@@ -331,8 +329,6 @@ static void add_needle(build *b, const char *s)
 
 static void build_free(build *b)
 {
-    for (size_t i = 0; i < b->nq; i++)
-        xap_q_destroy(b->q[i]);
     for (size_t i = 0; i < b->ns; i++)
         free(b->s[i]);
     for (size_t i = 0; i < b->nnr; i++) {
@@ -349,16 +345,8 @@ static void build_free(build *b)
     for (int k = 0; k < 3; k++)
         strlist_free(&b->fterms[k]);
     free(b->nr);
-    free(b->q);
     free(b->s);
     free(b->needles);
-}
-
-static xap_query *combine(build *b, xap_op op, xap_query **subs, size_t n)
-{
-    if (n == 1 && op != XAP_AND_NOT)
-        return subs[0];
-    return keep(b, xap_q_combine(op, subs, n));
 }
 
 #define BM25_K1 1.2
@@ -420,25 +408,7 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     return r;
 }
 
-/* The exact-containment query of normalized s[0..n) for Xapian. */
-static xap_query *contains_query(srch_engine *e, build *b, const char *s,
-                                 size_t n, char *err)
-{
-    needle_res *r = needle_get(e, b, s, n, err);
-    if (!r)
-        return NULL;
-    xap_docs *docs = ps_xcalloc(r->nshards ? r->nshards : 1, sizeof(xap_docs));
-    for (size_t k = 0; k < r->nshards; k++) {
-        docs[k].ids = r->h[k].docs;
-        docs[k].w = r->w[k];
-        docs[k].n = r->h[k].n;
-    }
-    xap_query *q = keep(b, xap_q_docs(e->db, docs, r->nshards, r->maxw));
-    free(docs);
-    return q;
-}
-
-/* The same passages as database docids (shard k's local docid l is
+/* The passages containing s, as database docids (shard k's local docid l is
  * (l - 1) * nshards + k + 1), ascending. */
 static const dset *contains_set(srch_engine *e, build *b, const char *s,
                                 size_t n, char *err)
@@ -544,21 +514,6 @@ static int item_plan(srch_engine *e, build *b, const qry_item *it, plan *p,
     return 0;
 }
 
-/* Builds the must-match query of one item; *whole gets the "contains the
- * whole string" query of unquoted multi-word items (else NULL). */
-static xap_query *item_query(srch_engine *e, build *b, const plan *p,
-                             xap_query **whole, char *err)
-{
-    *whole = NULL;
-    xap_query *parts[256];
-    for (size_t k = 0; k < p->nmust; k++)
-        if (!(parts[k] = contains_query(e, b, p->must[k], p->mlen[k], err)))
-            return NULL;
-    if (p->whole && !(*whole = contains_query(e, b, p->whole, p->wlen, err)))
-        return NULL;
-    return combine(b, XAP_AND, parts, p->nmust);
-}
-
 static int parse_bound(const char *s, const char *what, double *v, char *err)
 {
     if (ps_parse_amount(s, v) < 0) {
@@ -570,106 +525,82 @@ static int parse_bound(const char *s, const char *what, double *v, char *err)
     return 0;
 }
 
-/* Region, sector and number filters; NULL when there are none. */
-static xap_query *filter_query(srch_engine *e, build *b,
-                               const srch_request *r, srch_status *st,
-                               char *err)
+/* Region, sector and number filters, checked and kept in b: facet terms
+ * per facet (OR within one, AND across), the value range.  0, or -1 with
+ * *st and err set. */
+static int filter_parse(srch_engine *e, build *b, const srch_request *r,
+                        srch_status *st, char *err)
 {
-    xap_query *facets[3];
-    size_t nf = 0;
     char term[256];
-    if (r->nregions) {
-        xap_query *alts[256];
-        size_t na = 0;
-        for (size_t i = 0; i < r->nregions; i++) {
-            int c[8];
-            size_t n = reg_lookup(e->res->gaz, r->regions[i],
-                                  strlen(r->regions[i]), c, 8);
-            if (!n) {
-                *st = SRCH_BAD_REQUEST;
-                snprintf(err, PS_ERRLEN, "unknown region '%.80s'",
-                         r->regions[i]);
-                return NULL;
-            }
-            for (size_t k = 0; k < n && na < 256; k++) {
-                snprintf(term, sizeof term, PFX_REGION "%s",
-                         reg_code(e->res->gaz, c[k]));
-                alts[na++] = keep(b, xap_q_term(term, strlen(term)));
-                strlist_add(&b->fterms[0], term);
-            }
+    for (size_t i = 0; i < r->nregions; i++) {
+        int c[8];
+        size_t n = reg_lookup(e->res->gaz, r->regions[i],
+                              strlen(r->regions[i]), c, 8);
+        if (!n) {
+            *st = SRCH_BAD_REQUEST;
+            snprintf(err, PS_ERRLEN, "unknown region '%.80s'", r->regions[i]);
+            return -1;
         }
-        facets[nf++] = combine(b, XAP_OR, alts, na);
+        for (size_t k = 0; k < n && b->fterms[0].n < 256; k++) {
+            snprintf(term, sizeof term, PFX_REGION "%s",
+                     reg_code(e->res->gaz, c[k]));
+            strlist_add(&b->fterms[0], term);
+        }
     }
-    if (r->nsectors) {
-        xap_query *alts[64];
-        size_t na = 0;
-        for (size_t i = 0; i < r->nsectors && na < 64; i++) {
-            if (sec_find(e->res->sec, r->sectors[i]) < 0) {
-                *st = SRCH_BAD_REQUEST;
-                snprintf(err, PS_ERRLEN, "unknown sector '%.80s'",
-                         r->sectors[i]);
-                return NULL;
-            }
-            snprintf(term, sizeof term, PFX_SECTOR "%s", r->sectors[i]);
-            alts[na++] = keep(b, xap_q_term(term, strlen(term)));
-            strlist_add(&b->fterms[1], term);
+    for (size_t i = 0; i < r->nsectors && b->fterms[1].n < 64; i++) {
+        if (sec_find(e->res->sec, r->sectors[i]) < 0) {
+            *st = SRCH_BAD_REQUEST;
+            snprintf(err, PS_ERRLEN, "unknown sector '%.80s'", r->sectors[i]);
+            return -1;
         }
-        facets[nf++] = combine(b, XAP_OR, alts, na);
+        snprintf(term, sizeof term, PFX_SECTOR "%s", r->sectors[i]);
+        strlist_add(&b->fterms[1], term);
     }
     int has_range = (r->min && *r->min) || (r->max && *r->max);
     if (has_range && !(r->unit && *r->unit)) {
         *st = SRCH_BAD_REQUEST;
         snprintf(err, PS_ERRLEN, "a value range (min/max) needs a unit");
-        return NULL;
+        return -1;
     }
-    if (r->unit && *r->unit) {
-        ps_buf u;
-        ps_buf_init(&u);
-        if (norm_query(r->unit, strlen(r->unit), &u, err) < 0 || !u.len ||
-            u.len > NUM_UNIT_MAX - 1) {
-            ps_buf_free(&u);
-            *st = SRCH_BAD_REQUEST;
-            snprintf(err, PS_ERRLEN, "bad unit '%.60s'", r->unit);
-            return NULL;
-        }
-        if (!has_range) {
-            snprintf(term, sizeof term, PFX_UNIT "%s", u.data);
-            facets[nf++] = keep(b, xap_q_term(term, strlen(term)));
-            strlist_add(&b->fterms[2], term);
-        } else {
-            double lo = -1e308, hi = 1e308;
-            if ((r->min && *r->min && parse_bound(r->min, "min", &lo, err)) ||
-                (r->max && *r->max && parse_bound(r->max, "max", &hi, err))) {
-                ps_buf_free(&u);
-                *st = SRCH_BAD_REQUEST;
-                return NULL;
-            }
-            if (lo > hi) {
-                ps_buf_free(&u);
-                *st = SRCH_BAD_REQUEST;
-                snprintf(err, PS_ERRLEN, "min is greater than max");
-                return NULL;
-            }
-            char los[NUM_UNIT_MAX + 9], his[NUM_UNIT_MAX + 9];
-            memcpy(los, u.data, u.len + 1);
-            memcpy(his, u.data, u.len + 1);
-            num_sortable(lo, (unsigned char *)los + u.len + 1);
-            num_sortable(hi, (unsigned char *)his + u.len + 1);
-            xap_query *alts[NUM_SLOTS];
-            b->has_range = 1;
-            b->range_len = u.len + 9;
-            memcpy(b->range_lo, los, b->range_len);
-            memcpy(b->range_hi, his, b->range_len);
-            for (unsigned k = 0; k < NUM_SLOTS; k++)
-                alts[k] = keep(b, xap_q_value_range(SLOT_NUM0 + k, los,
-                                                    u.len + 9, his, u.len + 9));
-            facets[nf++] = combine(b, XAP_OR, alts, NUM_SLOTS);
-        }
+    if (!(r->unit && *r->unit))
+        return 0;
+    ps_buf u;
+    ps_buf_init(&u);
+    if (norm_query(r->unit, strlen(r->unit), &u, err) < 0 || !u.len ||
+        u.len > NUM_UNIT_MAX - 1) {
         ps_buf_free(&u);
+        *st = SRCH_BAD_REQUEST;
+        snprintf(err, PS_ERRLEN, "bad unit '%.60s'", r->unit);
+        return -1;
     }
-    if (!nf)
-        return NULL;
-    return combine(b, XAP_AND, facets, nf);
+    if (!has_range) {
+        snprintf(term, sizeof term, PFX_UNIT "%s", u.data);
+        strlist_add(&b->fterms[2], term);
+        ps_buf_free(&u);
+        return 0;
+    }
+    double lo = -1e308, hi = 1e308;
+    if ((r->min && *r->min && parse_bound(r->min, "min", &lo, err)) ||
+        (r->max && *r->max && parse_bound(r->max, "max", &hi, err))) {
+        ps_buf_free(&u);
+        *st = SRCH_BAD_REQUEST;
+        return -1;
+    }
+    if (lo > hi) {
+        ps_buf_free(&u);
+        *st = SRCH_BAD_REQUEST;
+        snprintf(err, PS_ERRLEN, "min is greater than max");
+        return -1;
+    }
+    /* A mention's value: unit, NUL, 8-byte sortable number. */
+    b->has_range = 1;
+    b->range_len = u.len + 9;
+    memcpy(b->range_lo, u.data, u.len + 1);
+    memcpy(b->range_hi, u.data, u.len + 1);
+    num_sortable(lo, (unsigned char *)b->range_lo + u.len + 1);
+    num_sortable(hi, (unsigned char *)b->range_hi + u.len + 1);
+    ps_buf_free(&u);
+    return 0;
 }
 
 /* Per-member counts of one part (0 regions, 1 sectors, 2 units) of the
@@ -702,30 +633,25 @@ static void tally_term(tally tl[3], const char *term, unsigned n)
     tally_bump(&tl[part], term + 1, strlen(term + 1), n);
 }
 
-static void tally_add(tally *t, const xap_spy *sp, int part)
+/* Counts, count times, every member of a SLOT_FACETS value (regions
+ * FACET_SEP sectors FACET_SEP units, each a comma-separated list). */
+static void tally_value(tally tl[3], const char *v, size_t len,
+                        unsigned count)
 {
-    for (size_t i = 0; i < sp->n; i++) {
-        const char *v = sp->counts[i].value;
-        size_t len = sp->counts[i].len, s = 0;
-        for (int k = 0; k < part; k++) {
-            const char *sep = memchr(v, FACET_SEP, len);
-            if (!sep) {
-                len = 0;
-                break;
-            }
-            len -= (size_t)(sep + 1 - v);
-            v = sep + 1;
-        }
+    for (int part = 0; part < 3; part++) {
         const char *end = memchr(v, FACET_SEP, len);
-        if (end)
-            len = (size_t)(end - v);
-        while (s < len) {
-            const char *comma = memchr(v + s, ',', len - s);
-            size_t e = comma ? (size_t)(comma - v) : len;
+        size_t pl = end ? (size_t)(end - v) : len;
+        for (size_t s = 0; s < pl;) {
+            const char *comma = memchr(v + s, ',', pl - s);
+            size_t e = comma ? (size_t)(comma - v) : pl;
             if (e > s)
-                tally_bump(t, v + s, e - s, sp->counts[i].count);
+                tally_bump(&tl[part], v + s, e - s, count);
             s = e + 1;
         }
+        if (!end)
+            break;
+        len -= pl + 1;
+        v = end + 1;
     }
 }
 
@@ -783,10 +709,10 @@ static void tally_free(tally *t)
 }
 
 /* One hit as the contract's JSON object. */
-static json_t *hit_json(const xap_hit *h, const build *b)
+static json_t *hit_json(const char *data, double weight, const build *b)
 {
     json_error_t je;
-    json_t *d = json_loads(h->data, 0, &je);
+    json_t *d = json_loads(data, 0, &je);
     if (!d)
         return NULL;
     json_t *o = json_object();
@@ -809,7 +735,7 @@ static json_t *hit_json(const xap_hit *h, const build *b)
     snip_make(text ? text : "", b->needles, b->nneedles, SNIP_CHARS, &snip);
     json_object_set_new(o, "snippet", json_stringn(snip.data, snip.len));
     ps_buf_free(&snip);
-    json_object_set_new(o, "score", json_real((double)(long)(h->weight * 1000) / 1000));
+    json_object_set_new(o, "score", json_real((double)(long)(weight * 1000) / 1000));
     static const char *const rest[] = {"regions", "sectors", "numbers"};
     for (size_t i = 0; i < 3; i++) {
         json_t *v = json_object_get(d, rest[i]);
@@ -819,103 +745,7 @@ static json_t *hit_json(const xap_hit *h, const build *b)
     return o;
 }
 
-/* The Xapian way: the needles' matches enter a Xapian query as posting
- * sources next to the filter terms and value ranges. */
-static int run_xapian(srch_engine *e, build *b, const qry *q,
-                      const plan *plans, xap_query *filt,
-                      const srch_request *r, tally tl[3], json_t *hits,
-                      unsigned *total, char *err)
-{
-    /* Groups of ORed items, ANDed; negated items excluded. */
-    xap_query *groups[QRY_MAX_ITEMS], *negs[QRY_MAX_ITEMS],
-        *wholes[QRY_MAX_ITEMS];
-    size_t ngroups = 0, nnegs = 0, nwholes = 0;
-    for (int g = 0; g < q->ngroups; g++) {
-        xap_query *alts[QRY_MAX_ITEMS];
-        size_t na = 0;
-        int neg = 0;
-        xap_query *whole = NULL;
-        for (size_t i = 0; i < q->n; i++) {
-            if (q->items[i].group != g)
-                continue;
-            xap_query *w;
-            xap_query *m = item_query(e, b, &plans[i], &w, err);
-            if (!m)
-                return -1;
-            alts[na++] = m;
-            neg = q->items[i].negated;
-            whole = w;
-        }
-        if (!na)
-            continue;
-        if (neg)
-            negs[nnegs++] = alts[0];
-        else
-            groups[ngroups++] = combine(b, XAP_OR, alts, na);
-        if (na == 1 && whole)
-            wholes[nwholes++] = whole;
-    }
-    xap_query *base = ngroups ? combine(b, XAP_AND, groups, ngroups)
-                              : keep(b, xap_q_all());
-    if (nnegs) {
-        xap_query *pair[2] = {base, combine(b, XAP_OR, negs, nnegs)};
-        base = keep(b, xap_q_combine(XAP_AND_NOT, pair, 2));
-    }
-    if (filt) {
-        xap_query *pair[2] = {base, filt};
-        base = keep(b, xap_q_combine(XAP_FILTER, pair, 2));
-    }
-    xap_query *tiers[2];
-    size_t ntiers = 0;
-    if (nwholes) {
-        xap_query *w = combine(b, XAP_AND, wholes, nwholes);
-        xap_query *p1[2] = {base, w};
-        tiers[ntiers++] = keep(b, xap_q_combine(XAP_FILTER, p1, 2));
-        tiers[ntiers++] = keep(b, xap_q_combine(XAP_AND_NOT, p1, 2));
-    } else {
-        tiers[ntiers++] = base;
-    }
-
-    unsigned slots[1] = {SLOT_FACETS};
-    long want = r->limit, skip = r->offset;
-    for (size_t t = 0; t < ntiers; t++) {
-        xap_search_opts o;
-        memset(&o, 0, sizeof o);
-        o.offset = (unsigned)skip;
-        o.limit = want > 0 ? (unsigned)want : 0;
-        o.all = r->limit == 0;
-        o.sort_slot = -1;
-        o.exact = 1;
-        o.spy_slots = slots;
-        o.nspies = e->fx || r->no_facets ? 0 : 1;
-        o.facets = r->no_facets ? NULL : e->fx;
-        o.data_key = META_DATA;
-        xap_result *res;
-        if (xap_search(e->db, tiers[t], &o, &res, err) != XAP_OK)
-            return -1;
-        *total += res->total;
-        for (size_t i = 0; i < res->nhits; i++) {
-            json_t *h = hit_json(&res->hits[i], b);
-            if (h)
-                json_array_append_new(hits, h);
-        }
-        for (int k = 0; k < 3 && res->nspies; k++)
-            tally_add(&tl[k], &res->spies[0], k);
-        if (res->facet_counts)
-            for (size_t i = 0; i < xap_facets_nterms(e->fx); i++)
-                if (res->facet_counts[i])
-                    tally_term(tl, xap_facets_term(e->fx, i),
-                               res->facet_counts[i]);
-        skip = skip > (long)res->total ? skip - (long)res->total : 0;
-        if (r->limit)
-            want -= (long)res->nhits;
-        xap_result_free(res);
-    }
-    return 0;
-}
-
-/* Is a ranked before b?  Higher weight first, then lower docid, as
- * Xapian orders hits. */
+/* Is a ranked before b?  Higher weight first, then lower docid. */
 static int ranks_before(const dset *d, size_t a, size_t b)
 {
     if (d->w[a] != d->w[b])
@@ -977,7 +807,7 @@ static size_t top_k(const dset *d, size_t k, size_t *out)
     return n;
 }
 
-/* Byte-wise string order, as Xapian compares values. */
+/* Byte-wise string order. */
 static int cmp_bytes(const unsigned char *a, size_t al, const char *b,
                      size_t bl)
 {
@@ -985,22 +815,232 @@ static int cmp_bytes(const unsigned char *a, size_t al, const char *b,
     return c ? c : (al > bl) - (al < bl);
 }
 
-/* 1 when one of document did's numeric mentions lies in the range (the
- * OP_VALUE_RANGE over every mention slot of run_xapian()). */
-static int in_range(const xap_facets *fx, const build *b, unsigned did)
+static int value_in_range(const build *b, const unsigned char *v, size_t l)
 {
-    const unsigned char *v;
-    size_t n = xap_facets_values(fx, did, &v);
-    for (size_t i = 0; i < n;) {
-        size_t l = v[i];
-        const unsigned char *val = v + i + 1;
-        if (cmp_bytes(val, l, b->range_lo, b->range_len) >= 0 &&
-            cmp_bytes(val, l, b->range_hi, b->range_len) <= 0)
-            return 1;
-        i += 1 + l;
+    return cmp_bytes(v, l, b->range_lo, b->range_len) >= 0 &&
+           cmp_bytes(v, l, b->range_hi, b->range_len) <= 0;
+}
+
+/* ---- what filters and counts need per passage, from either source ---- */
+
+/* Every passage, weight 0 (a query of filters or exclusions only). */
+static int all_docs(srch_engine *e, dset *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned *fxall;
+    unsigned *ids = NULL;
+    size_t n;
+    if (e->fx) {
+        n = xap_facets_docs(e->fx, &fxall);
+    } else {
+        if (xap_db_postlist(e->db, "", 0, &ids, &n, err) != XAP_OK)
+            return -1;
+        fxall = ids;
+    }
+    out->ids = ps_xmalloc((n ? n : 1) * sizeof(unsigned));
+    out->w = ps_xcalloc(n ? n : 1, sizeof(double));
+    if (n)
+        memcpy(out->ids, fxall, n * sizeof(unsigned));
+    out->n = n;
+    free(ids);
+    return 0;
+}
+
+/* The passages having at least one of the facet terms. */
+static int terms_docs(srch_engine *e, const strlist *terms, dset *out,
+                      char *err)
+{
+    memset(out, 0, sizeof *out);
+    int have = 0;
+    for (size_t i = 0; i < terms->n; i++) {
+        const char *t = terms->v[i];
+        const unsigned *ids = NULL;
+        unsigned *own = NULL;
+        size_t n = 0;
+        if (e->fx) {
+            int idx = strset_get(e->fxterms, t, strlen(t));
+            if (idx >= 0)
+                n = xap_facets_postings(e->fx, (size_t)idx, &ids);
+        } else {
+            if (xap_db_postlist(e->db, t, strlen(t), &own, &n, err) != XAP_OK)
+                return -1;
+            ids = own;
+        }
+        dset x = {(unsigned *)ids, NULL, n}, u;
+        x.w = ps_xcalloc(n ? n : 1, sizeof(double));
+        if (!have) {
+            dset_copy(&x, out);
+            have = 1;
+        } else {
+            dset_or(out, &x, &u);
+            dset_free(out);
+            *out = u;
+        }
+        free(x.w);
+        free(own);
+    }
+    if (!have) {
+        out->ids = ps_xmalloc(sizeof(unsigned));
+        out->w = ps_xmalloc(sizeof(double));
     }
     return 0;
 }
+
+typedef struct range_ctx {
+    const build *b;
+    char *ok;          /* per base index: a mention in range */
+    char *has;         /* per candidate: a value in this slot */
+} range_ctx;
+
+static void range_cb(void *ctx, size_t i, const char *v, size_t n)
+{
+    range_ctx *c = ctx;
+    c->has[i] = 1;
+    if (value_in_range(c->b, (const unsigned char *)v, n))
+        c->ok[i] = 1;
+}
+
+/* Keeps the passages of base with a numeric mention in b's range. */
+static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
+{
+    char *ok = ps_xcalloc(base->n ? base->n : 1, 1);
+    if (e->fx) {
+        for (size_t i = 0; i < base->n; i++) {
+            const unsigned char *v;
+            size_t n = xap_facets_values(e->fx, base->ids[i], &v);
+            for (size_t k = 0; k < n && !ok[i]; k += 1 + v[k])
+                ok[i] = (char)value_in_range(b, v + k + 1, v[k]);
+        }
+    } else {
+        /* Only passages with a mention in the range's unit can match
+         * (their unit term says so); their slots are read one value
+         * stream at a time, those already in range left out. */
+        strlist unit = {NULL, 0};
+        char term[NUM_UNIT_MAX + 2];
+        snprintf(term, sizeof term, PFX_UNIT "%s", b->range_lo);
+        strlist_add(&unit, term);
+        dset withunit, t;
+        int rc = terms_docs(e, &unit, &withunit, err);
+        strlist_free(&unit);
+        if (rc < 0) {
+            free(ok);
+            return -1;
+        }
+        dset_filter(base, &withunit, &t);
+        dset_free(&withunit);
+        size_t nc = 0;
+        unsigned *cand = ps_xmalloc((t.n ? t.n : 1) * sizeof(unsigned));
+        size_t *where = ps_xmalloc((t.n ? t.n : 1) * sizeof(size_t));
+        for (size_t i = 0, j = 0; i < t.n; i++) {
+            while (base->ids[j] != t.ids[i])
+                j++;
+            cand[nc] = t.ids[i];
+            where[nc++] = j;
+        }
+        dset_free(&t);
+        char *has = ps_xmalloc(nc ? nc : 1), *cok = ps_xmalloc(nc ? nc : 1);
+        for (unsigned k = 0; k < NUM_SLOTS && nc; k++) {
+            memset(has, 0, nc);
+            memset(cok, 0, nc);
+            range_ctx c = {b, cok, has};
+            if (xap_db_values(e->db, SLOT_NUM0 + k, cand, nc, range_cb, &c,
+                              err) != XAP_OK) {
+                free(cand), free(where), free(has), free(cok), free(ok);
+                return -1;
+            }
+            size_t m = 0;
+            for (size_t i = 0; i < nc; i++) {
+                if (cok[i]) {
+                    ok[where[i]] = 1;
+                } else {
+                    cand[m] = cand[i];
+                    where[m++] = where[i];
+                }
+            }
+            nc = m;
+        }
+        free(cand), free(where), free(has), free(cok);
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < base->n; i++)
+        if (ok[i]) {
+            base->ids[out] = base->ids[i];
+            base->w[out++] = base->w[i];
+        }
+    base->n = out;
+    free(ok);
+    return 0;
+}
+
+typedef struct count_ctx {
+    strset *seen;       /* distinct SLOT_FACETS values -> index */
+    unsigned *counts;
+    char **vals;
+    size_t *lens;
+    size_t n, cap;
+} count_ctx;
+
+static void count_cb(void *ctx, size_t i, const char *v, size_t n)
+{
+    (void)i;
+    count_ctx *c = ctx;
+    int k = strset_get(c->seen, v, n);
+    if (k < 0) {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : 64;
+            c->counts = ps_xrealloc(c->counts, c->cap * sizeof(unsigned));
+            c->vals = ps_xrealloc(c->vals, c->cap * sizeof(char *));
+            c->lens = ps_xrealloc(c->lens, c->cap * sizeof(size_t));
+        }
+        k = (int)c->n++;
+        c->vals[k] = ps_xstrndup(v, n);
+        c->lens[k] = n;
+        c->counts[k] = 0;
+        strset_put(c->seen, v, n, k);
+    }
+    c->counts[k]++;
+}
+
+/* Region, sector and unit counts over the passages of base. */
+static int count_facets(srch_engine *e, const dset *base, tally tl[3],
+                        char *err)
+{
+    if (e->fx) {
+        size_t nt = xap_facets_nterms(e->fx);
+        unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
+        for (size_t i = 0; i < base->n; i++) {
+            const unsigned *row;
+            size_t nrow = xap_facets_row(e->fx, base->ids[i], &row);
+            for (size_t j = 0; j < nrow; j++)
+                counts[row[j]]++;
+        }
+        for (size_t i = 0; i < nt; i++)
+            if (counts[i])
+                tally_term(tl, xap_facets_term(e->fx, i), counts[i]);
+        free(counts);
+        return 0;
+    }
+    /* A passage's regions, sectors and units are one value: most passages
+     * share their combination with others, so each distinct one is split
+     * once. */
+    count_ctx c;
+    memset(&c, 0, sizeof c);
+    c.seen = strset_create();
+    int rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb,
+                           &c, err) == XAP_OK ? 0 : -1;
+    for (size_t k = 0; k < c.n; k++) {
+        if (!rc)
+            tally_value(tl, c.vals[k], c.lens[k], c.counts[k]);
+        free(c.vals[k]);
+    }
+    free(c.vals);
+    free(c.lens);
+    free(c.counts);
+    strset_destroy(c.seen);
+    return rc;
+}
+
+/* ---- the evaluator ---- */
 
 /* *acc = *acc op x (op 0: AND, 1: OR), or a copy of x when *have is 0. */
 static void accumulate(dset *acc, int *have, const dset *x, int op)
@@ -1019,46 +1059,32 @@ static void accumulate(dset *acc, int *have, const dset *x, int op)
     *acc = t;
 }
 
-/* The C way: the same query evaluated over the needles' document sets,
- * ranked and tiered like the Xapian query of run_xapian(), with facet
- * filters, value ranges and counts from the in-memory facet index.
- * Xapian's matcher costs about 0.3 us per match, and facet counts need
- * every match, so a common string took tens of milliseconds there.
- * Returns 1 when done, 0 when there is no facet index (a one-off query:
- * building it costs more than Xapian), -1 with err on failure. */
-static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
+/* Evaluates q with b's filters: *total, tl's counts, and the page of
+ * hits asked for.  0, or -1 with err. */
+static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
                     const srch_request *r, tally tl[3], json_t *hits,
                     unsigned *total, char *err)
 {
-    if (!e->fx)
-        return 0;
     int positive = 0;
     for (size_t i = 0; i < q->n; i++)
         positive |= !q->items[i].negated;
     dset base, negs, wholes;
-    int hb = 0, hn = 0, hw = 0, rc = 1;
+    int hb = 0, hn = 0, hw = 0, rc = 0;
     memset(&base, 0, sizeof base);
     memset(&negs, 0, sizeof negs);
     memset(&wholes, 0, sizeof wholes);
     if (!positive) {
-        /* Only filters or exclusions: every passage, weight 0, as
-         * Xapian's MatchAll gives them. */
-        const unsigned *all;
-        size_t n = xap_facets_docs(e->fx, &all);
-        base.ids = ps_xmalloc((n ? n : 1) * sizeof(unsigned));
-        base.w = ps_xcalloc(n ? n : 1, sizeof(double));
-        if (n)
-            memcpy(base.ids, all, n * sizeof(unsigned));
-        base.n = n;
+        if (all_docs(e, &base, err) < 0)
+            return -1;
         hb = 1;
     }
-    for (int g = 0; g < q->ngroups && rc > 0; g++) {
+    for (int g = 0; g < q->ngroups && rc == 0; g++) {
         dset grp;
         int hg = 0, neg = 0;
         size_t na = 0;
         const plan *last = NULL;
         memset(&grp, 0, sizeof grp);
-        for (size_t i = 0; i < q->n && rc > 0; i++) {
+        for (size_t i = 0; i < q->n && rc == 0; i++) {
             if (q->items[i].group != g)
                 continue;
             const plan *p = &plans[i];
@@ -1080,11 +1106,11 @@ static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
             last = p;
             na++;
         }
-        if (rc > 0 && na && neg)
+        if (rc == 0 && na && neg)
             accumulate(&negs, &hn, &grp, 1);
-        else if (rc > 0 && na)
+        else if (rc == 0 && na)
             accumulate(&base, &hb, &grp, 0);
-        if (rc > 0 && na == 1 && last->whole) {
+        if (rc == 0 && na == 1 && last->whole) {
             const dset *x = contains_set(e, b, last->whole, last->wlen, err);
             if (!x)
                 rc = -1;
@@ -1093,65 +1119,34 @@ static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
         }
         dset_free(&grp);
     }
-    if (rc > 0 && hn) {
+    if (rc == 0 && hn) {
         dset t;
         dset_andnot(&base, &negs, &t);
         dset_free(&base);
         base = t;
     }
     /* Facet filters: OR within a facet, AND across facets. */
-    int want_idx[3][256];
-    size_t nwant[3] = {0, 0, 0};
-    int nfilters = 0;
-    for (int k = 0; k < 3 && rc > 0; k++) {
-        for (size_t i = 0; i < b->fterms[k].n && nwant[k] < 256; i++) {
-            const char *t = b->fterms[k].v[i];
-            int idx = strset_get(e->fxterms, t, strlen(t));
-            if (idx >= 0)
-                want_idx[k][nwant[k]++] = idx;
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        if (!b->fterms[k].n || !base.n)
+            continue;
+        dset f, t;
+        if (terms_docs(e, &b->fterms[k], &f, err) < 0) {
+            rc = -1;
+            break;
         }
-        if (b->fterms[k].n)
-            nfilters |= 1 << k;
+        dset_filter(&base, &f, &t);
+        dset_free(&f);
+        dset_free(&base);
+        base = t;
     }
-    if (rc > 0 && (nfilters || b->has_range)) {
-        size_t out = 0;
-        for (size_t i = 0; i < base.n; i++) {
-            const unsigned *row;
-            size_t nrow = xap_facets_row(e->fx, base.ids[i], &row);
-            int ok = !b->has_range || in_range(e->fx, b, base.ids[i]);
-            for (int k = 0; k < 3 && ok; k++) {
-                if (!(nfilters & (1 << k)))
-                    continue;
-                int any = 0;
-                for (size_t j = 0; j < nrow && !any; j++)
-                    for (size_t x = 0; x < nwant[k] && !any; x++)
-                        any = row[j] == (unsigned)want_idx[k][x];
-                ok = any;
-            }
-            if (ok) {
-                base.ids[out] = base.ids[i];
-                base.w[out] = base.w[i];
-                out++;
-            }
-        }
-        base.n = out;
-    }
-    if (rc > 0) {
+    if (rc == 0 && b->has_range && base.n)
+        rc = range_filter(e, b, &base, err);
+    if (rc == 0) {
         *total = (unsigned)base.n;
-        if (!r->no_facets) {
-            size_t nt = xap_facets_nterms(e->fx);
-            unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
-            for (size_t i = 0; i < base.n; i++) {
-                const unsigned *row;
-                size_t nrow = xap_facets_row(e->fx, base.ids[i], &row);
-                for (size_t j = 0; j < nrow; j++)
-                    counts[row[j]]++;
-            }
-            for (size_t i = 0; i < nt; i++)
-                if (counts[i])
-                    tally_term(tl, xap_facets_term(e->fx, i), counts[i]);
-            free(counts);
-        }
+        if (!r->no_facets)
+            rc = count_facets(e, &base, tl, err);
+    }
+    if (rc == 0) {
         dset tiers[2];
         size_t ntiers = 1;
         if (hw) {
@@ -1169,18 +1164,16 @@ static int run_fast(srch_engine *e, build *b, const qry *q, const plan *plans,
             size_t *idx = ps_xmalloc((k < d->n ? k : d->n) * sizeof(size_t) + 1);
             size_t got = top_k(d, k, idx);
             size_t taken = 0;
-            for (size_t i = (size_t)skip; i < got && rc > 0; i++) {
-                xap_hit h;
-                memset(&h, 0, sizeof h);
-                h.docid = d->ids[idx[i]];
-                h.weight = d->w[idx[i]];
-                if (xap_db_data(e->db, h.docid, META_DATA, &h.data, &h.len,
+            for (size_t i = (size_t)skip; i < got && rc == 0; i++) {
+                char *data;
+                size_t len;
+                if (xap_db_data(e->db, d->ids[idx[i]], META_DATA, &data, &len,
                                 err) != XAP_OK) {
                     rc = -1;
                     break;
                 }
-                json_t *o = hit_json(&h, b);
-                free(h.data);
+                json_t *o = hit_json(data, d->w[idx[i]], b);
+                free(data);
                 if (o)
                     json_array_append_new(hits, o);
                 taken++;
@@ -1255,17 +1248,9 @@ static json_t *run_once(srch_engine *e, const srch_request *r,
             *st = SRCH_INTERNAL;
             goto done;
         }
-    xap_query *filt = filter_query(e, &b, r, st, err);
-    if (*st != SRCH_OK)
+    if (filter_parse(e, &b, r, st, err) < 0)
         goto done;
-
-    int fast = run_fast(e, &b, q, plans, r, tl, hits, &total, err);
-    if (fast < 0) {
-        *st = SRCH_INTERNAL;
-        goto done;
-    }
-    if (!fast && run_xapian(e, &b, q, plans, filt, r, tl, hits, &total,
-                            err) < 0) {
+    if (evaluate(e, &b, q, plans, r, tl, hits, &total, err) < 0) {
         *st = SRCH_INTERNAL;
         goto done;
     }
@@ -1367,22 +1352,14 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
     }
     char term[MAX_FILE_TERM + 32];
     ana_file_term(doc, term, sizeof term);
-    xap_query *q = xap_q_term(term, strlen(term));
-    xap_search_opts o;
-    memset(&o, 0, sizeof o);
-    o.all = 1;
-    o.sort_slot = -1;
-    o.exact = 1;
-    o.data_key = META_DATA;
-    xap_result *res;
-    xap_status xs = xap_search(e->db, q, &o, &res, err);
-    xap_q_destroy(q);
-    if (xs != XAP_OK) {
+    unsigned *ids;
+    size_t nids;
+    if (xap_db_postlist(e->db, term, strlen(term), &ids, &nids, err) != XAP_OK) {
         *st = SRCH_INTERNAL;
         return NULL;
     }
-    if (res->nhits == 0) {
-        xap_result_free(res);
+    if (nids == 0) {
+        free(ids);
         *st = SRCH_NOT_FOUND;
         snprintf(err, PS_ERRLEN, "unknown document '%.100s'", doc);
         return NULL;
@@ -1392,7 +1369,7 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
     memset(&b, 0, sizeof b);
     qry *qq = query && *query ? qry_parse(query, err) : NULL;
     if (query && *query && !qq) {
-        xap_result_free(res);
+        free(ids);
         *st = SRCH_BAD_REQUEST;
         return NULL;
     }
@@ -1401,19 +1378,33 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
         if (item_plan(e, &b, &qq->items[i], &pl, err) < 0) {
             build_free(&b);
             qry_free(qq);
-            xap_result_free(res);
+            free(ids);
             *st = SRCH_INTERNAL;
             return NULL;
         }
     }
     json_t *out = json_object();
     json_t *ps = json_array();
-    for (size_t i = 0; i < res->nhits; i++) {
+    int first = 1;
+    for (size_t i = 0; i < nids; i++) {
         json_error_t je;
-        json_t *d = json_loads(res->hits[i].data, 0, &je);
+        char *data;
+        size_t len;
+        if (xap_db_data(e->db, ids[i], META_DATA, &data, &len, err) != XAP_OK) {
+            json_decref(out);
+            json_decref(ps);
+            build_free(&b);
+            qry_free(qq);
+            free(ids);
+            *st = SRCH_INTERNAL;
+            return NULL;
+        }
+        json_t *d = json_loadb(data, len, 0, &je);
+        free(data);
         if (!d)
             continue;
-        if (i == 0) {
+        if (first) {
+            first = 0;
             json_object_set(out, "doc", json_object_get(d, "doc"));
             json_object_set(out, "title", json_object_get(d, "title"));
             if (json_object_get(d, "format"))
@@ -1473,7 +1464,7 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
         json_array_append_new(ps, v[i]);
     free(v);
     json_object_set_new(out, "passages", ps);
-    xap_result_free(res);
+    free(ids);
     build_free(&b);
     qry_free(qq);
     return out;

@@ -42,11 +42,13 @@ typedef struct srch_request {
 
 srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err);
 void srch_close(srch_engine *e);
-/* Keeps an in-memory facet index (facet terms, mention values, every
- * docid) and passage lengths, and from then on evaluates queries in C
- * over them instead of through Xapian's matcher: worth it for a server or
- * a batch; it takes a moment to build.  Returns 1 when in use, -1 with
- * err on failure. */
+/* Keeps an in-memory facet index (facet terms with their passages, each
+ * passage's facet terms and mention values, every docid) and passage
+ * lengths: filters and counts then cost a few memory reads per matching
+ * passage instead of reading the database.  Worth it for a server or a
+ * batch; it takes a moment to build.  The answers are the same either
+ * way.  Returns 1 when in use, -1 with err on failure (queries then read
+ * the database). */
 int srch_use_facet_index(srch_engine *e, char *err);
 /* Picks up documents indexed since the engine was opened. */
 void srch_refresh(srch_engine *e);

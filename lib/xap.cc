@@ -76,9 +76,6 @@ struct xap_db {
 struct xap_doc {
     Xapian::Document rep;
 };
-struct xap_query {
-    Xapian::Query rep;
-};
 
 /* ---- writing ---- */
 
@@ -461,153 +458,61 @@ xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
     XAP_CATCH
 }
 
-static xap_query *wrap(const Xapian::Query &q)
+/* ---- reading what the evaluator needs ---- */
+
+xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
+                           unsigned **ids, size_t *nids, char *err)
 {
-    try {
-        return new xap_query{q};
-    } catch (...) {
-        std::abort();
-    }
+    *ids = nullptr;
+    *nids = 0;
+    XAP_TRY
+    std::vector<unsigned> v;
+    std::string t(term, n);
+    for (auto d = db->rep.postlist_begin(t); d != db->rep.postlist_end(t); ++d)
+        v.push_back(*d);
+    unsigned *out = static_cast<unsigned *>(
+        std::malloc((v.empty() ? 1 : v.size()) * sizeof(unsigned)));
+    if (!out)
+        throw std::bad_alloc();
+    if (!v.empty())
+        std::memcpy(out, v.data(), v.size() * sizeof(unsigned));
+    *ids = out;
+    *nids = v.size();
+    return XAP_OK;
+    XAP_CATCH
 }
 
-xap_query *xap_q_term(const char *t, size_t n)
+xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
+                         size_t n,
+                         void (*cb)(void *ctx, size_t i, const char *v,
+                                    size_t len),
+                         void *ctx, char *err)
 {
-    return wrap(Xapian::Query(std::string(t, n)));
-}
-
-namespace {
-/* The documents of a precomputed match (the character index is read and
- * intersected in C): one list per shard.  Xapian clones the source for
- * each shard and hands init() that shard's database, whose UUID says
- * which list to walk. */
-struct DocsPayload {
-    std::vector<std::vector<Xapian::docid>> ids;
-    std::vector<std::vector<double>> w;
-    std::vector<std::string> uuids;
-    double maxw;
-};
-
-class DocsSource : public Xapian::PostingSource {
-    std::shared_ptr<const DocsPayload> p;
-    const std::vector<Xapian::docid> *ids = nullptr;
-    const std::vector<double> *w = nullptr;
-    size_t at = 0;
-    bool started = false;
-
-public:
-    explicit DocsSource(std::shared_ptr<const DocsPayload> p_) : p(p_) {}
-    Xapian::doccount get_termfreq_min() const override { return ids->size(); }
-    Xapian::doccount get_termfreq_est() const override { return ids->size(); }
-    Xapian::doccount get_termfreq_max() const override { return ids->size(); }
-    void next(double) override
-    {
-        if (started)
-            at++;
-        started = true;
-    }
-    void skip_to(Xapian::docid did, double) override
-    {
-        if (!started) {
-            started = true;
-            at = 0;
-        }
-        if (at < ids->size() && (*ids)[at] < did)
-            at = std::lower_bound(ids->begin() + at, ids->end(), did) -
-                 ids->begin();
-    }
-    bool at_end() const override { return started && at >= ids->size(); }
-    Xapian::docid get_docid() const override { return (*ids)[at]; }
-    double get_weight() const override { return (*w)[at]; }
-    void init(const Xapian::Database &db) override
-    {
-        std::string u = db.get_uuid();
-        size_t s = 0;
-        if (p->ids.size() > 1) {
-            while (s < p->uuids.size() && p->uuids[s] != u)
-                s++;
-            if (s == p->uuids.size())
-                throw Xapian::InvalidOperationError(
-                    "a shard of the search is not one the database listed");
-        }
-        ids = &p->ids.at(s);
-        w = &p->w.at(s);
-        at = 0;
-        started = false;
-        set_maxweight(p->maxw);
-    }
-    Xapian::PostingSource *clone() const override { return new DocsSource(p); }
-    std::string get_description() const override { return "DocsSource"; }
-};
-}  // namespace
-
-xap_query *xap_q_docs(const xap_db *db, const xap_docs *shards,
-                      size_t nshards, double maxw)
-{
-    try {
-        auto p = std::make_shared<DocsPayload>();
-        p->uuids = db->uuids;
-        p->maxw = maxw;
-        p->ids.resize(db->shards.size());
-        p->w.resize(db->shards.size());
-        for (size_t s = 0; s < nshards && s < db->shards.size(); s++) {
-            p->ids[s].assign(shards[s].ids, shards[s].ids + shards[s].n);
-            p->w[s].assign(shards[s].w, shards[s].w + shards[s].n);
-        }
-        Xapian::PostingSource *src = new DocsSource(p);
-        return wrap(Xapian::Query(src->release()));
-    } catch (...) {
-        std::abort();
-    }
-}
-
-xap_query *xap_q_all(void)
-{
-    return wrap(Xapian::Query::MatchAll);
-}
-
-xap_query *xap_q_value_range(unsigned slot, const char *lo, size_t lolen,
-                             const char *hi, size_t hilen)
-{
-    return wrap(Xapian::Query(Xapian::Query::OP_VALUE_RANGE, slot,
-                              std::string(lo, lolen), std::string(hi, hilen)));
-}
-
-xap_query *xap_q_combine(xap_op op, xap_query *const *subs, size_t n)
-{
+    XAP_TRY
     if (n == 0)
-        return wrap(Xapian::Query::MatchNothing);
-    Xapian::Query::op xop = Xapian::Query::OP_AND;
-    switch (op) {
-    case XAP_AND: xop = Xapian::Query::OP_AND; break;
-    case XAP_OR: xop = Xapian::Query::OP_OR; break;
-    case XAP_AND_NOT: xop = Xapian::Query::OP_AND_NOT; break;
-    case XAP_AND_MAYBE: xop = Xapian::Query::OP_AND_MAYBE; break;
-    case XAP_FILTER: xop = Xapian::Query::OP_FILTER; break;
+        return XAP_OK;
+    auto it = db->rep.valuestream_begin(slot);
+    auto end = db->rep.valuestream_end(slot);
+    for (size_t i = 0; i < n && it != end; i++) {
+        if (it.get_docid() < ids[i])
+            it.skip_to(ids[i]);
+        if (it == end)
+            break;
+        if (it.get_docid() == ids[i]) {
+            std::string v = *it;
+            cb(ctx, i, v.data(), v.size());
+        }
     }
-    std::vector<Xapian::Query> v;
-    for (size_t i = 0; i < n; i++)
-        v.push_back(subs[i]->rep);
-    return wrap(Xapian::Query(xop, v.begin(), v.end()));
-}
-
-void xap_q_destroy(xap_query *q)
-{
-    delete q;
-}
-
-char *xap_q_describe(const xap_query *q)
-{
-    try {
-        return dup_string(q->rep.get_description());
-    } catch (...) {
-        return nullptr;
-    }
+    return XAP_OK;
+    XAP_CATCH
 }
 
 struct xap_facets {
     std::vector<std::string> terms;
     std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */
     std::vector<uint32_t> vals;      /* term indices */
+    std::vector<uint32_t> poff;      /* term -> start in pdocs; size terms+1 */
+    std::vector<uint32_t> pdocs;     /* each term's docids, ascending */
     std::vector<uint32_t> docs;      /* every docid */
     std::vector<uint32_t> voff;      /* docid -> start in pool; size last+2 */
     std::string pool;                /* length byte + value, per value */
@@ -628,6 +533,7 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
              t != db->rep.allterms_end(prefixes[p]); ++t) {
             uint32_t ti = (uint32_t)f->terms.size();
             f->terms.push_back(*t);
+            f->poff.push_back((uint32_t)pairs.size());
             for (auto d = db->rep.postlist_begin(*t);
                  d != db->rep.postlist_end(*t); ++d) {
                 if (*d > last)
@@ -637,6 +543,10 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
             }
         }
     }
+    f->poff.push_back((uint32_t)pairs.size());
+    f->pdocs.resize(pairs.size());
+    for (size_t i = 0; i < pairs.size(); i++)
+        f->pdocs[i] = pairs[i].first;
     f->off.assign(last + 2, 0);
     for (Xapian::docid d = 1; d <= last; d++)
         f->off[d + 1] = f->off[d] + count[d];
@@ -701,6 +611,17 @@ size_t xap_facets_docs(const xap_facets *f, const unsigned **ids)
     return f->docs.size();
 }
 
+size_t xap_facets_postings(const xap_facets *f, size_t t,
+                           const unsigned **ids)
+{
+    if (t + 1 >= f->poff.size()) {
+        *ids = nullptr;
+        return 0;
+    }
+    *ids = f->pdocs.data() + f->poff[t];
+    return f->poff[t + 1] - f->poff[t];
+}
+
 size_t xap_facets_values(const xap_facets *f, unsigned did,
                          const unsigned char **buf)
 {
@@ -723,17 +644,6 @@ size_t xap_facets_row(const xap_facets *f, unsigned did,
     return f->off[did + 1] - f->off[did];
 }
 
-
-/* The data of a hit (see xap_search_opts.data_key). */
-static std::string data_of(xap_db *db, Xapian::docid did, const char *key);
-
-static std::string hit_data(xap_db *db, const Xapian::MSetIterator &it,
-                            const char *data_key)
-{
-    if (!data_key)
-        return it.get_document().get_data();
-    return data_of(db, *it, data_key);
-}
 
 static std::string data_of(xap_db *db, Xapian::docid did, const char *key)
 {
@@ -761,202 +671,4 @@ xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
     *len = v.size();
     return XAP_OK;
     XAP_CATCH
-}
-
-static void fill_result(xap_db *db, const Xapian::MSet &mset,
-                        std::vector<Xapian::ValueCountMatchSpy *> &spies,
-                        const char *data_key, xap_result *r)
-{
-    r->total = mset.get_matches_estimated();
-    r->nhits = mset.size();
-    r->hits = static_cast<xap_hit *>(std::calloc(r->nhits ? r->nhits : 1,
-                                                 sizeof(xap_hit)));
-    if (!r->hits)
-        throw std::bad_alloc();
-    size_t i = 0;
-    for (auto it = mset.begin(); it != mset.end(); ++it, ++i) {
-        xap_hit *h = &r->hits[i];
-        h->docid = *it;
-        h->weight = it.get_weight();
-        std::string data = hit_data(db, it, data_key);
-        h->data = dup_string(data);
-        h->len = data.size();
-    }
-    r->nspies = spies.size();
-    r->spies = static_cast<xap_spy *>(std::calloc(r->nspies ? r->nspies : 1,
-                                                  sizeof(xap_spy)));
-    if (!r->spies)
-        throw std::bad_alloc();
-    for (size_t s = 0; s < spies.size(); s++) {
-        xap_spy *sp = &r->spies[s];
-        std::vector<std::pair<std::string, unsigned>> vals;
-        for (auto it = spies[s]->values_begin(); it != spies[s]->values_end();
-             ++it)
-            vals.emplace_back(*it, it.get_termfreq());
-        sp->n = vals.size();
-        sp->counts = static_cast<xap_count *>(
-            std::calloc(sp->n ? sp->n : 1, sizeof(xap_count)));
-        if (!sp->counts)
-            throw std::bad_alloc();
-        for (size_t k = 0; k < vals.size(); k++) {
-            sp->counts[k].value = dup_string(vals[k].first);
-            sp->counts[k].len = vals[k].first.size();
-            sp->counts[k].count = vals[k].second;
-        }
-    }
-}
-
-/* A term or a precomputed match, possibly ranked by more (AND_MAYBE): its
- * count is known without running the match to the end. */
-static bool leaf(const Xapian::Query &q)
-{
-    return q.get_type() == Xapian::Query::LEAF_TERM ||
-           q.get_type() == Xapian::Query::LEAF_POSTING_SOURCE;
-}
-
-static bool single_term(const Xapian::Query &q)
-{
-    if (leaf(q))
-        return true;
-    return q.get_type() == Xapian::Query::OP_AND_MAYBE &&
-           q.get_num_subqueries() > 0 && leaf(q.get_subquery(0));
-}
-
-/* Hits [offset, offset + limit) of a full MSet. */
-static void fill_page(xap_db *db, const Xapian::MSet &full, unsigned offset,
-                      Xapian::doccount limit, const char *data_key,
-                      xap_result *r)
-{
-    r->total = full.size();
-    size_t from = offset < full.size() ? offset : full.size();
-    size_t to = from + limit < full.size() ? from + limit : full.size();
-    r->nhits = to - from;
-    r->hits = static_cast<xap_hit *>(std::calloc(r->nhits ? r->nhits : 1,
-                                                 sizeof(xap_hit)));
-    r->spies = static_cast<xap_spy *>(std::calloc(1, sizeof(xap_spy)));
-    if (!r->hits || !r->spies)
-        throw std::bad_alloc();
-    for (size_t i = from; i < to; i++) {
-        auto it = full[(Xapian::doccount)i];
-        xap_hit *h = &r->hits[i - from];
-        h->docid = *it;
-        h->weight = it.get_weight();
-        std::string data = hit_data(db, it, data_key);
-        h->data = dup_string(data);
-        h->len = data.size();
-    }
-}
-
-xap_status xap_search(xap_db *db, const xap_query *q,
-                      const xap_search_opts *opts, xap_result **out,
-                      char *err)
-{
-    *out = nullptr;
-    xap_result *r = static_cast<xap_result *>(std::calloc(1, sizeof *r));
-    if (!r) {
-        set_err(err, "out of memory");
-        return XAP_ERR_MEMORY;
-    }
-    std::vector<Xapian::ValueCountMatchSpy *> spies;
-    for (int attempt = 0;; attempt++) {
-        try {
-            Xapian::Enquire enq(db->rep);
-            enq.set_query(q->rep);
-            enq.set_weighting_scheme(Xapian::BM25Weight());
-            if (opts->sort_slot >= 0)
-                enq.set_sort_by_value_then_relevance(
-                    (Xapian::valueno)opts->sort_slot, false);
-            for (auto *s : spies)
-                delete s;
-            spies.clear();
-            for (size_t i = 0; i < opts->nspies; i++) {
-                spies.push_back(new Xapian::ValueCountMatchSpy(
-                    opts->spy_slots[i]));
-                enq.add_matchspy(spies.back());
-            }
-            Xapian::doccount all = db->rep.get_doccount();
-            Xapian::doccount limit = opts->all ? all : opts->limit;
-            bool cheap = opts->exact && spies.empty() && single_term(q->rep);
-            if (opts->facets || (opts->exact && spies.empty() && !cheap)) {
-                /* Every match: to count facets from the docids (a match
-                 * spy would see shard-local docids), and because asking
-                 * for all of them measured faster than a top-10 with an
-                 * exact count.  The page is cut out below. */
-                Xapian::MSet full = enq.get_mset(0, all, all);
-                const xap_facets *f = opts->facets;
-                if (f) {
-                    r->facet_counts = static_cast<unsigned *>(
-                        std::calloc(f->terms.size() + 1, sizeof(unsigned)));
-                    if (!r->facet_counts)
-                        throw std::bad_alloc();
-                }
-                for (auto it = full.begin(); f && it != full.end(); ++it) {
-                    Xapian::docid d = *it;
-                    if (d + 1 >= f->off.size())
-                        continue;
-                    for (uint32_t k = f->off[d]; k < f->off[d + 1]; k++)
-                        r->facet_counts[f->vals[k]]++;
-                }
-                fill_page(db, full, opts->offset, limit, opts->data_key, r);
-            } else {
-                /* An exact total does not always need every match: when
-                 * Xapian's bounds already agree (a single term, or a
-                 * match that ran to the end) the cheap answer is exact. */
-                Xapian::MSet mset = enq.get_mset(opts->offset, limit,
-                                                 opts->exact && !cheap ? all : 0);
-                if (cheap && mset.get_matches_lower_bound() !=
-                                 mset.get_matches_upper_bound())
-                    mset = enq.get_mset(opts->offset, limit, all);
-                fill_result(db, mset, spies, opts->data_key, r);
-            }
-            for (auto *s : spies)
-                delete s;
-            *out = r;
-            return XAP_OK;
-        } catch (const Xapian::DatabaseModifiedError &e) {
-            if (attempt < 3) {
-                try {
-                    db->rep.reopen();
-                    continue;
-                } catch (...) {
-                }
-            }
-            for (auto *s : spies)
-                delete s;
-            xap_result_free(r);
-            return from_xapian(e, err);
-        } catch (const Xapian::Error &e) {
-            for (auto *s : spies)
-                delete s;
-            xap_result_free(r);
-            return from_xapian(e, err);
-        } catch (const std::exception &e) {
-            for (auto *s : spies)
-                delete s;
-            xap_result_free(r);
-            set_err(err, e.what());
-            return XAP_ERR_MEMORY;
-        }
-    }
-}
-
-void xap_result_free(xap_result *r)
-{
-    if (!r)
-        return;
-    if (r->hits)
-        for (size_t i = 0; i < r->nhits; i++)
-            std::free(r->hits[i].data);
-    std::free(r->hits);
-    if (r->spies) {
-        for (size_t s = 0; s < r->nspies; s++) {
-            if (r->spies[s].counts)
-                for (size_t k = 0; k < r->spies[s].n; k++)
-                    std::free(r->spies[s].counts[k].value);
-            std::free(r->spies[s].counts);
-        }
-    }
-    std::free(r->spies);
-    std::free(r->facet_counts);
-    std::free(r);
 }

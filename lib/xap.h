@@ -36,7 +36,6 @@ typedef enum xap_status {
 typedef struct xap_wdb xap_wdb;
 typedef struct xap_db xap_db;
 typedef struct xap_doc xap_doc;
-typedef struct xap_query xap_query;
 
 /* ---- writing ---- */
 
@@ -123,63 +122,21 @@ xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
 xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
                                char *err);
 
-typedef enum xap_op {
-    XAP_AND, XAP_OR, XAP_AND_NOT, XAP_AND_MAYBE, XAP_FILTER
-} xap_op;
-
-xap_query *xap_q_term(const char *t, size_t n);
-/* Given documents of each shard (shard-local ids, ascending) with their
- * weights; maxw bounds the weights. */
-typedef struct xap_docs {
-    const unsigned *ids;
-    const double *w;
-    size_t n;
-} xap_docs;
-xap_query *xap_q_docs(const xap_db *db, const xap_docs *shards,
-                      size_t nshards, double maxw);
-xap_query *xap_q_all(void);
-/* Documents whose value in slot lies in [lo, hi] (byte order). */
-xap_query *xap_q_value_range(unsigned slot, const char *lo, size_t lolen,
-                             const char *hi, size_t hilen);
-/* Combines subs[0..n) with op; AND_NOT, AND_MAYBE and FILTER are left
- * associative.  n == 0 gives a query matching nothing. */
-xap_query *xap_q_combine(xap_op op, xap_query *const *subs, size_t n);
-void xap_q_destroy(xap_query *q);
-/* Xapian's description of q; caller frees. */
-char *xap_q_describe(const xap_query *q);
-
-typedef struct xap_hit {
-    unsigned docid;
-    double weight;
-    char *data;            /* document data, NUL-terminated */
-    size_t len;
-} xap_hit;
-
-typedef struct xap_count {
-    char *value;           /* a value-slot string */
-    size_t len;
-    unsigned count;
-} xap_count;
-
-typedef struct xap_spy {
-    unsigned slot;
-    size_t n;
-    xap_count *counts;
-} xap_spy;
-
-typedef struct xap_result {
-    unsigned total;        /* exact when opts.exact was set */
-    size_t nhits;
-    xap_hit *hits;
-    size_t nspies;
-    xap_spy *spies;
-    unsigned *facet_counts;     /* per xap_facets term, when asked for */
-} xap_result;
+/* Every document indexed by term[0..n) (database docids, ascending);
+ * *ids: caller frees. */
+xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
+                           unsigned **ids, size_t *nids, char *err);
+/* Calls cb(ctx, i, value) for each ids[i] (ascending database docids)
+ * that has a value in slot; one pass over the slot's value stream. */
+xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
+                         size_t n,
+                         void (*cb)(void *ctx, size_t i, const char *v,
+                                    size_t len),
+                         void *ctx, char *err);
 
 /* A facet index: for every document, which terms with given prefixes it
  * has (kept in memory, compressed-row form).  Counting facets with it
- * costs a few increments per match instead of reading a value per match.
- * The search asks Xapian for every match to read their docids. */
+ * costs a few increments per match instead of reading a value per match. */
 typedef struct xap_facets xap_facets;
 
 /* Builds the index of every term starting with one of prefixes[0..n),
@@ -196,6 +153,9 @@ const char *xap_facets_term(const xap_facets *f, size_t i);
  * document the index does not know. */
 size_t xap_facets_row(const xap_facets *f, unsigned did,
                       const unsigned **terms);
+/* The documents of term t, ascending. */
+size_t xap_facets_postings(const xap_facets *f, size_t t,
+                           const unsigned **ids);
 /* Every document id, ascending. */
 size_t xap_facets_docs(const xap_facets *f, const unsigned **ids);
 /* The indexed slot values of document did: *buf holds each as one length
@@ -204,30 +164,9 @@ size_t xap_facets_values(const xap_facets *f, unsigned did,
                          const unsigned char **buf);
 
 /* The data of document did stored as metadata of its shard under prefix
- * + BE32 shard-local docid (see xap_search_opts.data_key).  *data: caller
- * frees. */
+ * + BE32 shard-local docid.  *data: caller frees. */
 xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
                        char **data, size_t *len, char *err);
-
-typedef struct xap_search_opts {
-    unsigned offset;
-    unsigned limit;        /* hits wanted (0: none, just count) */
-    int all;               /* every hit from offset on, whatever limit */
-    int sort_slot;         /* -1: by relevance; else by this value, then docid */
-    int exact;             /* count every match (and feed every spy) */
-    const unsigned *spy_slots;  /* count value strings in these slots */
-    size_t nspies;
-    const xap_facets *facets;   /* count facet terms over every match */
-    const char *data_key;  /* hits' data: the metadata of their shard under
-                              this prefix + BE32 shard-local docid; NULL:
-                              the document data */
-} xap_search_opts;
-
-/* Runs q.  *out: free with xap_result_free(). */
-xap_status xap_search(xap_db *db, const xap_query *q,
-                      const xap_search_opts *opts, xap_result **out,
-                      char *err);
-void xap_result_free(xap_result *r);
 
 #ifdef __cplusplus
 }

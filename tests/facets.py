@@ -61,8 +61,8 @@ def main():
     db = os.path.join(tmp, "db")
     index(db, *sources)
 
-    # A batch (in-memory facet index: queries evaluated in C) answers
-    # exactly like a single query (Xapian's matcher): hits, order, scores,
+    # A batch (filters and counts from the in-memory facet index) answers
+    # exactly like a single query (read from the database): hits, order, scores,
     # totals and facets, for quoted, unquoted, OR, excluded and filtered
     # queries with pages.
     queries = ['"防沙治沙"', '防沙治沙', '新能源', '"发展"', '乡村振兴 -通辽', '肉牛 OR 奶业',

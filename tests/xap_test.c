@@ -1,8 +1,7 @@
 /*
  * xap_test.c: the Xapian wrapper, tested from plain C through its header
- * only: writing, committing, metadata, AND/OR/AND NOT queries, value
- * ranges, match spies, stub directories, posting sources, data from
- * metadata, uncommitted changes dropped, and errors coming back as
+ * only: writing, committing, metadata, postings, value streams, the
+ * in-memory facet index, stub directories, data from metadata, uncommitted changes dropped, and errors coming back as
  * statuses rather than exceptions.
  */
 #include "xap.h"
@@ -27,6 +26,13 @@ static void add(xap_wdb *w, const char *data, const char *const *terms,
     xap_doc_set_data(d, data, strlen(data));
     CHECK(xap_wdb_add(w, d, NULL, err) == XAP_OK);
     xap_doc_destroy(d);
+}
+
+static void collect_value(void *ctx, size_t i, const char *v, size_t n)
+{
+    char *out = ctx;
+    size_t at = strlen(out);
+    snprintf(out + at, 64 - at, "%zu:%.*s;", i, (int)n, v);
 }
 
 int main(void)
@@ -66,65 +72,45 @@ int main(void)
     CHECK_STR(meta, "1 2 /root");
     free(meta);
 
-    xap_query *two[2] = {xap_q_term("Bab", 3), xap_q_term("Xone", 4)};
-    xap_query *q = xap_q_combine(XAP_AND, two, 2);
-    xap_q_destroy(two[0]);
-    xap_q_destroy(two[1]);
-    unsigned slots[] = {1};
-    xap_search_opts o = {0, 10, 0, -1, 1, slots, 1, NULL, NULL};
-    xap_result *r;
-    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK);
-    CHECK(r->total == 1 && r->nhits == 1 && strcmp(r->hits[0].data, "first") == 0);
-    CHECK(r->nspies == 1 && r->spies[0].n == 1 &&
-          strcmp(r->spies[0].counts[0].value, "x,y") == 0);
-    xap_result_free(r);
-    xap_q_destroy(q);
+    /* Postings of a term and values of given documents. */
+    unsigned *ids;
+    size_t nids;
+    CHECK(xap_db_postlist(db, "Bab", 3, &ids, &nids, err) == XAP_OK &&
+          nids == 2 && ids[0] == 1 && ids[1] == 2);
+    free(ids);
+    CHECK(xap_db_postlist(db, "Xone", 4, &ids, &nids, err) == XAP_OK &&
+          nids == 1 && ids[0] == 1);
+    free(ids);
+    CHECK(xap_db_postlist(db, "Nothing", 7, &ids, &nids, err) == XAP_OK &&
+          nids == 0);
+    free(ids);
+    CHECK(xap_db_postlist(db, "", 0, &ids, &nids, err) == XAP_OK && nids == 2);
+    free(ids);
+    unsigned want[] = {2, 5};
+    char got[64] = "";
+    CHECK(xap_db_values(db, 1, want, 2, collect_value, got, err) == XAP_OK);
+    CHECK_STR(got, "0:y;");
 
-    /* The in-memory facet index counts terms by prefix over the matches. */
-    const char *pfx[] = {"F"};
+    /* The in-memory facet index: rows, postings and values per document. */
+    const char *pfx[] = {"B", "X"};
     xap_facets *fx;
-    CHECK(xap_facets_build(db, pfx, 1, 1, 1, &fx, err) == XAP_OK);
-    const unsigned *all;
+    CHECK(xap_facets_build(db, pfx, 2, 1, 1, &fx, err) == XAP_OK);
+    const unsigned *all, *post, *row;
     const unsigned char *vals;
     CHECK(xap_facets_docs(fx, &all) == 2 && all[0] == 1 && all[1] == 2);
     CHECK(xap_facets_values(fx, 1, &vals) == 4 && vals[0] == 3 &&
           memcmp(vals + 1, "x,y", 3) == 0);
     CHECK(xap_facets_values(fx, 99, &vals) == 0);
-    CHECK(xap_facets_nterms(fx) == 1 && strcmp(xap_facets_term(fx, 0), "Fdoc") == 0);
-    q = xap_q_term("Bcd", 3);
-    xap_search_opts of = {0, 0, 0, -1, 1, NULL, 0, fx, NULL};
-    CHECK(xap_search(db, q, &of, &r, err) == XAP_OK && r->total == 2 &&
-          r->nhits == 0 && r->facet_counts && r->facet_counts[0] == 2);
-    xap_result_free(r);
-    xap_q_destroy(q);
+    CHECK(xap_facets_nterms(fx) == 4 && strcmp(xap_facets_term(fx, 0), "Bab") == 0 &&
+          strcmp(xap_facets_term(fx, 3), "Xone") == 0);
+    CHECK(xap_facets_postings(fx, 3, &post) == 1 && post[0] == 1);
+    CHECK(xap_facets_postings(fx, 0, &post) == 2 && post[1] == 2);
+    CHECK(xap_facets_postings(fx, 4, &post) == 0);
+    CHECK(xap_facets_row(fx, 2, &row) == 3);
     xap_facets_free(fx);
-
-    two[0] = xap_q_term("Bbc", 3);
-    two[1] = xap_q_term("Bcd", 3);
-    q = xap_q_combine(XAP_OR, two, 2);
-    xap_q_destroy(two[0]);
-    xap_q_destroy(two[1]);
-    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 2);
-    xap_result_free(r);
-    xap_q_destroy(q);
-
-    q = xap_q_value_range(1, "y", 1, "z", 1);
-    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 1 &&
-          strcmp(r->hits[0].data, "second") == 0);
-    xap_result_free(r);
-    xap_q_destroy(q);
-
-    xap_query *parts[2] = {xap_q_term("Fdoc", 4), xap_q_term("Bab", 3)};
-    q = xap_q_combine(XAP_AND_NOT, parts, 2);
-    CHECK(xap_search(db, q, &o, &r, err) == XAP_OK && r->total == 0);
-    xap_result_free(r);
-    xap_q_destroy(q);
-    xap_q_destroy(parts[0]);
-    xap_q_destroy(parts[1]);
     xap_db_close(db);
 
-    /* Given documents enter a query as a posting source, with weights;
-     * hits' data can come from metadata; changes not committed are
+    /* Data from metadata; changes not committed are
      * dropped on close; deleting by term reports the docids. */
     CHECK(xap_wdb_open(path, &w, err) == XAP_OK);
     xap_doc *d3 = xap_doc_create();
@@ -138,24 +124,11 @@ int main(void)
     xap_wdb_close(w);                     /* docid 4 never committed */
     CHECK(xap_db_open(dir, &db, err) == XAP_OK);
     CHECK(xap_db_doccount(db) == 3 && xap_db_nshards(db) == 1);
-    unsigned ids[] = {1, 3};
-    double ws[] = {0.5, 2.0};
-    xap_docs ds = {ids, ws, 2};
-    q = xap_q_docs(db, &ds, 1, 2.0);
-    xap_search_opts od = {0, 10, 0, -1, 1, NULL, 0, NULL, "d:"};
-    CHECK(xap_search(db, q, &od, &r, err) == XAP_OK && r->total == 2 &&
-          r->nhits == 2 && r->hits[0].docid == 3 && r->hits[0].len == 5 &&
-          memcmp(r->hits[0].data, "th\0rd", 5) == 0 && r->hits[1].docid == 1);
-    xap_result_free(r);
-    parts[0] = q;
-    parts[1] = xap_q_term("Fdoc", 4);
-    xap_query *both = xap_q_combine(XAP_FILTER, parts, 2);
-    CHECK(xap_search(db, both, &o, &r, err) == XAP_OK && r->total == 1 &&
-          r->hits[0].docid == 1);
-    xap_result_free(r);
-    xap_q_destroy(both);
-    xap_q_destroy(parts[1]);
-    xap_q_destroy(q);
+    char *data;
+    size_t dl;
+    CHECK(xap_db_data(db, 3, "d:", &data, &dl, err) == XAP_OK && dl == 5 &&
+          memcmp(data, "th\0rd", 5) == 0);
+    free(data);
     char *v;
     size_t vl;
     CHECK(xap_db_shard_metadata(db, 0, "d:\0\0\0\3", 6, &v, &vl, err) == XAP_OK &&
@@ -176,7 +149,6 @@ int main(void)
     CHECK(strlen(err) > 0);
     xap_wdb_close(NULL);
     xap_db_close(NULL);
-    xap_result_free(NULL);
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
