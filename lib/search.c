@@ -972,33 +972,10 @@ static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
     return 0;
 }
 
-typedef struct count_ctx {
-    strset *seen;       /* distinct SLOT_FACETS values -> index */
-    unsigned *counts;
-    char **vals;
-    size_t *lens;
-    size_t n, cap;
-} count_ctx;
-
 static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 {
     (void)i;
-    count_ctx *c = ctx;
-    int k = strset_get(c->seen, v, n);
-    if (k < 0) {
-        if (c->n == c->cap) {
-            c->cap = c->cap ? 2 * c->cap : 64;
-            c->counts = ps_xrealloc(c->counts, c->cap * sizeof(unsigned));
-            c->vals = ps_xrealloc(c->vals, c->cap * sizeof(char *));
-            c->lens = ps_xrealloc(c->lens, c->cap * sizeof(size_t));
-        }
-        k = (int)c->n++;
-        c->vals[k] = ps_xstrndup(v, n);
-        c->lens[k] = n;
-        c->counts[k] = 0;
-        strset_put(c->seen, v, n, k);
-    }
-    c->counts[k]++;
+    tally_value(ctx, v, n, 1);
 }
 
 /* Region, sector and unit counts over the passages of base. */
@@ -1020,27 +997,15 @@ static int count_facets(srch_engine *e, const dset *base, tally tl[3],
         free(counts);
         return 0;
     }
-    /* A passage's regions, sectors and units are one value: most passages
-     * share their combination with others, so each distinct one is split
-     * once. */
-    count_ctx c;
-    memset(&c, 0, sizeof c);
-    c.seen = strset_create();
-    int rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb,
-                           &c, err) == XAP_OK ? 0 : -1;
-    for (size_t k = 0; k < c.n; k++) {
-        if (!rc)
-            tally_value(tl, c.vals[k], c.lens[k], c.counts[k]);
-        free(c.vals[k]);
-    }
-    free(c.vals);
-    free(c.lens);
-    free(c.counts);
-    strset_destroy(c.seen);
-    return rc;
+    /* A passage's regions, sectors and units are one value. */
+    return xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb, tl,
+                         err) == XAP_OK ? 0 : -1;
 }
 
 /* ---- the evaluator ---- */
+
+/* Like accumulate(), taking x over (x is left empty). */
+static void accumulate_move(dset *acc, int *have, dset *x, int op);
 
 /* *acc = *acc op x (op 0: AND, 1: OR), or a copy of x when *have is 0. */
 static void accumulate(dset *acc, int *have, const dset *x, int op)
@@ -1057,6 +1022,18 @@ static void accumulate(dset *acc, int *have, const dset *x, int op)
         dset_and(acc, x, &t);
     dset_free(acc);
     *acc = t;
+}
+
+static void accumulate_move(dset *acc, int *have, dset *x, int op)
+{
+    if (!*have) {
+        *acc = *x;
+        memset(x, 0, sizeof *x);
+        *have = 1;
+        return;
+    }
+    accumulate(acc, have, x, op);
+    dset_free(x);
 }
 
 /* Evaluates q with b's filters: *total, tl's counts, and the page of
@@ -1100,16 +1077,16 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
                 accumulate(&m, &hm, x, 0);
             }
             if (hm)
-                accumulate(&grp, &hg, &m, 1);
+                accumulate_move(&grp, &hg, &m, 1);
             dset_free(&m);
             neg = q->items[i].negated;
             last = p;
             na++;
         }
         if (rc == 0 && na && neg)
-            accumulate(&negs, &hn, &grp, 1);
+            accumulate_move(&negs, &hn, &grp, 1);
         else if (rc == 0 && na)
-            accumulate(&base, &hb, &grp, 0);
+            accumulate_move(&base, &hb, &grp, 0);
         if (rc == 0 && na == 1 && last->whole) {
             const dset *x = contains_set(e, b, last->whole, last->wlen, err);
             if (!x)
@@ -1154,7 +1131,8 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             dset_andnot(&base, &wholes, &tiers[1]);
             ntiers = 2;
         } else {
-            dset_copy(&base, &tiers[0]);
+            tiers[0] = base;            /* base is not needed after this */
+            memset(&base, 0, sizeof base);
         }
         long want = r->limit, skip = r->offset;
         for (size_t t = 0; t < ntiers; t++) {
