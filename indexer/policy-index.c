@@ -98,7 +98,10 @@ static void usage(void)
             "  --ocr        read scanned PDF pages with OCR (Tesseract, chi_sim)\n"
             "  --follow-symlinks  follow links out of the directories named\n"
             "  --no-facets  skip numbers, regions and sectors (benchmarks only)\n"
-            "  --no-compact leave the shards as written (faster, larger)\n");
+            "  --no-compact leave the shards as written (faster, larger)\n"
+            "  --optimize   merge each shard's character index into one segment\n"
+            "               and compact the shard (costs the whole index; PATH\n"
+            "               may then be left out)\n");
 }
 
 static void report(run *r, const char *path, const char *msg)
@@ -277,6 +280,10 @@ typedef struct worker {
     unsigned (*del)[2];     /* deleted docid ranges (META_DELETED) */
     size_t ndel;
     int del_dirty;
+    gram_seg *segs;         /* the character index's segments */
+    size_t nsegs;
+    size_t merges;          /* merges done this run */
+    size_t run_passages;    /* passages committed this run */
     size_t pending;
     /* indexed since the last commit: counted only once committed */
     size_t pend_files, pend_passages, pend_bytes;
@@ -303,7 +310,7 @@ static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
 }
 
 /* Deletes the passages of a file and remembers their docids: the
- * character index still lists them until purge_deleted() runs. */
+ * character index still lists them until their segment is merged. */
 static int delete_file(worker *wk, const char *fterm, char *err)
 {
     unsigned *ids;
@@ -333,46 +340,73 @@ static int put_meta(void *ctx, const char *key, size_t klen, const char *val,
            XAP_OK;
 }
 
-static int scan_meta(void *ctx, const char *prefix, size_t plen,
-                     int (*cb)(void *, const char *, size_t, const char *,
-                               size_t),
-                     void *cctx, char *err)
+static int get_meta(void *ctx, const char *key, size_t klen, ps_buf *out,
+                    char *err)
 {
     worker *wk = ctx;
-    return xap_wdb_metadata_scan(wk->w, prefix, plen, cb, cctx, err) ==
-                   XAP_OK ? 0 : -1;
+    char *v;
+    size_t vl;
+    if (xap_wdb_get_metadata_k(wk->w, key, klen, &v, &vl, err) != XAP_OK)
+        return -1;
+    out->len = 0;
+    ps_buf_add(out, v, vl);
+    free(v);
+    return 0;
 }
 
-/* When deleted passages reach a quarter of the live ones, rewrites the
- * character index without them (their grams are otherwise kept and
- * skipped at every query) and empties the deleted list. */
-static int purge_deleted(worker *wk)
+/* Adds the batch's segment, then merges what the policy says (gram_plan:
+ * a half-deleted segment alone, K segments of one level at the end into
+ * one), each merge costing the size of what it merges.  Deleted passages
+ * merged away leave the deleted list. */
+static int add_segment(worker *wk, const gram_seg *sg, char *err)
 {
-    size_t gone = 0;
-    for (size_t i = 0; i < wk->ndel; i++)
-        gone += (size_t)wk->del[i][1] - wk->del[i][0] + 1;
-    if (!gone || gone * 4 < xap_wdb_doccount(wk->w))
-        return 0;
-    char err[PS_ERRLEN];
-    if (gram_purge(scan_meta, put_meta, wk, (const unsigned (*)[2])wk->del,
-                   wk->ndel, err) < 0) {
-        report(wk->r, wk->r->db, err);
-        wk->r->fatal = 1;
-        return 0;
+    if (sg->passages) {
+        wk->segs = ps_xrealloc(wk->segs, (wk->nsegs + 1) * sizeof(gram_seg));
+        wk->segs[wk->nsegs++] = *sg;
     }
-    free(wk->del);
-    wk->del = NULL;
-    wk->ndel = 0;
-    wk->del_dirty = 1;
-    wk->changed = 1;
-    return 1;
+    size_t start, n;
+    while ((n = gram_plan(wk->segs, wk->nsegs, (const unsigned (*)[2])wk->del,
+                          wk->ndel, &start)) > 0) {
+        gram_seg m;
+        if (gram_merge(get_meta, put_meta, wk, wk->segs + start, n,
+                       (const unsigned (*)[2])wk->del, wk->ndel, &m, err) < 0)
+            return -1;
+        gram_ranges_drop(&wk->del, &wk->ndel, wk->segs[start].first,
+                         wk->segs[start + n - 1].last);
+        wk->del_dirty = 1;
+        size_t keep = m.passages ? 1 : 0;
+        if (keep)
+            wk->segs[start] = m;
+        memmove(wk->segs + start + keep, wk->segs + start + n,
+                (wk->nsegs - start - n) * sizeof(gram_seg));
+        wk->nsegs -= n - keep;
+        wk->merges++;
+    }
+    return 0;
 }
 
 /* Writes the character index of the batch and the deleted ranges, then
  * commits: passages and their index become visible together. */
 static int commit(worker *wk, const char *why)
 {
-    int bad = gram_batch_flush(wk->grams, put_meta, wk);
+    gram_seg sg;
+    char merr[PS_ERRLEN] = "";
+    int bad = gram_batch_flush(wk->grams, put_meta, wk, &sg);
+    if (!bad && (sg.passages || wk->del_dirty)) {
+        if (add_segment(wk, &sg, merr) < 0) {
+            snprintf(wk->err, PS_ERRLEN, "%s", merr);
+            bad = 1;
+        } else {
+            ps_buf b;
+            ps_buf_init(&b);
+            gram_segs_encode(wk->segs, wk->nsegs, &b);
+            bad = xap_wdb_set_metadata_n(wk->w, META_SEGMENTS,
+                                         strlen(META_SEGMENTS),
+                                         b.data ? b.data : "", b.len,
+                                         wk->err) != XAP_OK;
+            ps_buf_free(&b);
+        }
+    }
     if (!bad && wk->del_dirty) {
         ps_buf b;
         ps_buf_init(&b);
@@ -402,6 +436,7 @@ static int commit(worker *wk, const char *why)
     }
     (void)why;
     wk->pending = 0;
+    wk->run_passages += sg.passages;
     atomic_fetch_add(&wk->r->indexed, wk->pend_files);
     atomic_fetch_add(&wk->r->passages, wk->pend_passages);
     atomic_fetch_add(&wk->r->bytes, wk->pend_bytes);
@@ -597,12 +632,36 @@ static void *work(void *arg)
     }
     if (!r->fatal)
         remove_gone(wk);
-    /* Purge once everything is committed: the last batch may hold
-     * passages deleted in this run. */
     int ok = !r->fatal && commit(wk, "end") == 0;
-    if (ok && purge_deleted(wk))
-        ok = commit(wk, "purge") == 0;
-    if (ok && r->compact && wk->changed) {
+    if (ok && r->compact == 2 && (wk->nsegs > 1 || wk->ndel)) {
+        /* --optimize: one segment, nothing deleted left in it. */
+        gram_seg m;
+        char err[PS_ERRLEN] = "";
+        if (gram_merge(get_meta, put_meta, wk, wk->segs, wk->nsegs,
+                       (const unsigned (*)[2])wk->del, wk->ndel, &m, err) < 0) {
+            report(r, r->db, err);
+            r->fatal = 1;
+            ok = 0;
+        } else {
+            free(wk->del);
+            wk->del = NULL;
+            wk->ndel = 0;
+            wk->del_dirty = 1;
+            wk->segs[0] = m;
+            wk->nsegs = m.passages ? 1 : 0;
+            wk->merges++;
+            wk->changed = 1;
+            ok = commit(wk, "optimize") == 0;
+        }
+    }
+    /* Whole-shard compaction costs the whole shard: done when asked
+     * (--optimize) or when this run wrote at least half of the shard
+     * (a first run), never because a few files were added. */
+    unsigned live = xap_wdb_doccount(wk->w);
+    int worth = r->compact == 2 ||
+                (r->compact == 1 && wk->run_passages * 2 >= (size_t)live &&
+                 wk->run_passages);
+    if (ok && worth && wk->changed) {
         /* Each shard is compacted by its own thread, while the others may
          * still be indexing. */
         char err[PS_ERRLEN];
@@ -1067,6 +1126,7 @@ int main(int argc, char **argv)
 {
     const char *db = NULL, *extract_file = NULL;
     int no_facets = 0, no_compact = 0, wait = 0, ocr = 0, follow = 0;
+    int optimize = 0;
     const char *check_db = NULL;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     int first_path = argc;
@@ -1084,6 +1144,8 @@ int main(int argc, char **argv)
             extract_file = argv[++i];
         } else if (strcmp(argv[i], "--no-compact") == 0) {
             no_compact = 1;
+        } else if (strcmp(argv[i], "--optimize") == 0) {
+            optimize = 1;
         } else if (strcmp(argv[i], "--ocr") == 0) {
             ocr = 1;
         } else if (strcmp(argv[i], "--check") == 0 && i + 1 < argc) {
@@ -1115,7 +1177,7 @@ int main(int argc, char **argv)
         return extract(extract_file);
     if (check_db)
         return check_index(check_db, wait);
-    if (!db || first_path >= argc) {
+    if (!db || (first_path >= argc && !optimize)) {
         usage();
         return 2;
     }
@@ -1148,7 +1210,7 @@ int main(int argc, char **argv)
     r.dirs = strset_create();
     pthread_mutex_init(&r.lock, NULL);
     r.progress = isatty(2);
-    r.compact = !no_compact;
+    r.compact = optimize ? 2 : !no_compact;
     r.xopts.ocr = ocr;
     r.follow_links = follow;
     for (int i = first_path; i < argc; i++) {
@@ -1194,7 +1256,8 @@ int main(int argc, char **argv)
         if (xap_wdb_get_metadata(wk[s].w, META_VERSION, &ver, err) == XAP_OK &&
             *ver && strcmp(ver, PS_FORMAT_VERSION) != 0) {
             fprintf(stderr, "policy-index: %s: index format %s, this build "
-                    "writes %s; index into a new --db\n", path, ver,
+                    "writes %s; index the documents into a new --db "
+                    "(searching the old one still works)\n", path, ver,
                     PS_FORMAT_VERSION);
             ok = 0;
         }
@@ -1214,6 +1277,15 @@ int main(int argc, char **argv)
                    gram_ranges_decode(dv, dl, &wk[s].del, &wk[s].ndel) < 0)) {
             fprintf(stderr, "policy-index: %s: cannot read the list of deleted "
                     "passages\n", path);
+            ok = 0;
+        }
+        free(dv);
+        dv = NULL;
+        if (ok && (xap_wdb_get_metadata_n(wk[s].w, META_SEGMENTS, &dv, &dl,
+                                          err) != XAP_OK ||
+                   gram_segs_decode(dv, dl, &wk[s].segs, &wk[s].nsegs) < 0)) {
+            fprintf(stderr, "policy-index: %s: cannot read the list of "
+                    "segments of the character index\n", path);
             ok = 0;
         }
         free(dv);
@@ -1262,6 +1334,7 @@ int main(int argc, char **argv)
         ana_ctx_destroy(wk[s].ana);
         gram_batch_destroy(wk[s].grams);
         free(wk[s].del);
+        free(wk[s].segs);
     }
     /* Tell readers that compaction replaced shard files. */
     int compacted = 0;

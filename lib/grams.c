@@ -255,8 +255,9 @@ size_t gram_batch_passages(const gram_batch *b)
     return b->passages;
 }
 
-/* Key of e: prefix, length byte, UTF-8 gram, BE32 first docid. */
-static size_t entry_key(const entry *e, char *out)
+/* Key of e: prefix, length byte, UTF-8 gram, BE32 segment (the batch's
+ * first docid). */
+static size_t entry_key(const entry *e, uint32_t seg, char *out)
 {
     ps_buf g;
     ps_buf_init(&g);
@@ -272,7 +273,7 @@ static size_t entry_key(const entry *e, char *out)
     out[n++] = (char)g.len;
     memcpy(out + n, g.data, g.len);
     n += g.len;
-    put_be32(out + n, e->first_doc);
+    put_be32(out + n, seg);
     ps_buf_free(&g);
     return n + 4;
 }
@@ -286,26 +287,86 @@ static int cmp_entry(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-int gram_batch_flush(gram_batch *b, gram_put put, void *ctx)
+/* A segment's dictionary: its group keys (key without the BE32 segment),
+ * in byte order, each as the length shared with the previous one, the
+ * length of the rest, and the rest. */
+typedef struct gkey {
+    unsigned char k[16];
+    unsigned char n;
+} gkey;
+
+static int cmp_gkey(const void *a, const void *b)
+{
+    const gkey *x = a, *y = b;
+    size_t m = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->k, y->k, m);
+    return c ? c : (int)x->n - (int)y->n;
+}
+
+static void dict_add(ps_buf *out, const unsigned char *prev, size_t pn,
+                     const unsigned char *k, size_t n)
+{
+    size_t shared = 0;
+    while (shared < pn && shared < n && prev[shared] == k[shared])
+        shared++;
+    char h[2] = {(char)shared, (char)(n - shared)};
+    ps_buf_add(out, h, 2);
+    ps_buf_add(out, (const char *)k + shared, n - shared);
+}
+
+static size_t seg_key(const char *pfx, uint32_t seg, char *out)
+{
+    size_t n = strlen(pfx);
+    memcpy(out, pfx, n);
+    put_be32(out + n, seg);
+    return n + 4;
+}
+
+int gram_batch_flush(gram_batch *b, gram_put put, void *ctx, gram_seg *seg)
 {
     int rc = 0;
+    memset(seg, 0, sizeof *seg);
+    if (!b->passages) {
+        batch_reset(b);
+        return 0;
+    }
+    uint32_t id = b->len_first;
     /* Entries sort by code points, which is UTF-8 byte order within one
      * kind; the length byte only groups them further. */
     if (b->n)
         qsort(b->e, b->n, sizeof(entry), cmp_entry);
     char key[32];
+    gkey *dict = ps_xmalloc((b->n + 1) * sizeof(gkey));
     for (size_t i = 0; i < b->n && !rc; i++) {
         entry *e = &b->e[i];
         close_doc(e);
-        size_t kl = entry_key(e, key);
+        size_t kl = entry_key(e, id, key);
+        dict[i].n = (unsigned char)(kl - 4);
+        memcpy(dict[i].k, key, kl - 4);
         rc = put(ctx, key, kl, (const char *)e->buf.p, e->buf.len);
     }
-    if (!rc && b->passages) {
-        size_t n = strlen(META_LENGTH);
-        memcpy(key, META_LENGTH, n);
-        put_be32(key + n, b->len_first);
-        rc = put(ctx, key, n + 4, b->lengths.data, b->lengths.len);
+    if (!rc) {
+        size_t kl = seg_key(META_LENGTH, id, key);
+        rc = put(ctx, key, kl, b->lengths.data, b->lengths.len);
+        dict[b->n].n = (unsigned char)strlen(META_LENGTH);
+        memcpy(dict[b->n].k, META_LENGTH, dict[b->n].n);
     }
+    if (!rc) {
+        qsort(dict, b->n + 1, sizeof(gkey), cmp_gkey);
+        ps_buf d;
+        ps_buf_init(&d);
+        for (size_t i = 0; i <= b->n; i++)
+            dict_add(&d, i ? dict[i - 1].k : NULL, i ? dict[i - 1].n : 0,
+                     dict[i].k, dict[i].n);
+        size_t kl = seg_key(META_SEGDICT, id, key);
+        rc = put(ctx, key, kl, d.data, d.len);
+        ps_buf_free(&d);
+    }
+    free(dict);
+    seg->first = id;
+    seg->last = b->len_last;
+    seg->passages = (unsigned)b->passages;
+    seg->level = 0;
     batch_reset(b);
     return rc;
 }
@@ -755,131 +816,303 @@ void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
     *nr = out;
 }
 
-/* ---- purging deleted passages ---- */
+/* ---- segments ---- */
 
-typedef struct purge {
-    gram_put put;
-    void *ctx;
-    const unsigned (*del)[2];
-    size_t ndel;
-    int positions;            /* entries end with a 0 (bigrams) */
-    ps_buf group;             /* the current gram's key prefix */
-    ps_buf keys;              /* its chunks' keys: 4-byte length + key */
-    ps_buf out;               /* its merged chunk */
-    uint32_t first, last;     /* docids in out */
-    int dropped;              /* an entry was left out */
-    size_t nchunks;
-    char *err;
-    int failed;
-} purge;
-
-/* Writes the merged chunk of the current gram, if anything changed. */
-static int purge_flush(purge *p)
+void gram_segs_encode(const gram_seg *sg, size_t n, ps_buf *out)
 {
-    if (!p->group.len)
-        return 0;
-    int rc = 0;
-    if (p->dropped || p->nchunks > 1) {
-        const char *k = p->keys.data, *end = p->keys.data + p->keys.len;
-        while (!rc && k < end) {
-            uint32_t kl;
-            memcpy(&kl, k, 4);
-            rc = p->put(p->ctx, k + 4, kl, "", 0);
-            k += 4 + kl;
-        }
-        if (!rc && p->out.len) {
-            char key[64];
-            memcpy(key, p->group.data, p->group.len);
-            put_be32(key + p->group.len, p->first);
-            rc = p->put(p->ctx, key, p->group.len + 4, p->out.data, p->out.len);
-        }
+    for (size_t i = 0; i < n; i++) {
+        put_varint(out, sg[i].first);
+        put_varint(out, sg[i].last - sg[i].first);
+        put_varint(out, sg[i].passages);
+        put_varint(out, sg[i].level);
     }
-    p->group.len = p->keys.len = p->out.len = 0;
-    p->first = p->last = 0;
-    p->dropped = 0;
-    p->nchunks = 0;
-    return rc;
 }
 
-static int purge_chunk(void *ctx, const char *key, size_t klen,
-                       const char *val, size_t vlen)
+int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
 {
-    purge *p = ctx;
-    if (klen < 6 || klen > 60) {
-        p->failed = corrupt(p->err, "character index");
-        return 1;
+    const unsigned char *p = (const unsigned char *)v, *end = p + n;
+    gram_seg *sg = NULL;
+    size_t ns = 0, cap = 0;
+    uint32_t prev_last = 0;
+    while (p < end) {
+        uint32_t f, span, np, lv;
+        if (!get_varint(&p, end, &f) || !get_varint(&p, end, &span) ||
+            !get_varint(&p, end, &np) || !get_varint(&p, end, &lv) ||
+            f == 0 || f <= prev_last || f + span < f || lv > 64) {
+            free(sg);
+            *segs = NULL;
+            *nsegs = 0;
+            return -1;
+        }
+        if (ns == cap) {
+            cap = cap ? 2 * cap : 16;
+            sg = ps_xrealloc(sg, cap * sizeof *sg);
+        }
+        sg[ns].first = f;
+        sg[ns].last = f + span;
+        sg[ns].passages = np;
+        sg[ns].level = lv;
+        prev_last = f + span;
+        ns++;
     }
-    size_t gl = klen - 4;     /* every key is its group and a BE32 docid */
-    if (p->group.len != gl || memcmp(p->group.data, key, gl) != 0) {
-        if (purge_flush(p))
-            return 1;
-        ps_buf_add(&p->group, key, gl);
+    *segs = sg;
+    *nsegs = ns;
+    return 0;
+}
+
+/* Deleted passages of [first, last] among the ranges del[0..ndel). */
+static size_t deleted_in(const unsigned (*del)[2], size_t ndel,
+                         unsigned first, unsigned last)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ndel; i++) {
+        unsigned a = del[i][0] > first ? del[i][0] : first;
+        unsigned b = del[i][1] < last ? del[i][1] : last;
+        if (a <= b)
+            n += (size_t)(b - a) + 1;
     }
-    uint32_t l = (uint32_t)klen;
-    ps_buf_add(&p->keys, (const char *)&l, 4);
-    ps_buf_add(&p->keys, key, klen);
-    p->nchunks++;
-    const unsigned char *s = (const unsigned char *)val, *end = s + vlen;
-    uint32_t doc = 0;
-    size_t at = 0;
-    while (s < end) {
-        uint32_t d, v;
-        if (!get_varint(&s, end, &d)) {
-            p->failed = corrupt(p->err, "character index");
+    return n;
+}
+
+size_t gram_seg_deleted(const gram_seg *sg, const unsigned (*del)[2],
+                        size_t ndel)
+{
+    return deleted_in(del, ndel, sg->first, sg->last);
+}
+
+size_t gram_plan(const gram_seg *sg, size_t n, const unsigned (*del)[2],
+                 size_t ndel, size_t *start)
+{
+    /* A segment half deleted is rewritten alone: its cost is its own
+     * size, and queries stop skipping its dead passages. */
+    for (size_t i = 0; i < n; i++) {
+        size_t d = deleted_in(del, ndel, sg[i].first, sg[i].last);
+        if (d && 2 * d >= sg[i].passages) {
+            *start = i;
             return 1;
         }
-        doc += d;
-        const unsigned char *payload = s;
-        do {
-            if (!get_varint(&s, end, &v)) {
-                p->failed = corrupt(p->err, "character index");
-                return 1;
-            }
-        } while (p->positions && v != 0);
-        if (gram_ranges_has(p->del, p->ndel, &at, doc)) {
-            p->dropped = 1;
-            continue;
+    }
+    /* GRAM_MERGE_K segments of one level at the end become one of the
+     * next: each passage is rewritten once per level, and a gram has at
+     * most K - 1 chunks per level, O(K log N) in all. */
+    if (n >= GRAM_MERGE_K) {
+        unsigned lv = sg[n - 1].level;
+        size_t same = 0;
+        while (same < n && sg[n - 1 - same].level == lv)
+            same++;
+        if (same >= GRAM_MERGE_K) {
+            *start = n - GRAM_MERGE_K;
+            return GRAM_MERGE_K;
         }
-        put_varint(&p->out, doc - p->last);
-        ps_buf_add(&p->out, (const char *)payload, (size_t)(s - payload));
-        if (!p->first)
-            p->first = doc;
-        p->last = doc;
     }
     return 0;
 }
 
-int gram_purge(gram_scan scan, gram_put put, void *ctx,
-               const unsigned (*del)[2], size_t ndel, char *err)
+typedef struct dict {
+    const unsigned char *p, *end;
+    unsigned char cur[256];
+    size_t n;
+    int done;
+} dict;
+
+static int dict_next(dict *d)
 {
-    static const struct {
-        const char *prefix;
-        int positions;
-    } kinds[] = {{META_GRAM, 1}, {META_UNIGRAM, 0}, {META_LENGTH, 0}};
-    int rc = 0;
-    for (size_t k = 0; k < 3 && !rc; k++) {
-        purge p;
-        memset(&p, 0, sizeof p);
-        p.put = put;
-        p.ctx = ctx;
-        p.del = del;
-        p.ndel = ndel;
-        p.positions = kinds[k].positions;
-        p.err = err;
-        ps_buf_init(&p.group);
-        ps_buf_init(&p.keys);
-        ps_buf_init(&p.out);
-        rc = scan(ctx, kinds[k].prefix, strlen(kinds[k].prefix), purge_chunk,
-                  &p, err);
-        if (!rc && purge_flush(&p))
-            rc = -1;
-        if (p.failed)
-            rc = -1;
-        ps_buf_free(&p.group);
-        ps_buf_free(&p.keys);
-        ps_buf_free(&p.out);
+    if (d->p == d->end) {
+        d->done = 1;
+        return 0;
     }
+    if (d->end - d->p < 2)
+        return -1;
+    size_t shared = d->p[0], rest = d->p[1];
+    d->p += 2;
+    if (shared > d->n || shared + rest > sizeof d->cur ||
+        (size_t)(d->end - d->p) < rest || shared + rest == 0)
+        return -1;
+    memcpy(d->cur + shared, d->p, rest);
+    d->n = shared + rest;
+    d->p += rest;
+    return 0;
+}
+
+/* Appends chunk v[0..n) to out (the docids continue from *last), leaving
+ * out the passages in del; counts kept entries in *kept. */
+static int append_chunk(ps_buf *out, uint32_t *last, const char *v, size_t n,
+                        int positions, const unsigned (*del)[2], size_t ndel,
+                        size_t *kept)
+{
+    const unsigned char *s = (const unsigned char *)v, *end = s + n;
+    uint32_t doc = 0;
+    size_t at = 0;
+    while (s < end) {
+        uint32_t d, x;
+        if (!get_varint(&s, end, &d))
+            return -1;
+        doc += d;
+        if (doc <= *last && *last)
+            return -1;
+        const unsigned char *payload = s;
+        do {
+            if (!get_varint(&s, end, &x))
+                return -1;
+        } while (positions && x != 0);
+        if (gram_ranges_has(del, ndel, &at, doc))
+            continue;
+        put_varint(out, doc - *last);
+        ps_buf_add(out, (const char *)payload, (size_t)(s - payload));
+        *last = doc;
+        (*kept)++;
+    }
+    return 0;
+}
+
+int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
+               size_t n, const unsigned (*del)[2], size_t ndel,
+               gram_seg *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!n)
+        return 0;
+    ps_buf *raw = ps_xcalloc(n, sizeof(ps_buf));
+    dict *d = ps_xcalloc(n, sizeof(dict));
+    ps_buf val, merged, newdict;
+    ps_buf_init(&val);
+    ps_buf_init(&merged);
+    ps_buf_init(&newdict);
+    unsigned char prev[256];
+    size_t prevn = 0;
+    char key[300];
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t kl = seg_key(META_SEGDICT, sg[i].first, key);
+        if (get(ctx, key, kl, &raw[i], err) < 0)
+            rc = -1;
+        d[i].p = (const unsigned char *)raw[i].data;
+        d[i].end = d[i].p + raw[i].len;
+        if (!rc && dict_next(&d[i]) < 0)
+            rc = corrupt(err, "segment dictionary");
+    }
+    size_t passages = 0;
+    for (;;) {
+        if (rc)
+            break;
+        /* The smallest group key among the dictionaries. */
+        const unsigned char *g = NULL;
+        size_t gn = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (d[i].done)
+                continue;
+            size_t m = gn < d[i].n ? gn : d[i].n;
+            int c = g ? memcmp(d[i].cur, g, m) : -1;
+            if (!g || c < 0 || (c == 0 && d[i].n < gn)) {
+                g = d[i].cur;
+                gn = d[i].n;
+            }
+        }
+        if (!g)
+            break;
+        unsigned char gk[256];
+        memcpy(gk, g, gn);
+        int positions = gn >= 2 && memcmp(gk, META_GRAM, 2) == 0;
+        int lengths = gn == strlen(META_LENGTH) &&
+                      memcmp(gk, META_LENGTH, gn) == 0;
+        merged.len = 0;
+        uint32_t last = 0;
+        size_t kept = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (d[i].done || d[i].n != gn || memcmp(d[i].cur, gk, gn) != 0)
+                continue;
+            memcpy(key, gk, gn);
+            put_be32(key + gn, sg[i].first);
+            val.len = 0;
+            if (get(ctx, key, gn + 4, &val, err) < 0) {
+                rc = -1;
+                break;
+            }
+            if (append_chunk(&merged, &last, val.data ? val.data : "", val.len,
+                             positions, del, ndel, &kept) < 0) {
+                rc = corrupt(err, lengths ? "length" : "character index");
+                break;
+            }
+            if (i > 0 && put(ctx, key, gn + 4, "", 0)) {
+                rc = -1;
+                break;
+            }
+            if (dict_next(&d[i]) < 0)
+                rc = corrupt(err, "segment dictionary");
+        }
+        if (rc)
+            break;
+        memcpy(key, gk, gn);
+        put_be32(key + gn, sg[0].first);
+        if (put(ctx, key, gn + 4, merged.data ? merged.data : "", merged.len)) {
+            rc = -1;
+            break;
+        }
+        if (lengths)
+            passages = kept;
+        if (merged.len) {
+            dict_add(&newdict, prev, prevn, gk, gn);
+            memcpy(prev, gk, gn);
+            prevn = gn;
+        }
+    }
+    for (size_t i = 1; i < n && !rc; i++) {
+        size_t kl = seg_key(META_SEGDICT, sg[i].first, key);
+        if (put(ctx, key, kl, "", 0))
+            rc = -1;
+    }
+    if (!rc) {
+        size_t kl = seg_key(META_SEGDICT, sg[0].first, key);
+        if (put(ctx, key, kl, newdict.data ? newdict.data : "", newdict.len))
+            rc = -1;
+    }
+    if (!rc) {
+        out->first = sg[0].first;
+        out->last = sg[n - 1].last;
+        out->passages = (unsigned)passages;
+        unsigned lv = 0;
+        for (size_t i = 0; i < n; i++)
+            if (sg[i].level > lv)
+                lv = sg[i].level;
+        out->level = n > 1 ? lv + 1 : lv;
+    } else if (!*err) {
+        snprintf(err, PS_ERRLEN, "character index: cannot write a merged "
+                 "segment");
+    }
+    for (size_t i = 0; i < n; i++)
+        ps_buf_free(&raw[i]);
+    free(raw);
+    free(d);
+    ps_buf_free(&val);
+    ps_buf_free(&merged);
+    ps_buf_free(&newdict);
     return rc;
+}
+
+void gram_ranges_drop(unsigned (**r)[2], size_t *nr, unsigned first,
+                      unsigned last)
+{
+    unsigned (*o)[2] = ps_xmalloc((*nr * 2 + 1) * sizeof **r);
+    size_t n = 0;
+    for (size_t i = 0; i < *nr; i++) {
+        unsigned a = (*r)[i][0], b = (*r)[i][1];
+        if (b < first || a > last) {
+            o[n][0] = a;
+            o[n++][1] = b;
+            continue;
+        }
+        if (a < first) {
+            o[n][0] = a;
+            o[n++][1] = first - 1;
+        }
+        if (b > last) {
+            o[n][0] = last + 1;
+            o[n++][1] = b;
+        }
+    }
+    free(*r);
+    *r = o;
+    *nr = n;
 }
 
 int gram_check_chunk(const char *key, size_t klen, const char *val,
@@ -909,9 +1142,9 @@ int gram_check_chunk(const char *key, size_t klen, const char *val,
                      "or beyond the last (%u)", doc, maxdoc);
             return -1;
         }
-        if (n == 0 && doc != first) {
+        if (n == 0 && doc < first) {
             snprintf(err, PS_ERRLEN, "character index: chunk starts at passage "
-                     "%u, its key says %u", doc, first);
+                     "%u, before its segment %u", doc, first);
             return -1;
         }
         last = doc;

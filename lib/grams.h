@@ -4,8 +4,13 @@
  * Every passage's text (normalized, as stored) is indexed as
  *   - character bigrams with the positions where they start, and
  *   - single characters with their counts (no positions),
- * kept in Xapian metadata next to the passages, one chunk per gram per
- * commit batch (see schema.h for the keys).  A string of n >= 2 characters
+ * kept in Xapian metadata next to the passages (see schema.h for the
+ * keys), written in segments: one per commit batch, holding one chunk
+ * per gram of the batch and a dictionary of its grams.  Segments that
+ * come next to each other are merged into one (gram_plan(), gram_merge():
+ * a level-by-level policy, and a half-deleted segment rewritten alone),
+ * so a gram's chunks stay few however many batches were ever committed,
+ * and no merge costs more than the segments it merges.  A string of n >= 2 characters
  * is contained in a passage exactly when its non-overlapping cover of
  * bigrams (offsets 0, 2, 4, ... and n-2) occurs at the right distances;
  * a single character when its unigram list has the passage.  No false
@@ -44,24 +49,51 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
 size_t gram_batch_bytes(const gram_batch *b);
 size_t gram_batch_passages(const gram_batch *b);
 
-/* Stores one metadata entry; returns nonzero to stop. */
+/* A segment: the passages first..last (docids of one shard, every one
+ * of them written by the segment's batches), how many of them its chunks
+ * hold, and its merge level (0: one batch). */
+typedef struct gram_seg {
+    unsigned first, last;
+    unsigned passages;
+    unsigned level;
+} gram_seg;
+
+/* Stores one metadata entry (an empty value deletes the key); returns
+ * nonzero to stop. */
 typedef int (*gram_put)(void *ctx, const char *key, size_t klen,
                         const char *val, size_t vlen);
-/* Writes every chunk of the batch through put, then empties the batch.
- * Returns 0, or the first nonzero value put returned. */
-int gram_batch_flush(gram_batch *b, gram_put put, void *ctx);
+/* Writes every chunk of the batch, its passage lengths and its dictionary
+ * through put as a new segment (*seg; passages 0 when the batch was
+ * empty), then empties the batch.  Returns 0, or the first nonzero value
+ * put returned. */
+int gram_batch_flush(gram_batch *b, gram_put put, void *ctx, gram_seg *seg);
 
-/* Calls cb with every metadata entry whose key starts with prefix, in key
- * order; cb may change metadata.  Returns 0, or -1 with err set. */
-typedef int (*gram_scan)(void *ctx, const char *prefix, size_t plen,
-                         int (*cb)(void *cctx, const char *key, size_t klen,
-                                   const char *val, size_t vlen),
-                         void *cctx, char *err);
-/* Rewrites the character index without the passages in the sorted ranges
- * del[0..ndel), each gram's chunks merged into one (put with an empty
- * value deletes a key).  Afterwards the deleted list can be emptied. */
-int gram_purge(gram_scan scan, gram_put put, void *ctx,
-               const unsigned (*del)[2], size_t ndel, char *err);
+/* The segment list, as stored under META_SEGMENTS. */
+void gram_segs_encode(const gram_seg *segs, size_t n, ps_buf *out);
+int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs);
+/* Passages of seg listed as deleted in del[0..ndel). */
+size_t gram_seg_deleted(const gram_seg *seg, const unsigned (*del)[2],
+                        size_t ndel);
+
+/* The merge policy: the next merge to do on segs[0..n) (in docid order),
+ * as a count of segments from *start; 0 when there is none. */
+#define GRAM_MERGE_K 4
+size_t gram_plan(const gram_seg *segs, size_t n, const unsigned (*del)[2],
+                 size_t ndel, size_t *start);
+
+/* Reads one metadata value into out (out->len 0 when the key is not
+ * set); 0, or -1 with err set. */
+typedef int (*gram_get)(void *ctx, const char *key, size_t klen, ps_buf *out,
+                        char *err);
+/* Merges the adjacent segments segs[0..n) into one (*out): each gram's
+ * chunks concatenated in docid order, the passages in the sorted ranges
+ * del[0..ndel) left out, the old chunks and dictionaries replaced.  With
+ * n == 1 the segment is rewritten without its deleted passages.  The
+ * caller then lists *out instead of segs (none when out->passages is 0)
+ * and drops the merged range from its deleted list.  0, or -1 with err. */
+int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *segs,
+               size_t n, const unsigned (*del)[2], size_t ndel,
+               gram_seg *out, char *err);
 
 /* ---- reading ---- */
 
@@ -106,11 +138,14 @@ int gram_ranges_has(const unsigned (*r)[2], size_t n, size_t *at,
 /* Adds docids ids[0..n) (any order) to the sorted, merged ranges *r. */
 void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
                      size_t n);
+/* Removes [first, last] from the sorted ranges *r. */
+void gram_ranges_drop(unsigned (**r)[2], size_t *nr, unsigned first,
+                      unsigned last);
 
 /* Checks one stored chunk of the character index (key and value as
  * written by gram_batch_flush): every varint decodes, passages ascend,
- * the key's first passage is the chunk's, none beyond maxdoc, positions
- * and counts well formed.  0, or -1 with err saying what is wrong. */
+ * none before the key's segment or beyond maxdoc, positions and counts
+ * well formed.  0, or -1 with err saying what is wrong. */
 int gram_check_chunk(const char *key, size_t klen, const char *val,
                      size_t vlen, unsigned maxdoc, char *err);
 

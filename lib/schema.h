@@ -21,11 +21,19 @@
  *      under them, so text in them was not found); the JSON says each
  *      passage's "kind", its "page" in paged formats and the document's
  *      "format".  A format-3 index lacks that text: index anew.
+ *   5  the character index in segments that merge: a chunk's key ends
+ *      with its segment's first docid (format 4: the chunk's own first
+ *      passage), each segment lists its grams under META_SEGDICT, and
+ *      META_SEGMENTS lists the segments.  Readers of format 5 read
+ *      format 4 too (the chunks decode alike); writers refuse to add
+ *      to a format-4 index.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
 
-#define PS_FORMAT_VERSION "4"
+#define PS_FORMAT_VERSION "5"
+/* The oldest format this build reads. */
+#define PS_FORMAT_OLDEST_READ 4
 
 /* Term prefixes. */
 #define PFX_FILE "F"      /* + document id (its relative path) */
@@ -50,9 +58,13 @@
                              key/value pairs of its metadata: an HTML
                              page's table, DOCX core properties, OFD
                              DocInfo, PDF info) */
-#define META_GRAM "g:"    /* + length byte + bigram + BE32 first docid */
-#define META_UNIGRAM "u:" /* + length byte + character + BE32 first docid */
-#define META_LENGTH "l:"  /* + BE32 first docid: passage lengths */
+#define META_GRAM "g:"    /* + length byte + bigram + BE32 segment (its
+                             first docid) */
+#define META_UNIGRAM "u:" /* + length byte + character + BE32 segment */
+#define META_LENGTH "l:"  /* + BE32 segment: passage lengths */
+#define META_SEGDICT "s:" /* + BE32 segment: the segment's group keys
+                             (key without the BE32), prefix-compressed */
+#define META_SEGMENTS "policy-search:segments"  /* the segment list */
 #define META_DATA "d:"    /* + BE32 docid: the passage's JSON */
 #define META_DELETED "policy-search:deleted"  /* docid ranges */
 

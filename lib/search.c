@@ -198,11 +198,15 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
             xap_db_close(db);
             return NULL;
         }
-        if (strcmp(ver, PS_FORMAT_VERSION) != 0) {
+        char *endp;
+        long v = strtol(ver, &endp, 10);
+        if (!*ver || *endp || v < PS_FORMAT_OLDEST_READ ||
+            v > atol(PS_FORMAT_VERSION)) {
             if (*ver)
                 snprintf(err, PS_ERRLEN, "shard %zu: index format %.20s, this "
-                         "build reads format %s: index the documents into a new "
-                         "--db", s, ver, PS_FORMAT_VERSION);
+                         "build reads formats %d to %s: index the documents "
+                         "into a new --db (policy-index --db NEW PATH...)", s,
+                         ver, PS_FORMAT_OLDEST_READ, PS_FORMAT_VERSION);
             else
                 snprintf(err, PS_ERRLEN, "shard %zu: not a policy-search index "
                          "(no format mark)", s);

@@ -186,6 +186,19 @@ xap_status xap_wdb_get_metadata_n(xap_wdb *w, const char *key, char **value,
     XAP_CATCH
 }
 
+xap_status xap_wdb_get_metadata_k(xap_wdb *w, const char *key, size_t klen,
+                                  char **value, size_t *len, char *err)
+{
+    *value = nullptr;
+    *len = 0;
+    XAP_TRY
+    std::string v = w->rep.get_metadata(std::string(key, klen));
+    *value = dup_string(v);
+    *len = v.size();
+    return XAP_OK;
+    XAP_CATCH
+}
+
 xap_status xap_wdb_set_metadata_n(xap_wdb *w, const char *key, size_t klen,
                                   const char *value, size_t vlen, char *err)
 {

@@ -58,6 +58,9 @@ xap_status xap_wdb_set_metadata(xap_wdb *w, const char *key,
 /* Binary keys and values. */
 xap_status xap_wdb_get_metadata_n(xap_wdb *w, const char *key, char **value,
                                   size_t *len, char *err);
+/* The same with a binary key[0..klen). */
+xap_status xap_wdb_get_metadata_k(xap_wdb *w, const char *key, size_t klen,
+                                  char **value, size_t *len, char *err);
 xap_status xap_wdb_set_metadata_n(xap_wdb *w, const char *key, size_t klen,
                                   const char *value, size_t vlen, char *err);
 /* Calls cb with every metadata entry whose key starts with

@@ -443,19 +443,38 @@ static int kv_put(void *ctx, const char *key, size_t klen, const char *val,
     return 0;
 }
 
+static int kv_scan(void *ctx, const char *prefix, size_t plen,
+                   int (*cb)(void *, const char *, size_t, const char *, size_t),
+                   void *cctx, char *err);
+
+static int kv_fetch_one(void *ctx, const char *key, size_t klen,
+                        const char *val, size_t vlen)
+{
+    (void)key;
+    (void)klen;
+    ps_buf *out = ctx;
+    uint32_t l = (uint32_t)vlen;
+    ps_buf_add(out, (const char *)&l, 4);
+    ps_buf_add(out, val, vlen);
+    return 0;
+}
+
+/* In key order, as Xapian gives them. */
 static int kv_fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
                     char *err)
 {
+    return kv_scan(ctx, prefix, plen, kv_fetch_one, out, err);
+}
+
+static int kv_get(void *ctx, const char *key, size_t klen, ps_buf *out,
+                  char *err)
+{
     (void)err;
     kv *s = ctx;
-    /* In key order, as Xapian gives them: chunks of later batches have
-     * greater first docids, so insertion order is key order per gram. */
+    out->len = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (s->kl[i] >= plen && memcmp(s->k[i], prefix, plen) == 0) {
-            uint32_t l = (uint32_t)s->vl[i];
-            ps_buf_add(out, (const char *)&l, 4);
+        if (s->kl[i] == klen && memcmp(s->k[i], key, klen) == 0)
             ps_buf_add(out, s->v[i], s->vl[i]);
-        }
     return 0;
 }
 
@@ -528,13 +547,16 @@ static void test_grams(void)
     memset(&store, 0, sizeof store);
     gram_batch *b = gram_batch_create();
     /* Two batches: chunks of one gram in both must be read together. */
+    gram_seg segs[2];
     for (size_t i = 0; i < nt; i++) {
         gram_batch_add(b, (unsigned)(2 * i + 1), texts[i], strlen(texts[i]));
         if (i == 3)
-            CHECK(gram_batch_flush(b, kv_put, &store) == 0);
+            CHECK(gram_batch_flush(b, kv_put, &store, &segs[0]) == 0);
     }
     CHECK(gram_batch_passages(b) == 4 && gram_batch_bytes(b) > 0);
-    CHECK(gram_batch_flush(b, kv_put, &store) == 0);
+    CHECK(gram_batch_flush(b, kv_put, &store, &segs[1]) == 0);
+    CHECK(segs[0].first == 1 && segs[0].last == 7 && segs[0].passages == 4 &&
+          segs[1].first == 9 && segs[1].last == 15 && segs[1].level == 0);
     gram_batch_destroy(b);
     /* --check: every stored chunk passes; a flipped byte, a cut chunk or
      * a passage beyond the last do not. */
@@ -615,12 +637,17 @@ static void test_grams(void)
     CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == 0 && nlen == 16 &&
           len[1] == ps_utf8_count(texts[0], strlen(texts[0])) && len[15] == 12);
     free(len);
-    /* Purging the deleted passages merges each gram's chunks and leaves
-     * the same answers without the deleted list. */
+    /* Merging the two segments leaves one chunk per gram, without the
+     * deleted passages, and the same answers without the deleted list. */
     size_t before = store.n;
-    CHECK(gram_purge(kv_scan, kv_put, &store, (const unsigned (*)[2])del, ndel,
-                     err) == 0);
-    CHECK(store.n < before);
+    gram_seg m;
+    CHECK(gram_merge(kv_get, kv_put, &store, segs, 2, (const unsigned (*)[2])del,
+                     ndel, &m, err) == 0);
+    CHECK(store.n < before && m.first == 1 && m.last == 15 && m.level == 1 &&
+          m.passages == 5);
+    for (size_t i = 0; i < store.n; i++)
+        CHECK(memcmp(store.k[i] + store.kl[i] - 4, "\0\0\0\1", 4) == 0 ||
+              memcmp(store.k[i], "d:", 2) == 0);
     memset(&h, 0, sizeof h);
     CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_fetch, &store, NULL, 0,
                      &h, err) == 0 && h.n == 1 && h.docs[0] == 7 && h.tf[0] == 2);
@@ -632,6 +659,38 @@ static void test_grams(void)
     CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == 0 && len[1] == 0 &&
           len[15] == 0 && len[7] == ps_utf8_count(texts[3], strlen(texts[3])));
     free(len);
+    /* The merged range leaves the deleted list; the segment list round-trips. */
+    gram_ranges_drop(&del, &ndel, 1, 15);
+    CHECK(ndel == 0);
+    unsigned more[] = {3, 20, 21};
+    gram_ranges_add(&del, &ndel, more, 3);
+    gram_ranges_drop(&del, &ndel, 10, 20);
+    CHECK(ndel == 2 && del[0][1] == 3 && del[1][0] == 21 && del[1][1] == 21);
+    gram_seg list[3] = {{1, 15, 5, 1}, {16, 30, 15, 0}, {31, 31, 1, 0}}, *back;
+    size_t nback;
+    ps_buf_init(&enc);
+    gram_segs_encode(list, 3, &enc);
+    CHECK(gram_segs_decode(enc.data, enc.len, &back, &nback) == 0 && nback == 3 &&
+          back[1].first == 16 && back[1].last == 30 && back[2].passages == 1 &&
+          back[0].level == 1);
+    free(back);
+    CHECK(gram_segs_decode("\x05\x00\x01\x00\x03\x00\x01\x00", 8, &back,
+                           &nback) == -1);     /* overlapping segments */
+    ps_buf_free(&enc);
+    /* The policy: a half-deleted segment alone; K of one level at the end. */
+    size_t start;
+    CHECK(gram_plan(list, 3, NULL, 0, &start) == 0);
+    unsigned dead[] = {16, 17, 18, 19, 20, 21, 22, 23};
+    unsigned (*dr)[2] = NULL;
+    size_t ndr = 0;
+    gram_ranges_add(&dr, &ndr, dead, 8);
+    CHECK(gram_plan(list, 3, (const unsigned (*)[2])dr, ndr, &start) == 1 &&
+          start == 1);
+    free(dr);
+    gram_seg four[5] = {{1, 9, 9, 1}, {10, 10, 1, 0}, {11, 11, 1, 0},
+                        {12, 12, 1, 0}, {13, 13, 1, 0}};
+    CHECK(gram_plan(four, 5, NULL, 0, &start) == GRAM_MERGE_K && start == 1);
+    CHECK(gram_plan(four, 4, NULL, 0, &start) == 0);
     free(del);
     /* A corrupt chunk is an error, not a crash. */
     free(store.v[0]);
@@ -645,6 +704,11 @@ static void test_grams(void)
         }
     CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == -1 && strlen(err) > 0);
     free(len);
+    /* A merge over a corrupt chunk fails with a message. */
+    gram_seg one = {1, 15, 5, 1}, m2;
+    err[0] = '\0';
+    CHECK(gram_merge(kv_get, kv_put, &store, &one, 1, NULL, 0, &m2, err) == -1 &&
+          strlen(err) > 0);
     for (size_t i = 0; i < store.n; i++) {
         free(store.k[i]);
         free(store.v[i]);
