@@ -892,20 +892,32 @@ size_t gram_plan(const gram_seg *sg, size_t n, const unsigned (*del)[2],
             return 1;
         }
     }
-    /* GRAM_MERGE_K segments of one level at the end become one of the
-     * next: each passage is rewritten once per level, and a gram has at
-     * most K - 1 chunks per level, O(K log N) in all. */
-    if (n >= GRAM_MERGE_K) {
-        unsigned lv = sg[n - 1].level;
-        size_t same = 0;
-        while (same < n && sg[n - 1 - same].level == lv)
-            same++;
-        if (same >= GRAM_MERGE_K) {
-            *start = n - GRAM_MERGE_K;
-            return GRAM_MERGE_K;
+    /* The number of segments (chunks per gram) may grow with the log of
+     * the passages; beyond that, the GRAM_MERGE_K adjacent segments with
+     * the fewest passages become one.  Small segments (daily additions)
+     * thus merge soon and cheaply, big ones (full batches of a bulk run)
+     * rarely: each passage is rewritten about once per factor of K
+     * growth, and no merge costs more than the segments it merges. */
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += sg[i].passages;
+    size_t budget = GRAM_BUDGET_BASE;
+    for (double x = total / GRAM_BIG + 1; x > 1; x /= GRAM_MERGE_K)
+        budget += GRAM_BUDGET_STEP;
+    if (n <= budget || n < 2)
+        return 0;
+    size_t k = n < GRAM_MERGE_K ? n : GRAM_MERGE_K;
+    double best = -1;
+    for (size_t i = 0; i + k <= n; i++) {
+        double w = 0;
+        for (size_t j = i; j < i + k; j++)
+            w += sg[j].passages;
+        if (best < 0 || w < best) {
+            best = w;
+            *start = i;
         }
     }
-    return 0;
+    return k;
 }
 
 typedef struct dict {

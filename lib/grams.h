@@ -76,8 +76,13 @@ size_t gram_seg_deleted(const gram_seg *seg, const unsigned (*del)[2],
                         size_t ndel);
 
 /* The merge policy: the next merge to do on segs[0..n) (in docid order),
- * as a count of segments from *start; 0 when there is none. */
+ * as a count of segments from *start; 0 when there is none.  A shard of
+ * N passages keeps at most GRAM_BUDGET_BASE + GRAM_BUDGET_STEP *
+ * ceil(log_K(N / GRAM_BIG + 1)) segments (and none half deleted). */
 #define GRAM_MERGE_K 4
+#define GRAM_BIG 16384
+#define GRAM_BUDGET_BASE 8
+#define GRAM_BUDGET_STEP 8
 size_t gram_plan(const gram_seg *segs, size_t n, const unsigned (*del)[2],
                  size_t ndel, size_t *start);
 

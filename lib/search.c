@@ -1261,6 +1261,104 @@ done:
     return out;
 }
 
+static void count_chunk(void *ctx, const char *v, size_t n)
+{
+    (void)v;
+    (void)n;
+    (*(size_t *)ctx)++;
+}
+
+json_t *srch_stats(srch_engine *e, const char *s, srch_status *st, char *err)
+{
+    *st = SRCH_OK;
+    ps_buf norm;
+    ps_buf_init(&norm);
+    if (s && *s && norm_query(s, strlen(s), &norm, err) < 0) {
+        *st = SRCH_BAD_REQUEST;
+        return NULL;
+    }
+    json_t *out = json_object(), *shards = json_array();
+    json_object_set_new(out, "passages", json_integer(xap_db_doccount(e->db)));
+    size_t nchars = 0, *off = norm.len ? ps_utf8_offsets(norm.data, norm.len,
+                                                          &nchars) : NULL;
+    size_t chunks_total = 0;
+    for (size_t k = 0; k < xap_db_nshards(e->db); k++) {
+        json_t *o = json_object();
+        char *v = NULL;
+        size_t vl = 0;
+        gram_seg *segs = NULL;
+        size_t nsegs = 0;
+        unsigned (*del)[2] = NULL;
+        size_t ndel = 0;
+        if (xap_db_shard_metadata(e->db, k, META_SEGMENTS, strlen(META_SEGMENTS),
+                                  &v, &vl, err) != XAP_OK ||
+            gram_segs_decode(v, vl, &segs, &nsegs) < 0) {
+            free(v);
+            json_decref(out);
+            json_decref(shards);
+            free(off);
+            ps_buf_free(&norm);
+            *st = SRCH_INTERNAL;
+            if (!*err)
+                snprintf(err, PS_ERRLEN, "shard %zu: corrupt segment list", k);
+            return NULL;
+        }
+        free(v);
+        if (xap_db_shard_metadata(e->db, k, META_DELETED, strlen(META_DELETED),
+                                  &v, &vl, err) == XAP_OK)
+            gram_ranges_decode(v, vl, &del, &ndel);
+        free(v);
+        json_t *sa = json_array();
+        size_t dtotal = 0;
+        for (size_t i = 0; i < nsegs; i++) {
+            size_t d = gram_seg_deleted(&segs[i], (const unsigned (*)[2])del, ndel);
+            dtotal += d;
+            json_array_append_new(sa, json_pack("{s:i,s:i,s:i,s:i,s:i}", "first",
+                                                (json_int_t)segs[i].first, "last",
+                                                (json_int_t)segs[i].last, "passages",
+                                                (json_int_t)segs[i].passages,
+                                                "deleted", (json_int_t)d, "level",
+                                                (json_int_t)segs[i].level));
+        }
+        json_object_set_new(o, "segments", sa);
+        json_object_set_new(o, "deleted", json_integer((json_int_t)dtotal));
+        /* Chunks read for each bigram of the string's cover. */
+        if (nchars >= 2) {
+            json_t *ca = json_array();
+            /* The cover: offsets 0, 2, 4, ... and n - 2. */
+            size_t starts[130], ns = 0;
+            for (size_t c = 0; c + 1 < nchars && ns < 128; c += 2)
+                starts[ns++] = c;
+            if (nchars % 2)
+                starts[ns++] = nchars - 2;
+            for (size_t i = 0; i < ns; i++) {
+                size_t a = starts[i];
+                char key[32];
+                size_t gl = off[a + 2] - off[a];
+                memcpy(key, META_GRAM, 2);
+                key[2] = (char)gl;
+                memcpy(key + 3, norm.data + off[a], gl);
+                size_t n = 0;
+                xap_db_shard_scan(e->db, k, key, 3 + gl, count_chunk, &n, err);
+                json_array_append_new(ca, json_pack("{s:s%,s:i}", "gram",
+                                                    norm.data + off[a], gl,
+                                                    "chunks", (json_int_t)n));
+                chunks_total += n;
+            }
+            json_object_set_new(o, "chunks", ca);
+        }
+        free(segs);
+        free(del);
+        json_array_append_new(shards, o);
+    }
+    json_object_set_new(out, "shards", shards);
+    if (nchars >= 2)
+        json_object_set_new(out, "chunks_read", json_integer((json_int_t)chunks_total));
+    free(off);
+    ps_buf_free(&norm);
+    return out;
+}
+
 static int by_passage(const void *a, const void *b)
 {
     json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "passage"));

@@ -61,6 +61,12 @@ json_t *srch_run(srch_engine *e, const srch_request *req, srch_status *status,
 json_t *srch_doc(srch_engine *e, const char *doc, const char *query,
                  srch_status *status, char *err);
 
+/* How the index is laid out: per shard its segments (passages, deleted,
+ * level) and, for the string s (may be NULL), the chunks read for each
+ * bigram of its cover. */
+json_t *srch_stats(srch_engine *e, const char *s, srch_status *status,
+                   char *err);
+
 /* The file document doc was indexed from: its absolute path, format and
  * text encoding ("" where none), as recorded at indexing (caller frees
  * the three).  SRCH_NOT_FOUND for an unknown document. */

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     srch_request req;
     memset(&req, 0, sizeof req);
     req.limit = 10;
-    int json = 0;
+    int json = 0, stats = 0;
     size_t nr = 0, ns = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -156,6 +156,8 @@ int main(int argc, char **argv)
             return normalize_lines();
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--stats") == 0) {
+            stats = 1;
         } else if (strcmp(a, "--no-facets") == 0) {
             req.no_facets = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -229,7 +231,19 @@ int main(int argc, char **argv)
     int rc = 0;
     if (batch && srch_use_facet_index(e, err) < 0)
         fprintf(stderr, "policy-search: facet index: %s (counting without it)\n", err);
-    if (batch) {
+    if (stats) {
+        srch_status st;
+        json_t *o = srch_stats(e, query, &st, err);
+        if (!o) {
+            fprintf(stderr, "policy-search: %s\n", err);
+            rc = st == SRCH_BAD_REQUEST ? 2 : 1;
+        } else {
+            char *s = json_dumps(o, JSON_COMPACT);
+            puts(s);
+            free(s);
+            json_decref(o);
+        }
+    } else if (batch) {
         FILE *fp = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
         if (!fp) {
             fprintf(stderr, "policy-search: cannot open %s\n", batch);

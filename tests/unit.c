@@ -687,10 +687,17 @@ static void test_grams(void)
     CHECK(gram_plan(list, 3, (const unsigned (*)[2])dr, ndr, &start) == 1 &&
           start == 1);
     free(dr);
-    gram_seg four[5] = {{1, 9, 9, 1}, {10, 10, 1, 0}, {11, 11, 1, 0},
-                        {12, 12, 1, 0}, {13, 13, 1, 0}};
-    CHECK(gram_plan(four, 5, NULL, 0, &start) == GRAM_MERGE_K && start == 1);
-    CHECK(gram_plan(four, 4, NULL, 0, &start) == 0);
+    /* Over budget (16 segments for up to 16384 passages): the K
+     * adjacent ones with the fewest passages merge. */
+    gram_seg many[17];
+    for (unsigned i = 0; i < 17; i++) {
+        many[i].first = i * 100 + 1;
+        many[i].passages = i >= 5 && i < 9 ? 1 : 100;
+        many[i].last = many[i].first + many[i].passages - 1;
+        many[i].level = 0;
+    }
+    CHECK(gram_plan(many, 16, NULL, 0, &start) == 0);
+    CHECK(gram_plan(many, 17, NULL, 0, &start) == GRAM_MERGE_K && start == 5);
     free(del);
     /* A corrupt chunk is an error, not a crash. */
     free(store.v[0]);
