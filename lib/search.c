@@ -38,42 +38,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* What a shard's character index needs besides the grams: passage
- * lengths for ranking and deleted passages to leave out.  Loaded on first
- * use, dropped when the database changes. */
+ * lengths for ranking and deleted passages to leave out. */
 typedef struct shard_info {
-    int loaded;
     uint32_t *len;
     size_t nlen;
     unsigned (*del)[2];
     size_t ndel;
 } shard_info;
 
-struct srch_engine {
-    xap_db *db;
-    const ana_res *res;
-    ana_ctx *ana;
-    char *path;
-    xap_facets *fx;           /* in-memory facet index, when enabled */
-    strset *fxterms;          /* its terms -> their indices */
-    char generation[64];      /* of GENERATION_FILE when opened */
-    shard_info *shards;
+/* One committed state of the index, immutable once built and shared by
+ * every thread: what was read of it (lengths, deleted passages, the facet
+ * index when enabled) and read handles opened at that state.  A thread
+ * borrows a handle for a request; the snapshot is freed when its last
+ * user lets go of it after a newer one replaced it. */
+typedef struct snapshot {
+    atomic_int refs;
+    char generation[64];          /* of GENERATION_FILE when opened */
+    unsigned long long *revs;     /* each shard's revision */
     size_t nshards;
-    double avglen;            /* mean passage length, characters */
+    shard_info *shards;
+    double avglen;                /* mean passage length, characters */
+    unsigned doccount;
+    xap_facets *fx;               /* in-memory facet index, when enabled */
+    strset *fxterms;              /* its terms -> their indices */
+    pthread_mutex_t lock;         /* guards the pool */
+    xap_db **pool;                /* idle handles at this state */
+    size_t npool, cappool;
+} snapshot;
+
+struct srch_index {
+    char *path;
+    int facets;                   /* snapshots build the facet index */
+    pthread_mutex_t lock;         /* guards cur (a pointer exchange) */
+    snapshot *cur;
+    pthread_mutex_t build;        /* one build at a time */
+    pthread_t watcher;
+    int watching;
+    atomic_int stop;
+    char last_err[PS_ERRLEN];     /* of the last failed build, once said */
 };
 
-static void drop_shard_info(srch_engine *e)
-{
-    for (size_t i = 0; i < e->nshards; i++) {
-        free(e->shards[i].len);
-        free(e->shards[i].del);
-    }
-    free(e->shards);
-    e->shards = NULL;
-    e->nshards = 0;
-}
+struct srch_engine {
+    srch_index *ix;
+    int owns_ix;
+    const ana_res *res;
+    ana_ctx *ana;
+    /* During a request: the snapshot answered from and a handle at it. */
+    snapshot *snap;
+    xap_db *db;
+};
 
 typedef struct fetch_ctx {
     xap_db *db;
@@ -99,47 +118,29 @@ static int fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
     return 0;
 }
 
-/* Loads every shard's lengths and deleted ranges if not done yet. */
-static int load_shard_info(srch_engine *e, char *err)
+static void snap_free(snapshot *s)
 {
-    size_t n = xap_db_nshards(e->db);
-    if (e->shards && e->nshards == n)
-        return 0;
-    drop_shard_info(e);
-    e->shards = ps_xcalloc(n ? n : 1, sizeof(shard_info));
-    e->nshards = n;
-    double sum = 0, count = 0;
-    for (size_t s = 0; s < n; s++) {
-        shard_info *si = &e->shards[s];
-        fetch_ctx f = {e->db, s, NULL};
-        if (gram_lengths(fetch, &f, &si->len, &si->nlen, err) < 0)
-            goto fail;
-        char *v;
-        size_t vl;
-        if (xap_db_shard_metadata(e->db, s, META_DELETED, strlen(META_DELETED),
-                                  &v, &vl, err) != XAP_OK)
-            goto fail;
-        int bad = gram_ranges_decode(v, vl, &si->del, &si->ndel);
-        free(v);
-        if (bad) {
-            snprintf(err, PS_ERRLEN, "corrupt list of deleted passages");
-            goto fail;
-        }
-        size_t at = 0;      /* deleted passages do not count */
-        for (size_t d = 0; d < si->nlen; d++) {
-            if (si->len[d] && !gram_ranges_has((const unsigned (*)[2])si->del,
-                                               si->ndel, &at, (unsigned)d)) {
-                sum += si->len[d];
-                count++;
-            }
-        }
-        si->loaded = 1;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nshards; i++) {
+        free(s->shards[i].len);
+        free(s->shards[i].del);
     }
-    e->avglen = count ? sum / count : 1;
-    return 0;
-fail:
-    drop_shard_info(e);
-    return -1;
+    free(s->shards);
+    free(s->revs);
+    xap_facets_free(s->fx);
+    strset_destroy(s->fxterms);
+    for (size_t i = 0; i < s->npool; i++)
+        xap_db_close(s->pool[i]);
+    free(s->pool);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static void snap_release(snapshot *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        snap_free(s);
 }
 
 /* Identity of the index's generation file ("" when there is none). */
@@ -155,49 +156,16 @@ static void read_generation(const char *path, char *out, size_t n)
         out[0] = '\0';
 }
 
-static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
-
-int srch_use_facet_index(srch_engine *e, char *err)
+/* Every shard's format mark (the combined database shows only the first
+ * shard's metadata): formats PS_FORMAT_OLDEST_READ to PS_FORMAT_VERSION. */
+static int check_formats(xap_db *db, char *err)
 {
-    xap_facets *fx;
-    if (xap_facets_build(e->db, FACET_PREFIXES, 3, SLOT_NUM0, NUM_SLOTS, &fx,
-                         err) != XAP_OK) {
-        /* An old index would answer for documents no longer there:
-         * filters and counts read the database directly instead. */
-        xap_facets_free(e->fx);
-        strset_destroy(e->fxterms);
-        e->fx = NULL;
-        e->fxterms = NULL;
-        return -1;
-    }
-    xap_facets_free(e->fx);
-    strset_destroy(e->fxterms);
-    e->fx = fx;
-    e->fxterms = strset_create();
-    for (size_t i = 0; i < xap_facets_nterms(fx); i++)
-        strset_put(e->fxterms, xap_facets_term(fx, i),
-                   strlen(xap_facets_term(fx, i)), (int)i);
-    /* Passage lengths too, so the first query does not pay for them. */
-    if (load_shard_info(e, err) < 0)
-        return -1;
-    return 1;
-}
-
-srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
-{
-    xap_db *db;
-    if (xap_db_open(dbpath, &db, err) != XAP_OK)
-        return NULL;
-    /* Every shard's format mark (the combined database shows only the
-     * first shard's metadata). */
     for (size_t s = 0; s < xap_db_nshards(db); s++) {
         char *ver = NULL;
         size_t vl = 0;
         if (xap_db_shard_metadata(db, s, META_VERSION, strlen(META_VERSION), &ver,
-                                  &vl, err) != XAP_OK) {
-            xap_db_close(db);
-            return NULL;
-        }
+                                  &vl, err) != XAP_OK)
+            return -1;
         char *endp;
         long v = strtol(ver, &endp, 10);
         if (!*ver || *endp || v < PS_FORMAT_OLDEST_READ ||
@@ -211,57 +179,363 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
                 snprintf(err, PS_ERRLEN, "shard %zu: not a policy-search index "
                          "(no format mark)", s);
             free(ver);
-            xap_db_close(db);
-            return NULL;
+            return -1;
         }
         free(ver);
     }
-    ana_ctx *a = ana_ctx_create(res, err);
-    if (!a) {
+    return 0;
+}
+
+/* Reads every shard's lengths and deleted ranges into s. */
+static int load_shard_info(snapshot *s, xap_db *db, char *err)
+{
+    size_t n = xap_db_nshards(db);
+    s->shards = ps_xcalloc(n ? n : 1, sizeof(shard_info));
+    s->nshards = n;
+    double sum = 0, count = 0;
+    for (size_t k = 0; k < n; k++) {
+        shard_info *si = &s->shards[k];
+        fetch_ctx f = {db, k, NULL};
+        if (gram_lengths(fetch, &f, &si->len, &si->nlen, err) < 0) {
+            char tmp[PS_ERRLEN];
+            snprintf(tmp, sizeof tmp, "shard %zu: %s", k, err);
+            memcpy(err, tmp, PS_ERRLEN);
+            return -1;
+        }
+        char *v;
+        size_t vl;
+        if (xap_db_shard_metadata(db, k, META_DELETED, strlen(META_DELETED),
+                                  &v, &vl, err) != XAP_OK)
+            return -1;
+        int bad = gram_ranges_decode(v, vl, &si->del, &si->ndel);
+        free(v);
+        if (bad) {
+            snprintf(err, PS_ERRLEN, "shard %zu: corrupt list of deleted "
+                     "passages", k);
+            return -1;
+        }
+        size_t at = 0;      /* deleted passages do not count */
+        for (size_t d = 0; d < si->nlen; d++) {
+            if (si->len[d] && !gram_ranges_has((const unsigned (*)[2])si->del,
+                                               si->ndel, &at, (unsigned)d)) {
+                sum += si->len[d];
+                count++;
+            }
+        }
+    }
+    s->avglen = count ? sum / count : 1;
+    return 0;
+}
+
+static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
+
+/* Opens the index as it is now and reads what queries need of it. */
+static snapshot *snap_build(const char *path, int facets, char *err)
+{
+    snapshot *s = ps_xcalloc(1, sizeof *s);
+    atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    /* The generation before the database: a compaction that replaces
+     * files after this point is seen at the next check. */
+    read_generation(path, s->generation, sizeof s->generation);
+    xap_db *db;
+    if (xap_db_open(path, &db, err) != XAP_OK) {
+        snap_free(s);
+        return NULL;
+    }
+    s->pool = ps_xmalloc(4 * sizeof(xap_db *));
+    s->cappool = 4;
+    s->pool[s->npool++] = db;
+    size_t n = xap_db_nshards(db);
+    s->revs = ps_xcalloc(n ? n : 1, sizeof *s->revs);
+    if (check_formats(db, err) < 0 ||
+        xap_db_revisions(db, s->revs, n, err) != XAP_OK ||
+        load_shard_info(s, db, err) < 0) {
+        snap_free(s);
+        return NULL;
+    }
+    s->doccount = xap_db_doccount(db);
+    if (facets) {
+        if (xap_facets_build(db, FACET_PREFIXES, 3, SLOT_NUM0, NUM_SLOTS, &s->fx,
+                             err) != XAP_OK) {
+            snap_free(s);
+            return NULL;
+        }
+        s->fxterms = strset_create();
+        for (size_t i = 0; i < xap_facets_nterms(s->fx); i++)
+            strset_put(s->fxterms, xap_facets_term(s->fx, i),
+                       strlen(xap_facets_term(s->fx, i)), (int)i);
+    }
+    return s;
+}
+
+/* A handle at s's state: an idle one, or a new one if the index has not
+ * changed since s was built (else NULL: s is out of date). */
+static xap_db *snap_borrow(snapshot *s, const char *path)
+{
+    pthread_mutex_lock(&s->lock);
+    xap_db *db = s->npool ? s->pool[--s->npool] : NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (db)
+        return db;
+    char err[PS_ERRLEN], gen[64];
+    if (xap_db_open(path, &db, err) != XAP_OK)
+        return NULL;
+    unsigned long long revs[64];
+    size_t n = xap_db_nshards(db);
+    read_generation(path, gen, sizeof gen);
+    if (n != s->nshards || n > 64 || strcmp(gen, s->generation) != 0 ||
+        xap_db_revisions(db, revs, n, err) != XAP_OK ||
+        memcmp(revs, s->revs, n * sizeof *revs) != 0) {
         xap_db_close(db);
         return NULL;
     }
+    return db;
+}
+
+static void snap_give_back(snapshot *s, xap_db *db)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->npool == s->cappool) {
+        s->cappool *= 2;
+        s->pool = ps_xrealloc(s->pool, s->cappool * sizeof(xap_db *));
+    }
+    s->pool[s->npool++] = db;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static snapshot *ix_acquire(srch_index *ix)
+{
+    pthread_mutex_lock(&ix->lock);
+    snapshot *s = ix->cur;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&ix->lock);
+    return s;
+}
+
+/* Has the index changed since s?  (A new generation or a shard's new
+ * revision.)  Checked on one of s's handles. */
+static int snap_stale(snapshot *s, const char *path)
+{
+    char gen[64], err[PS_ERRLEN];
+    read_generation(path, gen, sizeof gen);
+    if (strcmp(gen, s->generation) != 0)
+        return 1;
+    xap_db *db;
+    if (xap_db_open(path, &db, err) != XAP_OK)
+        return 0;             /* mid-swap: look again later */
+    unsigned long long revs[64];
+    size_t n = xap_db_nshards(db);
+    int stale = n != s->nshards || n > 64 ||
+                xap_db_revisions(db, revs, n, err) != XAP_OK ||
+                memcmp(revs, s->revs, n * sizeof *revs) != 0;
+    xap_db_close(db);
+    return stale;
+}
+
+int srch_index_refresh(srch_index *ix, char *err)
+{
+    pthread_mutex_lock(&ix->build);
+    snapshot *old = ix_acquire(ix);
+    int rc = 0;
+    if (snap_stale(old, ix->path)) {
+        snapshot *s = snap_build(ix->path, ix->facets, err);
+        if (!s) {
+            rc = -1;
+        } else {
+            pthread_mutex_lock(&ix->lock);
+            snapshot *prev = ix->cur;
+            ix->cur = s;
+            pthread_mutex_unlock(&ix->lock);
+            snap_release(prev);
+            rc = 1;
+        }
+    }
+    snap_release(old);
+    pthread_mutex_unlock(&ix->build);
+    return rc;
+}
+
+srch_index *srch_index_open(const char *path, int facets, char *err)
+{
+    snapshot *s = snap_build(path, facets, err);
+    if (!s)
+        return NULL;
+    srch_index *ix = ps_xcalloc(1, sizeof *ix);
+    ix->path = ps_xstrdup(path);
+    ix->facets = facets;
+    ix->cur = s;
+    pthread_mutex_init(&ix->lock, NULL);
+    pthread_mutex_init(&ix->build, NULL);
+    atomic_init(&ix->stop, 0);
+    return ix;
+}
+
+static void *watch_loop(void *arg)
+{
+    srch_index *ix = arg;
+    while (!atomic_load(&ix->stop)) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        char err[PS_ERRLEN];
+        if (srch_index_refresh(ix, err) < 0) {
+            /* The old state keeps answering; say why once. */
+            if (strcmp(err, ix->last_err) != 0)
+                fprintf(stderr, "policy-search: %s: cannot read the index's "
+                        "new state (answering from the previous one): %s\n",
+                        ix->path, err);
+            memcpy(ix->last_err, err, PS_ERRLEN);
+        } else {
+            ix->last_err[0] = '\0';
+        }
+    }
+    return NULL;
+}
+
+int srch_index_watch(srch_index *ix, char *err)
+{
+    if (ix->watching)
+        return 0;
+    int rc = pthread_create(&ix->watcher, NULL, watch_loop, ix);
+    if (rc != 0) {
+        snprintf(err, PS_ERRLEN, "cannot start the index watcher: %s",
+                 strerror(rc));
+        return -1;
+    }
+    ix->watching = 1;
+    return 0;
+}
+
+void srch_index_close(srch_index *ix)
+{
+    if (!ix)
+        return;
+    if (ix->watching) {
+        atomic_store(&ix->stop, 1);
+        pthread_join(ix->watcher, NULL);
+    }
+    snap_release(ix->cur);
+    pthread_mutex_destroy(&ix->lock);
+    pthread_mutex_destroy(&ix->build);
+    free(ix->path);
+    free(ix);
+}
+
+srch_engine *srch_engine_create(srch_index *ix, const ana_res *res, char *err)
+{
+    ana_ctx *a = ana_ctx_create(res, err);
+    if (!a)
+        return NULL;
     srch_engine *e = ps_xcalloc(1, sizeof *e);
-    e->db = db;
+    e->ix = ix;
     e->res = res;
     e->ana = a;
-    e->path = ps_xstrdup(dbpath);
-    read_generation(dbpath, e->generation, sizeof e->generation);
     return e;
+}
+
+srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
+{
+    srch_index *ix = srch_index_open(dbpath, 0, err);
+    if (!ix)
+        return NULL;
+    srch_engine *e = srch_engine_create(ix, res, err);
+    if (!e) {
+        srch_index_close(ix);
+        return NULL;
+    }
+    e->owns_ix = 1;
+    return e;
+}
+
+int srch_use_facet_index(srch_engine *e, char *err)
+{
+    srch_index *ix = e->ix;
+    pthread_mutex_lock(&ix->build);
+    ix->facets = 1;
+    snapshot *s = snap_build(ix->path, 1, err);
+    if (s) {
+        pthread_mutex_lock(&ix->lock);
+        snapshot *prev = ix->cur;
+        ix->cur = s;
+        pthread_mutex_unlock(&ix->lock);
+        snap_release(prev);
+    }
+    pthread_mutex_unlock(&ix->build);
+    return s ? 1 : -1;
 }
 
 void srch_close(srch_engine *e)
 {
     if (!e)
         return;
-    xap_db_close(e->db);
     ana_ctx_destroy(e->ana);
-    xap_facets_free(e->fx);
-    strset_destroy(e->fxterms);
-    drop_shard_info(e);
-    free(e->path);
+    if (e->owns_ix)
+        srch_index_close(e->ix);
     free(e);
 }
 
 void srch_refresh(srch_engine *e)
 {
-    int changed = 0;
-    char err[PS_ERRLEN], gen[64];
-    read_generation(e->path, gen, sizeof gen);
-    if (strcmp(gen, e->generation) != 0) {
-        /* Shard files were replaced (compaction): reopening would keep
-         * reading the old ones. */
-        if (xap_db_open_again(e->db, err) == XAP_OK) {
-            changed = 1;
-            memcpy(e->generation, gen, sizeof gen);
+    char err[PS_ERRLEN];
+    srch_index_refresh(e->ix, err);
+}
+
+/* Runs fn for a request on the current snapshot with a handle at its
+ * state.  When the index changed underneath (the handle's revision was
+ * overwritten by a writer's second commit, or the snapshot is out of date
+ * and no handle at its state can be opened), the request is answered from
+ * a snapshot of the index as it is now, built for it alone without the
+ * facet index: never an error, always one committed state. */
+#define MODIFIED_RETRIES 4
+
+static int modified(srch_status st, const char *err)
+{
+    return st == SRCH_INTERNAL && strstr(err, "DatabaseModifiedError");
+}
+
+typedef json_t *(*request_fn)(srch_engine *e, const void *arg, srch_status *st,
+                              char *err);
+
+static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
+                             srch_status *st, char *err)
+{
+    snapshot *s = ix_acquire(e->ix);
+    xap_db *db = snap_borrow(s, e->ix->path);
+    json_t *res = NULL;
+    if (db) {
+        e->snap = s;
+        e->db = db;
+        res = fn(e, arg, st, err);
+        if (!res && modified(*st, err))
+            xap_db_close(db);
+        else
+            snap_give_back(s, db);
+        if (res || !modified(*st, err)) {
+            e->snap = NULL;
+            e->db = NULL;
+            snap_release(s);
+            return res;
         }
-    } else if (xap_db_reopen(e->db, &changed, err) != XAP_OK) {
-        changed = 0;
     }
-    if (changed)
-        drop_shard_info(e);
-    if (changed && e->fx)
-        srch_use_facet_index(e, err);
+    snap_release(s);
+    for (int i = 0; i < MODIFIED_RETRIES; i++) {
+        snapshot *tmp = snap_build(e->ix->path, 0, err);
+        if (!tmp) {
+            *st = SRCH_INTERNAL;
+            e->snap = NULL;
+            e->db = NULL;
+            return NULL;
+        }
+        e->snap = tmp;
+        e->db = tmp->pool[0];
+        res = fn(e, arg, st, err);
+        snap_release(tmp);
+        e->snap = NULL;
+        e->db = NULL;
+        if (res || !modified(*st, err))
+            return res;
+    }
+    return NULL;
 }
 
 /* A list of strings the list owns. */
@@ -365,15 +639,13 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     for (size_t i = 0; i < b->nnr; i++)
         if (b->nr[i].len == n && memcmp(b->nr[i].text, s, n) == 0)
             return &b->nr[i];
-    if (load_shard_info(e, err) < 0)
-        return NULL;
-    size_t ns = e->nshards;
+    size_t ns = e->snap->nshards;
     gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
     size_t df = 0;
     for (size_t k = 0; k < ns; k++) {
         fetch_ctx f = {e->db, k, NULL};
-        if (gram_match(s, n, fetch, &f, (const unsigned (*)[2])e->shards[k].del,
-                       e->shards[k].ndel, &h[k], err) < 0) {
+        if (gram_match(s, n, fetch, &f, (const unsigned (*)[2])e->snap->shards[k].del,
+                       e->snap->shards[k].ndel, &h[k], err) < 0) {
             for (size_t j = 0; j <= k; j++)
                 gram_hits_free(&h[j]);
             free(h);
@@ -381,20 +653,20 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
         }
         df += h[k].n;
     }
-    double N = xap_db_doccount(e->db);
+    double N = e->snap->doccount;
     if (N < (double)df)
         N = (double)df;
     double idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
     for (size_t k = 0; k < ns; k++) {
-        const shard_info *si = &e->shards[k];
+        const shard_info *si = &e->snap->shards[k];
         w[k] = ps_xmalloc((h[k].n ? h[k].n : 1) * sizeof(double));
         for (size_t i = 0; i < h[k].n; i++) {
             unsigned d = h[k].docs[i];
-            double len = d < si->nlen && si->len[d] ? si->len[d] : e->avglen;
+            double len = d < si->nlen && si->len[d] ? si->len[d] : e->snap->avglen;
             double tf = h[k].tf[i];
             w[k][i] = idf * tf * (BM25_K1 + 1) /
-                      (tf + BM25_K1 * (1 - BM25_B + BM25_B * len / e->avglen));
+                      (tf + BM25_K1 * (1 - BM25_B + BM25_B * len / e->snap->avglen));
         }
     }
     if (b->nnr == b->capnr) {
@@ -834,8 +1106,8 @@ static int all_docs(srch_engine *e, dset *out, char *err)
     const unsigned *fxall;
     unsigned *ids = NULL;
     size_t n;
-    if (e->fx) {
-        n = xap_facets_docs(e->fx, &fxall);
+    if (e->snap->fx) {
+        n = xap_facets_docs(e->snap->fx, &fxall);
     } else {
         if (xap_db_postlist(e->db, "", 0, &ids, &n, err) != XAP_OK)
             return -1;
@@ -861,10 +1133,10 @@ static int terms_docs(srch_engine *e, const strlist *terms, dset *out,
         const unsigned *ids = NULL;
         unsigned *own = NULL;
         size_t n = 0;
-        if (e->fx) {
-            int idx = strset_get(e->fxterms, t, strlen(t));
+        if (e->snap->fx) {
+            int idx = strset_get(e->snap->fxterms, t, strlen(t));
             if (idx >= 0)
-                n = xap_facets_postings(e->fx, (size_t)idx, &ids);
+                n = xap_facets_postings(e->snap->fx, (size_t)idx, &ids);
         } else {
             if (xap_db_postlist(e->db, t, strlen(t), &own, &n, err) != XAP_OK)
                 return -1;
@@ -908,10 +1180,10 @@ static void range_cb(void *ctx, size_t i, const char *v, size_t n)
 static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
 {
     char *ok = ps_xcalloc(base->n ? base->n : 1, 1);
-    if (e->fx) {
+    if (e->snap->fx) {
         for (size_t i = 0; i < base->n; i++) {
             const unsigned char *v;
-            size_t n = xap_facets_values(e->fx, base->ids[i], &v);
+            size_t n = xap_facets_values(e->snap->fx, base->ids[i], &v);
             for (size_t k = 0; k < n && !ok[i]; k += 1 + v[k])
                 ok[i] = (char)value_in_range(b, v + k + 1, v[k]);
         }
@@ -986,18 +1258,18 @@ static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 static int count_facets(srch_engine *e, const dset *base, tally tl[3],
                         char *err)
 {
-    if (e->fx) {
-        size_t nt = xap_facets_nterms(e->fx);
+    if (e->snap->fx) {
+        size_t nt = xap_facets_nterms(e->snap->fx);
         unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
         for (size_t i = 0; i < base->n; i++) {
             const unsigned *row;
-            size_t nrow = xap_facets_row(e->fx, base->ids[i], &row);
+            size_t nrow = xap_facets_row(e->snap->fx, base->ids[i], &row);
             for (size_t j = 0; j < nrow; j++)
                 counts[row[j]]++;
         }
         for (size_t i = 0; i < nt; i++)
             if (counts[i])
-                tally_term(tl, xap_facets_term(e->fx, i), counts[i]);
+                tally_term(tl, xap_facets_term(e->snap->fx, i), counts[i]);
         free(counts);
         return 0;
     }
@@ -1174,33 +1446,19 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
     return rc;
 }
 
-static json_t *run_once(srch_engine *e, const srch_request *r,
-                        srch_status *st, char *err);
-
-/* A writer that commits while we read may make Xapian throw
- * DatabaseModifiedError (the revision read from was overwritten): open
- * the new revision and answer from it, a few times at most. */
-#define MODIFIED_RETRIES 4
-
-static int modified(srch_status st, const char *err)
-{
-    return st == SRCH_INTERNAL && strstr(err, "DatabaseModifiedError");
-}
+static json_t *run_once(srch_engine *e, const void *arg, srch_status *st,
+                        char *err);
 
 json_t *srch_run(srch_engine *e, const srch_request *r, srch_status *st,
                  char *err)
 {
-    json_t *res = run_once(e, r, st, err);
-    for (int i = 0; !res && modified(*st, err) && i < MODIFIED_RETRIES; i++) {
-        srch_refresh(e);
-        res = run_once(e, r, st, err);
-    }
-    return res;
+    return with_snapshot(e, run_once, r, st, err);
 }
 
-static json_t *run_once(srch_engine *e, const srch_request *r,
-                        srch_status *st, char *err)
+static json_t *run_once(srch_engine *e, const void *arg, srch_status *st,
+                        char *err)
 {
+    const srch_request *r = arg;
     double t0 = ps_now();
     *st = SRCH_OK;
     if (r->limit < 0 || r->offset < 0 || r->limit > 1000000 ||
@@ -1268,8 +1526,10 @@ static void count_chunk(void *ctx, const char *v, size_t n)
     (*(size_t *)ctx)++;
 }
 
-json_t *srch_stats(srch_engine *e, const char *s, srch_status *st, char *err)
+static json_t *stats_once(srch_engine *e, const void *arg, srch_status *st,
+                          char *err)
 {
+    const char *s = arg;
     *st = SRCH_OK;
     ps_buf norm;
     ps_buf_init(&norm);
@@ -1359,6 +1619,11 @@ json_t *srch_stats(srch_engine *e, const char *s, srch_status *st, char *err)
     return out;
 }
 
+json_t *srch_stats(srch_engine *e, const char *s, srch_status *st, char *err)
+{
+    return with_snapshot(e, stats_once, s, st, err);
+}
+
 static int by_passage(const void *a, const void *b)
 {
     json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "passage"));
@@ -1366,15 +1631,15 @@ static int by_passage(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int srch_file(srch_engine *e, const char *doc, char **path, char **format,
-              char **encoding, srch_status *st, char *err)
+static json_t *file_once(srch_engine *e, const void *arg, srch_status *st,
+                         char *err)
 {
+    const char *doc = arg;
     *st = SRCH_OK;
-    *path = *format = *encoding = NULL;
     if (!doc || !*doc || !ps_utf8_valid(doc, strlen(doc))) {
         *st = SRCH_BAD_REQUEST;
         snprintf(err, PS_ERRLEN, "missing or invalid document id");
-        return -1;
+        return NULL;
     }
     ps_buf key;
     ps_buf_init(&key);
@@ -1388,7 +1653,7 @@ int srch_file(srch_engine *e, const char *doc, char **path, char **format,
             XAP_OK) {
             ps_buf_free(&key);
             *st = SRCH_INTERNAL;
-            return -1;
+            return NULL;
         }
     }
     ps_buf_free(&key);
@@ -1398,27 +1663,53 @@ int srch_file(srch_engine *e, const char *doc, char **path, char **format,
         free(v);
         *st = SRCH_NOT_FOUND;
         snprintf(err, PS_ERRLEN, "unknown document '%.100s'", doc);
-        return -1;
+        return NULL;
     }
-    *format = ps_xstrndup(v, (size_t)(t1 - v));
-    *encoding = ps_xstrndup(t1 + 1, (size_t)(t2 - t1 - 1));
-    *path = ps_xstrndup(t2 + 1, vl - (size_t)(t2 + 1 - v));
+    json_t *o = json_pack("{s:s%,s:s%,s:s%}", "format", v, (size_t)(t1 - v),
+                          "encoding", t1 + 1, (size_t)(t2 - t1 - 1), "path",
+                          t2 + 1, vl - (size_t)(t2 + 1 - v));
     free(v);
+    if (!o) {
+        *st = SRCH_INTERNAL;
+        snprintf(err, PS_ERRLEN, "document '%.100s': its file record is not "
+                 "valid text", doc);
+    }
+    return o;
+}
+
+int srch_file(srch_engine *e, const char *doc, char **path, char **format,
+              char **encoding, srch_status *st, char *err)
+{
+    *path = *format = *encoding = NULL;
+    json_t *o = with_snapshot(e, file_once, doc, st, err);
+    if (!o)
+        return -1;
+    *path = ps_xstrdup(json_string_value(json_object_get(o, "path")));
+    *format = ps_xstrdup(json_string_value(json_object_get(o, "format")));
+    *encoding = ps_xstrdup(json_string_value(json_object_get(o, "encoding")));
+    json_decref(o);
     return 0;
 }
+
+typedef struct doc_args {
+    const char *doc, *query;
+} doc_args;
 
 static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
                         srch_status *st, char *err);
 
+static json_t *doc_fn(srch_engine *e, const void *arg, srch_status *st,
+                      char *err)
+{
+    const doc_args *a = arg;
+    return doc_once(e, a->doc, a->query, st, err);
+}
+
 json_t *srch_doc(srch_engine *e, const char *doc, const char *query,
                  srch_status *st, char *err)
 {
-    json_t *res = doc_once(e, doc, query, st, err);
-    for (int i = 0; !res && modified(*st, err) && i < MODIFIED_RETRIES; i++) {
-        srch_refresh(e);
-        res = doc_once(e, doc, query, st, err);
-    }
-    return res;
+    doc_args a = {doc, query};
+    return with_snapshot(e, doc_fn, &a, st, err);
 }
 
 static json_t *doc_once(srch_engine *e, const char *doc, const char *query,

@@ -2,9 +2,14 @@
  * search.h: queries in, ranked passages with snippets and exact facet
  * counts out, as the JSON of the contract.
  *
- * A srch_engine holds one open database and one tokenizer; use it from
- * one thread at a time (the web server keeps one per worker).  The
- * ana_res it is given is shared and must outlive it.
+ * A srch_index is an open index shared by every thread of a process: one
+ * immutable snapshot of a committed state (passage lengths, deleted
+ * passages, the facet index when enabled, read handles at that state),
+ * replaced by a pointer exchange when the index changes, and freed when
+ * the last request using it ends.  A srch_engine holds a tokenizer and
+ * answers requests on an index; use it from one thread at a time (the
+ * web server keeps one per worker).  The ana_res given is shared and must
+ * outlive both.
  *
  * Results come back as jansson objects the caller releases with
  * json_decref().  On failure NULL is returned, *status says whose fault
@@ -26,6 +31,7 @@ typedef enum srch_status {
 } srch_status;
 
 typedef struct srch_engine srch_engine;
+typedef struct srch_index srch_index;
 
 typedef struct srch_request {
     const char *query;                /* may be NULL or "" */
@@ -40,17 +46,31 @@ typedef struct srch_request {
     int no_facets;                    /* skip facet counting (faster) */
 } srch_request;
 
+/* Opens the index at path; facets: keep the in-memory facet index in
+ * every snapshot (see srch_use_facet_index()). */
+srch_index *srch_index_open(const char *path, int facets, char *err);
+void srch_index_close(srch_index *ix);
+/* Takes a new snapshot if the index changed: 1 when it did, 0 when
+ * nothing changed, -1 with err when the new state cannot be read (the
+ * previous snapshot stays). */
+int srch_index_refresh(srch_index *ix, char *err);
+/* Refreshes from a thread of its own, five times a second, until closed. */
+int srch_index_watch(srch_index *ix, char *err);
+srch_engine *srch_engine_create(srch_index *ix, const ana_res *res,
+                                char *err);
+
+/* An index and an engine on it, closed together by srch_close(). */
 srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err);
 void srch_close(srch_engine *e);
 /* Keeps an in-memory facet index (facet terms with their passages, each
  * passage's facet terms and mention values, every docid) and passage
  * lengths: filters and counts then cost a few memory reads per matching
  * passage instead of reading the database.  Worth it for a server or a
- * batch; it takes a moment to build.  The answers are the same either
- * way.  Returns 1 when in use, -1 with err on failure (queries then read
- * the database). */
+ * batch; it takes a moment to build (and again with every new snapshot).
+ * The answers are the same either way.  Returns 1 when in use, -1 with
+ * err on failure (queries then read the database). */
 int srch_use_facet_index(srch_engine *e, char *err);
-/* Picks up documents indexed since the engine was opened. */
+/* Picks up documents indexed since the engine's index was opened. */
 void srch_refresh(srch_engine *e);
 
 json_t *srch_run(srch_engine *e, const srch_request *req, srch_status *status,

@@ -425,6 +425,16 @@ unsigned xap_db_doccount(xap_db *db)
     }
 }
 
+xap_status xap_db_revisions(xap_db *db, unsigned long long *revs, size_t n,
+                            char *err)
+{
+    XAP_TRY
+    for (size_t i = 0; i < n && i < db->shards.size(); i++)
+        revs[i] = db->shards[i].get_revision();
+    return XAP_OK;
+    XAP_CATCH
+}
+
 xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
                                char *err)
 {

@@ -108,6 +108,9 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
 /* Opens the database anew from its path (after its files were replaced). */
 xap_status xap_db_open_again(xap_db *db, char *err);
 unsigned xap_db_doccount(xap_db *db);
+/* Each shard's revision (revs[0..n), n = xap_db_nshards()). */
+xap_status xap_db_revisions(xap_db *db, unsigned long long *revs, size_t n,
+                            char *err);
 
 /* The shards, in the order the stub lists them (1 for a plain database). */
 size_t xap_db_nshards(const xap_db *db);

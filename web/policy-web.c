@@ -43,47 +43,30 @@
 #define MAX_PARAM_BYTES 8192      /* any one parameter */
 #define MAX_LIMIT 1000            /* hits a page; limit=0 means this many */
 #define MAX_PARAMS 200            /* query parameters a request */
-#define REOPEN_SECONDS 1.0
-
 static const char *g_db;
 static const ana_res *g_res;
+static srch_index *g_index;       /* shared by every worker thread */
 static int g_quiet;
 static pthread_key_t g_engine_key;
 
-typedef struct engine_slot {
-    srch_engine *e;
-    double checked;
-} engine_slot;
-
-static void free_slot(void *p)
+static void free_engine(void *p)
 {
-    engine_slot *s = p;
-    if (s)
-        srch_close(s->e);
-    free(s);
+    srch_close(p);
 }
 
-/* This thread's engine, opened on first use; NULL with err on failure. */
+/* This thread's engine on the shared index, made on first use; NULL with
+ * err on failure.  (The index's watcher thread takes a new snapshot
+ * within a fifth of a second of a commit.) */
 static srch_engine *thread_engine(char *err)
 {
-    engine_slot *s = pthread_getspecific(g_engine_key);
-    double now = ps_now();
-    if (!s) {
-        srch_engine *e = srch_open(g_db, g_res, err);
+    srch_engine *e = pthread_getspecific(g_engine_key);
+    if (!e) {
+        e = srch_engine_create(g_index, g_res, err);
         if (!e)
             return NULL;
-        char ferr[PS_ERRLEN];
-        if (srch_use_facet_index(e, ferr) < 0)
-            fprintf(stderr, "policy-web: facet index: %s (counting without it)\n", ferr);
-        s = ps_xcalloc(1, sizeof *s);
-        s->e = e;
-        s->checked = now;
-        pthread_setspecific(g_engine_key, s);
-    } else if (now - s->checked > REOPEN_SECONDS) {
-        srch_refresh(s->e);
-        s->checked = now;
+        pthread_setspecific(g_engine_key, e);
     }
-    return s->e;
+    return e;
 }
 
 /* ---- static files, with gzip made once at start ---- */
@@ -662,14 +645,18 @@ int main(int argc, char **argv)
         return 1;
     }
     g_res = res;
-    /* Fail early, with a clear message, if the index cannot be opened. */
-    srch_engine *probe = srch_open(g_db, res, err);
-    if (!probe) {
+    /* Fail early, with a clear message, if the index cannot be opened.
+     * One index (and one facet index) for the whole process. */
+    g_index = srch_index_open(g_db, 1, err);
+    if (!g_index) {
         fprintf(stderr, "policy-web: cannot open index %s: %s\n", g_db, err);
         return 1;
     }
-    srch_close(probe);
-    pthread_key_create(&g_engine_key, free_slot);
+    if (srch_index_watch(g_index, err) < 0) {
+        fprintf(stderr, "policy-web: %s\n", err);
+        return 1;
+    }
+    pthread_key_create(&g_engine_key, free_engine);
     prepare_assets();
     signal(SIGPIPE, SIG_IGN);
     /* We listen and accept; the gate (gate.h) hands the server only
@@ -715,6 +702,7 @@ int main(int argc, char **argv)
     gate_stop(gt);
     close(lfd);
     MHD_stop_daemon(d);
+    srch_index_close(g_index);
     ana_res_destroy(res);
     return 0;
 }
