@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Reindexing under load: policy-web answers two query loops while
-policy-index changes and removes documents of the same --db, several
-times over (compaction and purge included).  Every response must be a
-200, and after the last run the answers must be those of that state.
+policy-index adds, changes and removes documents of the same --db, ten
+times over (segment merges and an --optimize run with its compaction
+included).  Every response must be a 200 and come from one committed
+state: a search's total equals its hits (limit=0), a document's passages
+are 0..n-1 with none missing or twice.  A document added by a run is
+found within a second of the run's end, and the server's memory does
+not grow from reindex to reindex.  After the last run the answers must
+be those of that state.
 
   live.py            (BIN: directory of the binaries)
 """
@@ -47,33 +52,68 @@ def main():
         stats = {"ok": 0, "bad": []}
         lock = threading.Lock()
 
+        stats["mixed"] = []
+        docs_seen = sorted(n for n in os.listdir(d) if n.endswith(".txt"))
+
+        def get(path):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read()
+            c.close()
+            return r.status, body
+
         def loop(k):
             i = k
             while not stop.is_set():
                 q = QUERIES[i % len(QUERIES)]
                 i += 1
                 try:
-                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    c.request("GET", "/api/search?q=" + urllib.parse.quote(q) + "&limit=5")
-                    r = c.getresponse()
-                    body = r.read()
-                    c.close()
+                    if i % 3 == 0:
+                        # a whole document: passages 0..n-1, one state
+                        doc = docs_seen[i % len(docs_seen)]
+                        status, body = get("/api/doc?doc=" + urllib.parse.quote(doc))
+                        if status == 200:
+                            ords = [p["passage"] for p in json.loads(body)["passages"]]
+                            if ords != list(range(len(ords))):
+                                with lock:
+                                    stats["mixed"].append((doc, ords[:20]))
+                        elif status == 404:
+                            status = 200      # removed in this state
+                    else:
+                        status, body = get("/api/search?q=" + urllib.parse.quote(q) +
+                                           "&limit=0&facets=0")
+                        if status == 200:
+                            o = json.loads(body)
+                            if o["total"] <= 1000 and o["total"] != len(o["hits"]):
+                                with lock:
+                                    stats["mixed"].append((q, o["total"], len(o["hits"])))
                     with lock:
-                        if r.status == 200:
+                        if status == 200:
                             stats["ok"] += 1
                         else:
-                            stats["bad"].append((r.status, body[:200]))
+                            stats["bad"].append((status, body[:200]))
                 except Exception as e:          # noqa: BLE001
                     with lock:
                         stats["bad"].append(("exception", repr(e)))
+
+        def rss():
+            with open("/proc/%d/status" % web.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            return 0
 
         threads = [threading.Thread(target=loop, args=(k,)) for k in range(2)]
         for t in threads:
             t.start()
         names = sorted(n for n in os.listdir(d) if n.endswith(".txt") and "gb18030" not in n)
+        rss_after = []
+        late = []
         try:
-            for rnd in range(1, 7):
-                # change some documents, remove one, bring back the last
+            for rnd in range(1, 11):
+                # change some documents, remove one, bring back the last,
+                # add a new one
                 for n in names[rnd % 3::3]:
                     p = os.path.join(d, n)
                     with open(p, "a", encoding="utf-8", errors="ignore") as f:
@@ -83,19 +123,39 @@ def main():
                 keep = os.path.join(tmp, "away.txt")
                 if os.path.exists(gone):
                     os.rename(gone, keep)
-                subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d],
+                marker = "新增文件标记%d号" % rnd
+                with open(os.path.join(d, "new-%02d.txt" % rnd), "w", encoding="utf-8") as f:
+                    f.write("第%d轮新增的文件\n\n%s，通辽市新能源项目开工。\n" % (rnd, marker))
+                args = ["--optimize"] if rnd == 5 else []
+                subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, *args, d],
                                check=True, capture_output=True)
+                t0 = time.time()
+                found = False
+                while time.time() - t0 < 1.0 and not found:
+                    status, body = get("/api/search?q=" + urllib.parse.quote('"%s"' % marker))
+                    found = status == 200 and json.loads(body)["total"] == 1
+                    if not found:
+                        time.sleep(0.05)
+                if not found:
+                    late.append(rnd)
                 if os.path.exists(keep):
                     os.rename(keep, gone)
                 time.sleep(0.3)
+                rss_after.append(rss())
             subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d],
                            check=True, capture_output=True)
-            time.sleep(1.5)         # readers reopen within a second
+            time.sleep(1.0)         # the watcher takes a new state within 0.2 s
         finally:
             stop.set()
             for t in threads:
                 t.join()
-        print("requests during 7 reindex runs: %d answered 200, %d not" % (stats["ok"], len(stats["bad"])))
+        check(not late, "documents added by runs %s were not found within a second" % late)
+        print("requests answering from two states at once: %d" % len(stats["mixed"]))
+        check(not stats["mixed"], "answers mixing two states: %s" % stats["mixed"][:3])
+        print("server RSS after each of 10 reindexes (KB): %s" % rss_after)
+        check(max(rss_after[5:]) <= 1.25 * max(rss_after[:5]) + 4096,
+              "server memory grows from reindex to reindex: %s" % rss_after)
+        print("requests during 11 reindex runs: %d answered 200, %d not" % (stats["ok"], len(stats["bad"])))
         check(not stats["bad"], "non-200 responses while reindexing: %s" % stats["bad"][:3])
         if stats["bad"] or web.poll() is not None:
             log.seek(0)
