@@ -402,6 +402,14 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
         }
     }
     ps_buf_addc(&js, ']');
+    /* The same regions as codes (names are not unique: 朝阳区). */
+    ps_buf_adds(&js, ",\"region_codes\":[");
+    for (size_t i = 0; i < nregs; i++) {
+        if (i)
+            ps_buf_addc(&js, ',');
+        ps_buf_add_json(&js, reg_code(g, regs[i]), strlen(reg_code(g, regs[i])));
+    }
+    ps_buf_addc(&js, ']');
     /* The facet slot: regions FACET_SEP sectors FACET_SEP units. */
     ps_buf facet, set;
     ps_buf_init(&facet);

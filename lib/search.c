@@ -1012,8 +1012,9 @@ static json_t *hit_json(const char *data, double weight, const build *b)
     json_object_set_new(o, "snippet", json_stringn(snip.data, snip.len));
     ps_buf_free(&snip);
     json_object_set_new(o, "score", json_real((double)(long)(weight * 1000) / 1000));
-    static const char *const rest[] = {"regions", "sectors", "numbers"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const rest[] = {"regions", "region_codes", "sectors",
+                                       "numbers"};
+    for (size_t i = 0; i < 4; i++) {
         json_t *v = json_object_get(d, rest[i]);
         json_object_set(o, rest[i], v ? v : json_array());
     }
@@ -1617,6 +1618,41 @@ static json_t *stats_once(srch_engine *e, const void *arg, srch_status *st,
     free(off);
     ps_buf_free(&norm);
     return out;
+}
+
+json_t *srch_explain(srch_engine *e, const char *query, srch_status *st,
+                     char *err)
+{
+    *st = SRCH_OK;
+    qry *q = qry_parse(query ? query : "", err);
+    if (!q) {
+        *st = SRCH_BAD_REQUEST;
+        return NULL;
+    }
+    build b;
+    memset(&b, 0, sizeof b);
+    json_t *items = json_array();
+    for (size_t i = 0; i < q->n; i++) {
+        plan p;
+        if (item_plan(e, &b, &q->items[i], &p, err) < 0) {
+            json_decref(items);
+            build_free(&b);
+            qry_free(q);
+            *st = SRCH_INTERNAL;
+            return NULL;
+        }
+        json_t *must = json_array();
+        for (size_t k = 0; k < p.nmust; k++)
+            json_array_append_new(must, json_stringn(p.must[k], p.mlen[k]));
+        json_array_append_new(items, json_pack(
+            "{s:s,s:b,s:b,s:i,s:o,s:o}", "text", q->items[i].text, "quoted",
+            q->items[i].quoted, "negated", q->items[i].negated, "group",
+            q->items[i].group, "must", must, "whole",
+            p.whole ? json_stringn(p.whole, p.wlen) : json_null()));
+    }
+    build_free(&b);
+    qry_free(q);
+    return json_pack("{s:o}", "items", items);
 }
 
 json_t *srch_stats(srch_engine *e, const char *s, srch_status *st, char *err)

@@ -81,6 +81,12 @@ json_t *srch_run(srch_engine *e, const srch_request *req, srch_status *status,
 json_t *srch_doc(srch_engine *e, const char *doc, const char *query,
                  srch_status *status, char *err);
 
+/* How query is read: its items (normalized text, quoted, negated, OR
+ * group) with the strings each must contain ("must") and, for unquoted
+ * items of several words, the whole string that ranks first ("whole"). */
+json_t *srch_explain(srch_engine *e, const char *query, srch_status *status,
+                     char *err);
+
 /* How the index is laid out: per shard its segments (passages, deleted,
  * level) and, for the string s (may be NULL), the chunks read for each
  * bigram of its cover. */

@@ -29,6 +29,8 @@ static void usage(FILE *to)
             "                     [--region R]... [--sector S]... [--unit U]\n"
             "                     [--min X] [--max Y] [--batch FILE] [--no-facets]\n"
             "                     [QUERY]\n"
+            "       policy-search --db DIR --explain QUERY   (how QUERY is read)\n"
+            "       policy-search --db DIR --stats [STRING]  (segments; chunks per gram)\n"
             "       policy-search --normalize   (stdin lines -> the form matching uses)\n");
 }
 
@@ -158,6 +160,8 @@ int main(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--stats") == 0) {
             stats = 1;
+        } else if (strcmp(a, "--explain") == 0) {
+            stats = 2;
         } else if (strcmp(a, "--no-facets") == 0) {
             req.no_facets = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -231,9 +235,33 @@ int main(int argc, char **argv)
     int rc = 0;
     if (batch && srch_use_facet_index(e, err) < 0)
         fprintf(stderr, "policy-search: facet index: %s (counting without it)\n", err);
-    if (stats) {
+    if (stats == 2 && batch) {
+        /* --explain --batch FILE: one reading a line. */
+        FILE *fp = strcmp(batch, "-") == 0 ? stdin : fopen(batch, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while (fp && (n = getline(&line, &cap, fp)) >= 0) {
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+            srch_status st;
+            json_t *o = srch_explain(e, line, &st, err);
+            if (!o)
+                o = json_pack("{s:s}", "error", err);
+            char *s = json_dumps(o, JSON_COMPACT);
+            puts(s);
+            free(s);
+            json_decref(o);
+        }
+        free(line);
+        if (!fp)
+            rc = 2;
+        else if (fp != stdin)
+            fclose(fp);
+    } else if (stats) {
         srch_status st;
-        json_t *o = srch_stats(e, query, &st, err);
+        json_t *o = stats == 2 ? srch_explain(e, query, &st, err)
+                               : srch_stats(e, query, &st, err);
         if (!o) {
             fprintf(stderr, "policy-search: %s\n", err);
             rc = st == SRCH_BAD_REQUEST ? 2 : 1;
