@@ -84,7 +84,7 @@ typedef struct run {
     atomic_size_t done, indexed, unchanged, removed, failed, skipped, passages;
     atomic_size_t bytes;
     atomic_size_t next_free;   /* files no shard has yet: next to take */
-    int fatal;
+    atomic_int fatal;
 } run;
 
 static void usage(void)
@@ -431,7 +431,7 @@ static int commit(worker *wk, const char *why)
         report(wk->r, wk->r->db, msg);
         atomic_fetch_add(&wk->r->failed, wk->pend_files);
         wk->pend_files = wk->pend_passages = wk->pend_bytes = 0;
-        wk->r->fatal = 1;
+        atomic_store(&wk->r->fatal, 1);
         return -1;
     }
     (void)why;
@@ -442,6 +442,32 @@ static int commit(worker *wk, const char *why)
     atomic_fetch_add(&wk->r->bytes, wk->pend_bytes);
     wk->pend_files = wk->pend_passages = wk->pend_bytes = 0;
     return 0;
+}
+
+/* Fault injection for tests: PS_FAULT=WHAT:DOCID makes that step fail for
+ * that document (as a failed write would). */
+static int fault(const char *what, const char *docid, char *err)
+{
+    const char *f = getenv("PS_FAULT");
+    size_t n = strlen(what);
+    if (!f || strncmp(f, what, n) != 0 || f[n] != ':' || strcmp(f + n + 1, docid))
+        return 0;
+    snprintf(err, PS_ERRLEN, "%s: write failed (PS_FAULT)", what);
+    return 1;
+}
+
+/* Takes a file's passages and records out again after a failure (best
+ * effort: what cannot be undone is dropped with the batch if the commit
+ * fails too). */
+static void unindex_file(worker *wk, const file *f, const char *fterm)
+{
+    char err[PS_ERRLEN], key[PATH_MAX + 8];
+    delete_file(wk, fterm, err);
+    static const char *const pfx[] = {META_FILE, META_PATH, META_DOC};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(key, sizeof key, "%s%s", pfx[i], f->docid);
+        xap_wdb_set_metadata(wk->w, key, "", err);
+    }
 }
 
 static void title_hint(const char *docid, char *out, size_t n)
@@ -476,9 +502,10 @@ static void index_file(worker *wk, file *f)
     }
     char fterm[MAX_FILE_TERM + 32];
     ana_file_term(f->docid, fterm, sizeof fterm);
-    /* A file indexed before is replaced.  (A new one has nothing to
-     * delete: the writer's transaction never commits half a file.) */
-    if (f->was && delete_file(wk, fterm, err) < 0) {
+    /* A file indexed before is replaced.  A file without a record has its
+     * passages deleted too, should an earlier run have left any: never
+     * twice the same passages. */
+    if (delete_file(wk, fterm, err) < 0) {
         ext_doc_free(xd);
         report(r, f->path, err);
         f->state = 3;
@@ -487,13 +514,21 @@ static void index_file(worker *wk, file *f)
     char hint[256];
     title_hint(f->docid, hint, sizeof hint);
     size_t np = 0;
+    wk->err[0] = '\0';
     if (ana_document(wk->ana, f->docid, xd->in, xd->nin,
                      xd->title ? xd->title : hint, xd->format, xd->ocr,
                      emit_doc, wk, &np, err) < 0) {
         ext_doc_free(xd);
-        report(r, f->path, err);
-        delete_file(wk, fterm, err);
-        xap_wdb_set_metadata(wk->w, key, "", err);
+        /* A write that failed says why (Xapian's message), not only
+         * where the analysis stopped. */
+        if (wk->err[0]) {
+            char both[2 * PS_ERRLEN];
+            snprintf(both, sizeof both, "%s: %s", err, wk->err);
+            report(r, f->path, both);
+        } else {
+            report(r, f->path, err);
+        }
+        unindex_file(wk, f, fterm);
         f->state = 3;
         return;
     }
@@ -505,7 +540,7 @@ static void index_file(worker *wk, file *f)
                   xd->encoding ? xd->encoding : "",
                   realpath(f->path, abs) ? abs : "");
     snprintf(pkey, sizeof pkey, META_PATH "%s", f->docid);
-    xap_wdb_set_metadata(wk->w, pkey, pv.data, err);
+    int bad = xap_wdb_set_metadata(wk->w, pkey, pv.data, err) != XAP_OK;
     ps_buf_free(&pv);
     /* What the file says of itself, for the document view (and the
      * metadata filters to come). */
@@ -523,10 +558,19 @@ static void index_file(worker *wk, file *f)
     char *mj = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     snprintf(pkey, sizeof pkey, META_DOC "%s", f->docid);
-    xap_wdb_set_metadata(wk->w, pkey, mj ? mj : "", err);
+    bad = bad || xap_wdb_set_metadata(wk->w, pkey, mj ? mj : "", err) != XAP_OK;
     free(mj);
     ext_doc_free(xd);
-    xap_wdb_set_metadata(wk->w, key, now, err);
+    /* The file record last: without it the next run would take the file
+     * for new.  If any record cannot be written, the passages go too. */
+    bad = bad || xap_wdb_set_metadata(wk->w, key, now, err) != XAP_OK ||
+          fault("file-record", f->docid, err);
+    if (bad) {
+        report(r, f->path, err);
+        unindex_file(wk, f, fterm);
+        f->state = 3;
+        return;
+    }
     wk->pend_files++;
     wk->pend_passages += np;
     wk->pend_bytes += (size_t)f->size;
@@ -620,7 +664,7 @@ static void *work(void *arg)
     run *r = wk->r;
     size_t mine = 0;
     file *f;
-    while (!r->fatal && (f = next_file(wk, &mine))) {
+    while (!atomic_load(&r->fatal) && (f = next_file(wk, &mine))) {
         index_file(wk, f);
         if (f->state == 1)
             ;                   /* counted when its batch is committed */
@@ -630,9 +674,9 @@ static void *work(void *arg)
             atomic_fetch_add(&r->failed, 1);
         atomic_fetch_add(&r->done, 1);
     }
-    if (!r->fatal)
+    if (!atomic_load(&r->fatal))
         remove_gone(wk);
-    int ok = !r->fatal && commit(wk, "end") == 0;
+    int ok = !atomic_load(&r->fatal) && commit(wk, "end") == 0;
     if (ok && r->compact == 2 && (wk->nsegs > 1 || wk->ndel)) {
         /* --optimize: one segment, nothing deleted left in it. */
         gram_seg m;
@@ -640,7 +684,7 @@ static void *work(void *arg)
         if (gram_merge(get_meta, put_meta, wk, wk->segs, wk->nsegs,
                        (const unsigned (*)[2])wk->del, wk->ndel, &m, err) < 0) {
             report(r, r->db, err);
-            r->fatal = 1;
+            atomic_store(&r->fatal, 1);
             ok = 0;
         } else {
             free(wk->del);
@@ -657,7 +701,12 @@ static void *work(void *arg)
     /* Whole-shard compaction costs the whole shard: done when asked
      * (--optimize) or when this run wrote at least half of the shard
      * (a first run), never because a few files were added. */
-    unsigned live = xap_wdb_doccount(wk->w);
+    unsigned live = 0;
+    char cerr[PS_ERRLEN];
+    if (ok && xap_wdb_doccount(wk->w, &live, cerr) != XAP_OK) {
+        report(r, r->db, cerr);
+        ok = 0;
+    }
     int worth = r->compact == 2 ||
                 (r->compact == 1 && wk->run_passages * 2 >= (size_t)live &&
                  wk->run_passages);
@@ -992,7 +1041,9 @@ static int check_index(const char *db, int wait)
             xap_wdb_metadata_scan(w, META_UNIGRAM, 2, check_gram, &c, err) != XAP_OK ||
             xap_wdb_metadata_scan(w, META_DATA, 2, check_data, &c, err) != XAP_OK)
             check_fail(&c, err);
-        unsigned docs = xap_wdb_doccount(w);
+        unsigned docs = 0;
+        if (xap_wdb_doccount(w, &docs, err) != XAP_OK)
+            check_fail(&c, err);
         if (c.data != docs) {
             snprintf(err, sizeof err, "%zu passage records for %u passages",
                      c.data, docs);
@@ -1110,7 +1161,7 @@ static void *progress_loop(void *arg)
 {
     run *r = arg;
     double t0 = ps_now();
-    while (atomic_load(&r->done) < r->nfiles && !r->fatal) {
+    while (atomic_load(&r->done) < r->nfiles && !atomic_load(&r->fatal)) {
         usleep(200000);
         pthread_mutex_lock(&r->lock);
         double mb = (double)atomic_load(&r->bytes) / 1e6;
@@ -1186,6 +1237,10 @@ int main(int argc, char **argv)
     if (jobs > MAX_SHARDS)
         jobs = MAX_SHARDS;
 
+    /* Xapian must never commit on its own: a batch's character index is
+     * written with its passages (grams.h), so the indexer decides.  Set
+     * here, before any thread starts. */
+    setenv("XAPIAN_FLUSH_THRESHOLD", "100000000", 1);
     double t0 = ps_now();
     char err[PS_ERRLEN];
     if (mkdir_p(db, err) < 0) {
@@ -1318,13 +1373,21 @@ int main(int argc, char **argv)
     }
     if (ok) {
         pthread_t th[MAX_SHARDS], prog;
-        for (int s = 0; s < nshards; s++)
-            pthread_create(&th[s], NULL, work, &wk[s]);
-        if (r.progress)
-            pthread_create(&prog, NULL, progress_loop, &r);
-        for (int s = 0; s < nshards; s++)
+        int started = 0, rc = 0;
+        for (int s = 0; s < nshards && !rc; s++)
+            if ((rc = pthread_create(&th[s], NULL, work, &wk[s])) == 0)
+                started++;
+        if (rc) {
+            /* The shards without a thread are left as they are. */
+            fprintf(stderr, "policy-index: cannot start a thread for shard%d: "
+                    "%s\n", started, strerror(rc));
+            atomic_store(&r.fatal, 1);
+        }
+        int prog_on = r.progress && !rc &&
+                      pthread_create(&prog, NULL, progress_loop, &r) == 0;
+        for (int s = 0; s < started; s++)
             pthread_join(th[s], NULL);
-        if (r.progress) {
+        if (prog_on) {
             pthread_join(prog, NULL);
             fprintf(stderr, "\r\033[K");
         }
@@ -1395,7 +1458,7 @@ int main(int argc, char **argv)
     strset_destroy(r.dirs);
     ana_res_destroy(res);
     close(lockfd);      /* after the last rename: the run is over */
-    if (!ok || r.fatal)
+    if (!ok || atomic_load(&r.fatal))
         return 1;
     return atomic_load(&r.failed) ? 1 : 0;
 }

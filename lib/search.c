@@ -254,7 +254,10 @@ static snapshot *snap_build(const char *path, int facets, char *err)
         snap_free(s);
         return NULL;
     }
-    s->doccount = xap_db_doccount(db);
+    if (xap_db_doccount(db, &s->doccount, err) != XAP_OK) {
+        snap_free(s);
+        return NULL;
+    }
     if (facets) {
         if (xap_facets_build(db, FACET_PREFIXES, 3, SLOT_NUM0, NUM_SLOTS, &s->fx,
                              err) != XAP_OK) {
@@ -700,27 +703,61 @@ static const dset *contains_set(srch_engine *e, build *b, const char *s,
     dset *d = &r->all;
     d->ids = ps_xmalloc((total ? total : 1) * sizeof(unsigned));
     d->w = ps_xmalloc((total ? total : 1) * sizeof(double));
-    size_t at[64] = {0};
-    size_t *pos = ns <= 64 ? at : ps_xcalloc(ns, sizeof(size_t));
-    for (size_t out = 0; out < total; out++) {
-        size_t best = ns;
-        unsigned bestid = 0;
-        for (size_t k = 0; k < ns; k++) {
-            if (pos[k] == r->h[k].n)
-                continue;
-            unsigned id = (r->h[k].docs[pos[k]] - 1) * (unsigned)ns + (unsigned)k + 1;
-            if (best == ns || id < bestid) {
-                best = k;
-                bestid = id;
-            }
-        }
-        d->ids[out] = bestid;
-        d->w[out] = r->w[best][pos[best]];
-        pos[best]++;
-    }
     d->n = total;
-    if (pos != at)
-        free(pos);
+    if (ns == 1) {
+        if (total) {
+            memcpy(d->ids, r->h[0].docs, total * sizeof(unsigned));
+            memcpy(d->w, r->w[0], total * sizeof(double));
+        }
+        return d;
+    }
+    /* A k-way merge: a heap of the shards by their next database docid. */
+    size_t *pos = ps_xcalloc(ns, sizeof(size_t));
+    size_t *heap = ps_xmalloc(ns * sizeof(size_t));
+    unsigned *key = ps_xmalloc(ns * sizeof(unsigned));
+    size_t nh = 0;
+#define GID(k) ((r->h[k].docs[pos[k]] - 1) * (unsigned)ns + (unsigned)(k) + 1)
+    for (size_t k = 0; k < ns; k++) {
+        if (!r->h[k].n)
+            continue;
+        key[k] = GID(k);
+        size_t at = nh++;
+        while (at && key[heap[(at - 1) / 2]] > key[k]) {
+            heap[at] = heap[(at - 1) / 2];
+            at = (at - 1) / 2;
+        }
+        heap[at] = k;
+    }
+    for (size_t out = 0; out < total; out++) {
+        size_t k = heap[0];
+        d->ids[out] = key[k];
+        d->w[out] = r->w[k][pos[k]];
+        size_t moved = k;
+        if (++pos[k] < r->h[k].n) {
+            key[k] = GID(k);
+        } else {
+            moved = heap[--nh];
+        }
+        /* sift moved down from the root */
+        size_t at = 0;
+        for (;;) {
+            size_t c = 2 * at + 1;
+            if (c >= nh)
+                break;
+            if (c + 1 < nh && key[heap[c + 1]] < key[heap[c]])
+                c++;
+            if (key[heap[c]] >= key[moved])
+                break;
+            heap[at] = heap[c];
+            at = c;
+        }
+        if (nh)
+            heap[at] = moved;
+    }
+#undef GID
+    free(pos);
+    free(heap);
+    free(key);
     return d;
 }
 
@@ -1539,7 +1576,7 @@ static json_t *stats_once(srch_engine *e, const void *arg, srch_status *st,
         return NULL;
     }
     json_t *out = json_object(), *shards = json_array();
-    json_object_set_new(out, "passages", json_integer(xap_db_doccount(e->db)));
+    json_object_set_new(out, "passages", json_integer(e->snap->doccount));
     size_t nchars = 0, *off = norm.len ? ps_utf8_offsets(norm.data, norm.len,
                                                           &nchars) : NULL;
     size_t chunks_total = 0;

@@ -38,16 +38,26 @@ void snip_make(const char *src, const char *const *needles, size_t n,
     size_t nchars, c;
     size_t *off = ps_utf8_offsets(text, len, &nchars);
 
+    /* Each needle's length once, and a table of the bytes needles start
+     * with: most characters start none and cost one lookup. */
+    size_t *nlen = ps_xmalloc((n ? n : 1) * sizeof(size_t));
+    unsigned char first[256] = {0};
+    for (size_t k = 0; k < n; k++) {
+        nlen[k] = strlen(needles[k]);
+        if (nlen[k])
+            first[(unsigned char)needles[k][0]] = 1;
+    }
     span *sp = NULL;
     size_t nsp = 0, cap = 0;
     for (c = 0; c < nchars;) {
         size_t best = 0;
-        for (size_t k = 0; k < n; k++) {
-            size_t nl = strlen(needles[k]);
-            if (nl > best && off[c] + nl <= len &&
-                memcmp(text + off[c], needles[k], nl) == 0)
-                best = nl;
-        }
+        if (first[(unsigned char)text[off[c]]])
+            for (size_t k = 0; k < n; k++) {
+                size_t nl = nlen[k];
+                if (nl > best && off[c] + nl <= len &&
+                    memcmp(text + off[c], needles[k], nl) == 0)
+                    best = nl;
+            }
         if (!best) {
             c++;
             continue;
@@ -113,6 +123,7 @@ void snip_make(const char *src, const char *const *needles, size_t n,
     if (!out->data)
         ps_buf_add(out, "", 0);
     free(sp);
+    free(nlen);
     free(off);
     free(from);
     free(to);

@@ -82,9 +82,8 @@ struct xap_doc {
 xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err)
 {
     *out = nullptr;
-    /* Xapian must never commit on its own: the character index of a
-     * batch is written with it (grams.h), so the indexer decides. */
-    setenv("XAPIAN_FLUSH_THRESHOLD", "100000000", 1);
+    /* Everything happens inside a transaction: Xapian commits only when
+     * asked (policy-index also sets XAPIAN_FLUSH_THRESHOLD). */
     XAP_TRY
     std::unique_ptr<xap_wdb> w(new xap_wdb{Xapian::WritableDatabase(
         path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS)});
@@ -243,13 +242,13 @@ xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
     XAP_CATCH
 }
 
-unsigned xap_wdb_doccount(xap_wdb *w)
+xap_status xap_wdb_doccount(xap_wdb *w, unsigned *n, char *err)
 {
-    try {
-        return w->rep.get_doccount();
-    } catch (...) {
-        return 0;
-    }
+    *n = 0;
+    XAP_TRY
+    *n = w->rep.get_doccount();
+    return XAP_OK;
+    XAP_CATCH
 }
 
 unsigned xap_wdb_lastdocid(xap_wdb *w)
@@ -416,13 +415,13 @@ xap_status xap_db_open_again(xap_db *db, char *err)
     XAP_CATCH
 }
 
-unsigned xap_db_doccount(xap_db *db)
+xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err)
 {
-    try {
-        return db->rep.get_doccount();
-    } catch (...) {
-        return 0;
-    }
+    *n = 0;
+    XAP_TRY
+    *n = db->rep.get_doccount();
+    return XAP_OK;
+    XAP_CATCH
 }
 
 xap_status xap_db_revisions(xap_db *db, unsigned long long *revs, size_t n,

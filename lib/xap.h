@@ -75,7 +75,7 @@ xap_status xap_wdb_metadata_scan(xap_wdb *w, const char *prefix, size_t plen,
 xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
                                  void *ctx, char *err);
-unsigned xap_wdb_doccount(xap_wdb *w);
+xap_status xap_wdb_doccount(xap_wdb *w, unsigned *n, char *err);
 /* The highest document id used so far (0 when none). */
 unsigned xap_wdb_lastdocid(xap_wdb *w);
 
@@ -107,7 +107,7 @@ void xap_db_close(xap_db *db);
 xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
 /* Opens the database anew from its path (after its files were replaced). */
 xap_status xap_db_open_again(xap_db *db, char *err);
-unsigned xap_db_doccount(xap_db *db);
+xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err);
 /* Each shard's revision (revs[0..n), n = xap_db_nshards()). */
 xap_status xap_db_revisions(xap_db *db, unsigned long long *revs, size_t n,
                             char *err);

@@ -534,6 +534,28 @@ def a_full_disk_is_named_and_nothing_is_counted_twice(tmp):
 
 
 @test
+def a_failed_file_record_never_doubles_passages(tmp):
+    # The file record is written last; when it fails, the file's passages
+    # go too, and the next run indexes it once.
+    d = os.path.join(tmp, "docs")
+    shutil.copytree(os.path.join(ROOT, "fixtures"), d)
+    db = os.path.join(tmp, "db")
+    name = sorted(n for n in os.listdir(d) if n.endswith(".txt"))[0]
+    env = dict(os.environ, PS_FAULT="file-record:" + name)
+    p = subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
+                       capture_output=True)
+    check(p.returncode == 1 and b"PS_FAULT" in p.stderr and name.encode() in p.stderr,
+          p.stderr.decode()[-300:])
+    check(name not in passages_per_doc(db),
+          "passages of a file without a record stayed")
+    index(db, d)
+    fresh = os.path.join(tmp, "fresh")
+    index(fresh, d)
+    check(passages_per_doc(db) == passages_per_doc(fresh),
+          "after the failed record, the next run differs from a fresh index")
+
+
+@test
 def compaction_crash_is_recovered(tmp):
     db = os.path.join(tmp, "compact-db")
     index(db, FIXTURES, jobs=1)
