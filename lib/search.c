@@ -67,7 +67,10 @@ typedef struct snapshot {
     unsigned doccount;
     xap_facets *fx;               /* in-memory facet index, when enabled */
     strset *fxterms;              /* its terms -> their indices */
-    pthread_mutex_t lock;         /* guards the pool */
+    uint32_t *order;              /* docid -> place by (document, passage) */
+    size_t norder;
+    atomic_int have_order;        /* order built (on first need) */
+    pthread_mutex_t lock;         /* guards the pool and order's build */
     xap_db **pool;                /* idle handles at this state */
     size_t npool, cappool;
 } snapshot;
@@ -130,6 +133,7 @@ static void snap_free(snapshot *s)
     free(s->revs);
     xap_facets_free(s->fx);
     strset_destroy(s->fxterms);
+    free(s->order);
     for (size_t i = 0; i < s->npool; i++)
         xap_db_close(s->pool[i]);
     free(s->pool);
@@ -270,6 +274,29 @@ static snapshot *snap_build(const char *path, int facets, char *err)
                        strlen(xap_facets_term(s->fx, i)), (int)i);
     }
     return s;
+}
+
+/* The place of every passage in (document id, passage ordinal) order:
+ * the documents' F terms in term order, each one's passages in docid
+ * order (a file's passages are written in order into one shard).  Built
+ * on first need with the handle db; NULL (ties by docid) if it fails. */
+static const uint32_t *order_of(snapshot *s, xap_db *db, size_t *n)
+{
+    if (!atomic_load(&s->have_order)) {
+        pthread_mutex_lock(&s->lock);
+        if (!atomic_load(&s->have_order)) {
+            char err[PS_ERRLEN];
+            if (xap_db_term_order(db, PFX_FILE, &s->order, &s->norder, err) !=
+                XAP_OK) {
+                s->order = NULL;
+                s->norder = 0;
+            }
+            atomic_store(&s->have_order, 1);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    *n = s->norder;
+    return s->order;
 }
 
 /* A handle at s's state: an idle one, or a new one if the index has not
@@ -1059,11 +1086,29 @@ static json_t *hit_json(const char *data, double weight, const build *b)
     return o;
 }
 
-/* Is a ranked before b?  Higher weight first, then lower docid. */
-static int ranks_before(const dset *d, size_t a, size_t b)
+/* A set and the order of its passages among equal weights. */
+typedef struct ranked {
+    const dset *d;
+    const uint32_t *order;    /* database docid -> place; see order_of() */
+    size_t norder;
+} ranked;
+
+static uint32_t place(const ranked *r, unsigned id)
 {
+    return id < r->norder ? r->order[id] : UINT32_MAX;
+}
+
+/* Is a ranked before b?  Higher weight first, then by document id and
+ * passage ordinal (the same in any build of the same files, whatever the
+ * shards). */
+static int ranks_before(const ranked *r, size_t a, size_t b)
+{
+    const dset *d = r->d;
     if (d->w[a] != d->w[b])
         return d->w[a] > d->w[b];
+    uint32_t x = place(r, d->ids[a]), y = place(r, d->ids[b]);
+    if (x != y)
+        return x < y;
     return d->ids[a] < d->ids[b];
 }
 
@@ -1074,8 +1119,9 @@ static int by_rank(const void *x, const void *y, void *ctx)
 }
 
 /* Indices of d's k best documents, best first, into out[0..k). */
-static size_t top_k(const dset *d, size_t k, size_t *out)
+static size_t top_k(const ranked *r, size_t k, size_t *out)
 {
+    const dset *d = r->d;
     if (k > d->n)
         k = d->n;
     if (k == 0)
@@ -1084,7 +1130,7 @@ static size_t top_k(const dset *d, size_t k, size_t *out)
         size_t *all = ps_xmalloc(d->n * sizeof(size_t));
         for (size_t i = 0; i < d->n; i++)
             all[i] = i;
-        qsort_r(all, d->n, sizeof(size_t), by_rank, (void *)d);
+        qsort_r(all, d->n, sizeof(size_t), by_rank, (void *)r);
         memcpy(out, all, k * sizeof(size_t));
         free(all);
         return k;
@@ -1092,12 +1138,12 @@ static size_t top_k(const dset *d, size_t k, size_t *out)
     /* A heap of the k best so far, the worst of them at its root. */
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++) {
-        if (n == k && !ranks_before(d, i, out[0]))
+        if (n == k && !ranks_before(r, i, out[0]))
             continue;
         size_t at;
         if (n < k) {
             at = n++;
-            while (at && ranks_before(d, out[(at - 1) / 2], i)) {
+            while (at && ranks_before(r, out[(at - 1) / 2], i)) {
                 out[at] = out[(at - 1) / 2];
                 at = (at - 1) / 2;
             }
@@ -1107,9 +1153,9 @@ static size_t top_k(const dset *d, size_t k, size_t *out)
                 size_t c = 2 * at + 1;
                 if (c >= n)
                     break;
-                if (c + 1 < n && ranks_before(d, out[c + 1], out[c]) == 0)
+                if (c + 1 < n && ranks_before(r, out[c + 1], out[c]) == 0)
                     c++;
-                if (!ranks_before(d, i, out[c]))
+                if (!ranks_before(r, i, out[c]))
                     break;
                 out[at] = out[c];
                 at = c;
@@ -1117,7 +1163,7 @@ static size_t top_k(const dset *d, size_t k, size_t *out)
         }
         out[at] = i;
     }
-    qsort_r(out, n, sizeof(size_t), by_rank, (void *)d);
+    qsort_r(out, n, sizeof(size_t), by_rank, (void *)r);
     return n;
 }
 
@@ -1454,7 +1500,9 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             size_t k = r->limit == 0 ? d->n
                        : want > 0 ? (size_t)skip + (size_t)want : 0;
             size_t *idx = ps_xmalloc((k < d->n ? k : d->n) * sizeof(size_t) + 1);
-            size_t got = top_k(d, k, idx);
+            ranked rk = {d, NULL, 0};
+            rk.order = order_of(e->snap, e->db, &rk.norder);
+            size_t got = top_k(&rk, k, idx);
             size_t taken = 0;
             for (size_t i = (size_t)skip; i < got && rc == 0; i++) {
                 char *data;

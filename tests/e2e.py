@@ -556,6 +556,33 @@ def a_failed_file_record_never_doubles_passages(tmp):
 
 
 @test
+def one_two_and_four_shards_answer_alike(tmp):
+    # Equal scores are ordered by document and passage, not by internal
+    # docids: builds with any number of shards give the same JSON.
+    src = [os.path.join(ROOT, "fixtures")] + ([SHARED] if os.path.isdir(SHARED) else [])
+    dbs = []
+    for j in (1, 2, 4):
+        db = os.path.join(tmp, "db%d" % j)
+        index(db, *src, jobs=j)
+        dbs.append(db)
+    queries = ['"防沙治沙"', "发展", '"的"', "乡村振兴 -农业", '"新能源" OR "光伏"', "生态 保护",
+               "", "-的", '"亿元"', "赤峰市 治沙", '"沙"']
+    flagsets = [[], ["--region", "赤峰市"], ["--unit", "亩", "--min", "100万"], ["--limit", "0"],
+                ["--limit", "5", "--offset", "7"]]
+    differ = []
+    for f in flagsets:
+        for q in queries:
+            answers = []
+            for db in dbs:
+                r = search(db, q, *f)
+                r.pop("took_ms", None)
+                answers.append(r)
+            if answers[1] != answers[0] or answers[2] != answers[0]:
+                differ.append((q, f))
+    check(not differ, "1, 2 and 4 shards answer differently: %s" % differ[:5])
+
+
+@test
 def compaction_crash_is_recovered(tmp):
     db = os.path.join(tmp, "compact-db")
     index(db, FIXTURES, jobs=1)

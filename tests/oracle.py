@@ -9,7 +9,8 @@ oracle knows the contract's semantics, not the engine's code: a string
 matches a passage that contains it (normalized, `--normalize`); items in
 a group are ORed, groups ANDed, `-` excludes; unquoted items of several
 words need each word and rank the passages holding the whole string
-first; BM25 over character lengths ranks, equal scores by docid; region
+first; BM25 over character lengths ranks, equal scores in listing order
+(document, then passage); region
 filters take a region with its subdivisions, a value range needs one
 mention of the unit within it; facets count every matching passage.
 The words of unquoted items come from `--explain` (the word breaker is
