@@ -9,6 +9,7 @@
  */
 #include "grams.h"
 #include "schema.h"
+#include "strset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1125,6 +1126,205 @@ void gram_ranges_drop(unsigned (**r)[2], size_t *nr, unsigned first,
     free(*r);
     *r = o;
     *nr = n;
+}
+
+/* ---- verifying a segment against the passages' text ---- */
+
+typedef struct rebuilt {
+    strset *idx;              /* group key -> index */
+    char **val;
+    size_t *len;
+    char *seen;
+    size_t n, cap;
+} rebuilt;
+
+static int keep_rebuilt(void *ctx, const char *key, size_t klen,
+                        const char *val, size_t vlen)
+{
+    rebuilt *r = ctx;
+    if (klen < 6 || memcmp(key, META_SEGDICT, 2) == 0)
+        return 0;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 1024;
+        r->val = ps_xrealloc(r->val, r->cap * sizeof(char *));
+        r->len = ps_xrealloc(r->len, r->cap * sizeof(size_t));
+        r->seen = ps_xrealloc(r->seen, r->cap);
+    }
+    r->val[r->n] = ps_xmalloc(vlen + 1);
+    memcpy(r->val[r->n], val, vlen);
+    r->len[r->n] = vlen;
+    r->seen[r->n] = 0;
+    strset_put(r->idx, key, klen - 4, (int)r->n);
+    r->n++;
+    return 0;
+}
+
+static void rebuilt_clear(rebuilt *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->val[i]);
+    strset_destroy(r->idx);
+    r->idx = strset_create();
+    r->n = 0;
+}
+
+/* Copies the entries of chunk v[0..n) for passages in [lo, hi] and not in
+ * del to out, docids delta-coded from 0. */
+static int chunk_range(const char *v, size_t n, int positions, unsigned lo,
+                       unsigned hi, const unsigned (*del)[2], size_t ndel,
+                       ps_buf *out)
+{
+    const unsigned char *s = (const unsigned char *)v, *end = s + n;
+    uint32_t doc = 0, last = 0;
+    size_t at = 0;
+    while (s < end) {
+        uint32_t d, x;
+        if (!get_varint(&s, end, &d))
+            return -1;
+        doc += d;
+        const unsigned char *payload = s;
+        do {
+            if (!get_varint(&s, end, &x))
+                return -1;
+        } while (positions && x != 0);
+        if (doc < lo || doc > hi || gram_ranges_has(del, ndel, &at, doc))
+            continue;
+        put_varint(out, doc - last);
+        ps_buf_add(out, (const char *)payload, (size_t)(s - payload));
+        last = doc;
+    }
+    return 0;
+}
+
+static void describe_group(const char *g, size_t n, char *out, size_t cap)
+{
+    /* "g:" + length byte + gram: show the gram */
+    if (n > 3 && (memcmp(g, META_GRAM, 2) == 0 || memcmp(g, META_UNIGRAM, 2) == 0))
+        snprintf(out, cap, "%s '%.*s'", g[0] == 'g' ? "bigram" : "character",
+                 (int)(n - 3), g + 3);
+    else
+        snprintf(out, cap, "passage lengths");
+}
+
+int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
+                gram_text text, void *tctx, const unsigned (*del)[2],
+                size_t ndel, size_t step, size_t *problems, char *err)
+{
+    *problems = 0;
+    char key[300];
+    ps_buf dictraw, val, mine, norm;
+    ps_buf_init(&dictraw);
+    ps_buf_init(&val);
+    ps_buf_init(&mine);
+    ps_buf_init(&norm);
+    size_t kl = seg_key(META_SEGDICT, seg->first, key);
+    if (get(ctx, key, kl, &dictraw, err) < 0) {
+        ps_buf_free(&dictraw);
+        return -1;
+    }
+    /* The dictionary's groups. */
+    size_t ng = 0, capg = 0;
+    char **groups = NULL;
+    unsigned char *glen = NULL;
+    dict d = {(const unsigned char *)dictraw.data,
+              (const unsigned char *)dictraw.data + dictraw.len, {0}, 0, 0};
+    int rc = 0;
+    for (;;) {
+        if (dict_next(&d) < 0) {
+            snprintf(err, PS_ERRLEN, "segment %u: corrupt dictionary", seg->first);
+            rc = -1;
+            break;
+        }
+        if (d.done)
+            break;
+        if (ng == capg) {
+            capg = capg ? 2 * capg : 1024;
+            groups = ps_xrealloc(groups, capg * sizeof(char *));
+            glen = ps_xrealloc(glen, capg);
+        }
+        groups[ng] = ps_xmalloc(d.n);
+        memcpy(groups[ng], d.cur, d.n);
+        glen[ng++] = (unsigned char)d.n;
+    }
+    rebuilt r;
+    memset(&r, 0, sizeof r);
+    r.idx = strset_create();
+    char what[64];
+    for (unsigned lo = seg->first; rc == 0 && lo <= seg->last;) {
+        unsigned hi = seg->last - lo + 1 > step ? lo + (unsigned)step - 1 : seg->last;
+        gram_batch *b = gram_batch_create();
+        size_t at = 0;
+        for (unsigned doc = lo; doc <= hi && rc == 0; doc++) {
+            if (gram_ranges_has(del, ndel, &at, doc))
+                continue;
+            int live = 0;
+            norm.len = 0;
+            if (text(tctx, doc, &norm, &live, err) < 0) {
+                rc = -1;
+                break;
+            }
+            if (!live)
+                continue;   /* deleted and merged away: no chunk may list it */
+            gram_batch_add(b, doc, norm.data ? norm.data : "", norm.len);
+        }
+        gram_seg got;
+        rebuilt_clear(&r);
+        if (rc == 0)
+            gram_batch_flush(b, keep_rebuilt, &r, &got);
+        gram_batch_destroy(b);
+        for (size_t g = 0; g < ng && rc == 0; g++) {
+            memcpy(key, groups[g], glen[g]);
+            put_be32(key + glen[g], seg->first);
+            val.len = 0;
+            if (get(ctx, key, glen[g] + 4U, &val, err) < 0) {
+                rc = -1;
+                break;
+            }
+            int positions = glen[g] >= 2 && memcmp(groups[g], META_GRAM, 2) == 0;
+            mine.len = 0;
+            describe_group(groups[g], glen[g], what, sizeof what);
+            if (chunk_range(val.data ? val.data : "", val.len, positions, lo, hi,
+                            del, ndel, &mine) < 0) {
+                if ((*problems)++ < 5)
+                    fprintf(stderr, "policy-index: --check: segment %u: the %s "
+                            "chunk does not decode\n", seg->first, what);
+                continue;
+            }
+            int k = strset_get(r.idx, groups[g], glen[g]);
+            const char *want = k >= 0 ? r.val[k] : "";
+            size_t wl = k >= 0 ? r.len[k] : 0;
+            if (k >= 0)
+                r.seen[k] = 1;
+            if (wl != mine.len || (wl && memcmp(want, mine.data, wl) != 0)) {
+                if ((*problems)++ < 5)
+                    fprintf(stderr, "policy-index: --check: segment %u, passages "
+                            "%u-%u: the %s chunk differs from the one rebuilt "
+                            "from the passages' text\n", seg->first, lo, hi, what);
+            }
+        }
+        for (size_t k = 0; k < r.n && rc == 0; k++)
+            if (!r.seen[k] && (*problems)++ < 5)
+                fprintf(stderr, "policy-index: --check: segment %u, passages "
+                        "%u-%u: a gram of the text has no chunk (not in the "
+                        "segment's dictionary)\n", seg->first, lo, hi);
+        if (hi == seg->last)
+            break;
+        lo = hi + 1;
+    }
+    rebuilt_clear(&r);
+    strset_destroy(r.idx);
+    free(r.val);
+    free(r.len);
+    free(r.seen);
+    for (size_t g = 0; g < ng; g++)
+        free(groups[g]);
+    free(groups);
+    free(glen);
+    ps_buf_free(&dictraw);
+    ps_buf_free(&val);
+    ps_buf_free(&mine);
+    ps_buf_free(&norm);
+    return rc;
 }
 
 int gram_check_chunk(const char *key, size_t klen, const char *val,

@@ -147,6 +147,21 @@ void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
 void gram_ranges_drop(unsigned (**r)[2], size_t *nr, unsigned first,
                       unsigned last);
 
+/* The normalized text of passage docid into out, *live 0 when it is not
+ * stored; 0, or -1 with err. */
+typedef int (*gram_text)(void *ctx, unsigned docid, ps_buf *out, int *live,
+                         char *err);
+/* Rebuilds the character index of seg from its passages' text (those not
+ * in del), step passages at a time, and compares it with the stored
+ * chunks: every gram of the text must have its chunk, listed in the
+ * segment's dictionary, with exactly the stored passages and positions
+ * or counts (deleted ones aside), and the stored lengths.  Differences are
+ * printed (the first few) and counted in *problems.  -1 with err when
+ * something cannot be read at all. */
+int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
+                gram_text text, void *tctx, const unsigned (*del)[2],
+                size_t ndel, size_t step, size_t *problems, char *err);
+
 /* Checks one stored chunk of the character index (key and value as
  * written by gram_batch_flush): every varint decodes, passages ascend,
  * none before the key's segment or beyond maxdoc, positions and counts
