@@ -16,12 +16,17 @@
  * recorded (metadata "f:<id>"): unchanged files are skipped, changed ones
  * replaced once their new text has been read, and files gone from an
  * indexed directory removed.
+ *
+ * This program keeps the arguments, the walk, the threads and progress;
+ * the index itself (layout, lock, shard writers, segments, compaction,
+ * --check) is lib/index.c.
  */
 #define _DEFAULT_SOURCE
 #include "analyze.h"
 #include "decode.h"
 #include "extract.h"
 #include "grams.h"
+#include "index.h"
 #include "normalize.h"
 #include "numbers.h"
 #include "passage.h"
@@ -31,7 +36,6 @@
 #include "xap.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -40,17 +44,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A batch is committed after this many passages or when its character
- * index holds this many bytes, whichever comes first. */
-#define COMMIT_PASSAGES 20000
-#define COMMIT_BYTES (48u << 20)
 #define MAX_SHARDS 64
 
 typedef struct file {
@@ -275,159 +273,36 @@ static void walk(run *r, const char *root, const char *rel)
 typedef struct worker {
     run *r;
     int shard;
-    xap_wdb *w;
+    ix_writer *ixw;
     ana_ctx *ana;
-    gram_batch *grams;      /* character index of the passages since commit */
-    unsigned (*del)[2];     /* deleted docid ranges (META_DELETED) */
-    size_t ndel;
-    int del_dirty;
-    gram_seg *segs;         /* the character index's segments */
-    size_t nsegs;
-    size_t merges;          /* merges done this run */
-    size_t run_passages;    /* passages committed this run */
-    size_t pending;
     /* indexed since the last commit: counted only once committed */
     size_t pend_files, pend_passages, pend_bytes;
-    int changed;       /* this run wrote to the shard */
     int compacted;
-    char err[PS_ERRLEN];
+    char err[PS_ERRLEN];    /* of the last failed passage write */
 } worker;
 
 static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
                     const char *data, size_t datalen)
 {
     worker *wk = ctx;
-    unsigned docid;
-    char key[6];
-    if (xap_wdb_add(wk->w, doc, &docid, wk->err) != XAP_OK)
-        return 1;
-    ps_data_key(docid, key);
-    if (xap_wdb_set_metadata_n(wk->w, key, 6, data, datalen, wk->err) != XAP_OK)
-        return 1;
-    gram_batch_add(wk->grams, docid, text, len);
-    wk->pending++;
-    wk->changed = 1;
-    return 0;
+    return ix_writer_add(wk->ixw, doc, text, len, data, datalen, wk->err) < 0;
 }
 
-/* Deletes the passages of a file and remembers their docids: the
- * character index still lists them until their segment is merged. */
-static int delete_file(worker *wk, const char *fterm, char *err)
+/* Commits the batch; counts its files as indexed, or as failed when the
+ * commit fails (then nothing of the batch is in the index, and a full
+ * disk is named as such: the storage's message only says a block could
+ * not be written). */
+static int commit(worker *wk)
 {
-    unsigned *ids;
-    size_t n;
-    if (xap_wdb_delete_term(wk->w, fterm, &ids, &n, err) != XAP_OK)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        char key[6];
-        ps_data_key(ids[i], key);
-        if (xap_wdb_set_metadata_n(wk->w, key, 6, "", 0, err) != XAP_OK)
-            rc = -1;
-    }
-    if (n) {
-        gram_ranges_add(&wk->del, &wk->ndel, ids, n);
-        wk->del_dirty = 1;
-    }
-    free(ids);
-    return rc;
-}
-
-static int put_meta(void *ctx, const char *key, size_t klen, const char *val,
-                    size_t vlen)
-{
-    worker *wk = ctx;
-    return xap_wdb_set_metadata_n(wk->w, key, klen, val, vlen, wk->err) !=
-           XAP_OK;
-}
-
-static int get_meta(void *ctx, const char *key, size_t klen, ps_buf *out,
-                    char *err)
-{
-    worker *wk = ctx;
-    char *v;
-    size_t vl;
-    if (xap_wdb_get_metadata_k(wk->w, key, klen, &v, &vl, err) != XAP_OK)
-        return -1;
-    out->len = 0;
-    ps_buf_add(out, v, vl);
-    free(v);
-    return 0;
-}
-
-/* Adds the batch's segment, then merges what the policy says (gram_plan:
- * a half-deleted segment alone, K segments of one level at the end into
- * one), each merge costing the size of what it merges.  Deleted passages
- * merged away leave the deleted list. */
-static int add_segment(worker *wk, const gram_seg *sg, char *err)
-{
-    if (sg->passages) {
-        wk->segs = ps_xrealloc(wk->segs, (wk->nsegs + 1) * sizeof(gram_seg));
-        wk->segs[wk->nsegs++] = *sg;
-    }
-    size_t start, n;
-    while ((n = gram_plan(wk->segs, wk->nsegs, (const unsigned (*)[2])wk->del,
-                          wk->ndel, &start)) > 0) {
-        gram_seg m;
-        if (gram_merge(get_meta, put_meta, wk, wk->segs + start, n,
-                       (const unsigned (*)[2])wk->del, wk->ndel, &m, err) < 0)
-            return -1;
-        gram_ranges_drop(&wk->del, &wk->ndel, wk->segs[start].first,
-                         wk->segs[start + n - 1].last);
-        wk->del_dirty = 1;
-        size_t keep = m.passages ? 1 : 0;
-        if (keep)
-            wk->segs[start] = m;
-        memmove(wk->segs + start + keep, wk->segs + start + n,
-                (wk->nsegs - start - n) * sizeof(gram_seg));
-        wk->nsegs -= n - keep;
-        wk->merges++;
-    }
-    return 0;
-}
-
-/* Writes the character index of the batch and the deleted ranges, then
- * commits: passages and their index become visible together. */
-static int commit(worker *wk, const char *why)
-{
-    gram_seg sg;
-    char merr[PS_ERRLEN] = "";
-    int bad = gram_batch_flush(wk->grams, put_meta, wk, &sg);
-    if (!bad && (sg.passages || wk->del_dirty)) {
-        if (add_segment(wk, &sg, merr) < 0) {
-            snprintf(wk->err, PS_ERRLEN, "%s", merr);
-            bad = 1;
-        } else {
-            ps_buf b;
-            ps_buf_init(&b);
-            gram_segs_encode(wk->segs, wk->nsegs, &b);
-            bad = xap_wdb_set_metadata_n(wk->w, META_SEGMENTS,
-                                         strlen(META_SEGMENTS),
-                                         b.data ? b.data : "", b.len,
-                                         wk->err) != XAP_OK;
-            ps_buf_free(&b);
-        }
-    }
-    if (!bad && wk->del_dirty) {
-        ps_buf b;
-        ps_buf_init(&b);
-        gram_ranges_encode((const unsigned (*)[2])wk->del, wk->ndel, &b);
-        bad = xap_wdb_set_metadata_n(wk->w, META_DELETED, strlen(META_DELETED),
-                                     b.data ? b.data : "", b.len, wk->err) != XAP_OK;
-        ps_buf_free(&b);
-        wk->del_dirty = 0;
-    }
-    if (bad || xap_wdb_commit(wk->w, wk->err) != XAP_OK) {
-        /* Nothing of this batch is in the index: its files count as
-         * failed, and a full disk is named as such (Xapian's message
-         * only says a block could not be written). */
+    char err[PS_ERRLEN];
+    if (ix_writer_commit(wk->ixw, NULL, err) < 0) {
         char msg[PS_ERRLEN + 200];
         struct statvfs vs;
         int full = statvfs(wk->r->db, &vs) == 0 &&
                    (unsigned long long)vs.f_bavail * vs.f_frsize < (4ull << 20);
         snprintf(msg, sizeof msg, "%s%s; %zu file%s of this run not indexed "
                  "(the index keeps its last committed state)",
-                 full ? "No space left on device: " : "", wk->err,
+                 full ? "No space left on device: " : "", err,
                  wk->pend_files, wk->pend_files == 1 ? "" : "s");
         report(wk->r, wk->r->db, msg);
         atomic_fetch_add(&wk->r->failed, wk->pend_files);
@@ -435,9 +310,6 @@ static int commit(worker *wk, const char *why)
         atomic_store(&wk->r->fatal, 1);
         return -1;
     }
-    (void)why;
-    wk->pending = 0;
-    wk->run_passages += sg.passages;
     atomic_fetch_add(&wk->r->indexed, wk->pend_files);
     atomic_fetch_add(&wk->r->passages, wk->pend_passages);
     atomic_fetch_add(&wk->r->bytes, wk->pend_bytes);
@@ -463,11 +335,11 @@ static int fault(const char *what, const char *docid, char *err)
 static void unindex_file(worker *wk, const file *f, const char *fterm)
 {
     char err[PS_ERRLEN], key[PATH_MAX + 8];
-    delete_file(wk, fterm, err);
+    ix_writer_delete(wk->ixw, fterm, NULL, err);
     static const char *const pfx[] = {META_FILE, META_PATH, META_DOC};
     for (size_t i = 0; i < 3; i++) {
         snprintf(key, sizeof key, "%s%s", pfx[i], f->docid);
-        xap_wdb_set_metadata(wk->w, key, "", err);
+        ix_writer_set(wk->ixw, key, "", err);
     }
 }
 
@@ -506,7 +378,7 @@ static void index_file(worker *wk, file *f)
     /* A file indexed before is replaced.  A file without a record has its
      * passages deleted too, should an earlier run have left any: never
      * twice the same passages. */
-    if (delete_file(wk, fterm, err) < 0) {
+    if (ix_writer_delete(wk->ixw, fterm, NULL, err) < 0) {
         ext_doc_free(xd);
         report(r, f->path, err);
         f->state = 3;
@@ -541,7 +413,7 @@ static void index_file(worker *wk, file *f)
                   xd->encoding ? xd->encoding : "",
                   realpath(f->path, abs) ? abs : "");
     snprintf(pkey, sizeof pkey, META_PATH "%s", f->docid);
-    int bad = xap_wdb_set_metadata(wk->w, pkey, pv.data, err) != XAP_OK;
+    int bad = ix_writer_set(wk->ixw, pkey, pv.data, err) < 0;
     ps_buf_free(&pv);
     /* What the file says of itself, for the document view (and the
      * metadata filters to come). */
@@ -559,12 +431,12 @@ static void index_file(worker *wk, file *f)
     char *mj = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     snprintf(pkey, sizeof pkey, META_DOC "%s", f->docid);
-    bad = bad || xap_wdb_set_metadata(wk->w, pkey, mj ? mj : "", err) != XAP_OK;
+    bad = bad || ix_writer_set(wk->ixw, pkey, mj ? mj : "", err) < 0;
     free(mj);
     ext_doc_free(xd);
     /* The file record last: without it the next run would take the file
      * for new.  If any record cannot be written, the passages go too. */
-    bad = bad || xap_wdb_set_metadata(wk->w, key, now, err) != XAP_OK ||
+    bad = bad || ix_writer_set(wk->ixw, key, now, err) < 0 ||
           fault("file-record", f->docid, err);
     if (bad) {
         report(r, f->path, err);
@@ -576,9 +448,8 @@ static void index_file(worker *wk, file *f)
     wk->pend_passages += np;
     wk->pend_bytes += (size_t)f->size;
     f->state = 1;
-    if (wk->pending >= COMMIT_PASSAGES ||
-        gram_batch_bytes(wk->grams) >= COMMIT_BYTES)
-        commit(wk, "batch");
+    if (ix_writer_due(wk->ixw))
+        commit(wk);
 }
 
 typedef struct gone_ctx {
@@ -599,7 +470,7 @@ static void remove_gone(worker *wk)
 {
     run *r = wk->r;
     gone_ctx g = {wk, NULL, 0};
-    if (xap_wdb_metadata_keys(wk->w, META_FILE, collect_key, &g, wk->err)) {
+    if (ix_writer_keys(wk->ixw, META_FILE, collect_key, &g, wk->err) < 0) {
         report(r, r->db, wk->err);
         return;
     }
@@ -607,7 +478,7 @@ static void remove_gone(worker *wk)
         const char *docid = g.keys[i] + strlen(META_FILE);
         char *val = NULL;
         if (strset_get(r->seen, docid, strlen(docid)) < 0 &&
-            xap_wdb_get_metadata(wk->w, g.keys[i], &val, wk->err) == XAP_OK &&
+            ix_writer_get(wk->ixw, g.keys[i], &val, wk->err) == 0 &&
             *val) {
             const char *sp = strchr(val, ' ');
             const char *root = sp ? strchr(sp + 1, ' ') : NULL;
@@ -618,15 +489,13 @@ static void remove_gone(worker *wk)
                     ana_file_term(docid, fterm, sizeof fterm);
                     char pkey[PATH_MAX + 8];
                     snprintf(pkey, sizeof pkey, META_PATH "%s", docid);
-                    if (delete_file(wk, fterm, wk->err) == 0 &&
-                        xap_wdb_set_metadata(wk->w, g.keys[i], "", wk->err) ==
-                            XAP_OK &&
-                        xap_wdb_set_metadata(wk->w, pkey, "", wk->err) == XAP_OK) {
+                    if (ix_writer_delete(wk->ixw, fterm, NULL, wk->err) == 0 &&
+                        ix_writer_set(wk->ixw, g.keys[i], "", wk->err) == 0 &&
+                        ix_writer_set(wk->ixw, pkey, "", wk->err) == 0) {
                         snprintf(pkey, sizeof pkey, META_DOC "%s", docid);
-                        xap_wdb_set_metadata(wk->w, pkey, "", wk->err);
+                        ix_writer_set(wk->ixw, pkey, "", wk->err);
                         atomic_fetch_add(&r->removed, 1);
                     }
-                    wk->changed = 1;
                     break;
                 }
             }
@@ -637,7 +506,6 @@ static void remove_gone(worker *wk)
     free(g.keys);
 }
 
-static int compact_shard(const char *db, int s, char *err);
 
 /* The next file for this worker: first those its shard has indexed
  * before (they must be replaced there), then any file no shard has, taken
@@ -677,495 +545,25 @@ static void *work(void *arg)
     }
     if (!atomic_load(&r->fatal))
         remove_gone(wk);
-    int ok = !atomic_load(&r->fatal) && commit(wk, "end") == 0;
-    if (ok && r->compact == 2 && (wk->nsegs > 1 || wk->ndel)) {
+    int ok = !atomic_load(&r->fatal) && commit(wk) == 0;
+    char err[PS_ERRLEN];
+    if (ok && r->compact == 2 && ix_writer_optimize(wk->ixw, err) < 0) {
         /* --optimize: one segment, nothing deleted left in it. */
-        gram_seg m;
-        char err[PS_ERRLEN] = "";
-        if (gram_merge(get_meta, put_meta, wk, wk->segs, wk->nsegs,
-                       (const unsigned (*)[2])wk->del, wk->ndel, &m, err) < 0) {
-            report(r, r->db, err);
-            atomic_store(&r->fatal, 1);
-            ok = 0;
-        } else {
-            free(wk->del);
-            wk->del = NULL;
-            wk->ndel = 0;
-            wk->del_dirty = 1;
-            wk->segs[0] = m;
-            wk->nsegs = m.passages ? 1 : 0;
-            wk->merges++;
-            wk->changed = 1;
-            ok = commit(wk, "optimize") == 0;
-        }
-    }
-    /* Whole-shard compaction costs the whole shard: done when asked
-     * (--optimize) or when this run wrote at least half of the shard
-     * (a first run), never because a few files were added. */
-    unsigned live = 0;
-    char cerr[PS_ERRLEN];
-    if (ok && xap_wdb_doccount(wk->w, &live, cerr) != XAP_OK) {
-        report(r, r->db, cerr);
+        report(r, r->db, err);
+        atomic_store(&r->fatal, 1);
         ok = 0;
     }
-    int worth = r->compact == 2 ||
-                (r->compact == 1 && wk->run_passages * 2 >= (size_t)live &&
-                 wk->run_passages);
-    if (ok && worth && wk->changed) {
-        /* Each shard is compacted by its own thread, while the others may
-         * still be indexing. */
-        char err[PS_ERRLEN];
-        xap_wdb_close(wk->w);
-        wk->w = NULL;
-        if (compact_shard(r->db, wk->shard, err) < 0)
-            fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
-                    "(the index is fine, just larger): %s\n", r->db,
-                    wk->shard, err);
-        else
-            wk->compacted = 1;
+    /* Each shard is compacted (when worth it) by its own thread, while
+     * the others may still be indexing. */
+    ix_writer *w = wk->ixw;
+    wk->ixw = NULL;
+    if (!ok) {
+        ix_writer_close(w);
+    } else if (ix_writer_finish(w, r->compact, &wk->compacted, err) < 0) {
+        fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
+                "(the index is fine, just larger): %s\n", r->db, wk->shard, err);
     }
     return NULL;
-}
-
-/* ---- database layout ---- */
-
-static int mkdir_p(const char *dir, char *err)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
-            snprintf(err, PS_ERRLEN, "cannot create %s: %s", tmp, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
-        snprintf(err, PS_ERRLEN, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Finishes or undoes a compaction a crash interrupted: shardN.new is
- * complete only once it has been renamed into place. */
-static void recover_shard(const char *db, int s)
-{
-    char cur[PATH_MAX], fresh[PATH_MAX], old[PATH_MAX];
-    snprintf(cur, sizeof cur, "%s/shard%d", db, s);
-    snprintf(fresh, sizeof fresh, "%s/shard%d.new", db, s);
-    snprintf(old, sizeof old, "%s/shard%d.old", db, s);
-    if (access(cur, F_OK) != 0 && access(old, F_OK) == 0)
-        rename(old, cur);                 /* crashed between the renames */
-    rm_rf(fresh);
-    rm_rf(old);
-}
-
-/* Rewrites shard s compactly (Xapian leaves blocks half full after many
- * small commits): compact to shardN.new, then swap it in. */
-static int compact_shard(const char *db, int s, char *err)
-{
-    char cur[PATH_MAX], fresh[PATH_MAX], old[PATH_MAX];
-    snprintf(cur, sizeof cur, "%s/shard%d", db, s);
-    snprintf(fresh, sizeof fresh, "%s/shard%d.new", db, s);
-    snprintf(old, sizeof old, "%s/shard%d.old", db, s);
-    rm_rf(fresh);
-    if (xap_compact(cur, fresh, err) != XAP_OK) {
-        rm_rf(fresh);
-        return -1;
-    }
-    if (rename(cur, old) < 0 || rename(fresh, cur) < 0) {
-        snprintf(err, PS_ERRLEN, "cannot swap in the compacted shard: %s",
-                 strerror(errno));
-        recover_shard(db, s);
-        return -1;
-    }
-    rm_rf(old);
-    return 0;
-}
-
-/* Rewrites DIR/generation (new inode and mtime) so running readers know
- * to open the database anew. */
-static void bump_generation(const char *db)
-{
-    char path[PATH_MAX], tmp[PATH_MAX];
-    snprintf(path, sizeof path, "%s/" GENERATION_FILE, db);
-    snprintf(tmp, sizeof tmp, "%s/" GENERATION_FILE ".tmp", db);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp)
-        return;
-    fprintf(fp, "%.6f\n", ps_now());
-    if (fclose(fp) == 0)
-        rename(tmp, path);
-}
-
-/* Takes the writer's lock of DIR for the whole run: every other step,
- * from recovering a crashed compaction to the last rename, happens under
- * it.  Returns the descriptor (kept open until exit: the kernel releases
- * the lock when the process dies, so a crashed writer never blocks the
- * next one), -1 after an error, -2 when another live writer holds it
- * (err names its pid) and wait is 0. */
-static int lock_db(const char *db, int wait, char *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/" LOCK_FILE, db);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, PS_ERRLEN, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK) {
-            snprintf(err, PS_ERRLEN, "cannot lock %s: %s", path, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        if (!wait) {
-            snprintf(err, PS_ERRLEN, "another policy-index (pid %s) is writing "
-                     "%s", *pid ? pid : "?", db);
-            close(fd);
-            return -2;
-        }
-        fprintf(stderr, "policy-index: waiting for another policy-index (pid %s) "
-                "writing %s\n", *pid ? pid : "?", db);
-        while (flock(fd, LOCK_EX) < 0) {
-            if (errno != EINTR) {
-                snprintf(err, PS_ERRLEN, "cannot lock %s: %s", path,
-                         strerror(errno));
-                close(fd);
-                return -1;
-            }
-        }
-    }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-        snprintf(err, PS_ERRLEN, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Reads or creates DIR/XAPIANDB; returns the shard count or -1.  The
- * caller holds the writer's lock. */
-static int open_layout(const char *db, int jobs, char *err)
-{
-    char stub[PATH_MAX];
-    snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
-    FILE *fp = fopen(stub, "r");
-    if (fp) {
-        /* Only a stub this program wrote: "glass shardN" for N = 0, 1, ...
-         * in order, each shard there.  Anything else (a shard listed twice,
-         * one missing, a line by hand) would index into an unlisted shard
-         * or count passages twice: refused, nothing written. */
-        int n = 0, bad = 0;
-        char line[512];
-        while (fgets(line, sizeof line, fp)) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (!*line || *line == '#')
-                continue;
-            char want[32];
-            snprintf(want, sizeof want, "glass shard%d", n);
-            if (strcmp(line, want) != 0) {
-                snprintf(err, PS_ERRLEN, "%s: line %d is '%.60s', expected '%s': "
-                         "not a stub this program wrote (damaged?); nothing "
-                         "written", stub, n + 1, line, want);
-                bad = 1;
-                break;
-            }
-            n++;
-        }
-        fclose(fp);
-        if (bad)
-            return -1;
-        if (n < 1) {
-            snprintf(err, PS_ERRLEN, "%s lists no shards", stub);
-            return -1;
-        }
-        for (int s = 0; s < n; s++)
-            recover_shard(db, s);
-        for (int s = 0; s < n; s++) {
-            char sp[PATH_MAX];
-            snprintf(sp, sizeof sp, "%s/shard%d/iamglass", db, s);
-            if (access(sp, F_OK) != 0) {
-                snprintf(err, PS_ERRLEN, "%s lists shard%d, which is missing: "
-                         "the index is damaged; nothing written", stub, s);
-                return -1;
-            }
-        }
-        return n;
-    }
-    char probe[PATH_MAX];
-    snprintf(probe, sizeof probe, "%s/iamglass", db);
-    if (access(probe, F_OK) == 0) {
-        snprintf(err, PS_ERRLEN, "%s is a plain Xapian database, not a "
-                 "policy-search index", db);
-        return -1;
-    }
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/XAPIANDB.tmp", db);
-    fp = fopen(tmp, "w");
-    if (!fp) {
-        snprintf(err, PS_ERRLEN, "cannot write %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    for (int i = 0; i < jobs; i++)
-        fprintf(fp, "glass shard%d\n", i);
-    if (fclose(fp) != 0 || rename(tmp, stub) < 0) {
-        snprintf(err, PS_ERRLEN, "cannot write %s: %s", stub, strerror(errno));
-        return -1;
-    }
-    return jobs;
-}
-
-/* ---- --check ---- */
-
-typedef struct check_ctx {
-    unsigned maxdoc;
-    const gram_seg *segs;
-    size_t nsegs;
-    size_t unlisted;
-    size_t verified;          /* passages whose grams were rebuilt */
-    size_t chunks, data, bad;
-    const char *shard;
-    char err[PS_ERRLEN];
-} check_ctx;
-
-static void check_fail(check_ctx *c, const char *what)
-{
-    if (c->bad++ < 10)
-        fprintf(stderr, "policy-index: --check: %s: %s\n", c->shard, what);
-}
-
-static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
-                      size_t vlen)
-{
-    check_ctx *c = ctx;
-    c->chunks++;
-    /* The chunk's segment must be listed; its passages lie within it. */
-    unsigned maxdoc = c->maxdoc;
-    if (c->segs && klen >= 4) {
-        const unsigned char *k = (const unsigned char *)key + klen - 4;
-        unsigned seg = (unsigned)k[0] << 24 | (unsigned)k[1] << 16 |
-                       (unsigned)k[2] << 8 | k[3];
-        size_t i = 0;
-        while (i < c->nsegs && c->segs[i].first != seg)
-            i++;
-        if (i == c->nsegs) {
-            if (c->unlisted++ == 0)
-                check_fail(c, "a character-index chunk of a segment the "
-                              "segment list does not have");
-            return 0;
-        }
-        maxdoc = c->segs[i].last;
-    }
-    if (gram_check_chunk(key, klen, val, vlen, maxdoc, c->err) < 0)
-        check_fail(c, c->err);
-    return 0;
-}
-
-typedef struct text_ctx {
-    xap_wdb *w;
-} text_ctx;
-
-/* A stored passage's text as the index has it (normalized). */
-static int check_text(void *ctx, unsigned docid, ps_buf *out, int *live,
-                      char *err)
-{
-    text_ctx *t = ctx;
-    char key[6], *v;
-    size_t vl;
-    ps_data_key(docid, key);
-    *live = 0;
-    if (xap_wdb_get_metadata_k(t->w, key, 6, &v, &vl, err) != XAP_OK)
-        return -1;
-    json_error_t je;
-    json_t *j = vl ? json_loadb(v, vl, 0, &je) : NULL;
-    free(v);
-    const char *src = j ? json_string_value(json_object_get(j, "text")) : NULL;
-    if (src) {
-        size_t *from = NULL, *to = NULL;
-        if (norm_text_map(src, strlen(src), out, &from, &to, err) == 0)
-            *live = 1;
-        free(from);
-        free(to);
-    }
-    json_decref(j);
-    return 0;
-}
-
-static int check_get(void *ctx, const char *key, size_t klen, ps_buf *out,
-                     char *err)
-{
-    text_ctx *t = ctx;
-    char *v;
-    size_t vl;
-    if (xap_wdb_get_metadata_k(t->w, key, klen, &v, &vl, err) != XAP_OK)
-        return -1;
-    out->len = 0;
-    ps_buf_add(out, v, vl);
-    free(v);
-    return 0;
-}
-
-static int check_data(void *ctx, const char *key, size_t klen, const char *val,
-                      size_t vlen)
-{
-    check_ctx *c = ctx;
-    (void)key;
-    if (klen != 6)
-        check_fail(c, "a passage record with a malformed key");
-    if (!vlen)
-        return 0;                       /* a deleted passage */
-    c->data++;
-    json_error_t je;
-    json_t *j = json_loadb(val, vlen, 0, &je);
-    if (!j || !json_is_string(json_object_get(j, "text")) ||
-        !json_is_string(json_object_get(j, "doc")))
-        check_fail(c, "a passage record that is not the passage's JSON");
-    json_decref(j);
-    return 0;
-}
-
-/* policy-index --check DB: Xapian's full check of every shard, every
- * chunk of the character index decoded and checked, every passage record
- * read, and the counts compared.  Exit 0 when all is well, 1 otherwise. */
-static int check_index(const char *db, int wait)
-{
-    char err[PS_ERRLEN];
-    int lockfd = lock_db(db, wait, err);
-    if (lockfd < 0) {
-        fprintf(stderr, "policy-index: %s\n", err);
-        return lockfd == -2 ? 2 : 1;
-    }
-    char stub[PATH_MAX];
-    snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
-    if (access(stub, F_OK) != 0) {
-        fprintf(stderr, "policy-index: --check: %s: no index here\n", db);
-        close(lockfd);
-        return 1;
-    }
-    int n = open_layout(db, 1, err);
-    if (n < 0) {
-        fprintf(stderr, "policy-index: --check: %s\n", err);
-        close(lockfd);
-        return 1;
-    }
-    size_t bad = 0, chunks = 0, passages = 0;
-    for (int s = 0; s < n; s++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/shard%d", db, s);
-        check_ctx c = {0};
-        c.shard = path;
-        size_t problems = 0;
-        if (xap_check(path, &problems, err) != XAP_OK) {
-            check_fail(&c, err);
-        } else if (problems) {
-            snprintf(err, sizeof err, "Xapian's check found %zu problems "
-                     "(xapian-check %s for the details)", problems, path);
-            check_fail(&c, err);
-        }
-        xap_wdb *w;
-        if (c.bad || xap_wdb_open(path, &w, err) != XAP_OK) {
-            if (!c.bad)
-                check_fail(&c, err);
-            bad += c.bad;
-            continue;
-        }
-        char *ver = NULL;
-        if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
-            strcmp(ver, PS_FORMAT_VERSION) != 0) {
-            snprintf(err, sizeof err, "format mark '%.20s', expected '%s'",
-                     ver ? ver : "", PS_FORMAT_VERSION);
-            check_fail(&c, err);
-        }
-        free(ver);
-        c.maxdoc = xap_wdb_lastdocid(w);
-        gram_seg *segs = NULL;
-        size_t nsegs = 0;
-        unsigned (*del)[2] = NULL;
-        size_t ndel = 0;
-        char *sv = NULL, *dv = NULL;
-        size_t svl = 0, dvl = 0;
-        if (xap_wdb_get_metadata_n(w, META_SEGMENTS, &sv, &svl, err) != XAP_OK ||
-            gram_segs_decode(sv, svl, &segs, &nsegs) < 0)
-            check_fail(&c, "the segment list does not decode");
-        if (xap_wdb_get_metadata_n(w, META_DELETED, &dv, &dvl, err) != XAP_OK ||
-            gram_ranges_decode(dv, dvl, &del, &ndel) < 0)
-            check_fail(&c, "the list of deleted passages does not decode");
-        free(sv);
-        free(dv);
-        for (size_t i = 0; i < nsegs; i++)
-            if (segs[i].last > c.maxdoc) {
-                check_fail(&c, "a segment beyond the last passage");
-                break;
-            }
-        c.segs = segs ? segs : (const gram_seg *)"";
-        c.nsegs = nsegs;
-        if (xap_wdb_metadata_scan(w, META_GRAM, 2, check_gram, &c, err) != XAP_OK ||
-            xap_wdb_metadata_scan(w, META_LENGTH, 2, check_gram, &c, err) != XAP_OK ||
-            xap_wdb_metadata_scan(w, META_UNIGRAM, 2, check_gram, &c, err) != XAP_OK ||
-            xap_wdb_metadata_scan(w, META_DATA, 2, check_data, &c, err) != XAP_OK)
-            check_fail(&c, err);
-        /* The character index rebuilt from the stored text, segment by
-         * segment, 20,000 passages at a time, equals the stored one. */
-        text_ctx tc = {w};
-        for (size_t i = 0; i < nsegs && !c.bad; i++) {
-            size_t differ = 0;
-            if (gram_verify(check_get, &tc, &segs[i], check_text, &tc,
-                            (const unsigned (*)[2])del, ndel, 20000, &differ,
-                            err) < 0)
-                check_fail(&c, err);
-            else if (differ) {
-                snprintf(err, sizeof err, "segment %u: %zu chunk%s differ%s from "
-                         "the passages' text", segs[i].first, differ,
-                         differ == 1 ? "" : "s", differ == 1 ? "s" : "");
-                check_fail(&c, err);
-            }
-            c.verified += segs[i].passages;
-        }
-        free(segs);
-        free(del);
-        unsigned docs = 0;
-        if (xap_wdb_doccount(w, &docs, err) != XAP_OK)
-            check_fail(&c, err);
-        if (c.data != docs) {
-            snprintf(err, sizeof err, "%zu passage records for %u passages",
-                     c.data, docs);
-            check_fail(&c, err);
-        }
-        xap_wdb_close(w);
-        chunks += c.chunks;
-        passages += c.data;
-        bad += c.bad;
-    }
-    close(lockfd);
-    fprintf(stderr, "policy-index: --check %s: %d shard%s, %zu passages, %zu "
-            "character-index chunks: %s\n", db, n, n == 1 ? "" : "s", passages,
-            chunks, bad ? "DAMAGED" : "ok");
-    return bad ? 1 : 0;
 }
 
 /* ---- --extract and --passages ---- */
@@ -1334,7 +732,7 @@ int main(int argc, char **argv)
     if (extract_file)
         return extract(extract_file);
     if (check_db)
-        return check_index(check_db, wait);
+        return ix_check(check_db, wait);
     if (!db || (first_path >= argc && !optimize)) {
         usage();
         return 2;
@@ -1350,16 +748,16 @@ int main(int argc, char **argv)
     setenv("XAPIAN_FLUSH_THRESHOLD", "100000000", 1);
     double t0 = ps_now();
     char err[PS_ERRLEN];
-    if (mkdir_p(db, err) < 0) {
+    if (ix_mkdir_p(db, err) < 0) {
         fprintf(stderr, "policy-index: %s: %s\n", db, err);
         return 1;
     }
-    int lockfd = lock_db(db, wait, err);
+    int lockfd = ix_lock(db, wait, err);
     if (lockfd < 0) {
         fprintf(stderr, "policy-index: %s\n", err);
         return lockfd == -2 ? 2 : 1;
     }
-    int nshards = open_layout(db, (int)jobs, err);
+    int nshards = ix_layout(db, (int)jobs, err);
     if (nshards < 0) {
         fprintf(stderr, "policy-index: %s: %s\n", db, err);
         return 1;
@@ -1407,51 +805,12 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/shard%d", db, s);
         wk[s].r = &r;
         wk[s].shard = s;
-        if (xap_wdb_open(path, &wk[s].w, err) != XAP_OK) {
-            fprintf(stderr, "policy-index: %s: cannot open for writing: %s\n",
-                    path, err);
+        if (!(wk[s].ixw = ix_writer_open(db, s, err))) {
+            fprintf(stderr, "policy-index: %s\n", err);
             ok = 0;
             break;
         }
         opened++;
-        char *ver = NULL;
-        if (xap_wdb_get_metadata(wk[s].w, META_VERSION, &ver, err) == XAP_OK &&
-            *ver && strcmp(ver, PS_FORMAT_VERSION) != 0) {
-            fprintf(stderr, "policy-index: %s: index format %s, this build "
-                    "writes %s; index the documents into a new --db "
-                    "(searching the old one still works)\n", path, ver,
-                    PS_FORMAT_VERSION);
-            ok = 0;
-        }
-        int fresh = ver && !*ver;
-        free(ver);
-        xap_wdb_set_metadata(wk[s].w, META_VERSION, PS_FORMAT_VERSION, err);
-        /* A new shard is a valid, empty index from its first commit: a run
-         * killed before its first batch leaves an index that opens. */
-        if (ok && fresh && xap_wdb_commit(wk[s].w, err) != XAP_OK) {
-            fprintf(stderr, "policy-index: %s: %s\n", path, err);
-            ok = 0;
-        }
-        char *dv = NULL;
-        size_t dl = 0;
-        if (ok && (xap_wdb_get_metadata_n(wk[s].w, META_DELETED, &dv, &dl, err) !=
-                       XAP_OK ||
-                   gram_ranges_decode(dv, dl, &wk[s].del, &wk[s].ndel) < 0)) {
-            fprintf(stderr, "policy-index: %s: cannot read the list of deleted "
-                    "passages\n", path);
-            ok = 0;
-        }
-        free(dv);
-        dv = NULL;
-        if (ok && (xap_wdb_get_metadata_n(wk[s].w, META_SEGMENTS, &dv, &dl,
-                                          err) != XAP_OK ||
-                   gram_segs_decode(dv, dl, &wk[s].segs, &wk[s].nsegs) < 0)) {
-            fprintf(stderr, "policy-index: %s: cannot read the list of "
-                    "segments of the character index\n", path);
-            ok = 0;
-        }
-        free(dv);
-        wk[s].grams = gram_batch_create();
         if (!(wk[s].ana = ana_ctx_create(res, err))) {
             fprintf(stderr, "policy-index: %s\n", err);
             ok = 0;
@@ -1468,7 +827,7 @@ int main(int argc, char **argv)
         snprintf(key, sizeof key, META_FILE "%s", r.files[i].docid);
         for (int s = 0; s < nshards && r.files[i].shard < 0; s++) {
             char *v = NULL;
-            if (xap_wdb_get_metadata(wk[s].w, key, &v, err) == XAP_OK && *v) {
+            if (ix_writer_get(wk[s].ixw, key, &v, err) == 0 && *v) {
                 r.files[i].shard = s;
                 r.files[i].was = v;
                 v = NULL;
@@ -1500,18 +859,15 @@ int main(int argc, char **argv)
         }
     }
     for (int s = 0; s < opened; s++) {
-        xap_wdb_close(wk[s].w);
+        ix_writer_close(wk[s].ixw);
         ana_ctx_destroy(wk[s].ana);
-        gram_batch_destroy(wk[s].grams);
-        free(wk[s].del);
-        free(wk[s].segs);
     }
     /* Tell readers that compaction replaced shard files. */
     int compacted = 0;
     for (int s = 0; s < opened; s++)
         compacted |= wk[s].compacted;
     if (compacted)
-        bump_generation(db);
+        ix_bump_generation(db);
     double secs = ps_now() - t0;
     double mb = (double)atomic_load(&r.bytes) / 1e6;
     struct rusage ru;

@@ -31,6 +31,8 @@
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
 
+#include <stddef.h>
+
 #define PS_FORMAT_VERSION "5"
 /* The oldest format this build reads. */
 #define PS_FORMAT_OLDEST_READ 4
@@ -77,6 +79,21 @@ static inline void ps_data_key(unsigned docid, char out[6])
     out[3] = (char)(docid >> 16);
     out[4] = (char)(docid >> 8);
     out[5] = (char)docid;
+}
+
+/* Readers open the shards as one database whose docids interleave: shard
+ * k's local docid l (of n shards) is (l - 1) * n + k + 1, and back. */
+static inline unsigned ps_global_docid(unsigned local, size_t shard,
+                                       size_t nshards)
+{
+    return (local - 1) * (unsigned)nshards + (unsigned)shard + 1;
+}
+
+static inline void ps_local_docid(unsigned global, size_t nshards,
+                                  size_t *shard, unsigned *local)
+{
+    *shard = (global - 1) % nshards;
+    *local = (global - 1) / (unsigned)nshards + 1;
 }
 
 /* A file in the index directory the indexer rewrites whenever it has

@@ -27,6 +27,7 @@
 #include "search.h"
 #include "dset.h"
 #include "grams.h"
+#include "index.h"
 #include "normalize.h"
 #include "query.h"
 #include "schema.h"
@@ -147,19 +148,6 @@ static void snap_release(snapshot *s)
         snap_free(s);
 }
 
-/* Identity of the index's generation file ("" when there is none). */
-static void read_generation(const char *path, char *out, size_t n)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s/" GENERATION_FILE, path);
-    struct stat st;
-    if (stat(p, &st) == 0)
-        snprintf(out, n, "%lld.%ld.%lld", (long long)st.st_mtim.tv_sec,
-                 (long)st.st_mtim.tv_nsec, (long long)st.st_ino);
-    else
-        out[0] = '\0';
-}
-
 /* Every shard's format mark (the combined database shows only the first
  * shard's metadata): formats PS_FORMAT_OLDEST_READ to PS_FORMAT_VERSION. */
 static int check_formats(xap_db *db, char *err)
@@ -241,7 +229,7 @@ static snapshot *snap_build(const char *path, int facets, char *err)
     pthread_mutex_init(&s->lock, NULL);
     /* The generation before the database: a compaction that replaces
      * files after this point is seen at the next check. */
-    read_generation(path, s->generation, sizeof s->generation);
+    ix_generation(path, s->generation, sizeof s->generation);
     xap_db *db;
     if (xap_db_open(path, &db, err) != XAP_OK) {
         snap_free(s);
@@ -313,7 +301,7 @@ static xap_db *snap_borrow(snapshot *s, const char *path)
         return NULL;
     unsigned long long revs[64];
     size_t n = xap_db_nshards(db);
-    read_generation(path, gen, sizeof gen);
+    ix_generation(path, gen, sizeof gen);
     if (n != s->nshards || n > 64 || strcmp(gen, s->generation) != 0 ||
         xap_db_revisions(db, revs, n, err) != XAP_OK ||
         memcmp(revs, s->revs, n * sizeof *revs) != 0) {
@@ -348,7 +336,7 @@ static snapshot *ix_acquire(srch_index *ix)
 static int snap_stale(snapshot *s, const char *path)
 {
     char gen[64], err[PS_ERRLEN];
-    read_generation(path, gen, sizeof gen);
+    ix_generation(path, gen, sizeof gen);
     if (strcmp(gen, s->generation) != 0)
         return 1;
     xap_db *db;
@@ -743,7 +731,7 @@ static const dset *contains_set(srch_engine *e, build *b, const char *s,
     size_t *heap = ps_xmalloc(ns * sizeof(size_t));
     unsigned *key = ps_xmalloc(ns * sizeof(unsigned));
     size_t nh = 0;
-#define GID(k) ((r->h[k].docs[pos[k]] - 1) * (unsigned)ns + (unsigned)(k) + 1)
+#define GID(k) ps_global_docid(r->h[k].docs[pos[k]], (k), ns)
     for (size_t k = 0; k < ns; k++) {
         if (!r->h[k].n)
             continue;

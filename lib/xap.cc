@@ -4,6 +4,7 @@
  * and turns it into an xap_status plus a message.
  */
 #include "xap.h"
+#include "schema.h"
 
 #include <xapian.h>
 #include <sstream>
@@ -693,9 +694,9 @@ size_t xap_facets_row(const xap_facets *f, unsigned did,
 
 static std::string data_of(xap_db *db, Xapian::docid did, const char *key)
 {
-    size_t n = db->shards.size();
-    size_t s = (did - 1) % n;
-    Xapian::docid local = (did - 1) / n + 1;
+    size_t s;
+    unsigned local;
+    ps_local_docid(did, db->shards.size(), &s, &local);
     std::string k(key);
     k += (char)(local >> 24);
     k += (char)(local >> 16);

@@ -1,0 +1,792 @@
+/*
+ * index.c: the index as one module (see index.h).
+ */
+#define _DEFAULT_SOURCE
+#include "index.h"
+#include "grams.h"
+#include "normalize.h"
+#include "schema.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the directory ---- */
+
+int ix_mkdir_p(const char *dir, char *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            snprintf(err, PS_ERRLEN, "cannot create %s: %s", tmp, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, PS_ERRLEN, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Finishes or undoes a compaction a crash interrupted: shardN.new is
+ * complete only once it has been renamed into place. */
+static void recover_shard(const char *db, int s)
+{
+    char cur[PATH_MAX], fresh[PATH_MAX], old[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s/shard%d", db, s);
+    snprintf(fresh, sizeof fresh, "%s/shard%d.new", db, s);
+    snprintf(old, sizeof old, "%s/shard%d.old", db, s);
+    if (access(cur, F_OK) != 0 && access(old, F_OK) == 0)
+        rename(old, cur);                 /* crashed between the renames */
+    rm_rf(fresh);
+    rm_rf(old);
+}
+
+/* Rewrites shard s compactly (Xapian leaves blocks half full after many
+ * small commits): compact to shardN.new, then swap it in. */
+int ix_compact_shard(const char *db, int s, char *err)
+{
+    char cur[PATH_MAX], fresh[PATH_MAX], old[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s/shard%d", db, s);
+    snprintf(fresh, sizeof fresh, "%s/shard%d.new", db, s);
+    snprintf(old, sizeof old, "%s/shard%d.old", db, s);
+    rm_rf(fresh);
+    if (xap_compact(cur, fresh, err) != XAP_OK) {
+        rm_rf(fresh);
+        return -1;
+    }
+    if (rename(cur, old) < 0 || rename(fresh, cur) < 0) {
+        snprintf(err, PS_ERRLEN, "cannot swap in the compacted shard: %s",
+                 strerror(errno));
+        recover_shard(db, s);
+        return -1;
+    }
+    rm_rf(old);
+    return 0;
+}
+
+/* Rewrites DIR/generation (new inode and mtime) so running readers know
+ * to open the database anew. */
+void ix_bump_generation(const char *db)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" GENERATION_FILE, db);
+    snprintf(tmp, sizeof tmp, "%s/" GENERATION_FILE ".tmp", db);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return;
+    fprintf(fp, "%.6f\n", ps_now());
+    if (fclose(fp) == 0)
+        rename(tmp, path);
+}
+
+/* Takes the writer's lock of DIR for the whole run: every other step,
+ * from recovering a crashed compaction to the last rename, happens under
+ * it.  Returns the descriptor (kept open until exit: the kernel releases
+ * the lock when the process dies, so a crashed writer never blocks the
+ * next one), -1 after an error, -2 when another live writer holds it
+ * (err names its pid) and wait is 0. */
+int ix_lock(const char *db, int wait, char *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" LOCK_FILE, db);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, PS_ERRLEN, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) {
+            snprintf(err, PS_ERRLEN, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (!wait) {
+            snprintf(err, PS_ERRLEN, "another policy-index (pid %s) is writing "
+                     "%s", *pid ? pid : "?", db);
+            close(fd);
+            return -2;
+        }
+        fprintf(stderr, "policy-index: waiting for another policy-index (pid %s) "
+                "writing %s\n", *pid ? pid : "?", db);
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno != EINTR) {
+                snprintf(err, PS_ERRLEN, "cannot lock %s: %s", path,
+                         strerror(errno));
+                close(fd);
+                return -1;
+            }
+        }
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        snprintf(err, PS_ERRLEN, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads or creates DIR/XAPIANDB; returns the shard count or -1.  The
+ * caller holds the writer's lock. */
+int ix_layout(const char *db, int jobs, char *err)
+{
+    char stub[PATH_MAX];
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
+    FILE *fp = fopen(stub, "r");
+    if (fp) {
+        /* Only a stub this program wrote: "glass shardN" for N = 0, 1, ...
+         * in order, each shard there.  Anything else (a shard listed twice,
+         * one missing, a line by hand) would index into an unlisted shard
+         * or count passages twice: refused, nothing written. */
+        int n = 0, bad = 0;
+        char line[512];
+        while (fgets(line, sizeof line, fp)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (!*line || *line == '#')
+                continue;
+            char want[32];
+            snprintf(want, sizeof want, "glass shard%d", n);
+            if (strcmp(line, want) != 0) {
+                snprintf(err, PS_ERRLEN, "%s: line %d is '%.60s', expected '%s': "
+                         "not a stub this program wrote (damaged?); nothing "
+                         "written", stub, n + 1, line, want);
+                bad = 1;
+                break;
+            }
+            n++;
+        }
+        fclose(fp);
+        if (bad)
+            return -1;
+        if (n < 1) {
+            snprintf(err, PS_ERRLEN, "%s lists no shards", stub);
+            return -1;
+        }
+        for (int s = 0; s < n; s++)
+            recover_shard(db, s);
+        for (int s = 0; s < n; s++) {
+            char sp[PATH_MAX];
+            snprintf(sp, sizeof sp, "%s/shard%d/iamglass", db, s);
+            if (access(sp, F_OK) != 0) {
+                snprintf(err, PS_ERRLEN, "%s lists shard%d, which is missing: "
+                         "the index is damaged; nothing written", stub, s);
+                return -1;
+            }
+        }
+        return n;
+    }
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof probe, "%s/iamglass", db);
+    if (access(probe, F_OK) == 0) {
+        snprintf(err, PS_ERRLEN, "%s is a plain Xapian database, not a "
+                 "policy-search index", db);
+        return -1;
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/XAPIANDB.tmp", db);
+    fp = fopen(tmp, "w");
+    if (!fp) {
+        snprintf(err, PS_ERRLEN, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < jobs; i++)
+        fprintf(fp, "glass shard%d\n", i);
+    if (fclose(fp) != 0 || rename(tmp, stub) < 0) {
+        snprintf(err, PS_ERRLEN, "cannot write %s: %s", stub, strerror(errno));
+        return -1;
+    }
+    return jobs;
+}
+
+void ix_generation(const char *db, char *out, size_t n)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/" GENERATION_FILE, db);
+    struct stat st;
+    if (stat(p, &st) == 0)
+        snprintf(out, n, "%lld.%ld.%lld", (long long)st.st_mtim.tv_sec,
+                 (long)st.st_mtim.tv_nsec, (long long)st.st_ino);
+    else
+        out[0] = '\0';
+}
+
+/* ---- one shard's writer ---- */
+
+/* A batch is committed after this many passages or when its character
+ * index holds this many bytes, whichever comes first. */
+#define COMMIT_PASSAGES 20000
+#define COMMIT_BYTES (48u << 20)
+
+struct ix_writer {
+    xap_wdb *w;
+    char *db;
+    int shard;
+    gram_batch *grams;      /* character index of the passages since commit */
+    size_t pending;         /* passages since commit */
+    unsigned (*del)[2];     /* deleted docid ranges (META_DELETED) */
+    size_t ndel;
+    int del_dirty;
+    gram_seg *segs;         /* the character index's segments */
+    size_t nsegs;
+    size_t merges;
+    size_t run_passages;    /* passages committed by this writer */
+    int changed;
+    char err[PS_ERRLEN];    /* of the last failed metadata write */
+};
+
+ix_writer *ix_writer_open(const char *db, int s, char *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/shard%d", db, s);
+    ix_writer *w = ps_xcalloc(1, sizeof *w);
+    w->db = ps_xstrdup(db);
+    w->shard = s;
+    if (xap_wdb_open(path, &w->w, err) != XAP_OK) {
+        char tmp[PS_ERRLEN];
+        snprintf(tmp, sizeof tmp, "%s: cannot open for writing: %s", path, err);
+        memcpy(err, tmp, PS_ERRLEN);
+        ix_writer_close(w);
+        return NULL;
+    }
+    char *ver = NULL;
+    if (xap_wdb_get_metadata(w->w, META_VERSION, &ver, err) != XAP_OK) {
+        ix_writer_close(w);
+        return NULL;
+    }
+    if (*ver && strcmp(ver, PS_FORMAT_VERSION) != 0) {
+        snprintf(err, PS_ERRLEN, "%s: index format %.20s, this build writes %s; "
+                 "index the documents into a new --db (searching the old one "
+                 "still works)", path, ver, PS_FORMAT_VERSION);
+        free(ver);
+        ix_writer_close(w);
+        return NULL;
+    }
+    int fresh = !*ver;
+    free(ver);
+    /* A new shard is a valid, empty index from its first commit: a run
+     * killed before its first batch leaves an index that opens. */
+    if (fresh && (xap_wdb_set_metadata(w->w, META_VERSION, PS_FORMAT_VERSION,
+                                       err) != XAP_OK ||
+                  xap_wdb_commit(w->w, err) != XAP_OK)) {
+        ix_writer_close(w);
+        return NULL;
+    }
+    char *v = NULL;
+    size_t vl = 0;
+    if (xap_wdb_get_metadata_n(w->w, META_DELETED, &v, &vl, err) != XAP_OK ||
+        gram_ranges_decode(v, vl, &w->del, &w->ndel) < 0) {
+        free(v);
+        snprintf(err, PS_ERRLEN, "%s: cannot read the list of deleted passages",
+                 path);
+        ix_writer_close(w);
+        return NULL;
+    }
+    free(v);
+    v = NULL;
+    if (xap_wdb_get_metadata_n(w->w, META_SEGMENTS, &v, &vl, err) != XAP_OK ||
+        gram_segs_decode(v, vl, &w->segs, &w->nsegs) < 0) {
+        free(v);
+        snprintf(err, PS_ERRLEN, "%s: cannot read the list of segments of the "
+                 "character index", path);
+        ix_writer_close(w);
+        return NULL;
+    }
+    free(v);
+    w->grams = gram_batch_create();
+    return w;
+}
+
+void ix_writer_close(ix_writer *w)
+{
+    if (!w)
+        return;
+    xap_wdb_close(w->w);
+    gram_batch_destroy(w->grams);
+    free(w->del);
+    free(w->segs);
+    free(w->db);
+    free(w);
+}
+
+int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
+                  const char *data, size_t datalen, char *err)
+{
+    unsigned docid;
+    char key[6];
+    if (xap_wdb_add(w->w, doc, &docid, err) != XAP_OK)
+        return -1;
+    ps_data_key(docid, key);
+    if (xap_wdb_set_metadata_n(w->w, key, 6, data, datalen, err) != XAP_OK)
+        return -1;
+    gram_batch_add(w->grams, docid, text, len);
+    w->pending++;
+    w->changed = 1;
+    return 0;
+}
+
+/* The character index still lists deleted passages until their segment
+ * is merged: their docids go to the deleted list. */
+int ix_writer_delete(ix_writer *w, const char *term, size_t *count, char *err)
+{
+    unsigned *ids;
+    size_t n;
+    if (count)
+        *count = 0;
+    if (xap_wdb_delete_term(w->w, term, &ids, &n, err) != XAP_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char key[6];
+        ps_data_key(ids[i], key);
+        if (xap_wdb_set_metadata_n(w->w, key, 6, "", 0, err) != XAP_OK)
+            rc = -1;
+    }
+    if (n) {
+        gram_ranges_add(&w->del, &w->ndel, ids, n);
+        w->del_dirty = 1;
+        w->changed = 1;
+    }
+    if (count)
+        *count = n;
+    free(ids);
+    return rc;
+}
+
+int ix_writer_set(ix_writer *w, const char *key, const char *value, char *err)
+{
+    w->changed = 1;
+    return xap_wdb_set_metadata(w->w, key, value, err) == XAP_OK ? 0 : -1;
+}
+
+int ix_writer_get(ix_writer *w, const char *key, char **value, char *err)
+{
+    return xap_wdb_get_metadata(w->w, key, value, err) == XAP_OK ? 0 : -1;
+}
+
+int ix_writer_keys(ix_writer *w, const char *prefix,
+                   void (*cb)(void *ctx, const char *key), void *ctx,
+                   char *err)
+{
+    return xap_wdb_metadata_keys(w->w, prefix, cb, ctx, err) == XAP_OK ? 0 : -1;
+}
+
+int ix_writer_due(const ix_writer *w)
+{
+    return w->pending >= COMMIT_PASSAGES ||
+           gram_batch_bytes(w->grams) >= COMMIT_BYTES;
+}
+
+int ix_writer_changed(const ix_writer *w)
+{
+    return w->changed;
+}
+
+size_t ix_writer_merges(const ix_writer *w)
+{
+    return w->merges;
+}
+
+static int put_meta(void *ctx, const char *key, size_t klen, const char *val,
+                    size_t vlen)
+{
+    ix_writer *w = ctx;
+    return xap_wdb_set_metadata_n(w->w, key, klen, val, vlen, w->err) !=
+           XAP_OK;
+}
+
+static int get_meta(void *ctx, const char *key, size_t klen, ps_buf *out,
+                    char *err)
+{
+    ix_writer *w = ctx;
+    char *v;
+    size_t vl;
+    if (xap_wdb_get_metadata_k(w->w, key, klen, &v, &vl, err) != XAP_OK)
+        return -1;
+    out->len = 0;
+    ps_buf_add(out, v, vl);
+    free(v);
+    return 0;
+}
+
+/* Adds the batch's segment, then merges what the policy says (gram_plan:
+ * a half-deleted segment alone, the K smallest neighbours when there are
+ * too many), each merge costing the size of what it merges.  Deleted
+ * passages merged away leave the deleted list. */
+static int add_segment(ix_writer *w, const gram_seg *sg, char *err)
+{
+    if (sg->passages) {
+        w->segs = ps_xrealloc(w->segs, (w->nsegs + 1) * sizeof(gram_seg));
+        w->segs[w->nsegs++] = *sg;
+    }
+    size_t start, n;
+    while ((n = gram_plan(w->segs, w->nsegs, (const unsigned (*)[2])w->del,
+                          w->ndel, &start)) > 0) {
+        gram_seg m;
+        if (gram_merge(get_meta, put_meta, w, w->segs + start, n,
+                       (const unsigned (*)[2])w->del, w->ndel, &m, err) < 0)
+            return -1;
+        gram_ranges_drop(&w->del, &w->ndel, w->segs[start].first,
+                         w->segs[start + n - 1].last);
+        w->del_dirty = 1;
+        size_t keep = m.passages ? 1 : 0;
+        if (keep)
+            w->segs[start] = m;
+        memmove(w->segs + start + keep, w->segs + start + n,
+                (w->nsegs - start - n) * sizeof(gram_seg));
+        w->nsegs -= n - keep;
+        w->merges++;
+    }
+    return 0;
+}
+
+int ix_writer_commit(ix_writer *w, size_t *passages, char *err)
+{
+    gram_seg sg;
+    w->err[0] = '\0';
+    if (passages)
+        *passages = 0;
+    int bad = gram_batch_flush(w->grams, put_meta, w, &sg);
+    if (bad)
+        snprintf(err, PS_ERRLEN, "%s", w->err);
+    if (!bad && (sg.passages || w->del_dirty)) {
+        if (add_segment(w, &sg, err) < 0) {
+            if (w->err[0])
+                snprintf(err, PS_ERRLEN, "%s", w->err);
+            bad = 1;
+        } else {
+            ps_buf b;
+            ps_buf_init(&b);
+            gram_segs_encode(w->segs, w->nsegs, &b);
+            bad = xap_wdb_set_metadata_n(w->w, META_SEGMENTS,
+                                         strlen(META_SEGMENTS),
+                                         b.data ? b.data : "", b.len,
+                                         err) != XAP_OK;
+            ps_buf_free(&b);
+        }
+    }
+    if (!bad && w->del_dirty) {
+        ps_buf b;
+        ps_buf_init(&b);
+        gram_ranges_encode((const unsigned (*)[2])w->del, w->ndel, &b);
+        bad = xap_wdb_set_metadata_n(w->w, META_DELETED, strlen(META_DELETED),
+                                     b.data ? b.data : "", b.len, err) != XAP_OK;
+        ps_buf_free(&b);
+        w->del_dirty = 0;
+    }
+    if (bad || xap_wdb_commit(w->w, err) != XAP_OK)
+        return -1;
+    w->pending = 0;
+    w->run_passages += sg.passages;
+    if (passages)
+        *passages = sg.passages;
+    return 0;
+}
+
+int ix_writer_optimize(ix_writer *w, char *err)
+{
+    if (w->nsegs <= 1 && !w->ndel)
+        return 0;
+    gram_seg m;
+    if (gram_merge(get_meta, put_meta, w, w->segs, w->nsegs,
+                   (const unsigned (*)[2])w->del, w->ndel, &m, err) < 0)
+        return -1;
+    free(w->del);
+    w->del = NULL;
+    w->ndel = 0;
+    w->del_dirty = 1;
+    w->segs[0] = m;
+    w->nsegs = m.passages ? 1 : 0;
+    w->merges++;
+    w->changed = 1;
+    return ix_writer_commit(w, NULL, err);
+}
+
+int ix_writer_finish(ix_writer *w, int mode, int *compacted, char *err)
+{
+    *compacted = 0;
+    unsigned live = 0;
+    if (xap_wdb_doccount(w->w, &live, err) != XAP_OK) {
+        ix_writer_close(w);
+        return -1;
+    }
+    /* Whole-shard compaction costs the whole shard: done when asked or
+     * when this writer wrote at least half of the shard (a first run),
+     * never because a few files were added. */
+    int worth = mode == 2 || (mode == 1 && w->run_passages &&
+                              w->run_passages * 2 >= (size_t)live);
+    int changed = w->changed;
+    char *db = ps_xstrdup(w->db);
+    int s = w->shard;
+    ix_writer_close(w);
+    int rc = 0;
+    if (worth && changed) {
+        rc = ix_compact_shard(db, s, err);
+        *compacted = rc == 0;
+    }
+    free(db);
+    return rc;
+}
+
+/* ---- checking ---- */
+
+typedef struct check_ctx {
+    unsigned maxdoc;
+    const gram_seg *segs;
+    size_t nsegs;
+    size_t unlisted;
+    size_t verified;          /* passages whose grams were rebuilt */
+    size_t chunks, data, bad;
+    const char *shard;
+    char err[PS_ERRLEN];
+} check_ctx;
+
+static void check_fail(check_ctx *c, const char *what)
+{
+    if (c->bad++ < 10)
+        fprintf(stderr, "policy-index: --check: %s: %s\n", c->shard, what);
+}
+
+static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
+                      size_t vlen)
+{
+    check_ctx *c = ctx;
+    c->chunks++;
+    /* The chunk's segment must be listed; its passages lie within it. */
+    unsigned maxdoc = c->maxdoc;
+    if (c->segs && klen >= 4) {
+        const unsigned char *k = (const unsigned char *)key + klen - 4;
+        unsigned seg = (unsigned)k[0] << 24 | (unsigned)k[1] << 16 |
+                       (unsigned)k[2] << 8 | k[3];
+        size_t i = 0;
+        while (i < c->nsegs && c->segs[i].first != seg)
+            i++;
+        if (i == c->nsegs) {
+            if (c->unlisted++ == 0)
+                check_fail(c, "a character-index chunk of a segment the "
+                              "segment list does not have");
+            return 0;
+        }
+        maxdoc = c->segs[i].last;
+    }
+    if (gram_check_chunk(key, klen, val, vlen, maxdoc, c->err) < 0)
+        check_fail(c, c->err);
+    return 0;
+}
+
+typedef struct text_ctx {
+    xap_wdb *w;
+} text_ctx;
+
+/* A stored passage's text as the index has it (normalized). */
+static int check_text(void *ctx, unsigned docid, ps_buf *out, int *live,
+                      char *err)
+{
+    text_ctx *t = ctx;
+    char key[6], *v;
+    size_t vl;
+    ps_data_key(docid, key);
+    *live = 0;
+    if (xap_wdb_get_metadata_k(t->w, key, 6, &v, &vl, err) != XAP_OK)
+        return -1;
+    json_error_t je;
+    json_t *j = vl ? json_loadb(v, vl, 0, &je) : NULL;
+    free(v);
+    const char *src = j ? json_string_value(json_object_get(j, "text")) : NULL;
+    if (src) {
+        size_t *from = NULL, *to = NULL;
+        if (norm_text_map(src, strlen(src), out, &from, &to, err) == 0)
+            *live = 1;
+        free(from);
+        free(to);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int check_get(void *ctx, const char *key, size_t klen, ps_buf *out,
+                     char *err)
+{
+    text_ctx *t = ctx;
+    char *v;
+    size_t vl;
+    if (xap_wdb_get_metadata_k(t->w, key, klen, &v, &vl, err) != XAP_OK)
+        return -1;
+    out->len = 0;
+    ps_buf_add(out, v, vl);
+    free(v);
+    return 0;
+}
+
+static int check_data(void *ctx, const char *key, size_t klen, const char *val,
+                      size_t vlen)
+{
+    check_ctx *c = ctx;
+    (void)key;
+    if (klen != 6)
+        check_fail(c, "a passage record with a malformed key");
+    if (!vlen)
+        return 0;                       /* a deleted passage */
+    c->data++;
+    json_error_t je;
+    json_t *j = json_loadb(val, vlen, 0, &je);
+    if (!j || !json_is_string(json_object_get(j, "text")) ||
+        !json_is_string(json_object_get(j, "doc")))
+        check_fail(c, "a passage record that is not the passage's JSON");
+    json_decref(j);
+    return 0;
+}
+
+/* policy-index --check DB: Xapian's full check of every shard, every
+ * chunk of the character index decoded and checked, every passage record
+ * read, and the counts compared.  Exit 0 when all is well, 1 otherwise. */
+int ix_check(const char *db, int wait)
+{
+    char err[PS_ERRLEN];
+    int lockfd = ix_lock(db, wait, err);
+    if (lockfd < 0) {
+        fprintf(stderr, "policy-index: %s\n", err);
+        return lockfd == -2 ? 2 : 1;
+    }
+    char stub[PATH_MAX];
+    snprintf(stub, sizeof stub, "%s/XAPIANDB", db);
+    if (access(stub, F_OK) != 0) {
+        fprintf(stderr, "policy-index: --check: %s: no index here\n", db);
+        close(lockfd);
+        return 1;
+    }
+    int n = ix_layout(db, 1, err);
+    if (n < 0) {
+        fprintf(stderr, "policy-index: --check: %s\n", err);
+        close(lockfd);
+        return 1;
+    }
+    size_t bad = 0, chunks = 0, passages = 0;
+    for (int s = 0; s < n; s++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/shard%d", db, s);
+        check_ctx c = {0};
+        c.shard = path;
+        size_t problems = 0;
+        if (xap_check(path, &problems, err) != XAP_OK) {
+            check_fail(&c, err);
+        } else if (problems) {
+            snprintf(err, sizeof err, "Xapian's check found %zu problems "
+                     "(xapian-check %s for the details)", problems, path);
+            check_fail(&c, err);
+        }
+        xap_wdb *w;
+        if (c.bad || xap_wdb_open(path, &w, err) != XAP_OK) {
+            if (!c.bad)
+                check_fail(&c, err);
+            bad += c.bad;
+            continue;
+        }
+        char *ver = NULL;
+        if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
+            strcmp(ver, PS_FORMAT_VERSION) != 0) {
+            snprintf(err, sizeof err, "format mark '%.20s', expected '%s'",
+                     ver ? ver : "", PS_FORMAT_VERSION);
+            check_fail(&c, err);
+        }
+        free(ver);
+        c.maxdoc = xap_wdb_lastdocid(w);
+        gram_seg *segs = NULL;
+        size_t nsegs = 0;
+        unsigned (*del)[2] = NULL;
+        size_t ndel = 0;
+        char *sv = NULL, *dv = NULL;
+        size_t svl = 0, dvl = 0;
+        if (xap_wdb_get_metadata_n(w, META_SEGMENTS, &sv, &svl, err) != XAP_OK ||
+            gram_segs_decode(sv, svl, &segs, &nsegs) < 0)
+            check_fail(&c, "the segment list does not decode");
+        if (xap_wdb_get_metadata_n(w, META_DELETED, &dv, &dvl, err) != XAP_OK ||
+            gram_ranges_decode(dv, dvl, &del, &ndel) < 0)
+            check_fail(&c, "the list of deleted passages does not decode");
+        free(sv);
+        free(dv);
+        for (size_t i = 0; i < nsegs; i++)
+            if (segs[i].last > c.maxdoc) {
+                check_fail(&c, "a segment beyond the last passage");
+                break;
+            }
+        c.segs = segs ? segs : (const gram_seg *)"";
+        c.nsegs = nsegs;
+        if (xap_wdb_metadata_scan(w, META_GRAM, 2, check_gram, &c, err) != XAP_OK ||
+            xap_wdb_metadata_scan(w, META_LENGTH, 2, check_gram, &c, err) != XAP_OK ||
+            xap_wdb_metadata_scan(w, META_UNIGRAM, 2, check_gram, &c, err) != XAP_OK ||
+            xap_wdb_metadata_scan(w, META_DATA, 2, check_data, &c, err) != XAP_OK)
+            check_fail(&c, err);
+        /* The character index rebuilt from the stored text, segment by
+         * segment, 20,000 passages at a time, equals the stored one. */
+        text_ctx tc = {w};
+        for (size_t i = 0; i < nsegs && !c.bad; i++) {
+            size_t differ = 0;
+            if (gram_verify(check_get, &tc, &segs[i], check_text, &tc,
+                            (const unsigned (*)[2])del, ndel, 20000, &differ,
+                            err) < 0)
+                check_fail(&c, err);
+            else if (differ) {
+                snprintf(err, sizeof err, "segment %u: %zu chunk%s differ%s from "
+                         "the passages' text", segs[i].first, differ,
+                         differ == 1 ? "" : "s", differ == 1 ? "s" : "");
+                check_fail(&c, err);
+            }
+            c.verified += segs[i].passages;
+        }
+        free(segs);
+        free(del);
+        unsigned docs = 0;
+        if (xap_wdb_doccount(w, &docs, err) != XAP_OK)
+            check_fail(&c, err);
+        if (c.data != docs) {
+            snprintf(err, sizeof err, "%zu passage records for %u passages",
+                     c.data, docs);
+            check_fail(&c, err);
+        }
+        xap_wdb_close(w);
+        chunks += c.chunks;
+        passages += c.data;
+        bad += c.bad;
+    }
+    close(lockfd);
+    fprintf(stderr, "policy-index: --check %s: %d shard%s, %zu passages, %zu "
+            "character-index chunks: %s\n", db, n, n == 1 ? "" : "s", passages,
+            chunks, bad ? "DAMAGED" : "ok");
+    return bad ? 1 : 0;
+}
+
