@@ -329,6 +329,19 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     xap_doc_clear(d);
 
     xap_doc_add_boolean(d, fterm, strlen(fterm));
+    /* The order among equal scores: document id, then passage. */
+    {
+        size_t dl = strlen(docid);
+        char *key = ps_xmalloc(dl + 5);
+        memcpy(key, docid, dl);
+        key[dl] = '\0';
+        key[dl + 1] = (char)(k >> 24);
+        key[dl + 2] = (char)(k >> 16);
+        key[dl + 3] = (char)(k >> 8);
+        key[dl + 4] = (char)k;
+        xap_doc_set_value(d, SLOT_ORDER, key, dl + 5);
+        free(key);
+    }
 
     sec_score_reset(&c->score);
     for (size_t i = 0; c->facets && i < p->nwords; i++) {

@@ -24,8 +24,10 @@
  *   5  the character index in segments that merge: a chunk's key ends
  *      with its segment's first docid (format 4: the chunk's own first
  *      passage), each segment lists its grams under META_SEGDICT, and
- *      META_SEGMENTS lists the segments.  Readers of format 5 read
- *      format 4 too (the chunks decode alike); writers refuse to add
+ *      META_SEGMENTS lists the segments; SLOT_ORDER orders equal scores
+ *      by document and passage, whatever the shards; hits' JSON has
+ *      "region_codes".  Readers of format 5 read format 4 too (the chunks
+ *      decode alike; equal scores then by docid); writers refuse to add
  *      to a format-4 index.
  */
 #ifndef PS_SCHEMA_H
@@ -47,6 +49,8 @@
 #define SLOT_FACETS 1     /* region codes (sorted, with ancestors) ','
                              FACET_SEP sector names ',' FACET_SEP units ',' */
 #define FACET_SEP '\x1e'
+#define SLOT_ORDER 2      /* document id, NUL, BE32 passage ordinal: the
+                             order among equal scores */
 #define SLOT_NUM0 10      /* mention i: unit, NUL, 8-byte sortable value */
 #define NUM_SLOTS 48      /* mentions beyond this are not filterable */
 

@@ -29,6 +29,7 @@
 #include "grams.h"
 #include "index.h"
 #include "normalize.h"
+#include "pool.h"
 #include "query.h"
 #include "schema.h"
 #include "snippet.h"
@@ -68,10 +69,10 @@ typedef struct snapshot {
     unsigned doccount;
     xap_facets *fx;               /* in-memory facet index, when enabled */
     strset *fxterms;              /* its terms -> their indices */
-    uint32_t *order;              /* docid -> place by (document, passage) */
+    uint32_t *order;              /* docid -> place by (document, passage),
+                                     with the facet index */
     size_t norder;
-    atomic_int have_order;        /* order built (on first need) */
-    pthread_mutex_t lock;         /* guards the pool and order's build */
+    pthread_mutex_t lock;         /* guards the pool */
     xap_db **pool;                /* idle handles at this state */
     size_t npool, cappool;
 } snapshot;
@@ -260,31 +261,14 @@ static snapshot *snap_build(const char *path, int facets, char *err)
         for (size_t i = 0; i < xap_facets_nterms(s->fx); i++)
             strset_put(s->fxterms, xap_facets_term(s->fx, i),
                        strlen(xap_facets_term(s->fx, i)), (int)i);
+        /* The order among equal scores, for every passage at once. */
+        if (xap_db_value_order(db, SLOT_ORDER, &s->order, &s->norder, err) !=
+            XAP_OK) {
+            snap_free(s);
+            return NULL;
+        }
     }
     return s;
-}
-
-/* The place of every passage in (document id, passage ordinal) order:
- * the documents' F terms in term order, each one's passages in docid
- * order (a file's passages are written in order into one shard).  Built
- * on first need with the handle db; NULL (ties by docid) if it fails. */
-static const uint32_t *order_of(snapshot *s, xap_db *db, size_t *n)
-{
-    if (!atomic_load(&s->have_order)) {
-        pthread_mutex_lock(&s->lock);
-        if (!atomic_load(&s->have_order)) {
-            char err[PS_ERRLEN];
-            if (xap_db_term_order(db, PFX_FILE, &s->order, &s->norder, err) !=
-                XAP_OK) {
-                s->order = NULL;
-                s->norder = 0;
-            }
-            atomic_store(&s->have_order, 1);
-        }
-        pthread_mutex_unlock(&s->lock);
-    }
-    *n = s->norder;
-    return s->order;
 }
 
 /* A handle at s's state: an idle one, or a new one if the index has not
@@ -648,6 +632,26 @@ static void build_free(build *b)
 #define BM25_K1 1.2
 #define BM25_B 0.75
 
+typedef struct match_job {
+    srch_engine *e;
+    const char *s;
+    size_t n;
+    gram_hits *h;
+    int *rc;
+    char *errs;               /* PS_ERRLEN per shard */
+} match_job;
+
+/* One shard's passages containing the string.  Shards are separate
+ * databases: each is read by one thread at a time. */
+static void match_shard(void *ctx, size_t k)
+{
+    match_job *m = ctx;
+    fetch_ctx f = {m->e->db, k, NULL};
+    const shard_info *si = &m->e->snap->shards[k];
+    m->rc[k] = gram_match(m->s, m->n, fetch, &f, (const unsigned (*)[2])si->del,
+                          si->ndel, &m->h[k], m->errs + k * PS_ERRLEN);
+}
+
 /* Every passage that contains normalized s[0..n), ranked by BM25 (see the
  * file comment); computed once per query.  NULL with err set when the
  * index cannot be read. */
@@ -659,18 +663,30 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
             return &b->nr[i];
     size_t ns = e->snap->nshards;
     gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
+    /* Each shard's passages at once (one thread each from the pool), then
+     * weights from the statistics of the whole index. */
+    match_job mj = {e, s, n, h, ps_xcalloc(ns ? ns : 1, sizeof(int)),
+                    ps_xcalloc(ns ? ns : 1, PS_ERRLEN)};
+    pool_for(ns, match_shard, &mj);
     size_t df = 0;
+    int failed = -1;
     for (size_t k = 0; k < ns; k++) {
-        fetch_ctx f = {e->db, k, NULL};
-        if (gram_match(s, n, fetch, &f, (const unsigned (*)[2])e->snap->shards[k].del,
-                       e->snap->shards[k].ndel, &h[k], err) < 0) {
-            for (size_t j = 0; j <= k; j++)
-                gram_hits_free(&h[j]);
-            free(h);
-            return NULL;
-        }
+        if (mj.rc[k] < 0 && failed < 0)
+            failed = (int)k;
         df += h[k].n;
     }
+    if (failed >= 0) {
+        snprintf(err, PS_ERRLEN, "shard %d: %s", failed,
+                 mj.errs + (size_t)failed * PS_ERRLEN);
+        for (size_t j = 0; j < ns; j++)
+            gram_hits_free(&h[j]);
+        free(h);
+        free(mj.rc);
+        free(mj.errs);
+        return NULL;
+    }
+    free(mj.rc);
+    free(mj.errs);
     double N = e->snap->doccount;
     if (N < (double)df)
         N = (double)df;
@@ -1079,6 +1095,7 @@ typedef struct ranked {
     const dset *d;
     const uint32_t *order;    /* database docid -> place; see order_of() */
     size_t norder;
+    int tied;                 /* set when two equal weights were compared */
 } ranked;
 
 static uint32_t place(const ranked *r, unsigned id)
@@ -1089,11 +1106,12 @@ static uint32_t place(const ranked *r, unsigned id)
 /* Is a ranked before b?  Higher weight first, then by document id and
  * passage ordinal (the same in any build of the same files, whatever the
  * shards). */
-static int ranks_before(const ranked *r, size_t a, size_t b)
+static int ranks_before(ranked *r, size_t a, size_t b)
 {
     const dset *d = r->d;
     if (d->w[a] != d->w[b])
         return d->w[a] > d->w[b];
+    r->tied = 1;
     uint32_t x = place(r, d->ids[a]), y = place(r, d->ids[b]);
     if (x != y)
         return x < y;
@@ -1107,7 +1125,7 @@ static int by_rank(const void *x, const void *y, void *ctx)
 }
 
 /* Indices of d's k best documents, best first, into out[0..k). */
-static size_t top_k(const ranked *r, size_t k, size_t *out)
+static size_t top_k(ranked *r, size_t k, size_t *out)
 {
     const dset *d = r->d;
     if (k > d->n)
@@ -1153,6 +1171,67 @@ static size_t top_k(const ranked *r, size_t k, size_t *out)
     }
     qsort_r(out, n, sizeof(size_t), by_rank, (void *)r);
     return n;
+}
+
+typedef struct tie {
+    size_t i;                 /* index in the set */
+    char *key;                /* SLOT_ORDER value */
+    size_t len;
+    double w;
+    unsigned id;
+} tie;
+
+static void tie_key(void *ctx, size_t i, const char *v, size_t n)
+{
+    tie *t = ctx;
+    t[i].key = ps_xmalloc(n ? n : 1);
+    memcpy(t[i].key, v, n);
+    t[i].len = n;
+}
+
+static int by_tie(const void *x, const void *y)
+{
+    const tie *a = x, *b = y;
+    if (a->w != b->w)
+        return a->w > b->w ? -1 : 1;
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c = m ? memcmp(a->key, b->key, m) : 0;
+    if (c || a->len != b->len)
+        return c ? c : a->len < b->len ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* idx[0..got) holds the best of d by weight, equal weights by docid:
+ * redone with equal weights by document and passage.  Only passages at
+ * least as heavy as the last one taken can change places. */
+static int exact_ties(srch_engine *e, const dset *d, size_t *idx, size_t got,
+                      char *err)
+{
+    double wmin = d->w[idx[got - 1]];
+    size_t nc = 0;
+    for (size_t i = 0; i < d->n; i++)
+        nc += d->w[i] >= wmin;
+    tie *t = ps_xcalloc(nc ? nc : 1, sizeof(tie));
+    unsigned *ids = ps_xmalloc((nc ? nc : 1) * sizeof(unsigned));
+    for (size_t i = 0, c = 0; i < d->n; i++)
+        if (d->w[i] >= wmin) {
+            t[c].i = i;
+            t[c].w = d->w[i];
+            t[c].id = d->ids[i];
+            ids[c++] = d->ids[i];
+        }
+    int rc = xap_db_values(e->db, SLOT_ORDER, ids, nc, tie_key, t, err) ==
+             XAP_OK ? 0 : -1;
+    if (rc == 0) {
+        qsort(t, nc, sizeof(tie), by_tie);
+        for (size_t k = 0; k < got; k++)
+            idx[k] = t[k].i;
+    }
+    for (size_t c = 0; c < nc; c++)
+        free(t[c].key);
+    free(t);
+    free(ids);
+    return rc;
 }
 
 /* Byte-wise string order. */
@@ -1488,9 +1567,17 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             size_t k = r->limit == 0 ? d->n
                        : want > 0 ? (size_t)skip + (size_t)want : 0;
             size_t *idx = ps_xmalloc((k < d->n ? k : d->n) * sizeof(size_t) + 1);
-            ranked rk = {d, NULL, 0};
-            rk.order = order_of(e->snap, e->db, &rk.norder);
+            /* Equal weights in document and passage order: from the
+             * snapshot's order when it has one, else read for the
+             * passages that can reach the page. */
+            ranked rk = {d, e->snap->order, e->snap->norder, 0};
             size_t got = top_k(&rk, k, idx);
+            if (rk.tied && !rk.order && got > (size_t)skip &&
+                exact_ties(e, d, idx, got, err) < 0) {
+                free(idx);
+                rc = -1;
+                break;
+            }
             size_t taken = 0;
             for (size_t i = (size_t)skip; i < got && rc == 0; i++) {
                 char *data;

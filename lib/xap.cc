@@ -505,26 +505,28 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
     XAP_CATCH
 }
 
-xap_status xap_db_term_order(xap_db *db, const char *prefix,
-                             uint32_t **order, size_t *n, char *err)
+xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
+                              size_t *n, char *err)
 {
     *order = nullptr;
     *n = 0;
     XAP_TRY
     size_t last = db->rep.get_lastdocid();
-    std::vector<uint32_t> v(last + 1, UINT32_MAX);
-    uint32_t at = 0;
-    for (auto t = db->rep.allterms_begin(prefix); t != db->rep.allterms_end(prefix);
-         ++t)
-        for (auto d = db->rep.postlist_begin(*t); d != db->rep.postlist_end(*t); ++d)
-            if (*d <= last && v[*d] == UINT32_MAX)
-                v[*d] = at++;
-    uint32_t *o = static_cast<uint32_t *>(std::malloc(v.size() * sizeof(uint32_t)));
+    std::vector<std::pair<std::string, Xapian::docid>> v;
+    for (auto it = db->rep.valuestream_begin(slot);
+         it != db->rep.valuestream_end(slot); ++it)
+        if (it.get_docid() <= last)
+            v.emplace_back(*it, it.get_docid());
+    std::sort(v.begin(), v.end());
+    uint32_t *o = static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t)));
     if (!o)
         throw std::bad_alloc();
-    std::memcpy(o, v.data(), v.size() * sizeof(uint32_t));
+    for (size_t i = 0; i <= last; i++)
+        o[i] = UINT32_MAX;
+    for (size_t i = 0; i < v.size(); i++)
+        o[v[i].second] = (uint32_t)i;
     *order = o;
-    *n = v.size();
+    *n = last + 1;
     return XAP_OK;
     XAP_CATCH
 }

@@ -133,12 +133,11 @@ xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
  * *ids: caller frees. */
 xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
                            unsigned **ids, size_t *nids, char *err);
-/* The documents indexed by terms starting with prefix, in term order and
- * each term's documents in docid order: (*order)[docid] is a document's
- * place in that sequence (UINT32_MAX for one without such a term);
- * *n entries (caller frees). */
-xap_status xap_db_term_order(xap_db *db, const char *prefix,
-                             uint32_t **order, size_t *n, char *err);
+/* Every document's place in the byte order of its value in slot (ties
+ * by docid): (*order)[docid], UINT32_MAX for one without a value; *n
+ * entries (caller frees). */
+xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
+                              size_t *n, char *err);
 /* Calls cb(ctx, i, value) for each ids[i] (ascending database docids)
  * that has a value in slot; one pass over the slot's value stream. */
 xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
