@@ -22,6 +22,23 @@ fi
 text_bytes=$(du -sb --exclude=MANIFEST.tsv "$corpus" | cut -f1)
 echo "corpus: $corpus, $(ls "$corpus" | wc -l) files, $((text_bytes / 1000000)) MB"
 
+# The yardstick: a plain scan of the same files for one string (this
+# machine's speed drifts; the query figures below are read against it).
+scan_ms() {
+  python3 - "$corpus" <<'PY'
+import subprocess, sys, time, shutil
+tool = ["rg", "-c", "-F", "防沙治沙"] if shutil.which("rg") else ["grep", "-r", "-c", "-F", "防沙治沙"]
+best = 1e9
+for _ in range(5):
+    t0 = time.time()
+    subprocess.run(tool + [sys.argv[1]], stdout=subprocess.DEVNULL)
+    best = min(best, time.time() - t0)
+print("%.1f" % (best * 1e3))
+PY
+}
+scan=$(scan_ms)
+echo "scan ($(command -v rg >/dev/null && echo 'rg -c -F' || echo 'grep -r -c -F') over the files, best of 5, warm): $scan ms"
+
 # Each indexing run three times: a shared VM's speed drifts by a third
 # within minutes, so the spread is part of the figure.
 index_runs() {
@@ -57,12 +74,61 @@ for i in 1 2 3; do cat "$dir/unquoted.txt"; done > "$dir/unquoted3.txt"
 "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --unit 元 --min 1亿 --max 10亿 | python3 bench/stats.py "quoted + 元 in [1亿, 10亿]"
 printf '\n\n\n' | "$BIN/policy-search" --db "$db" --batch - --unit 亩 --min 100万 --max 500万 | python3 bench/stats.py "filter only: 亩 in [100万, 500万]"
 
+# One-off queries, process start included (median of 5, warm cache).
+for q in '"发展"' '"的"' '"防沙治沙"'; do
+  python3 - "$BIN/policy-search" "$db" "$q" "$scan" <<'PY'
+import subprocess, sys, time
+exe, db, q, scan = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+ts = []
+for _ in range(6):
+    t0 = time.time()
+    subprocess.run([exe, "--db", db, "--json", q], stdout=subprocess.DEVNULL, check=True)
+    ts.append(time.time() - t0)
+ts = sorted(ts[1:])
+m = ts[len(ts) // 2] * 1e3
+print("one-off %-12s median %.1f ms (%.2f x the scan)" % (q, m, m / scan))
+PY
+done
+"$BIN/policy-search" --db "$db" --stats 发展 | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+print("segments per shard: %s; chunks read for \"发展\": %d" % ([len(s["segments"]) for s in o["shards"]], o["chunks_read"]))'
+
 # HTTP load test.
 set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log")
 pid=$1 port=$2
 trap 'kill $pid 2>/dev/null' EXIT
 wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:'
 kill $pid; trap - EXIT
+
+# Growth: the corpus added in 20 runs of a twentieth each, to a fresh
+# index; the last run should cost about what the first did, and the
+# grown index should answer like the one built in one run.
+if [ -z "$BENCH_NO_GROWTH" ]; then
+  grow=$dir/grow
+  rm -rf "$grow"
+  mkdir -p "$grow/docs"
+  ls "$corpus" | grep -v MANIFEST > "$grow/all.txt"
+  split -n l/20 -d "$grow/all.txt" "$grow/part."
+  for p in "$grow"/part.*; do
+    sed "s#^#$corpus/#" "$p" | xargs cp -t "$grow/docs"
+    t0=$(date +%s.%N)
+    "$BIN/policy-index" --db "$grow/db" --jobs 2 "$grow/docs" > /dev/null 2>&1
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+  done > "$grow/times.txt"
+  awk '{ t[NR] = $1 } END { printf "growth: 20 runs, first %.2f s, last %.2f s (%.2f x)\n", t[1], t[NR], t[NR] / t[1] }' "$grow/times.txt"
+  sort -n "$grow/times.txt" | tail -1 | sed 's/^/growth: slowest run (s): /'
+  echo "growth: index size $(du -sm "$grow/db" | cut -f1) MB grown vs $(du -sm "$db" | cut -f1) MB built at once (policy-index --optimize compacts)"
+  "$BIN/policy-search" --db "$grow/db" --stats 发展 | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+print("growth: segments per shard %s; chunks read for \"发展\": %d" % ([len(s["segments"]) for s in o["shards"]], o["chunks_read"]))'
+  "$BIN/policy-search" --db "$grow/db" --batch "$dir/quoted3.txt" --no-facets > /dev/null
+  "$BIN/policy-search" --db "$grow/db" --batch "$dir/quoted3.txt" --no-facets | python3 bench/stats.py "grown index: quoted"
+  "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --no-facets | python3 bench/stats.py "built at once: quoted"
+  rm -rf "$grow"
+fi
 
 # Document readers: one known text as each format, 30 times over (about
 # 60 PDF pages), read by policy-extract; OCR on the 2-page scanned copy.
