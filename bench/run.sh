@@ -19,7 +19,7 @@ if [ ! -f "$corpus/MANIFEST.tsv" ]; then
   rm -rf "$corpus"
   "$GEN" --out "$corpus" --mb "$MB" --seed 7 --utf8-only
 fi
-text_bytes=$(du -sb --exclude=MANIFEST.tsv "$corpus" | cut -f1)
+text_bytes=$(du -sbL --exclude=MANIFEST.tsv "$corpus/" | cut -f1)
 echo "corpus: $corpus, $(ls "$corpus" | wc -l) files, $((text_bytes / 1000000)) MB"
 
 # The yardstick: a plain scan of the same files for one string (this

@@ -1589,8 +1589,19 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
                 }
                 json_t *o = hit_json(data, d->w[idx[i]], b);
                 free(data);
-                if (o)
-                    json_array_append_new(hits, o);
+                if (!o) {
+                    /* A match without its record: never a silently short
+                     * page. */
+                    size_t sh;
+                    unsigned local;
+                    ps_local_docid(d->ids[idx[i]], e->snap->nshards, &sh, &local);
+                    snprintf(err, PS_ERRLEN, "shard %zu: passage %u matches but "
+                             "its record is missing or unreadable: the index is "
+                             "damaged (policy-index --check)", sh, local);
+                    rc = -1;
+                    break;
+                }
+                json_array_append_new(hits, o);
                 taken++;
             }
             free(idx);
@@ -1968,8 +1979,21 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
         }
         json_t *d = json_loadb(data, len, 0, &je);
         free(data);
-        if (!d)
-            continue;
+        if (!d) {
+            size_t sh;
+            unsigned local;
+            ps_local_docid(ids[i], e->snap->nshards, &sh, &local);
+            snprintf(err, PS_ERRLEN, "shard %zu: passage %u of '%.100s' has no "
+                     "readable record: the index is damaged (policy-index "
+                     "--check)", sh, local, doc);
+            json_decref(out);
+            json_decref(ps);
+            build_free(&b);
+            qry_free(qq);
+            free(ids);
+            *st = SRCH_INTERNAL;
+            return NULL;
+        }
         if (first) {
             first = 0;
             json_object_set(out, "doc", json_object_get(d, "doc"));

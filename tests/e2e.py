@@ -556,6 +556,23 @@ def a_failed_file_record_never_doubles_passages(tmp):
 
 
 @test
+def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
+    # Damage is never answered silently: a match whose record is gone.
+    d = os.path.join(tmp, "norecord")
+    os.makedirs(d)
+    with open(os.path.join(d, "a.txt"), "w", encoding="utf-8") as f:
+        f.write("标题\n\n赤峰市推进防沙治沙，完成治理任务。\n")
+    db = os.path.join(tmp, "norecord-db")
+    env = dict(os.environ, PS_FAULT="data-record:a.txt")
+    subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
+                   check=True, capture_output=True)
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, '"防沙治沙"', ok=(1,))
+    check(b"shard 0: passage" in p.stderr and b"damaged" in p.stderr, p.stderr.decode()[-300:])
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--limit", "0", "", ok=(1,))
+    check(b"record" in p.stderr, p.stderr.decode()[-300:])
+
+
+@test
 def one_two_and_four_shards_answer_alike(tmp):
     # Equal scores are ordered by document and passage, not by internal
     # docids: builds with any number of shards give the same JSON.

@@ -19,6 +19,7 @@ done
 [ -x /usr/bin/chromium ] || add chromium
 ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || add fonts-noto-cjk
 command -v wrk >/dev/null 2>&1 || add wrk
+command -v rg >/dev/null 2>&1 || add ripgrep      # make bench's yardstick
 command -v node >/dev/null 2>&1 || add nodejs
 command -v npm >/dev/null 2>&1 || add npm
 command -v python3 >/dev/null 2>&1 || add python3
