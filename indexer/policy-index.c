@@ -669,6 +669,27 @@ static int extract(const char *path)
 
 /* ---- main ---- */
 
+typedef struct record_ctx {
+    run *r;
+    strset *byname;     /* docid -> index in r->files */
+    int shard;
+} record_ctx;
+
+static int take_record(void *ctx, const char *key, size_t klen, const char *val,
+                       size_t vlen)
+{
+    record_ctx *c = ctx;
+    size_t pl = strlen(META_FILE);
+    if (!vlen || klen < pl)
+        return 0;
+    int i = strset_get(c->byname, key + pl, klen - pl);
+    if (i < 0 || c->r->files[i].shard >= 0)
+        return 0;
+    c->r->files[i].shard = c->shard;
+    c->r->files[i].was = ps_xstrndup(val, vlen);
+    return 0;
+}
+
 static void *progress_loop(void *arg)
 {
     run *r = arg;
@@ -828,22 +849,22 @@ int main(int argc, char **argv)
             break;
     }
     /* A file indexed before stays in its shard; new ones go to whichever
-     * worker is free. */
-    for (size_t i = 0; ok && i < r.nfiles; i++) {
-        char key[PATH_MAX + 8];
-        snprintf(key, sizeof key, META_FILE "%s", r.files[i].docid);
-        for (int s = 0; s < nshards && r.files[i].shard < 0; s++) {
-            char *v = NULL;
-            if (ix_writer_get(wk[s].ixw, key, &v, err) == 0 && *v) {
-                r.files[i].shard = s;
-                r.files[i].was = v;
-                v = NULL;
-            }
-            free(v);
+     * worker is free.  Each shard's file records are read in one pass
+     * (in key order) rather than looked up file by file. */
+    strset *byname = strset_create();
+    for (size_t i = 0; i < r.nfiles; i++)
+        strset_put(byname, r.files[i].docid, strlen(r.files[i].docid), (int)i);
+    for (int s = 0; ok && s < nshards; s++) {
+        record_ctx rc = {&r, byname, s};
+        if (ix_writer_scan(wk[s].ixw, META_FILE, take_record, &rc, err) < 0) {
+            fprintf(stderr, "policy-index: %s/shard%d: %s\n", db, s, err);
+            ok = 0;
         }
+    }
+    strset_destroy(byname);
+    for (size_t i = 0; ok && i < r.nfiles; i++)
         if (r.files[i].shard < 0 && nshards == 1)
             r.files[i].shard = 0;
-    }
     if (ok) {
         pthread_t th[MAX_SHARDS], prog;
         int started = 0, rc = 0;

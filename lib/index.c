@@ -405,6 +405,15 @@ int ix_writer_keys(ix_writer *w, const char *prefix,
     return xap_wdb_metadata_keys(w->w, prefix, cb, ctx, err) == XAP_OK ? 0 : -1;
 }
 
+int ix_writer_scan(ix_writer *w, const char *prefix,
+                   int (*cb)(void *ctx, const char *key, size_t klen,
+                             const char *val, size_t vlen),
+                   void *ctx, char *err)
+{
+    return xap_wdb_metadata_scan(w->w, prefix, strlen(prefix), cb, ctx, err) ==
+                   XAP_OK ? 0 : -1;
+}
+
 int ix_writer_due(const ix_writer *w)
 {
     return w->pending >= COMMIT_PASSAGES ||

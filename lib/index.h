@@ -61,6 +61,11 @@ int ix_writer_get(ix_writer *w, const char *key, char **value, char *err);
 int ix_writer_keys(ix_writer *w, const char *prefix,
                    void (*cb)(void *ctx, const char *key), void *ctx,
                    char *err);
+/* Calls cb with every record whose key starts with prefix, in key order. */
+int ix_writer_scan(ix_writer *w, const char *prefix,
+                   int (*cb)(void *ctx, const char *key, size_t klen,
+                             const char *val, size_t vlen),
+                   void *ctx, char *err);
 /* 1 when the current batch is full and should be committed. */
 int ix_writer_due(const ix_writer *w);
 /* Writes the batch's character index as a new segment, merges segments
