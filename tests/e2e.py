@@ -567,7 +567,8 @@ def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
     subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
                    check=True, capture_output=True)
     p = run(os.path.join(BIN, "policy-search"), "--db", db, '"防沙治沙"', ok=(1,))
-    check(b"shard 0: passage" in p.stderr and b"damaged" in p.stderr, p.stderr.decode()[-300:])
+    check(re.search(rb"shard \d+: passage \d+", p.stderr) and b"damaged" in p.stderr,
+          p.stderr.decode()[-300:])
     p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--limit", "0", "", ok=(1,))
     check(b"record" in p.stderr, p.stderr.decode()[-300:])
 
