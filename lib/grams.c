@@ -947,11 +947,11 @@ static int dict_next(dict *d)
     return 0;
 }
 
-/* Appends chunk v[0..n) to out (the docids continue from *last), leaving
- * out the passages in del; counts kept entries in *kept. */
+/* Appends chunk v[0..n) to out (the docids continue from *last), only
+ * passages in [lo, hi] and not in del; counts kept entries in *kept. */
 static int append_chunk(ps_buf *out, uint32_t *last, const char *v, size_t n,
-                        int positions, const unsigned (*del)[2], size_t ndel,
-                        size_t *kept)
+                        int positions, unsigned lo, unsigned hi,
+                        const unsigned (*del)[2], size_t ndel, size_t *kept)
 {
     const unsigned char *s = (const unsigned char *)v, *end = s + n;
     uint32_t doc = 0;
@@ -968,7 +968,7 @@ static int append_chunk(ps_buf *out, uint32_t *last, const char *v, size_t n,
             if (!get_varint(&s, end, &x))
                 return -1;
         } while (positions && x != 0);
-        if (gram_ranges_has(del, ndel, &at, doc))
+        if (doc < lo || doc > hi || gram_ranges_has(del, ndel, &at, doc))
             continue;
         put_varint(out, doc - *last);
         ps_buf_add(out, (const char *)payload, (size_t)(s - payload));
@@ -1042,7 +1042,7 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
                 break;
             }
             if (append_chunk(&merged, &last, val.data ? val.data : "", val.len,
-                             positions, del, ndel, &kept) < 0) {
+                             positions, 0, UINT32_MAX, del, ndel, &kept) < 0) {
                 rc = corrupt(err, lengths ? "length" : "character index");
                 break;
             }
@@ -1168,34 +1168,6 @@ static void rebuilt_clear(rebuilt *r)
     r->n = 0;
 }
 
-/* Copies the entries of chunk v[0..n) for passages in [lo, hi] and not in
- * del to out, docids delta-coded from 0. */
-static int chunk_range(const char *v, size_t n, int positions, unsigned lo,
-                       unsigned hi, const unsigned (*del)[2], size_t ndel,
-                       ps_buf *out)
-{
-    const unsigned char *s = (const unsigned char *)v, *end = s + n;
-    uint32_t doc = 0, last = 0;
-    size_t at = 0;
-    while (s < end) {
-        uint32_t d, x;
-        if (!get_varint(&s, end, &d))
-            return -1;
-        doc += d;
-        const unsigned char *payload = s;
-        do {
-            if (!get_varint(&s, end, &x))
-                return -1;
-        } while (positions && x != 0);
-        if (doc < lo || doc > hi || gram_ranges_has(del, ndel, &at, doc))
-            continue;
-        put_varint(out, doc - last);
-        ps_buf_add(out, (const char *)payload, (size_t)(s - payload));
-        last = doc;
-    }
-    return 0;
-}
-
 static void describe_group(const char *g, size_t n, char *out, size_t cap)
 {
     /* "g:" + length byte + gram: show the gram */
@@ -1283,8 +1255,10 @@ int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
             int positions = glen[g] >= 2 && memcmp(groups[g], META_GRAM, 2) == 0;
             mine.len = 0;
             describe_group(groups[g], glen[g], what, sizeof what);
-            if (chunk_range(val.data ? val.data : "", val.len, positions, lo, hi,
-                            del, ndel, &mine) < 0) {
+            uint32_t last = 0;
+            size_t kept = 0;
+            if (append_chunk(&mine, &last, val.data ? val.data : "", val.len,
+                             positions, lo, hi, del, ndel, &kept) < 0) {
                 if ((*problems)++ < 5)
                     fprintf(stderr, "policy-index: --check: segment %u: the %s "
                             "chunk does not decode\n", seg->first, what);

@@ -1968,15 +1968,8 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
         json_error_t je;
         char *data;
         size_t len;
-        if (xap_db_data(e->db, ids[i], META_DATA, &data, &len, err) != XAP_OK) {
-            json_decref(out);
-            json_decref(ps);
-            build_free(&b);
-            qry_free(qq);
-            free(ids);
-            *st = SRCH_INTERNAL;
-            return NULL;
-        }
+        if (xap_db_data(e->db, ids[i], META_DATA, &data, &len, err) != XAP_OK)
+            goto fail;
         json_t *d = json_loadb(data, len, 0, &je);
         free(data);
         if (!d) {
@@ -1986,13 +1979,7 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
             snprintf(err, PS_ERRLEN, "shard %zu: passage %u of '%.100s' has no "
                      "readable record: the index is damaged (policy-index "
                      "--check)", sh, local, doc);
-            json_decref(out);
-            json_decref(ps);
-            build_free(&b);
-            qry_free(qq);
-            free(ids);
-            *st = SRCH_INTERNAL;
-            return NULL;
+            goto fail;
         }
         if (first) {
             first = 0;
@@ -2059,4 +2046,12 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
     build_free(&b);
     qry_free(qq);
     return out;
+fail:
+    json_decref(out);
+    json_decref(ps);
+    build_free(&b);
+    qry_free(qq);
+    free(ids);
+    *st = SRCH_INTERNAL;
+    return NULL;
 }

@@ -14,7 +14,7 @@ BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 FIXTURES = os.path.join(ROOT, "fixtures")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report  # noqa: E402
+from checks import check, gazetteer, report  # noqa: E402
 
 
 def index(db, *paths, jobs=2):
@@ -28,17 +28,6 @@ def search(db, q, *flags):
     if p.returncode:
         raise AssertionError("policy-search %s %s: %s" % (q, flags, p.stderr.decode()))
     return json.loads(p.stdout)
-
-
-def gazetteer():
-    names, parent = {}, {}
-    for line in open(os.path.join(ROOT, "data", "regions.tsv"), encoding="utf-8"):
-        if line.startswith("#"):
-            continue
-        code, name, par, _ = line.rstrip("\n").split("\t")
-        names[code] = name
-        parent[code] = par
-    return names, parent
 
 
 def within(code, anc, parent):

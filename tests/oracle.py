@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report  # noqa: E402
+from checks import check, gazetteer, report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -45,17 +45,6 @@ def run(args, stdin=None):
     if p.returncode not in (0,):
         raise AssertionError("%s: exit %d: %s" % (args[:4], p.returncode, p.stderr.decode()[-300:]))
     return p.stdout
-
-
-def gazetteer():
-    names, parent = {}, {}
-    for line in open(os.path.join(ROOT, "data", "regions.tsv"), encoding="utf-8"):
-        if line.startswith("#"):
-            continue
-        code, name, par, _ = line.rstrip("\n").split("\t")
-        names[code] = name
-        parent[code] = par
-    return names, parent
 
 
 class Index:
