@@ -24,6 +24,7 @@
 #define _DEFAULT_SOURCE
 #include "analyze.h"
 #include "decode.h"
+#include "docmeta.h"
 #include "extract.h"
 #include "grams.h"
 #include "index.h"
@@ -93,6 +94,7 @@ static void usage(void)
             "       policy-index --extract FILE\n"
             "       policy-index --check DIR      (verify an index; exit 1 if damaged)\n"
             "       policy-index --passages FILE   (how FILE is cut)\n"
+            "       policy-index --meta FILE       (title, agency, number, dates, type)\n"
             "  --wait       wait for another policy-index writing DIR\n"
             "  --ocr        read scanned PDF pages with OCR (Tesseract, chi_sim)\n"
             "  --follow-symlinks  follow links out of the directories named\n"
@@ -667,6 +669,31 @@ static int extract(const char *path)
     return 0;
 }
 
+/* policy-index --meta FILE: what the document says of itself (JSON). */
+static int print_meta(const char *path, int ocr)
+{
+    char err[PS_ERRLEN];
+    ext_opts o;
+    memset(&o, 0, sizeof o);
+    o.ocr = ocr;
+    ext_doc *xd;
+    if (ext_read_file(path, &o, &xd, err) != EXT_OK) {
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+        return 1;
+    }
+    json_t *m = dm_from_doc(xd, err);
+    ext_doc_free(xd);
+    if (!m) {
+        fprintf(stderr, "policy-index: %s: %s\n", path, err);
+        return 1;
+    }
+    char *s = json_dumps(m, JSON_COMPACT);
+    printf("%s\n", s);
+    free(s);
+    json_decref(m);
+    return 0;
+}
+
 /* ---- main ---- */
 
 typedef struct record_ctx {
@@ -742,6 +769,8 @@ int main(int argc, char **argv)
             no_facets = 1;
         } else if (strcmp(argv[i], "--passages") == 0 && i + 1 < argc) {
             return dump_passages(argv[i + 1]);
+        } else if (strcmp(argv[i], "--meta") == 0 && i + 1 < argc) {
+            return print_meta(argv[i + 1], ocr);
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return 0;

@@ -35,4 +35,5 @@ python3 tests/live.py
 # kill -9 at random moments, two indexers together: the index survives.
 python3 tests/soak.py
 python3 tests/numbers_gold.py
+python3 tests/meta_gold.py
 python3 tests/facets.py

@@ -5,6 +5,7 @@
  */
 #include "analyze.h"
 #include "grams.h"
+#include "docmeta.h"
 #include "decode.h"
 #include "normalize.h"
 #include "numbers.h"
@@ -817,6 +818,37 @@ static void test_format_check(const ana_res *res)
     CHECK(system(cmd) == 0);
 }
 
+/* Document numbers whatever brackets and forms; metadata never guessed. */
+static void test_docmeta(void)
+{
+    char out[256];
+    CHECK(dm_number("内政发[2023]第012号", out, sizeof out) && strcmp(out, "内政发〔2023〕12号") == 0);
+    CHECK(dm_number("内政发（２０２３）１２号", out, sizeof out) && strcmp(out, "内政发〔2023〕12号") == 0);
+    CHECK(dm_number("内政发2023年12号", out, sizeof out) && strcmp(out, "内政发〔2023〕12号") == 0);
+    CHECK(dm_number("2026年第025号", out, sizeof out) && strcmp(out, "2026年第25号") == 0);
+    CHECK(!dm_number("防沙治沙462万亩", out, sizeof out));
+    char err[PS_ERRLEN];
+    /* 2023年2月30日 does not exist: no date; a 2,000-character title is
+     * cut at a whole character; nothing crashes. */
+    ps_buf longt;
+    ps_buf_init(&longt);
+    for (int i = 0; i < 2000; i++)
+        ps_buf_adds(&longt, "治");
+    const char *lines[] = {longt.data, "", "正文第一段，说明情况。", "赤峰市人民政府",
+                           "2023年2月30日"};
+    json_t *m = dm_extract(lines, 5, NULL, 0, NULL, err);
+    CHECK(m && !json_object_get(m, "date") && !json_object_get(m, "number"));
+    const char *t = m ? json_string_value(json_object_get(m, "title")) : NULL;
+    CHECK(t && strlen(t) <= 1024 && ps_utf8_valid(t, strlen(t)));
+    json_decref(m);
+    ps_buf_free(&longt);
+    const char *none[] = {"", "   "};
+    m = dm_extract(none, 2, NULL, 0, NULL, err);
+    CHECK(m && !json_object_get(m, "title") &&
+          strcmp(json_string_value(json_object_get(m, "type")), "其他") == 0);
+    json_decref(m);
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -835,6 +867,7 @@ int main(void)
     test_query();
     test_snippet();
     test_grams();
+    test_docmeta();
     test_json_string();
     test_format_check(res);
     ana_res_destroy(res);
