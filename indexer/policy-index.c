@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #define MAX_SHARDS 64
+#define MAX_DOC_TERMS 16
 
 typedef struct file {
     char *path;        /* as opened */
@@ -351,6 +352,46 @@ static void unindex_file(worker *wk, const file *f, const char *fterm)
     }
 }
 
+/* The metadata terms and date every passage of the document carries. */
+static void set_doc_terms(ana_ctx *a, json_t *dm)
+{
+    ps_buf t[MAX_DOC_TERMS];
+    const char *terms[MAX_DOC_TERMS];
+    size_t n = 0;
+    const char *date = dm ? json_string_value(json_object_get(dm, "date")) : NULL;
+    if (!date && dm)
+        date = json_string_value(json_object_get(dm, "published"));
+    if (date && strlen(date) >= 4) {
+        ps_buf_init(&t[n]);
+        ps_buf_printf(&t[n], PFX_YEAR "%.4s", date);
+        n++;
+    }
+    json_t *ag = dm ? json_object_get(dm, "agency") : NULL;
+    for (size_t i = 0; i < json_array_size(ag) && n < MAX_DOC_TERMS - 2; i++) {
+        const char *v = json_string_value(json_array_get(ag, i));
+        if (v && strlen(v) < MAX_FILE_TERM) {
+            ps_buf_init(&t[n]);
+            ps_buf_printf(&t[n], PFX_AGENCY "%s", v);
+            n++;
+        }
+    }
+    static const char *const one[] = {"type", "number"};
+    static const char *const pfx[] = {PFX_TYPE, PFX_NUMBER};
+    for (size_t k = 0; k < 2 && dm; k++) {
+        const char *v = json_string_value(json_object_get(dm, one[k]));
+        if (v && strlen(v) < MAX_FILE_TERM) {
+            ps_buf_init(&t[n]);
+            ps_buf_printf(&t[n], "%s%s", pfx[k], v);
+            n++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        terms[i] = t[i].data;
+    ana_ctx_set_doc_terms(a, terms, n, date);
+    for (size_t i = 0; i < n; i++)
+        ps_buf_free(&t[i]);
+}
+
 static void title_hint(const char *docid, char *out, size_t n)
 {
     const char *base = strrchr(docid, '/');
@@ -392,6 +433,10 @@ static void index_file(worker *wk, file *f)
         f->state = 3;
         return;
     }
+    /* What the document says of itself: on every passage as terms and
+     * a date, and in its record. */
+    json_t *dm = dm_from_doc(xd, err);
+    set_doc_terms(wk->ana, dm);
     char hint[256];
     title_hint(f->docid, hint, sizeof hint);
     size_t np = 0;
@@ -401,6 +446,7 @@ static void index_file(worker *wk, file *f)
                      xd->title ? xd->title : hint, xd->format, xd->ocr,
                      emit_doc, wk, &np, err) < 0) {
         ext_doc_free(xd);
+        json_decref(dm);
         /* A write that failed says why (Xapian's message), not only
          * where the analysis stopped. */
         if (wk->err[0]) {
@@ -437,6 +483,9 @@ static void index_file(worker *wk, file *f)
     for (size_t i = 0; i < xd->nmeta; i++)
         json_object_set_new(pairs, xd->meta[i].key, json_string(xd->meta[i].value));
     json_object_set_new(m, "source", pairs);
+    if (dm)
+        json_object_set(m, "meta", dm);
+    json_decref(dm);
     char *mj = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     snprintf(pkey, sizeof pkey, META_DOC "%s", f->docid);

@@ -93,6 +93,9 @@ typedef struct plist {          /* per-passage analysis results */
 
 struct ana_ctx {
     const ana_res *res;
+    char **doc_terms;           /* the document's metadata terms */
+    size_t ndoc_terms;
+    char doc_date[16];          /* its date, for SLOT_DATE */
     tok_state *tok;
     xap_doc *doc;
     plist *pl;
@@ -128,6 +131,7 @@ void ana_ctx_destroy(ana_ctx *c)
     free(c->rcount);
     xap_doc_destroy(c->doc);
     tok_state_destroy(c->tok);
+    ana_ctx_set_doc_terms(c, NULL, 0, NULL);
     free(c);
 }
 
@@ -139,6 +143,19 @@ tok_state *ana_tokenizer(ana_ctx *c)
 void ana_ctx_set_facets(ana_ctx *c, int on)
 {
     c->facets = on;
+}
+
+void ana_ctx_set_doc_terms(ana_ctx *c, const char *const *terms, size_t n,
+                           const char *date)
+{
+    for (size_t i = 0; i < c->ndoc_terms; i++)
+        free(c->doc_terms[i]);
+    free(c->doc_terms);
+    c->doc_terms = n ? ps_xmalloc(n * sizeof(char *)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        c->doc_terms[i] = ps_xstrdup(terms[i]);
+    c->ndoc_terms = n;
+    snprintf(c->doc_date, sizeof c->doc_date, "%s", date ? date : "");
 }
 
 void ana_file_term(const char *docid, char *out, size_t outlen)
@@ -329,6 +346,10 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     xap_doc_clear(d);
 
     xap_doc_add_boolean(d, fterm, strlen(fterm));
+    for (size_t i = 0; i < c->ndoc_terms; i++)
+        xap_doc_add_boolean(d, c->doc_terms[i], strlen(c->doc_terms[i]));
+    if (c->doc_date[0])
+        xap_doc_set_value(d, SLOT_DATE, c->doc_date, strlen(c->doc_date));
     /* The order among equal scores: document id, then passage. */
     {
         size_t dl = strlen(docid);

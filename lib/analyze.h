@@ -39,6 +39,11 @@ tok_state *ana_tokenizer(ana_ctx *c);
 /* Turns numeric, region and sector extraction off (on by default); only
  * for measuring what they cost. */
 void ana_ctx_set_facets(ana_ctx *c, int on);
+/* What the next documents' passages all carry from their document's
+ * metadata (docmeta.h): boolean terms (copied) and the date for
+ * SLOT_DATE ("" for none).  Cleared with n == 0. */
+void ana_ctx_set_doc_terms(ana_ctx *c, const char *const *terms, size_t n,
+                           const char *date);
 
 /* Called for each passage document with the passage's normalized text
  * (for the character index) and its data (the JSON the searcher shows,

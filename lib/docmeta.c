@@ -12,6 +12,7 @@
 #include "normalize.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,55 @@ typedef struct rx {
     URegularExpression *re;
 } rx;
 
+static int rx_compile(rx *r, const char *pattern, char *err);
+
+/* Compiled patterns are kept (one compilation per process) and cloned
+ * for each use: a clone shares the compiled form and is cheap. */
+#define MAX_PATTERNS 32
+static struct {
+    const char *src;
+    URegularExpression *re;
+} patterns[MAX_PATTERNS];
+static size_t npatterns;
+static pthread_mutex_t patterns_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int rx_open(rx *r, const char *pattern, char *err)
+{
+    r->re = NULL;
+    pthread_mutex_lock(&patterns_lock);
+    URegularExpression *master = NULL;
+    for (size_t i = 0; i < npatterns && !master; i++)
+        if (patterns[i].src == pattern || strcmp(patterns[i].src, pattern) == 0)
+            master = patterns[i].re;
+    if (!master) {
+        rx fresh;
+        if (rx_compile(&fresh, pattern, err) < 0) {
+            pthread_mutex_unlock(&patterns_lock);
+            return -1;
+        }
+        master = fresh.re;
+        if (npatterns < MAX_PATTERNS) {
+            patterns[npatterns].src = pattern;
+            patterns[npatterns++].re = master;
+        }
+    }
+    UErrorCode st = U_ZERO_ERROR;
+    r->re = uregex_clone(master, &st);
+    int kept = npatterns && patterns[npatterns - 1].re == master;
+    for (size_t i = 0; i < npatterns && !kept; i++)
+        kept = patterns[i].re == master;
+    if (!kept)
+        uregex_close(master);
+    pthread_mutex_unlock(&patterns_lock);
+    if (U_FAILURE(st)) {
+        snprintf(err, PS_ERRLEN, "document metadata: pattern: %s", u_errorName(st));
+        r->re = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int rx_compile(rx *r, const char *pattern, char *err)
 {
     UErrorCode st = U_ZERO_ERROR;
     UParseError pe;
@@ -409,10 +458,25 @@ static json_t *extract(const char *const *lines, size_t n, const ext_meta *meta,
         rx_close(&rd.header), rx_close(&rd.news), rx_close(&rd.addressee);
         return NULL;
     }
-    /* Fold and trim the lines; keep the non-empty ones. */
-    rd.line = ps_xcalloc(n ? n : 1, sizeof(char *));
-    rd.src = ps_xcalloc(n ? n : 1, sizeof(char *));
+    /* Fold and trim the lines that are read: the first HEAD_LINES and
+     * the last TAIL_LINES that are not blank (the body is not needed). */
+    size_t *keep = ps_xmalloc((n ? n : 1) * sizeof(size_t)), nk = 0;
     for (size_t i = 0; i < n; i++) {
+        const char *l = lines[i];
+        while (*l == ' ' || *l == '\t' || *l == '\r' ||
+               strncmp(l, "\xe3\x80\x80", 3) == 0)
+            l += *l == '\xe3' ? 3 : 1;
+        if (*l)
+            keep[nk++] = i;
+    }
+    if (nk > HEAD_LINES + TAIL_LINES) {
+        memmove(keep + HEAD_LINES, keep + nk - TAIL_LINES, TAIL_LINES * sizeof(size_t));
+        nk = HEAD_LINES + TAIL_LINES;
+    }
+    rd.line = ps_xcalloc(nk ? nk : 1, sizeof(char *));
+    rd.src = ps_xcalloc(nk ? nk : 1, sizeof(char *));
+    for (size_t j = 0; j < nk; j++) {
+        size_t i = keep[j];
         ps_buf f;
         ps_buf_init(&f);
         if (norm_fold(lines[i], strlen(lines[i]), &f, err) < 0) {
@@ -442,6 +506,7 @@ static json_t *extract(const char *const *lines, size_t n, const ext_meta *meta,
         }
         ps_buf_free(&sq);
     }
+    free(keep);
     json_t *out = json_object(), *agencies = json_array();
     char g[4][GROUP_BYTES], buf[1024];
     size_t head = rd.n < HEAD_LINES ? rd.n : HEAD_LINES;

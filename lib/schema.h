@@ -26,7 +26,9 @@
  *      passage), each segment lists its grams under META_SEGDICT, and
  *      META_SEGMENTS lists the segments; SLOT_ORDER orders equal scores
  *      by document and passage, whatever the shards; hits' JSON has
- *      "region_codes".  Readers of format 5 read format 4 too (the chunks
+ *      "region_codes"; the document's metadata (docmeta.h) is in its m:
+ *      record ("meta") and on each passage: Y, A, T, N terms, SLOT_DATE.
+ *      Readers of format 5 read format 4 too (the chunks
  *      decode alike; equal scores then by docid); writers refuse to add
  *      to a format-4 index.
  */
@@ -44,6 +46,11 @@
 #define PFX_REGION "R"    /* + GB/T 2260 code; ancestors included */
 #define PFX_SECTOR "S"    /* + sector name */
 #define PFX_UNIT "U"      /* + unit of a numeric mention */
+/* The document's metadata (docmeta.h), on each of its passages: */
+#define PFX_YEAR "Y"      /* + year of its date */
+#define PFX_AGENCY "A"    /* + issuing agency, canonical */
+#define PFX_TYPE "T"      /* + 公文种类 (通知, ...), 新闻 or 其他 */
+#define PFX_NUMBER "N"    /* + document number, normalized */
 
 /* Value slots. */
 #define SLOT_FACETS 1     /* region codes (sorted, with ancestors) ','
@@ -51,6 +58,8 @@
 #define FACET_SEP '\x1e'
 #define SLOT_ORDER 2      /* document id, NUL, BE32 passage ordinal: the
                              order among equal scores */
+#define SLOT_DATE 3       /* the document's date (docmeta.h): YYYY-MM-DD,
+                             YYYY-MM or YYYY; 成文日期, else 发布日期 */
 #define SLOT_NUM0 10      /* mention i: unit, NUL, 8-byte sortable value */
 #define NUM_SLOTS 48      /* mentions beyond this are not filterable */
 
