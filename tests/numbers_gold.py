@@ -30,6 +30,8 @@ def main():
         return 0
     tp = fp = fn = 0
     for name in sorted(os.listdir(os.path.join(ROOT, "tests", "gold"))):
+        if not name.endswith(".jsonl"):
+            continue            # other gold files (meta.json) are not mentions
         gold = [json.loads(l) for l in open(os.path.join(ROOT, "tests", "gold", name))
                 if l.strip() and not l.startswith("#")]
         src = os.path.join(SHARED, name.replace(".jsonl", ".txt"))
