@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- the directory ---- */
@@ -680,6 +681,68 @@ static int check_data(void *ctx, const char *key, size_t klen, const char *val,
     return 0;
 }
 
+/* Xapian's check of one shard in a child process: on damaged files the
+ * library's checker itself can read out of bounds or crash, and that
+ * must be reported as damage, not end --check.  0 and *problems, or -1
+ * with err (the check failed or the child died). */
+static int xapian_check_apart(const char *path, size_t *problems, char *err)
+{
+    int fd[2];
+    *problems = 0;
+    if (pipe(fd) < 0) {
+        snprintf(err, PS_ERRLEN, "cannot run Xapian's check: %s", strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        snprintf(err, PS_ERRLEN, "cannot run Xapian's check: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        char cerr[PS_ERRLEN] = "";
+        size_t n = 0;
+        int rc = xap_check(path, &n, cerr) == XAP_OK ? 0 : 1;
+        char out[PS_ERRLEN + 32];
+        int len = snprintf(out, sizeof out, "%d %zu %s", rc, n, cerr);
+        if (write(fd[1], out, (size_t)len) < 0)
+            _exit(3);
+        _exit(0);
+    }
+    close(fd[1]);
+    char buf[PS_ERRLEN + 32];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof buf - 1 &&
+           (r = read(fd[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !got) {
+        snprintf(err, PS_ERRLEN, "Xapian's check of the files died (%s %d): "
+                 "they are damaged", WIFSIGNALED(status) ? "signal" : "status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        return -1;
+    }
+    int rc = 0;
+    int off = 0;
+    if (sscanf(buf, "%d %zu %n", &rc, problems, &off) < 2) {
+        snprintf(err, PS_ERRLEN, "Xapian's check said nothing readable");
+        return -1;
+    }
+    if (rc) {
+        snprintf(err, PS_ERRLEN, "%s", buf + off);
+        return -1;
+    }
+    return 0;
+}
+
 /* policy-index --check DB: Xapian's full check of every shard, every
  * chunk of the character index decoded and checked, every passage record
  * read, and the counts compared.  Exit 0 when all is well, 1 otherwise. */
@@ -711,7 +774,7 @@ int ix_check(const char *db, int wait)
         check_ctx c = {0};
         c.shard = path;
         size_t problems = 0;
-        if (xap_check(path, &problems, err) != XAP_OK) {
+        if (xapian_check_apart(path, &problems, err) < 0) {
             check_fail(&c, err);
         } else if (problems) {
             snprintf(err, sizeof err, "Xapian's check found %zu problems "
