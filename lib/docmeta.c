@@ -410,6 +410,21 @@ static char *trimmed(const char *s)
     return ps_xstrndup(a, (size_t)(e - a));
 }
 
+/* v as the title: folded into title (to read), trimmed into shown (as
+ * the source writes it); both cap bytes. */
+static void take_title(const char *v, char *title, char *shown, size_t cap,
+                       char *err)
+{
+    ps_buf f;
+    ps_buf_init(&f);
+    if (norm_fold(v, strlen(v), &f, err) == 0)
+        snprintf(title, cap, "%s", f.data ? f.data : "");
+    ps_buf_free(&f);
+    char *t = trimmed(v);
+    snprintf(shown, cap, "%s", t);
+    free(t);
+}
+
 static int has_sentence_mark(const char *s)
 {
     return strstr(s, "。") || strstr(s, ";") || strstr(s, "!") ||
@@ -537,16 +552,8 @@ static json_t *extract(const char *const *lines, size_t n, const ext_meta *meta,
     char title[1024] = "", shown[1024] = "";
     if (!(v = meta_value(meta, nmeta, K_TITLE, 3)))
         v = marked_title && *marked_title ? marked_title : NULL;
-    if (v) {
-        ps_buf f;
-        ps_buf_init(&f);
-        if (norm_fold(v, strlen(v), &f, err) == 0)
-            snprintf(title, sizeof title, "%s", f.data ? f.data : "");
-        ps_buf_free(&f);
-        char *t = trimmed(v);
-        snprintf(shown, sizeof shown, "%s", t);
-        free(t);
-    }
+    if (v)
+        take_title(v, title, shown, sizeof title, err);
 
     /* The header area: red header (XX文件), number, title. */
     size_t after_header = 0;
@@ -596,16 +603,8 @@ static json_t *extract(const char *const *lines, size_t n, const ext_meta *meta,
                 }
             }
         }
-        if (!*title && title_hint && *title_hint) {
-            ps_buf f;
-            ps_buf_init(&f);
-            if (norm_fold(title_hint, strlen(title_hint), &f, err) == 0)
-                snprintf(title, sizeof title, "%s", f.data ? f.data : "");
-            ps_buf_free(&f);
-            char *t = trimmed(title_hint);
-            snprintf(shown, sizeof shown, "%s", t);
-            free(t);
-        }
+        if (!*title && title_hint && *title_hint)
+            take_title(title_hint, title, shown, sizeof title, err);
     }
 
     /* The end: the date above the seal, the signature above it. */

@@ -439,18 +439,24 @@ static int put_meta(void *ctx, const char *key, size_t klen, const char *val,
            XAP_OK;
 }
 
-static int get_meta(void *ctx, const char *key, size_t klen, ps_buf *out,
-                    char *err)
+/* One metadata value of a writable shard into out (gram_get). */
+static int wdb_get(xap_wdb *w, const char *key, size_t klen, ps_buf *out,
+                   char *err)
 {
-    ix_writer *w = ctx;
     char *v;
     size_t vl;
-    if (xap_wdb_get_metadata_k(w->w, key, klen, &v, &vl, err) != XAP_OK)
+    if (xap_wdb_get_metadata_k(w, key, klen, &v, &vl, err) != XAP_OK)
         return -1;
     out->len = 0;
     ps_buf_add(out, v, vl);
     free(v);
     return 0;
+}
+
+static int get_meta(void *ctx, const char *key, size_t klen, ps_buf *out,
+                    char *err)
+{
+    return wdb_get(((ix_writer *)ctx)->w, key, klen, out, err);
 }
 
 /* Adds the batch's segment, then merges what the policy says (gram_plan:
@@ -651,15 +657,7 @@ static int check_text(void *ctx, unsigned docid, ps_buf *out, int *live,
 static int check_get(void *ctx, const char *key, size_t klen, ps_buf *out,
                      char *err)
 {
-    text_ctx *t = ctx;
-    char *v;
-    size_t vl;
-    if (xap_wdb_get_metadata_k(t->w, key, klen, &v, &vl, err) != XAP_OK)
-        return -1;
-    out->len = 0;
-    ps_buf_add(out, v, vl);
-    free(v);
-    return 0;
+    return wdb_get(((text_ctx *)ctx)->w, key, klen, out, err);
 }
 
 static int check_data(void *ctx, const char *key, size_t klen, const char *val,

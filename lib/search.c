@@ -1315,14 +1315,12 @@ static int terms_docs(srch_engine *e, const strlist *terms, dset *out,
 
 typedef struct range_ctx {
     const build *b;
-    char *ok;          /* per base index: a mention in range */
-    char *has;         /* per candidate: a value in this slot */
+    char *ok;          /* per candidate: a mention in range */
 } range_ctx;
 
 static void range_cb(void *ctx, size_t i, const char *v, size_t n)
 {
     range_ctx *c = ctx;
-    c->has[i] = 1;
     if (value_in_range(c->b, (const unsigned char *)v, n))
         c->ok[i] = 1;
 }
@@ -1365,14 +1363,13 @@ static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
             where[nc++] = j;
         }
         dset_free(&t);
-        char *has = ps_xmalloc(nc ? nc : 1), *cok = ps_xmalloc(nc ? nc : 1);
+        char *cok = ps_xmalloc(nc ? nc : 1);
         for (unsigned k = 0; k < NUM_SLOTS && nc; k++) {
-            memset(has, 0, nc);
             memset(cok, 0, nc);
-            range_ctx c = {b, cok, has};
+            range_ctx c = {b, cok};
             if (xap_db_values(e->db, SLOT_NUM0 + k, cand, nc, range_cb, &c,
                               err) != XAP_OK) {
-                free(cand), free(where), free(has), free(cok), free(ok);
+                free(cand), free(where), free(cok), free(ok);
                 return -1;
             }
             size_t m = 0;
@@ -1386,7 +1383,7 @@ static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
             }
             nc = m;
         }
-        free(cand), free(where), free(has), free(cok);
+        free(cand), free(where), free(cok);
     }
     size_t out = 0;
     for (size_t i = 0; i < base->n; i++)
