@@ -283,6 +283,21 @@ static const char *type_of(const char *title)
 /* XX市政府 -> XX市人民政府; spaces out. */
 static void canonical_agency(const char *s, char *out, size_t cap)
 {
+    dm_agency(s, out, cap);
+}
+
+int dm_type_known(const char *t)
+{
+    if (strcmp(t, "新闻") == 0 || strcmp(t, "其他") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof TYPE_OF / sizeof TYPE_OF[0]; i++)
+        if (strcmp(t, TYPE_OF[i]) == 0)
+            return 1;
+    return 0;
+}
+
+void dm_agency(const char *s, char *out, size_t cap)
+{
     ps_buf b;
     ps_buf_init(&b);
     for (const char *p = s; *p; p++)

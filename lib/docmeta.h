@@ -43,4 +43,11 @@ json_t *dm_from_doc(const ext_doc *xd, char *err);
  * 1 when s is one, 0 otherwise. */
 int dm_number(const char *s, char *out, size_t cap);
 
+/* An agency's name as dm_extract() gives it (XX市政府 -> XX市人民政府,
+ * spaces removed), into out. */
+void dm_agency(const char *s, char *out, size_t cap);
+
+/* 1 when t is one of the type values dm_extract() gives. */
+int dm_type_known(const char *t);
+
 #endif

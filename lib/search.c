@@ -25,6 +25,7 @@
  * whatever the scores.  Equal scores: lower docid first.
  */
 #include "search.h"
+#include "docmeta.h"
 #include "dset.h"
 #include "grams.h"
 #include "index.h"
@@ -71,7 +72,10 @@ typedef struct snapshot {
     strset *fxterms;              /* its terms -> their indices */
     uint32_t *order;              /* docid -> place by (document, passage),
                                      with the facet index */
-    size_t norder;
+    uint32_t *docno;              /* docid -> its document's number, in
+                                     document id order (below ndocs) */
+    uint32_t *date;               /* docid -> its document's date code */
+    size_t norder, ndocs;
     pthread_mutex_t lock;         /* guards the pool */
     xap_db **pool;                /* idle handles at this state */
     size_t npool, cappool;
@@ -136,6 +140,8 @@ static void snap_free(snapshot *s)
     xap_facets_free(s->fx);
     strset_destroy(s->fxterms);
     free(s->order);
+    free(s->docno);
+    free(s->date);
     for (size_t i = 0; i < s->npool; i++)
         xap_db_close(s->pool[i]);
     free(s->pool);
@@ -220,7 +226,65 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
     return 0;
 }
 
-static const char *const FACET_PREFIXES[] = {PFX_REGION, PFX_SECTOR, PFX_UNIT};
+/* The facets, in the order of the JSON, and their terms' prefixes. */
+enum { P_REGION, P_SECTOR, P_UNIT, P_AGENCY, P_TYPE, P_YEAR, NPARTS };
+static const struct {
+    const char *name, *prefix;
+} PARTS[NPARTS] = {
+    {"region", PFX_REGION}, {"sector", PFX_SECTOR}, {"unit", PFX_UNIT},
+    {"agency", PFX_AGENCY}, {"type", PFX_TYPE}, {"year", PFX_YEAR}};
+static const char *const FACET_PREFIXES[NPARTS] = {
+    PFX_REGION, PFX_SECTOR, PFX_UNIT, PFX_AGENCY, PFX_TYPE, PFX_YEAR};
+
+static int days_in(unsigned y, unsigned m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return d[m - 1];
+}
+
+/* A date as a number, YYYYMMDD with 00 for a month or day not given: s
+ * is YYYY, YYYY-MM or YYYY-MM-DD.  0 when it is none of those or not a
+ * day of the calendar. */
+static uint32_t date_code(const char *s, size_t n)
+{
+    if (n != 4 && n != 7 && n != 10)
+        return 0;
+    unsigned part[3] = {0, 0, 0}, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 4 || i == 7) {
+            if (s[i] != '-')
+                return 0;
+            k++;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            part[k] = part[k] * 10 + (unsigned)(s[i] - '0');
+        } else {
+            return 0;
+        }
+    }
+    if (part[0] == 0 || (n >= 7 && (part[1] < 1 || part[1] > 12)) ||
+        (n == 10 && (part[2] < 1 || (int)part[2] > days_in(part[0], part[1]))))
+        return 0;
+    return part[0] * 10000 + part[1] * 100 + part[2];
+}
+
+/* The last day a date code stands for (2024 -> 2024-99-99). */
+static uint32_t date_end(uint32_t c)
+{
+    if (c % 100 == 0)
+        c += 99;
+    if (c / 100 % 100 == 0)
+        c += 9900;
+    return c;
+}
+
+static void snap_date_cb(void *ctx, size_t i, const char *v, size_t n)
+{
+    const unsigned *ids = ((void **)ctx)[0];
+    uint32_t *date = ((void **)ctx)[1];
+    date[ids[i]] = date_code(v, n);
+}
 
 /* Opens the index as it is now and reads what queries need of it. */
 static snapshot *snap_build(const char *path, int facets, char *err)
@@ -252,8 +316,8 @@ static snapshot *snap_build(const char *path, int facets, char *err)
         return NULL;
     }
     if (facets) {
-        if (xap_facets_build(db, FACET_PREFIXES, 3, SLOT_NUM0, NUM_SLOTS, &s->fx,
-                             err) != XAP_OK) {
+        if (xap_facets_build(db, FACET_PREFIXES, NPARTS, SLOT_NUM0, NUM_SLOTS,
+                             &s->fx, err) != XAP_OK) {
             snap_free(s);
             return NULL;
         }
@@ -262,7 +326,20 @@ static snapshot *snap_build(const char *path, int facets, char *err)
             strset_put(s->fxterms, xap_facets_term(s->fx, i),
                        strlen(xap_facets_term(s->fx, i)), (int)i);
         /* The order among equal scores, for every passage at once. */
-        if (xap_db_value_order(db, SLOT_ORDER, &s->order, &s->norder, err) !=
+        if (xap_db_value_order(db, SLOT_ORDER, &s->order, &s->docno,
+                               &s->norder, err) != XAP_OK) {
+            snap_free(s);
+            return NULL;
+        }
+        for (size_t i = 0; i < s->norder; i++)
+            if (s->docno[i] != UINT32_MAX && s->docno[i] >= s->ndocs)
+                s->ndocs = s->docno[i] + 1;
+        /* Every passage's document date. */
+        s->date = ps_xcalloc(s->norder ? s->norder : 1, sizeof(uint32_t));
+        const unsigned *all;
+        size_t nall = xap_facets_docs(s->fx, &all);
+        void *dc[2] = {(void *)all, s->date};
+        if (xap_db_values(db, SLOT_DATE, all, nall, snap_date_cb, dc, err) !=
             XAP_OK) {
             snap_free(s);
             return NULL;
@@ -582,10 +659,16 @@ typedef struct build {
     size_t nnr, capnr;
     /* Facet filters as facet-index term lists and the value range, for
      * the C evaluation. */
-    strlist fterms[3];
+    strlist fterms[6];
+    int fempty[6];            /* a filter that names nothing indexed */
     int has_range;
     char range_lo[NUM_UNIT_MAX + 9], range_hi[NUM_UNIT_MAX + 9];
     size_t range_len;
+    uint32_t date_lo, date_hi;   /* date codes; 0: no date filter */
+    int sort;                 /* 0 relevance, 1 newest first, -1 oldest */
+    int group;                /* one hit per document */
+    char number[128];         /* the query as a document number, or "" */
+    char number_parts[2][96]; /* its code and serial, normalized */
 } build;
 
 static char *keep_str(build *b, char *s)
@@ -622,7 +705,7 @@ static void build_free(build *b)
         free(r->text);
         dset_free(&r->all);
     }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 6; k++)
         strlist_free(&b->fterms[k]);
     free(b->nr);
     free(b->s);
@@ -947,40 +1030,243 @@ static int filter_parse(srch_engine *e, build *b, const srch_request *r,
     return 0;
 }
 
-/* Per-member counts of one part (0 regions, 1 sectors, 2 units) of the
- * facet slot's set-valued strings. */
+typedef struct agency_ctx {
+    const char *canon, *raw;  /* what the user typed: canonical and as is */
+    strlist *out;
+    int exact;
+} agency_ctx;
+
+static void agency_cb(void *ctx, const char *t, size_t n)
+{
+    agency_ctx *c = ctx;
+    if (n < 2 || t[0] != PFX_AGENCY[0] || c->out->n >= 4096)
+        return;
+    char *name = ps_xstrndup(t + 1, n - 1);
+    if (strcmp(name, c->canon) == 0) {
+        c->exact = 1;
+    } else if (strstr(name, c->canon) || (*c->raw && strstr(name, c->raw))) {
+        char term[512];
+        snprintf(term, sizeof term, "%.*s", (int)n, t);
+        strlist_add(c->out, term);
+    }
+    free(name);
+}
+
+/* The agency terms a filter value stands for: the agency of that name
+ * (canonical: XX市政府 is XX市人民政府), else every agency whose name
+ * contains it (赤峰市 -> 赤峰市人民政府, 赤峰市生态环境局, ...). */
+static int agency_terms(srch_engine *e, const char *v, strlist *out, char *err)
+{
+    char canon[512], raw[512];
+    size_t k = 0;
+    for (const char *p = v; *p && k < sizeof raw - 1; p++)
+        if (*p != ' ' && *p != '\t')
+            raw[k++] = *p;
+    raw[k] = '\0';
+    dm_agency(raw, canon, sizeof canon);
+    if (!*canon)
+        return 0;
+    strlist found = {NULL, 0};
+    agency_ctx c = {canon, raw, &found, 0};
+    if (e->snap->fx) {
+        for (size_t i = 0; i < xap_facets_nterms(e->snap->fx); i++) {
+            const char *t = xap_facets_term(e->snap->fx, i);
+            agency_cb(&c, t, strlen(t));
+        }
+    } else if (xap_db_terms(e->db, PFX_AGENCY, agency_cb, &c, err) != XAP_OK) {
+        strlist_free(&found);
+        return -1;
+    }
+    char term[520];
+    if (c.exact) {
+        snprintf(term, sizeof term, PFX_AGENCY "%s", canon);
+        strlist_add(out, term);
+    } else {
+        for (size_t i = 0; i < found.n; i++)
+            strlist_add(out, found.v[i]);
+    }
+    strlist_free(&found);
+    return 0;
+}
+
+static int parse_date(const char *s, const char *what, uint32_t *code,
+                      char *err)
+{
+    *code = date_code(s, strlen(s));
+    if (!*code) {
+        snprintf(err, PS_ERRLEN, "bad %s date '%.40s': expected YYYY, YYYY-MM "
+                 "or YYYY-MM-DD, a day of the calendar", what, s);
+        return -1;
+    }
+    return 0;
+}
+
+#define MAX_DOC_FILTERS 100
+
+/* Date range, agencies, types, sort and grouping, checked and kept in
+ * b.  0, or -1 with *st and err set. */
+static int doc_filter_parse(srch_engine *e, build *b, const srch_request *r,
+                            srch_status *st, char *err)
+{
+    *st = SRCH_BAD_REQUEST;
+    if (r->nagencies > MAX_DOC_FILTERS || r->ntypes > MAX_DOC_FILTERS) {
+        snprintf(err, PS_ERRLEN, "too many agency or type values (at most %d "
+                 "each)", MAX_DOC_FILTERS);
+        return -1;
+    }
+    uint32_t lo = 0, hi = 0;
+    if (r->from && *r->from && parse_date(r->from, "from", &lo, err) < 0)
+        return -1;
+    if (r->to && *r->to && parse_date(r->to, "to", &hi, err) < 0)
+        return -1;
+    if (lo || hi) {
+        b->date_lo = lo ? lo : 1;
+        b->date_hi = hi ? date_end(hi) : UINT32_MAX;
+        if (b->date_lo > b->date_hi) {
+            snprintf(err, PS_ERRLEN, "from (%.12s) is after to (%.12s)", r->from,
+                     r->to);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < r->nagencies; i++) {
+        if (!r->agencies[i] || !*r->agencies[i] ||
+            !ps_utf8_valid(r->agencies[i], strlen(r->agencies[i])) ||
+            strlen(r->agencies[i]) > 300) {
+            snprintf(err, PS_ERRLEN, "bad agency value: expected an agency's "
+                     "name (UTF-8, at most 300 bytes)");
+            return -1;
+        }
+        if (agency_terms(e, r->agencies[i], &b->fterms[P_AGENCY], err) < 0) {
+            *st = SRCH_INTERNAL;
+            return -1;
+        }
+    }
+    b->fempty[P_AGENCY] = r->nagencies > 0;
+    char term[256];
+    for (size_t i = 0; i < r->ntypes; i++) {
+        if (!r->types[i] || !dm_type_known(r->types[i])) {
+            snprintf(err, PS_ERRLEN, "unknown document type '%.40s': expected "
+                     "通知, 通报, 意见, 决定, 决议, 命令, 公告, 通告, 报告, 请示, "
+                     "批复, 议案, 函, 纪要, 方案, 办法, 规定, 规划, 细则, 措施, 要点, "
+                     "新闻 or 其他", r->types[i] ? r->types[i] : "");
+            return -1;
+        }
+        snprintf(term, sizeof term, PFX_TYPE "%s", r->types[i]);
+        strlist_add(&b->fterms[P_TYPE], term);
+    }
+    if (!r->sort || !*r->sort || strcmp(r->sort, "relevance") == 0) {
+        b->sort = 0;
+    } else if (strcmp(r->sort, "date") == 0) {
+        b->sort = 1;
+    } else if (strcmp(r->sort, "-date") == 0) {
+        b->sort = -1;
+    } else {
+        snprintf(err, PS_ERRLEN, "unknown sort '%.40s': expected relevance, "
+                 "date (newest first) or -date (oldest first)", r->sort);
+        return -1;
+    }
+    if (!r->group || !*r->group || strcmp(r->group, "passage") == 0) {
+        b->group = 0;
+    } else if (strcmp(r->group, "doc") == 0) {
+        b->group = 1;
+    } else {
+        snprintf(err, PS_ERRLEN, "unknown group '%.40s': expected doc or "
+                 "passage", r->group);
+        return -1;
+    }
+    *st = SRCH_OK;
+    return 0;
+}
+
+/* When the whole query is a document number (any brackets, 第, leading
+ * zeros; quoted or not), b learns it, its code and its serial. */
+static void number_parse(build *b, const char *query, char *err)
+{
+    char q[256];
+    size_t k = 0;
+    for (const char *p = query ? query : ""; *p && k < sizeof q - 1; p++)
+        if (*p != '"' && *p != ' ')
+            q[k++] = *p;
+    q[k] = '\0';
+    if (!k || dm_number(q, b->number, sizeof b->number) != 1) {
+        b->number[0] = '\0';
+        return;
+    }
+    /* 内政发〔2023〕12号: code 内政发, serial 12号; 2026年第25号: 25号 */
+    const char *open = strstr(b->number, "〔"), *close = strstr(b->number, "〕");
+    char code[96] = "", serial[96] = "";
+    if (open && close) {
+        snprintf(code, sizeof code, "%.*s", (int)(open - b->number), b->number);
+        snprintf(serial, sizeof serial, "%s", close + strlen("〕"));
+    } else {
+        const char *di = strstr(b->number, "第");
+        snprintf(serial, sizeof serial, "%s", di ? di + strlen("第") : b->number);
+    }
+    const char *parts[2] = {code, serial};
+    for (int i = 0; i < 2; i++) {
+        ps_buf n;
+        ps_buf_init(&n);
+        if (*parts[i] && norm_query(parts[i], strlen(parts[i]), &n, err) == 0 &&
+            n.len < sizeof b->number_parts[i])
+            memcpy(b->number_parts[i], n.data, n.len + 1);
+        ps_buf_free(&n);
+        if (*b->number_parts[i])
+            add_needle(b, keep_str(b, ps_xstrdup(b->number_parts[i])));
+    }
+}
+
+/* Per-member counts of one part of the facets (see PARTS). */
 typedef struct tally {
     strset *idx;
     char **names;
     unsigned *counts;
+    uint32_t *stamp;          /* the last document counted, + 1 */
     size_t n;
 } tally;
 
-static void tally_bump(tally *t, const char *s, size_t n, unsigned count)
+/* Counts member s[0..n) count times; with stamp (a document + 1), once
+ * per document (its passages must come together). */
+static void tally_bump(tally *t, const char *s, size_t n, unsigned count,
+                       uint32_t stamp)
 {
     int k = strset_get(t->idx, s, n);
     if (k < 0) {
         k = (int)t->n++;
         t->names = ps_xrealloc(t->names, t->n * sizeof(char *));
         t->counts = ps_xrealloc(t->counts, t->n * sizeof(unsigned));
+        t->stamp = ps_xrealloc(t->stamp, t->n * sizeof(uint32_t));
         t->names[k] = ps_xstrndup(s, n);
         t->counts[k] = 0;
+        t->stamp[k] = 0;
         strset_put(t->idx, s, n, k);
     }
+    if (stamp && t->stamp[k] == stamp)
+        return;
+    t->stamp[k] = stamp;
     t->counts[k] += count;
 }
 
-/* Counts a facet-index term (R, S or U prefixed) n times. */
-static void tally_term(tally tl[3], const char *term, unsigned n)
+static int part_of(char prefix)
 {
-    int part = term[0] == PFX_REGION[0] ? 0 : term[0] == PFX_SECTOR[0] ? 1 : 2;
-    tally_bump(&tl[part], term + 1, strlen(term + 1), n);
+    for (int p = 0; p < NPARTS; p++)
+        if (PARTS[p].prefix[0] == prefix)
+            return p;
+    return -1;
 }
 
-/* Counts, count times, every member of a SLOT_FACETS value (regions
- * FACET_SEP sectors FACET_SEP units, each a comma-separated list). */
-static void tally_value(tally tl[3], const char *v, size_t len,
-                        unsigned count)
+/* Counts a facet-index term (its prefix says the part). */
+static void tally_term(tally tl[NPARTS], const char *term, size_t n,
+                       unsigned count, uint32_t stamp)
+{
+    int part = n ? part_of(term[0]) : -1;
+    if (part >= 0)
+        tally_bump(&tl[part], term + 1, n - 1, count, stamp);
+}
+
+/* Counts every member of a SLOT_FACETS value (regions FACET_SEP sectors
+ * FACET_SEP units, each a comma-separated list). */
+static void tally_value(tally tl[NPARTS], const char *v, size_t len,
+                        unsigned count, uint32_t stamp)
 {
     for (int part = 0; part < 3; part++) {
         const char *end = memchr(v, FACET_SEP, len);
@@ -989,7 +1275,7 @@ static void tally_value(tally tl[3], const char *v, size_t len,
             const char *comma = memchr(v + s, ',', pl - s);
             size_t e = comma ? (size_t)(comma - v) : pl;
             if (e > s)
-                tally_bump(&tl[part], v + s, e - s, count);
+                tally_bump(&tl[part], v + s, e - s, count, stamp);
             s = e + 1;
         }
         if (!end)
@@ -1009,17 +1295,27 @@ static int by_count(const void *a, const void *b, void *ctx)
     return strcmp(t->names[x], t->names[y]);
 }
 
-static json_t *tally_json(srch_engine *e, tally *t, int regions)
+/* qsort_r comparator: by name, descending (years, newest first). */
+static int by_name_desc(const void *a, const void *b, void *ctx)
+{
+    const tally *t = ctx;
+    return strcmp(t->names[*(const int *)b], t->names[*(const int *)a]);
+}
+
+static json_t *tally_json(srch_engine *e, tally *t, int part)
 {
     int *order = ps_xmalloc((t->n + 1) * sizeof(int));
     for (size_t i = 0; i < t->n; i++)
         order[i] = (int)i;
-    qsort_r(order, t->n, sizeof(int), by_count, t);
+    qsort_r(order, t->n, sizeof(int), part == P_YEAR ? by_name_desc : by_count,
+            t);
     json_t *a = json_array();
     for (size_t i = 0; i < t->n; i++) {
         int k = order[i];
+        if (!t->counts[k])
+            continue;
         json_t *o = json_object();
-        if (regions) {
+        if (part == P_REGION) {
             int r = reg_by_code(e->res->gaz, t->names[k]);
             if (r < 0) {
                 json_decref(o);
@@ -1050,10 +1346,49 @@ static void tally_free(tally *t)
         free(t->names[i]);
     free(t->names);
     free(t->counts);
+    free(t->stamp);
+}
+
+/* A document's metadata for its hits: the "meta" of its record with the
+ * file's format.  Read once per document and request (cache: doc ->
+ * meta, json null when there is none). */
+static json_t *doc_meta(srch_engine *e, json_t *cache, const char *doc,
+                        unsigned did)
+{
+    json_t *m = json_object_get(cache, doc);
+    if (m)
+        return json_is_object(m) ? m : NULL;
+    size_t shard;
+    unsigned local;
+    ps_local_docid(did, e->snap->nshards, &shard, &local);
+    ps_buf key;
+    ps_buf_init(&key);
+    ps_buf_printf(&key, META_DOC "%s", doc);
+    char *v = NULL, err[PS_ERRLEN];
+    size_t vl = 0;
+    json_t *out = NULL;
+    if (xap_db_shard_metadata(e->db, shard, key.data, key.len, &v, &vl, err) ==
+            XAP_OK && vl) {
+        json_error_t je;
+        json_t *rec = json_loadb(v, vl, 0, &je);
+        json_t *dm = json_object_get(rec, "meta");
+        if (json_is_object(dm)) {
+            out = json_deep_copy(dm);
+            json_t *f = json_object_get(rec, "format");
+            if (f)
+                json_object_set(out, "format", f);
+        }
+        json_decref(rec);
+    }
+    free(v);
+    ps_buf_free(&key);
+    json_object_set_new(cache, doc, out ? out : json_null());
+    return out;
 }
 
 /* One hit as the contract's JSON object. */
-static json_t *hit_json(const char *data, double weight, const build *b)
+static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
+                        double weight, const build *b, json_t *metas)
 {
     json_error_t je;
     json_t *d = json_loads(data, 0, &je);
@@ -1086,36 +1421,67 @@ static json_t *hit_json(const char *data, double weight, const build *b)
         json_t *v = json_object_get(d, rest[i]);
         json_object_set(o, rest[i], v ? v : json_array());
     }
+    const char *doc = json_string_value(json_object_get(d, "doc"));
+    json_t *m = doc && metas ? doc_meta(e, metas, doc, did) : NULL;
+    if (m)
+        json_object_set(o, "meta", m);
     json_decref(d);
     return o;
 }
 
-/* A set and the order of its passages among equal weights. */
+/* How a set's passages are ordered: by date when sorting by date
+ * (undated last), then by tier (first those a document number or the
+ * whole unquoted string found), by weight, and equal ones by document
+ * id and passage ordinal, the same in any build of the same files
+ * whatever the shards. */
 typedef struct ranked {
     const dset *d;
-    const uint32_t *order;    /* database docid -> place; see order_of() */
+    const uint32_t *order;    /* database docid -> place (snapshot), or */
+    uint32_t *iplace;         /* index -> place, read for this request */
     size_t norder;
-    int tied;                 /* set when two equal weights were compared */
+    const unsigned char *tier;   /* index -> tier, 0 first; or NULL */
+    const uint32_t *date;     /* index -> date code, when sorting by date */
+    int sort;                 /* 0 relevance, 1 newest first, -1 oldest */
+    int tied;                 /* set when two equal passages were compared */
 } ranked;
 
-static uint32_t place(const ranked *r, unsigned id)
+static uint32_t place(const ranked *r, size_t i)
 {
-    return id < r->norder ? r->order[id] : UINT32_MAX;
+    if (r->iplace)
+        return r->iplace[i];
+    unsigned id = r->d->ids[i];
+    return r->order && id < r->norder ? r->order[id] : UINT32_MAX;
 }
 
-/* Is a ranked before b?  Higher weight first, then by document id and
- * passage ordinal (the same in any build of the same files, whatever the
- * shards). */
-static int ranks_before(ranked *r, size_t a, size_t b)
+/* a against b on all but the order of equals: -1 before, 1 after, 0. */
+static int primary(const ranked *r, size_t a, size_t b)
 {
+    if (r->sort) {
+        uint32_t x = r->date[a], y = r->date[b];
+        if (x != y) {
+            if (!x || !y)
+                return x ? -1 : 1;
+            return (r->sort > 0 ? x > y : x < y) ? -1 : 1;
+        }
+    }
+    if (r->tier && r->tier[a] != r->tier[b])
+        return r->tier[a] < r->tier[b] ? -1 : 1;
     const dset *d = r->d;
     if (d->w[a] != d->w[b])
-        return d->w[a] > d->w[b];
+        return d->w[a] > d->w[b] ? -1 : 1;
+    return 0;
+}
+
+static int ranks_before(ranked *r, size_t a, size_t b)
+{
+    int c = primary(r, a, b);
+    if (c)
+        return c < 0;
     r->tied = 1;
-    uint32_t x = place(r, d->ids[a]), y = place(r, d->ids[b]);
+    uint32_t x = place(r, a), y = place(r, b);
     if (x != y)
         return x < y;
-    return d->ids[a] < d->ids[b];
+    return r->d->ids[a] < r->d->ids[b];
 }
 
 static int by_rank(const void *x, const void *y, void *ctx)
@@ -1124,26 +1490,31 @@ static int by_rank(const void *x, const void *y, void *ctx)
     return ranks_before(ctx, a, b) ? -1 : ranks_before(ctx, b, a) ? 1 : 0;
 }
 
-/* Indices of d's k best documents, best first, into out[0..k). */
-static size_t top_k(ranked *r, size_t k, size_t *out)
+/* The k best of the set's passages cand[0..nc) (NULL: all of them), best
+ * first, as indices into out[0..k). */
+static size_t top_k(ranked *r, const size_t *cand, size_t nc, size_t k,
+                    size_t *out)
 {
-    const dset *d = r->d;
-    if (k > d->n)
-        k = d->n;
+    if (!cand)
+        nc = r->d->n;
+    if (k > nc)
+        k = nc;
     if (k == 0)
         return 0;
-    if (k * 8 >= d->n) {
-        size_t *all = ps_xmalloc(d->n * sizeof(size_t));
-        for (size_t i = 0; i < d->n; i++)
-            all[i] = i;
-        qsort_r(all, d->n, sizeof(size_t), by_rank, (void *)r);
+#define CAND(j) (cand ? cand[j] : (j))
+    if (k * 8 >= nc) {
+        size_t *all = ps_xmalloc(nc * sizeof(size_t));
+        for (size_t j = 0; j < nc; j++)
+            all[j] = CAND(j);
+        qsort_r(all, nc, sizeof(size_t), by_rank, (void *)r);
         memcpy(out, all, k * sizeof(size_t));
         free(all);
         return k;
     }
     /* A heap of the k best so far, the worst of them at its root. */
     size_t n = 0;
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t j = 0; j < nc; j++) {
+        size_t i = CAND(j);
         if (n == k && !ranks_before(r, i, out[0]))
             continue;
         size_t at;
@@ -1169,68 +1540,108 @@ static size_t top_k(ranked *r, size_t k, size_t *out)
         }
         out[at] = i;
     }
+#undef CAND
     qsort_r(out, n, sizeof(size_t), by_rank, (void *)r);
     return n;
 }
 
-typedef struct tie {
-    size_t i;                 /* index in the set */
-    char *key;                /* SLOT_ORDER value */
-    size_t len;
-    double w;
-    unsigned id;
-} tie;
-
-static void tie_key(void *ctx, size_t i, const char *v, size_t n)
+static int by_size(const void *a, const void *b)
 {
-    tie *t = ctx;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct keyed {
+    size_t i;                 /* index in the set */
+    char *key;                /* SLOT_ORDER value: document id, NUL, BE32 */
+    size_t len;
+} keyed;
+
+static void keyed_cb(void *ctx, size_t i, const char *v, size_t n)
+{
+    keyed *t = ctx;
     t[i].key = ps_xmalloc(n ? n : 1);
     memcpy(t[i].key, v, n);
     t[i].len = n;
 }
 
-static int by_tie(const void *x, const void *y)
+static int by_key(const void *x, const void *y)
 {
-    const tie *a = x, *b = y;
-    if (a->w != b->w)
-        return a->w > b->w ? -1 : 1;
+    const keyed *a = x, *b = y;
     size_t m = a->len < b->len ? a->len : b->len;
     int c = m ? memcmp(a->key, b->key, m) : 0;
     if (c || a->len != b->len)
         return c ? c : a->len < b->len ? -1 : 1;
-    return a->id < b->id ? -1 : a->id > b->id;
+    return a->i < b->i ? -1 : a->i > b->i;
 }
 
-/* idx[0..got) holds the best of d by weight, equal weights by docid:
- * redone with equal weights by document and passage.  Only passages at
- * least as heavy as the last one taken can change places. */
-static int exact_ties(srch_engine *e, const dset *d, size_t *idx, size_t got,
-                      char *err)
+/* Reads the document and passage order of the set's passages sub[0..ns)
+ * (ascending; NULL: all): iplace[i], their place among them, and, with
+ * doc, doc[i]: their document's number among theirs, in document id
+ * order (*ndocs of them; a passage without a key is a document alone). */
+static int read_places(srch_engine *e, const dset *d, const size_t *sub,
+                       size_t ns, uint32_t *iplace, uint32_t *doc,
+                       size_t *ndocs, char *err)
 {
-    double wmin = d->w[idx[got - 1]];
-    size_t nc = 0;
-    for (size_t i = 0; i < d->n; i++)
-        nc += d->w[i] >= wmin;
-    tie *t = ps_xcalloc(nc ? nc : 1, sizeof(tie));
-    unsigned *ids = ps_xmalloc((nc ? nc : 1) * sizeof(unsigned));
-    for (size_t i = 0, c = 0; i < d->n; i++)
-        if (d->w[i] >= wmin) {
-            t[c].i = i;
-            t[c].w = d->w[i];
-            t[c].id = d->ids[i];
-            ids[c++] = d->ids[i];
-        }
-    int rc = xap_db_values(e->db, SLOT_ORDER, ids, nc, tie_key, t, err) ==
+    if (!sub)
+        ns = d->n;
+    keyed *t = ps_xcalloc(ns ? ns : 1, sizeof(keyed));
+    unsigned *ids = ps_xmalloc((ns ? ns : 1) * sizeof(unsigned));
+    for (size_t j = 0; j < ns; j++) {
+        t[j].i = sub ? sub[j] : j;
+        ids[j] = d->ids[t[j].i];
+    }
+    int rc = xap_db_values(e->db, SLOT_ORDER, ids, ns, keyed_cb, t, err) ==
              XAP_OK ? 0 : -1;
     if (rc == 0) {
-        qsort(t, nc, sizeof(tie), by_tie);
-        for (size_t k = 0; k < got; k++)
-            idx[k] = t[k].i;
+        qsort(t, ns, sizeof(keyed), by_key);
+        uint32_t k = 0;
+        for (size_t j = 0; j < ns; j++) {
+            iplace[t[j].i] = (uint32_t)j;
+            if (!doc)
+                continue;
+            if (j) {
+                const keyed *a = &t[j - 1], *b = &t[j];
+                const char *ea = memchr(a->key, '\0', a->len);
+                const char *eb = memchr(b->key, '\0', b->len);
+                size_t la = ea ? (size_t)(ea - a->key) : a->len;
+                size_t lb = eb ? (size_t)(eb - b->key) : b->len;
+                if (!a->len || !b->len || la != lb || memcmp(a->key, b->key, la))
+                    k++;
+            }
+            doc[t[j].i] = k;
+        }
+        if (ndocs)
+            *ndocs = ns ? k + 1 : 0;
     }
-    for (size_t c = 0; c < nc; c++)
-        free(t[c].key);
+    for (size_t j = 0; j < ns; j++)
+        free(t[j].key);
     free(t);
     free(ids);
+    return rc;
+}
+
+/* out[0..got) holds the best of r's passages cand (NULL: all) with
+ * equal passages by docid: redone with them by document and passage.
+ * Only passages not ranked after the last one taken can change places. */
+static int exact_ties(srch_engine *e, ranked *r, const size_t *cand,
+                      size_t nc, size_t *out, size_t got, char *err)
+{
+    if (!cand)
+        nc = r->d->n;
+    size_t last = out[got - 1], ns = 0;
+    size_t *sub = ps_xmalloc((nc ? nc : 1) * sizeof(size_t));
+    for (size_t j = 0; j < nc; j++) {
+        size_t i = cand ? cand[j] : j;
+        if (primary(r, i, last) <= 0)
+            sub[ns++] = i;
+    }
+    qsort(sub, ns, sizeof(size_t), by_size);
+    r->iplace = ps_xmalloc((r->d->n ? r->d->n : 1) * sizeof(uint32_t));
+    int rc = read_places(e, r->d, sub, ns, r->iplace, NULL, NULL, err);
+    if (rc == 0)
+        top_k(r, sub, ns, got, out);
+    free(sub);
     return rc;
 }
 
@@ -1396,34 +1807,169 @@ static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
     return 0;
 }
 
+/* ---- document dates ---- */
+
+static void date_cb(void *ctx, size_t i, const char *v, size_t n)
+{
+    ((uint32_t *)ctx)[i] = date_code(v, n);
+}
+
+/* The date code of each passage of d (0: undated). */
+static int passage_dates(srch_engine *e, const dset *d, uint32_t *out,
+                         char *err)
+{
+    const snapshot *s = e->snap;
+    if (s->date) {
+        for (size_t i = 0; i < d->n; i++)
+            out[i] = d->ids[i] < s->norder ? s->date[d->ids[i]] : 0;
+        return 0;
+    }
+    memset(out, 0, d->n * sizeof(uint32_t));
+    return xap_db_values(e->db, SLOT_DATE, d->ids, d->n, date_cb, out, err) ==
+           XAP_OK ? 0 : -1;
+}
+
+/* doc[i]: the number of the document of each passage of r's set, below
+ * *ndocs.  Without the snapshot's, read (with the places of equals,
+ * into r->iplace). */
+static int passage_docs(srch_engine *e, ranked *r, uint32_t *doc,
+                        size_t *ndocs, char *err)
+{
+    const snapshot *s = e->snap;
+    const dset *d = r->d;
+    if (s->docno) {
+        size_t extra = s->ndocs;
+        for (size_t i = 0; i < d->n; i++) {
+            uint32_t k = d->ids[i] < s->norder ? s->docno[d->ids[i]] : UINT32_MAX;
+            doc[i] = k != UINT32_MAX ? k : (uint32_t)extra++;
+        }
+        *ndocs = extra;
+        return 0;
+    }
+    if (!r->iplace)
+        r->iplace = ps_xmalloc((d->n ? d->n : 1) * sizeof(uint32_t));
+    return read_places(e, d, NULL, 0, r->iplace, doc, ndocs, err);
+}
+
+/* The indices 0..n) grouped by document (counting sort). */
+static size_t *by_document(const uint32_t *doc, size_t n, size_t ndocs)
+{
+    size_t *start = ps_xcalloc(ndocs + 1, sizeof(size_t));
+    size_t *perm = ps_xmalloc((n ? n : 1) * sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        start[doc[i] + 1]++;
+    for (size_t k = 0; k < ndocs; k++)
+        start[k + 1] += start[k];
+    for (size_t i = 0; i < n; i++)
+        perm[start[doc[i]]++] = i;
+    free(start);
+    return perm;
+}
+
+/* ---- facet counts ---- */
+
+typedef struct vals_ctx {
+    char **v;
+    size_t *len;
+} vals_ctx;
+
+static void vals_cb(void *ctx, size_t i, const char *v, size_t n)
+{
+    vals_ctx *c = ctx;
+    c->v[i] = ps_xstrndup(v, n);
+    c->len[i] = n;
+}
+
 static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 {
     (void)i;
-    tally_value(ctx, v, n, 1);
+    tally_value(ctx, v, n, 1, 0);
 }
 
-/* Region, sector and unit counts over the passages of base. */
-static int count_facets(srch_engine *e, const dset *base, tally tl[3],
-                        char *err)
+typedef struct doc_terms_ctx {
+    tally *tl;
+    unsigned count;
+} doc_terms_ctx;
+
+static void doc_terms_cb(void *ctx, const char *t, size_t n)
 {
+    doc_terms_ctx *c = ctx;
+    tally_term(c->tl, t, n, c->count, 0);
+}
+
+/* Facet counts over the passages of base; with group, each document
+ * (doc[i]: its number, below ndocs) counted once.  doc may be NULL only
+ * with the snapshot's facet index and no group. */
+static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
+                        size_t ndocs, int group, tally tl[NPARTS], char *err)
+{
+    size_t *perm = group ? by_document(doc, base->n, ndocs) : NULL;
+#define AT(j) (perm ? perm[j] : (j))
+    int rc = 0;
     if (e->snap->fx) {
         size_t nt = xap_facets_nterms(e->snap->fx);
         unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
-        for (size_t i = 0; i < base->n; i++) {
+        uint32_t *stamp = group ? ps_xcalloc(nt ? nt : 1, sizeof(uint32_t)) : NULL;
+        for (size_t j = 0; j < base->n; j++) {
+            size_t i = AT(j);
             const unsigned *row;
             size_t nrow = xap_facets_row(e->snap->fx, base->ids[i], &row);
-            for (size_t j = 0; j < nrow; j++)
-                counts[row[j]]++;
+            for (size_t t = 0; t < nrow; t++) {
+                if (stamp) {
+                    if (stamp[row[t]] == doc[i] + 1)
+                        continue;
+                    stamp[row[t]] = doc[i] + 1;
+                }
+                counts[row[t]]++;
+            }
         }
-        for (size_t i = 0; i < nt; i++)
-            if (counts[i])
-                tally_term(tl, xap_facets_term(e->snap->fx, i), counts[i]);
+        for (size_t t = 0; t < nt; t++)
+            if (counts[t]) {
+                const char *term = xap_facets_term(e->snap->fx, t);
+                tally_term(tl, term, strlen(term), counts[t], 0);
+            }
         free(counts);
+        free(stamp);
+        free(perm);
         return 0;
     }
-    /* A passage's regions, sectors and units are one value. */
-    return xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb, tl,
-                         err) == XAP_OK ? 0 : -1;
+    /* Regions, sectors and units: a passage's are one value. */
+    if (!group) {
+        rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb, tl,
+                           err) == XAP_OK ? 0 : -1;
+    } else {
+        vals_ctx c = {ps_xcalloc(base->n ? base->n : 1, sizeof(char *)),
+                      ps_xcalloc(base->n ? base->n : 1, sizeof(size_t))};
+        rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, vals_cb, &c,
+                           err) == XAP_OK ? 0 : -1;
+        for (size_t j = 0; j < base->n; j++) {
+            size_t i = AT(j);
+            if (rc == 0 && c.v[i])
+                tally_value(tl, c.v[i], c.len[i], 1, doc[i] + 1);
+            free(c.v[i]);
+        }
+        free(c.v);
+        free(c.len);
+    }
+    /* Agency, type, year: the same on every passage of a document, read
+     * from one of them. */
+    size_t *own = perm ? NULL : by_document(doc, base->n, ndocs);
+    const size_t *p = perm ? perm : own;
+    for (size_t j = 0; j < base->n && rc == 0;) {
+        size_t i = p[j], k = j;
+        while (k < base->n && doc[p[k]] == doc[i])
+            k++;
+        doc_terms_ctx c = {tl, group ? 1 : (unsigned)(k - j)};
+        char firsts[] = {PFX_AGENCY[0], PFX_TYPE[0], PFX_YEAR[0], '\0'};
+        if (xap_db_doc_terms(e->db, base->ids[i], firsts, doc_terms_cb, &c, err) !=
+            XAP_OK)
+            rc = -1;
+        j = k;
+    }
+    free(own);
+    free(perm);
+#undef AT
+    return rc;
 }
 
 /* ---- the evaluator ---- */
@@ -1460,20 +2006,99 @@ static void accumulate_move(dset *acc, int *have, dset *x, int op)
     dset_free(x);
 }
 
+/* The passages of the document whose number the query is that say it
+ * (its code and serial, whatever the brackets).  0, or -1 with err. */
+static int number_set(srch_engine *e, build *b, dset *out, char *err)
+{
+    strlist t = {NULL, 0};
+    char term[160];
+    snprintf(term, sizeof term, PFX_NUMBER "%s", b->number);
+    strlist_add(&t, term);
+    int rc = terms_docs(e, &t, out, err);
+    strlist_free(&t);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        const char *s = b->number_parts[k];
+        if (!*s)
+            continue;
+        const dset *x = contains_set(e, b, s, strlen(s), err);
+        if (!x) {
+            rc = -1;
+            break;
+        }
+        dset f;
+        dset_filter(out, x, &f);
+        dset_free(out);
+        *out = f;
+    }
+    return rc;
+}
+
+/* tier[i] for each passage of d: 0 in first, else 1 in second, else 2. */
+static unsigned char *tiers_of(const dset *d, const dset *first,
+                               const dset *second)
+{
+    unsigned char *t = ps_xmalloc(d->n ? d->n : 1);
+    memset(t, 2, d->n);
+    const dset *s[2] = {second, first};
+    for (int k = 0; k < 2; k++) {
+        if (!s[k])
+            continue;
+        for (size_t i = 0, j = 0; i < d->n && j < s[k]->n;) {
+            if (d->ids[i] < s[k]->ids[j])
+                i++;
+            else if (d->ids[i] > s[k]->ids[j])
+                j++;
+            else
+                t[i++] = (unsigned char)(1 - k), j++;
+        }
+    }
+    return t;
+}
+
+/* Appends the hit of passage i of d (its best passages with group). */
+static int add_hit(srch_engine *e, const build *b, const dset *d, size_t i,
+                   json_t *hits, json_t *metas, json_t **made, char *err)
+{
+    char *data;
+    size_t len;
+    if (xap_db_data(e->db, d->ids[i], META_DATA, &data, &len, err) != XAP_OK)
+        return -1;
+    json_t *o = hit_json(e, data, d->ids[i], d->w[i], b, metas);
+    free(data);
+    if (!o) {
+        /* A match without its record: never a silently short page. */
+        size_t sh;
+        unsigned local;
+        ps_local_docid(d->ids[i], e->snap->nshards, &sh, &local);
+        snprintf(err, PS_ERRLEN, "shard %zu: passage %u matches but its record "
+                 "is missing or unreadable: the index is damaged "
+                 "(policy-index --check)", sh, local);
+        return -1;
+    }
+    json_array_append_new(hits, o);
+    if (made)
+        *made = o;
+    return 0;
+}
+
+/* One document's best passages (up to GROUP_BEST), best first. */
+#define GROUP_BEST 3
+
 /* Evaluates q with b's filters: *total, tl's counts, and the page of
  * hits asked for.  0, or -1 with err. */
 static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
-                    const srch_request *r, tally tl[3], json_t *hits,
+                    const srch_request *r, tally tl[NPARTS], json_t *hits,
                     unsigned *total, char *err)
 {
     int positive = 0;
     for (size_t i = 0; i < q->n; i++)
         positive |= !q->items[i].negated;
-    dset base, negs, wholes;
-    int hb = 0, hn = 0, hw = 0, rc = 0;
+    dset base, negs, wholes, first;
+    int hb = 0, hn = 0, hw = 0, hf = 0, rc = 0;
     memset(&base, 0, sizeof base);
     memset(&negs, 0, sizeof negs);
     memset(&wholes, 0, sizeof wholes);
+    memset(&first, 0, sizeof first);
     if (!positive) {
         if (all_docs(e, &base, err) < 0)
             return -1;
@@ -1526,10 +2151,24 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
         dset_free(&base);
         base = t;
     }
+    /* A document number: its document's passages that say it come
+     * first, whatever brackets either used. */
+    if (rc == 0 && b->number[0]) {
+        rc = number_set(e, b, &first, err);
+        hf = rc == 0 && first.n;
+        if (hf) {
+            dset t;
+            dset_or(&base, &first, &t);
+            dset_free(&base);
+            base = t;
+        }
+    }
     /* Facet filters: OR within a facet, AND across facets. */
-    for (int k = 0; k < 3 && rc == 0; k++) {
-        if (!b->fterms[k].n || !base.n)
+    for (int k = 0; k < NPARTS && rc == 0; k++) {
+        if (!b->fterms[k].n && !b->fempty[k])
             continue;
+        if (!base.n)
+            break;
         dset f, t;
         if (terms_docs(e, &b->fterms[k], &f, err) < 0) {
             rc = -1;
@@ -1542,76 +2181,118 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
     }
     if (rc == 0 && b->has_range && base.n)
         rc = range_filter(e, b, &base, err);
-    if (rc == 0) {
+    /* Dates: to keep a range, or to sort by. */
+    uint32_t *date = NULL;
+    if (rc == 0 && (b->date_lo || b->sort)) {
+        date = ps_xmalloc((base.n ? base.n : 1) * sizeof(uint32_t));
+        rc = passage_dates(e, &base, date, err);
+        if (rc == 0 && b->date_lo) {
+            size_t out = 0;
+            for (size_t i = 0; i < base.n; i++)
+                if (date[i] && date[i] >= b->date_lo && date_end(date[i]) <= b->date_hi) {
+                    base.ids[out] = base.ids[i];
+                    base.w[out] = base.w[i];
+                    date[out++] = date[i];
+                }
+            base.n = out;
+        }
+    }
+    unsigned char *tier = NULL;
+    if (rc == 0 && (hw || hf))
+        tier = tiers_of(&base, hf ? &first : NULL, hw ? &wholes : NULL);
+    ranked rk = {&base, e->snap->order, NULL, e->snap->norder, tier, date,
+                 b->sort, 0};
+    /* Documents: to group by, or to count agencies, types and years by
+     * (without the facet index). */
+    uint32_t *doc = NULL;
+    size_t ndocs = 0;
+    int counting = rc == 0 && !r->no_facets;
+    if (rc == 0 && (b->group || (counting && !e->snap->fx))) {
+        doc = ps_xmalloc((base.n ? base.n : 1) * sizeof(uint32_t));
+        rc = passage_docs(e, &rk, doc, &ndocs, err);
+    }
+    size_t *best = NULL, *reps = NULL, nreps = 0;
+    unsigned *npass = NULL;
+    if (rc == 0 && b->group) {
+        /* Each document's best passages, and how many match. */
+        best = ps_xmalloc((ndocs ? ndocs : 1) * GROUP_BEST * sizeof(size_t));
+        npass = ps_xcalloc(ndocs ? ndocs : 1, sizeof(unsigned));
+        for (size_t i = 0; i < base.n; i++) {
+            size_t *bk = best + (size_t)doc[i] * GROUP_BEST;
+            unsigned have = npass[doc[i]]++;
+            size_t at = have < GROUP_BEST ? have : GROUP_BEST;
+            while (at > 0 && ranks_before(&rk, i, bk[at - 1])) {
+                if (at < GROUP_BEST)
+                    bk[at] = bk[at - 1];
+                at--;
+            }
+            if (at < GROUP_BEST)
+                bk[at] = i;
+        }
+        reps = ps_xmalloc((ndocs ? ndocs : 1) * sizeof(size_t));
+        for (size_t k = 0; k < ndocs; k++)
+            if (npass[k])
+                reps[nreps++] = best[k * GROUP_BEST];
+        *total = (unsigned)nreps;
+    } else if (rc == 0) {
         *total = (unsigned)base.n;
-        if (!r->no_facets)
-            rc = count_facets(e, &base, tl, err);
     }
+    if (counting && rc == 0)
+        rc = count_facets(e, &base, doc, ndocs, b->group, tl, err);
     if (rc == 0) {
-        dset tiers[2];
-        size_t ntiers = 1;
-        if (hw) {
-            dset_filter(&base, &wholes, &tiers[0]);
-            dset_andnot(&base, &wholes, &tiers[1]);
-            ntiers = 2;
-        } else {
-            tiers[0] = base;            /* base is not needed after this */
-            memset(&base, 0, sizeof base);
-        }
-        long want = r->limit, skip = r->offset;
-        for (size_t t = 0; t < ntiers; t++) {
-            const dset *d = &tiers[t];
-            size_t k = r->limit == 0 ? d->n
-                       : want > 0 ? (size_t)skip + (size_t)want : 0;
-            size_t *idx = ps_xmalloc((k < d->n ? k : d->n) * sizeof(size_t) + 1);
-            /* Equal weights in document and passage order: from the
-             * snapshot's order when it has one, else read for the
-             * passages that can reach the page. */
-            ranked rk = {d, e->snap->order, e->snap->norder, 0};
-            size_t got = top_k(&rk, k, idx);
-            if (rk.tied && !rk.order && got > (size_t)skip &&
-                exact_ties(e, d, idx, got, err) < 0) {
-                free(idx);
-                rc = -1;
-                break;
-            }
-            size_t taken = 0;
-            for (size_t i = (size_t)skip; i < got && rc == 0; i++) {
-                char *data;
-                size_t len;
-                if (xap_db_data(e->db, d->ids[idx[i]], META_DATA, &data, &len,
-                                err) != XAP_OK) {
-                    rc = -1;
-                    break;
+        size_t avail = b->group ? nreps : base.n;
+        size_t k = r->limit == 0 ? avail : (size_t)r->offset + (size_t)r->limit;
+        size_t *idx = ps_xmalloc(((k < avail ? k : avail) + 1) * sizeof(size_t));
+        size_t got = top_k(&rk, reps, nreps, k, idx);
+        /* Equal passages in document and passage order: from the
+         * snapshot's order when it has one, else read for the passages
+         * that can reach the page. */
+        if (rk.tied && !rk.order && !rk.iplace && got > (size_t)r->offset)
+            rc = exact_ties(e, &rk, reps, nreps, idx, got, err);
+        json_t *metas = json_object();
+        for (size_t j = (size_t)r->offset; j < got && rc == 0; j++) {
+            json_t *o = NULL;
+            rc = add_hit(e, b, &base, idx[j], hits, metas, &o, err);
+            if (rc < 0 || !b->group)
+                continue;
+            uint32_t dk = doc[idx[j]];
+            json_object_set_new(o, "passages", json_integer(npass[dk]));
+            json_t *more = json_array();
+            for (unsigned m = 1; m < GROUP_BEST && m < npass[dk] && rc == 0; m++) {
+                json_t *x = json_array();
+                rc = add_hit(e, b, &base, best[dk * GROUP_BEST + m], x, NULL,
+                             NULL, err);
+                json_t *h = json_array_get(x, 0);
+                if (h) {
+                    json_t *brief = json_object();
+                    static const char *const keep[] = {"passage", "kind",
+                                                       "heading", "page",
+                                                       "snippet", "score"};
+                    for (size_t f = 0; f < sizeof keep / sizeof keep[0]; f++) {
+                        json_t *v = json_object_get(h, keep[f]);
+                        if (v)
+                            json_object_set(brief, keep[f], v);
+                    }
+                    json_array_append_new(more, brief);
                 }
-                json_t *o = hit_json(data, d->w[idx[i]], b);
-                free(data);
-                if (!o) {
-                    /* A match without its record: never a silently short
-                     * page. */
-                    size_t sh;
-                    unsigned local;
-                    ps_local_docid(d->ids[idx[i]], e->snap->nshards, &sh, &local);
-                    snprintf(err, PS_ERRLEN, "shard %zu: passage %u matches but "
-                             "its record is missing or unreadable: the index is "
-                             "damaged (policy-index --check)", sh, local);
-                    rc = -1;
-                    break;
-                }
-                json_array_append_new(hits, o);
-                taken++;
+                json_decref(x);
             }
-            free(idx);
-            skip = skip > (long)d->n ? skip - (long)d->n : 0;
-            if (r->limit)
-                want -= (long)taken;
+            json_object_set_new(o, "more", more);
         }
-        for (size_t t = 0; t < ntiers; t++)
-            dset_free(&tiers[t]);
+        json_decref(metas);
+        free(idx);
     }
+    free(rk.iplace);
+    free(tier);
+    free(date);
+    free(doc);
+    free(best);
+    free(reps);
+    free(npass);
     dset_free(&base);
     dset_free(&negs);
     dset_free(&wholes);
+    dset_free(&first);
     return rc;
 }
 
@@ -1646,8 +2327,8 @@ static json_t *run_once(srch_engine *e, const void *arg, srch_status *st,
     json_t *out = NULL;
     json_t *hits = json_array();
     unsigned total = 0;
-    tally tl[3];
-    for (int k = 0; k < 3; k++) {
+    tally tl[NPARTS];
+    for (int k = 0; k < NPARTS; k++) {
         memset(&tl[k], 0, sizeof tl[k]);
         tl[k].idx = strset_create();
     }
@@ -1657,8 +2338,10 @@ static json_t *run_once(srch_engine *e, const void *arg, srch_status *st,
             *st = SRCH_INTERNAL;
             goto done;
         }
-    if (filter_parse(e, &b, r, st, err) < 0)
+    if (filter_parse(e, &b, r, st, err) < 0 ||
+        doc_filter_parse(e, &b, r, st, err) < 0)
         goto done;
+    number_parse(&b, r->query, err);
     if (evaluate(e, &b, q, plans, r, tl, hits, &total, err) < 0) {
         *st = SRCH_INTERNAL;
         goto done;
@@ -1672,15 +2355,14 @@ static json_t *run_once(srch_engine *e, const void *arg, srch_status *st,
     json_object_set_new(out, "hits", hits);
     hits = NULL;
     json_t *facets = json_object();
-    json_object_set_new(facets, "region", tally_json(e, &tl[0], 1));
-    json_object_set_new(facets, "sector", tally_json(e, &tl[1], 0));
-    json_object_set_new(facets, "unit", tally_json(e, &tl[2], 0));
+    for (int k = 0; k < NPARTS; k++)
+        json_object_set_new(facets, PARTS[k].name, tally_json(e, &tl[k], k));
     json_object_set_new(out, "facets", facets);
     double ms = (ps_now() - t0) * 1000.0;
     json_object_set_new(out, "took_ms", json_real((double)(long)(ms * 1000) / 1000));
 done:
     json_decref(hits);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < NPARTS; k++)
         tally_free(&tl[k]);
     free(plans);
     build_free(&b);

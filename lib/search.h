@@ -41,6 +41,18 @@ typedef struct srch_request {
     size_t nsectors;
     const char *unit;                 /* NULL: any */
     const char *min, *max;            /* NULL: open */
+    /* The document's metadata: dates YYYY, YYYY-MM or YYYY-MM-DD
+     * (inclusive; on its date, else its published date); agencies and
+     * types OR within, AND across. */
+    const char *from, *to;            /* NULL: open */
+    const char *const *agencies;
+    size_t nagencies;
+    const char *const *types;
+    size_t ntypes;
+    const char *sort;                 /* "relevance" (NULL), "date" (newest
+                                         first) or "-date"; undated last */
+    const char *group;                /* "doc": one hit per document; NULL
+                                         or "" (or "passage"): passages */
     long limit;                       /* 0: all */
     long offset;
     int no_facets;                    /* skip facet counting (faster) */

@@ -483,6 +483,35 @@ xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
 
 /* ---- reading what the evaluator needs ---- */
 
+xap_status xap_db_terms(xap_db *db, const char *prefix,
+                        void (*cb)(void *ctx, const char *term, size_t n),
+                        void *ctx, char *err)
+{
+    XAP_TRY
+    for (auto t = db->rep.allterms_begin(prefix);
+         t != db->rep.allterms_end(prefix); ++t) {
+        std::string v = *t;
+        cb(ctx, v.data(), v.size());
+    }
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_db_doc_terms(xap_db *db, unsigned did, const char *firsts,
+                            void (*cb)(void *ctx, const char *term, size_t n),
+                            void *ctx, char *err)
+{
+    XAP_TRY
+    for (auto t = db->rep.termlist_begin(did); t != db->rep.termlist_end(did);
+         ++t) {
+        std::string v = *t;
+        if (!v.empty() && std::strchr(firsts, v[0]))
+            cb(ctx, v.data(), v.size());
+    }
+    return XAP_OK;
+    XAP_CATCH
+}
+
 xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
                            unsigned **ids, size_t *nids, char *err)
 {
@@ -506,9 +535,11 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
 }
 
 xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
-                              size_t *n, char *err)
+                              uint32_t **group, size_t *n, char *err)
 {
     *order = nullptr;
+    if (group)
+        *group = nullptr;
     *n = 0;
     XAP_TRY
     size_t last = db->rep.get_lastdocid();
@@ -525,6 +556,28 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
         o[i] = UINT32_MAX;
     for (size_t i = 0; i < v.size(); i++)
         o[v[i].second] = (uint32_t)i;
+    if (group) {
+        /* Values alike up to their first NUL share a group, numbered in
+         * order. */
+        uint32_t *g = static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t)));
+        if (!g) {
+            std::free(o);
+            throw std::bad_alloc();
+        }
+        for (size_t i = 0; i <= last; i++)
+            g[i] = UINT32_MAX;
+        uint32_t k = 0;
+        for (size_t i = 0; i < v.size(); i++) {
+            if (i) {
+                const std::string &a = v[i - 1].first, &b = v[i].first;
+                size_t ea = a.find('\0'), eb = b.find('\0');
+                if (a.compare(0, ea, b, 0, eb) != 0)
+                    k++;
+            }
+            g[v[i].second] = k;
+        }
+        *group = g;
+    }
     *order = o;
     *n = last + 1;
     return XAP_OK;

@@ -135,9 +135,20 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
                            unsigned **ids, size_t *nids, char *err);
 /* Every document's place in the byte order of its value in slot (ties
  * by docid): (*order)[docid], UINT32_MAX for one without a value; *n
- * entries (caller frees). */
+ * entries (caller frees).  With group, also (*group)[docid]: the number,
+ * counting from 0 in that order, of the document's value up to its
+ * first NUL among the distinct such prefixes (UINT32_MAX for none). */
 xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
-                              size_t *n, char *err);
+                              uint32_t **group, size_t *n, char *err);
+/* Calls cb with every term of the database starting with prefix. */
+xap_status xap_db_terms(xap_db *db, const char *prefix,
+                        void (*cb)(void *ctx, const char *term, size_t n),
+                        void *ctx, char *err);
+/* Calls cb with every term of document did whose first byte is one of
+ * firsts. */
+xap_status xap_db_doc_terms(xap_db *db, unsigned did, const char *firsts,
+                            void (*cb)(void *ctx, const char *term, size_t n),
+                            void *ctx, char *err);
 /* Calls cb(ctx, i, value) for each ids[i] (ascending database docids)
  * that has a value in slot; one pass over the slot's value stream. */
 xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,

@@ -3,7 +3,9 @@
  *
  *   policy-search --db DIR [--json] [--limit N] [--offset N]
  *                 [--region R]... [--sector S]... [--unit U] [--min X]
- *                 [--max Y] [--batch FILE] [QUERY]
+ *                 [--max Y] [--from D] [--to D] [--agency A]... [--type T]...
+ *                 [--sort relevance|date|-date] [--group doc]
+ *                 [--batch FILE] [QUERY]
  *
  * Without --json, prints a readable list; with it, the contract's JSON.
  * --batch runs one query a line from FILE ("-" for stdin) against one
@@ -27,7 +29,9 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: policy-search --db DIR [--json] [--limit N] [--offset N]\n"
             "                     [--region R]... [--sector S]... [--unit U]\n"
-            "                     [--min X] [--max Y] [--batch FILE] [--no-facets]\n"
+            "                     [--min X] [--max Y] [--from D] [--to D]\n"
+            "                     [--agency A]... [--type T]... [--sort relevance|date|-date]\n"
+            "                     [--group doc] [--batch FILE] [--no-facets]\n"
             "                     [QUERY]\n"
             "       policy-search --db DIR --explain QUERY   (how QUERY is read)\n"
             "       policy-search --db DIR --stats [STRING]  (segments; chunks per gram)\n"
@@ -78,8 +82,11 @@ static int bad(int json, const char *msg)
 /* Prints a result for people: one block per hit, marks as 【】. */
 static void print_human(json_t *res)
 {
-    printf("%lld passages (%.2f ms)\n",
+    printf("%lld %s (%.2f ms)\n",
            (long long)json_integer_value(json_object_get(res, "total")),
+           json_array_size(json_object_get(res, "hits")) &&
+           json_object_get(json_array_get(json_object_get(res, "hits"), 0),
+                           "passages") ? "documents" : "passages",
            json_real_value(json_object_get(res, "took_ms")));
     size_t i;
     json_t *h;
@@ -104,11 +111,17 @@ static void print_human(json_t *res)
             if (k == sizeof rep / sizeof rep[0])
                 ps_buf_addc(&b, *p++);
         }
-        printf("\n%s #%lld  [%.2f]\n  %s\n",
+        json_t *m = json_object_get(h, "meta");
+        const char *num = json_string_value(json_object_get(m, "number"));
+        const char *date = json_string_value(json_object_get(m, "date"));
+        if (!date)
+            date = json_string_value(json_object_get(m, "published"));
+        printf("\n%s #%lld  [%.2f]%s%s%s%s\n  %s\n",
                json_string_value(json_object_get(h, "doc")),
                (long long)json_integer_value(json_object_get(h, "passage")),
                json_real_value(json_object_get(h, "score")),
-               b.data ? b.data : "");
+               num ? "  " : "", num ? num : "", date ? "  " : "",
+               date ? date : "", b.data ? b.data : "");
         ps_buf_free(&b);
     }
 }
@@ -146,6 +159,8 @@ int main(int argc, char **argv)
 {
     const char *db = NULL, *batch = NULL, *query = NULL;
     const char *regions[MAX_FACET_ARGS], *sectors[MAX_FACET_ARGS];
+    const char *agencies[MAX_FACET_ARGS], *types[MAX_FACET_ARGS];
+    size_t na = 0, nt = 0;
     srch_request req;
     memset(&req, 0, sizeof req);
     req.limit = 10;
@@ -191,6 +206,22 @@ int main(int argc, char **argv)
             if (ns == MAX_FACET_ARGS)
                 return bad(json, "too many --sector");
             sectors[ns++] = argv[++i];
+        } else if (has && strcmp(a, "--agency") == 0) {
+            if (na == MAX_FACET_ARGS)
+                return bad(json, "too many --agency");
+            agencies[na++] = argv[++i];
+        } else if (has && strcmp(a, "--type") == 0) {
+            if (nt == MAX_FACET_ARGS)
+                return bad(json, "too many --type");
+            types[nt++] = argv[++i];
+        } else if (has && strcmp(a, "--from") == 0) {
+            req.from = argv[++i];
+        } else if (has && strcmp(a, "--to") == 0) {
+            req.to = argv[++i];
+        } else if (has && strcmp(a, "--sort") == 0) {
+            req.sort = argv[++i];
+        } else if (has && strcmp(a, "--group") == 0) {
+            req.group = argv[++i];
         } else if (has && strcmp(a, "--unit") == 0) {
             req.unit = argv[++i];
         } else if (has && strcmp(a, "--min") == 0) {
@@ -220,6 +251,10 @@ int main(int argc, char **argv)
     req.nregions = nr;
     req.sectors = sectors;
     req.nsectors = ns;
+    req.agencies = agencies;
+    req.nagencies = na;
+    req.types = types;
+    req.ntypes = nt;
     char err[PS_ERRLEN];
     ana_res *res = ana_res_load(err);
     if (!res) {

@@ -43,6 +43,8 @@
 #define MAX_PARAM_BYTES 8192      /* any one parameter */
 #define MAX_LIMIT 1000            /* hits a page; limit=0 means this many */
 #define MAX_PARAMS 200            /* query parameters a request */
+#define MAX_EXPORT 100000         /* rows of one CSV export */
+#define EXPORT_PAGE 1000          /* hits read at a time for it */
 static const char *g_db;
 static const ana_res *g_res;
 static srch_index *g_index;       /* shared by every worker thread */
@@ -193,9 +195,11 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
 
 typedef struct params {
     const char *q, *unit, *min, *max, *limit, *offset, *doc, *facets;
+    const char *from, *to, *sort, *group;
     size_t nparams;
     const char *regions[MAX_MULTI], *sectors[MAX_MULTI];
-    size_t nregions, nsectors;
+    const char *agencies[MAX_MULTI], *types[MAX_MULTI];
+    size_t nregions, nsectors, nagencies, ntypes;
     char err[PS_ERRLEN];
 } params;
 
@@ -238,7 +242,21 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
     else if (strcmp(key, "offset") == 0) p->offset = value;
     else if (strcmp(key, "doc") == 0) p->doc = value;
     else if (strcmp(key, "facets") == 0) p->facets = value;
-    else if (strcmp(key, "region") == 0 && *value) {
+    else if (strcmp(key, "from") == 0) p->from = value;
+    else if (strcmp(key, "to") == 0) p->to = value;
+    else if (strcmp(key, "sort") == 0) p->sort = value;
+    else if (strcmp(key, "group") == 0) p->group = value;
+    else if ((strcmp(key, "agency") == 0 || strcmp(key, "type") == 0) &&
+             *value) {
+        int ag = key[0] == 'a';
+        size_t *cnt = ag ? &p->nagencies : &p->ntypes;
+        if (*cnt == MAX_MULTI) {
+            snprintf(p->err, sizeof p->err, "too many %s parameters (at most %d)",
+                     key, MAX_MULTI);
+            return MHD_NO;
+        }
+        (ag ? p->agencies : p->types)[(*cnt)++] = value;
+    } else if (strcmp(key, "region") == 0 && *value) {
         if (p->nregions == MAX_MULTI) {
             snprintf(p->err, sizeof p->err, "too many region parameters");
             return MHD_NO;
@@ -281,6 +299,27 @@ static enum MHD_Result unavailable(struct MHD_Connection *c, const char *err,
     return send_error(c, 503, err, sent);
 }
 
+/* The filters and order of a search, from its parameters. */
+static void request_filters(srch_request *req, const params *p)
+{
+    req->query = p->q ? p->q : "";
+    req->regions = p->regions;
+    req->nregions = p->nregions;
+    req->sectors = p->sectors;
+    req->nsectors = p->nsectors;
+    req->unit = p->unit;
+    req->min = p->min;
+    req->max = p->max;
+    req->from = p->from;
+    req->to = p->to;
+    req->agencies = p->agencies;
+    req->nagencies = p->nagencies;
+    req->types = p->types;
+    req->ntypes = p->ntypes;
+    req->sort = p->sort;
+    req->group = p->group;
+}
+
 static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
                                   unsigned *status, size_t *sent)
 {
@@ -306,9 +345,7 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     req.nregions = p->nregions;
     req.sectors = p->sectors;
     req.nsectors = p->nsectors;
-    req.unit = p->unit;
-    req.min = p->min;
-    req.max = p->max;
+    request_filters(&req, p);
     srch_engine *e = thread_engine(err);
     if (!e)
         return unavailable(c, err, status, sent);
@@ -329,6 +366,169 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     enum MHD_Result r = send_json(c, 200, res, sent);
     json_decref(res);
     return r;
+}
+
+/* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a
+ * line break, quotes doubled.  A field a spreadsheet would take for a
+ * formula (= + - @ tab CR first) is prefixed with ' so it stays text. */
+static void csv_field(ps_buf *b, const char *s, int last)
+{
+    if (!s)
+        s = "";
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    int formula = *s && strchr("=+-@\t\r", *s);
+    if (quote)
+        ps_buf_addc(b, '"');
+    if (formula)
+        ps_buf_addc(b, '\'');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            ps_buf_addc(b, '"');
+        ps_buf_addc(b, *p);
+    }
+    if (quote)
+        ps_buf_addc(b, '"');
+    ps_buf_adds(b, last ? "\r\n" : ",");
+}
+
+/* The strings of a JSON array (or of one key of its objects) joined. */
+static void joined(ps_buf *b, json_t *a, const char *key)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        const char *s = json_string_value(key ? json_object_get(v, key) : v);
+        if (!s)
+            continue;
+        if (b->len)
+            ps_buf_adds(b, "; ");
+        ps_buf_adds(b, s);
+    }
+}
+
+static const char *const CSV_COLUMNS[] = {
+    "doc", "passage", "title", "agency", "number", "date", "published", "type",
+    "page", "heading", "text", "regions", "sectors", "numbers"};
+
+static void csv_row(ps_buf *out, json_t *h)
+{
+    json_t *m = json_object_get(h, "meta");
+    char num[2][32];
+    snprintf(num[0], sizeof num[0], "%lld",
+             (long long)json_integer_value(json_object_get(h, "passage")));
+    num[1][0] = '\0';
+    if (json_integer_value(json_object_get(h, "page")))
+        snprintf(num[1], sizeof num[1], "%lld",
+                 (long long)json_integer_value(json_object_get(h, "page")));
+    const char *title = json_string_value(json_object_get(m, "title"));
+    if (!title)
+        title = json_string_value(json_object_get(h, "title"));
+    ps_buf ag, rg, sc, nb;
+    ps_buf_init(&ag);
+    ps_buf_init(&rg);
+    ps_buf_init(&sc);
+    ps_buf_init(&nb);
+    joined(&ag, json_object_get(m, "agency"), NULL);
+    joined(&rg, json_object_get(h, "regions"), NULL);
+    joined(&sc, json_object_get(h, "sectors"), NULL);
+    joined(&nb, json_object_get(h, "numbers"), "surface");
+    const char *f[] = {
+        json_string_value(json_object_get(h, "doc")), num[0], title, ag.data,
+        json_string_value(json_object_get(m, "number")),
+        json_string_value(json_object_get(m, "date")),
+        json_string_value(json_object_get(m, "published")),
+        json_string_value(json_object_get(m, "type")), num[1],
+        json_string_value(json_object_get(h, "heading")),
+        json_string_value(json_object_get(h, "text")), rg.data, sc.data, nb.data};
+    size_t nf = sizeof f / sizeof f[0];
+    for (size_t i = 0; i < nf; i++)
+        csv_field(out, f[i], i + 1 == nf);
+    ps_buf_free(&ag);
+    ps_buf_free(&rg);
+    ps_buf_free(&sc);
+    ps_buf_free(&nb);
+}
+
+/* GET /api/export?...: every passage the same search finds, as CSV
+ * (UTF-8 with a BOM, so spreadsheets read it as UTF-8; RFC 4180), in the
+ * search's order; at most MAX_EXPORT rows, else 400 saying so. */
+static enum MHD_Result api_export(struct MHD_Connection *c, params *p,
+                                  unsigned *status, size_t *sent)
+{
+    srch_request req;
+    memset(&req, 0, sizeof req);
+    request_filters(&req, p);
+    req.group = NULL;           /* passages, whatever the page shows */
+    req.no_facets = 1;
+    req.limit = EXPORT_PAGE;
+    char err[PS_ERRLEN];
+    srch_engine *e = thread_engine(err);
+    if (!e)
+        return unavailable(c, err, status, sent);
+    ps_buf out;
+    ps_buf_init(&out);
+    ps_buf_adds(&out, "\xEF\xBB\xBF");
+    size_t nc = sizeof CSV_COLUMNS / sizeof CSV_COLUMNS[0];
+    for (size_t i = 0; i < nc; i++)
+        csv_field(&out, CSV_COLUMNS[i], i + 1 == nc);
+    long total = -1;
+    for (req.offset = 0; total < 0 || req.offset < total;
+         req.offset += EXPORT_PAGE) {
+        srch_status st;
+        json_t *res = srch_run(e, &req, &st, err);
+        if (!res) {
+            ps_buf_free(&out);
+            *status = st == SRCH_BAD_REQUEST ? 400 : 500;
+            return send_error(c, *status, err, sent);
+        }
+        if (total < 0) {
+            total = (long)json_integer_value(json_object_get(res, "total"));
+            if (total > MAX_EXPORT) {
+                json_decref(res);
+                ps_buf_free(&out);
+                snprintf(err, sizeof err, "%ld passages match; an export takes "
+                         "at most %d: narrow the search (filters, dates) and "
+                         "export again", total, MAX_EXPORT);
+                *status = 400;
+                return send_error(c, 400, err, sent);
+            }
+        }
+        json_t *hits = json_object_get(res, "hits");
+        size_t i;
+        json_t *h;
+        json_array_foreach(hits, i, h)
+            csv_row(&out, h);
+        size_t got = json_array_size(hits);
+        json_decref(res);
+        if (!got)
+            break;
+    }
+    struct MHD_Response *r;
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    if (out.len > 1024 && accepts_gzip(c) &&
+        gzip_bytes((const unsigned char *)out.data, out.len, &gz, &gzlen) == 0) {
+        r = MHD_create_response_from_buffer(gzlen, gz, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        *sent = gzlen;
+        ps_buf_free(&out);
+    } else {
+        size_t len = out.len;
+        r = MHD_create_response_from_buffer(len, out.data, MHD_RESPMEM_MUST_FREE);
+        *sent = len;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/csv; charset=utf-8; header=present");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+                            "attachment; filename=\"policy-search.csv\"");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    security_headers(r);
+    *status = 200;
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
@@ -549,6 +749,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
             ret = send_error(c, 400, p.err, &sent);
         } else if (strcmp(url, "/api/search") == 0) {
             ret = api_search(c, &p, &status, &sent);
+        } else if (strcmp(url, "/api/export") == 0) {
+            ret = api_export(c, &p, &status, &sent);
         } else if (strcmp(url, "/api/doc") == 0) {
             ret = api_doc(c, &p, &status, &sent);
         } else if (strcmp(url, "/api/file") == 0) {
