@@ -13,6 +13,13 @@ first; BM25 over character lengths ranks, equal scores in listing order
 (document, then passage); region
 filters take a region with its subdivisions, a value range needs one
 mention of the unit within it; facets count every matching passage.
+Document filters read each passage's document metadata (its "meta" as
+listed): a date range keeps documents whose date (else published date),
+as the span it names (2024 is all of 2024), lies within it; an agency is
+its exact name when indexed, else every agency containing it; `--sort
+date` orders by that date (newest first, undated last) before tiers and
+scores; `--group doc` keeps each document's best passage, totals and
+facets count documents.
 The words of unquoted items come from `--explain` (the word breaker is
 not what is tested here).
 
@@ -69,6 +76,9 @@ class Index:
                     c = parent.get(c, "")
             self.codes.append(cs)
             self.units.append({m["unit"] for m in h["numbers"] if m["unit"]})
+        self.meta = [h.get("meta") or {} for h in self.p]
+        self.dates = [date_code(m.get("date") or m.get("published") or "") for m in self.meta]
+        self.docs = [h["doc"] for h in self.p]
         lens = [len(t) for t in self.text]
         live = [n for n in lens if n]
         self.avglen = sum(live) / len(live) if live else 1.0
@@ -135,11 +145,22 @@ class Index:
             if not self.passes(i, flags):
                 continue
             base[i] = total
-        tier1 = [i for i in base if all(self.bm25(w)[i] is not None for w in wholes)] if wholes else list(base)
-        s1 = set(tier1)
-        tier2 = [i for i in base if i not in s1]
-        order = sorted(tier1, key=lambda i: (-base[i], i)) + sorted(tier2, key=lambda i: (-base[i], i))
-        return base, order, len(tier1)
+        tier = {i: 0 if not wholes or all(self.bm25(w)[i] is not None for w in wholes) else 1
+                for i in base}
+        sort = flags.get("sort", 0)
+
+        def key(i):
+            d = self.dates[i]
+            dk = (0, -d * sort) if sort and d else (1 if sort else 0, 0)
+            return (dk, tier[i], -base[i], i)
+        order = sorted(base, key=key)
+        if flags.get("group"):
+            best, count = {}, {}
+            for i in order:
+                best.setdefault(self.docs[i], i)
+                count[self.docs[i]] = count.get(self.docs[i], 0) + 1
+            return base, sorted(best.values(), key=key), count
+        return base, order, None
 
     def passes(self, i, f):
         if f.get("regions"):
@@ -151,29 +172,78 @@ class Index:
         if f.get("unit"):
             u = f["unit"]
             if "min" not in f and "max" not in f:
-                return u in self.units[i]
-            lo = f.get("min", -math.inf)
-            hi = f.get("max", math.inf)
-            for k, m in enumerate(self.p[i]["numbers"]):
-                if k < 48 and m["unit"] == u and m["value"] is not None and lo <= m["value"] <= hi:
-                    return True
+                if u not in self.units[i]:
+                    return False
+            else:
+                lo = f.get("min", -math.inf)
+                hi = f.get("max", math.inf)
+                if not any(k < 48 and m["unit"] == u and m["value"] is not None and
+                           lo <= m["value"] <= hi
+                           for k, m in enumerate(self.p[i]["numbers"])):
+                    return False
+        if "from" in f:
+            d = self.dates[i]
+            if not d or d < f["from"] or date_end(d) > f["to"]:
+                return False
+        m = self.meta[i]
+        if "agencies" in f and not set(m.get("agency", [])) & f["agencies"]:
+            return False
+        if "types" in f and m.get("type") not in f["types"]:
             return False
         return True
 
-    def facets(self, hits):
-        reg, sec, unit = {}, {}, {}
+    def facets(self, hits, group=False):
+        reg, sec, unit, ag, ty, yr = {}, {}, {}, {}, {}, {}
+        seen = set()
+
+        def bump(d, k, doc):
+            if group:
+                if (id(d), k, doc) in seen:
+                    return
+                seen.add((id(d), k, doc))
+            d[k] = d.get(k, 0) + 1
         for i in hits:
+            doc = self.docs[i]
             for c in self.codes[i]:
-                reg[c] = reg.get(c, 0) + 1
+                bump(reg, c, doc)
             for s in self.p[i]["sectors"]:
-                sec[s] = sec.get(s, 0) + 1
+                bump(sec, s, doc)
             for u in self.units[i]:
-                unit[u] = unit.get(u, 0) + 1
+                bump(unit, u, doc)
+            m = self.meta[i]
+            for a in m.get("agency", []):
+                bump(ag, a, doc)
+            if m.get("type"):
+                bump(ty, m["type"], doc)
+            d = m.get("date") or m.get("published")
+            if d:
+                bump(yr, d[:4], doc)
 
         def order(d):
             return sorted(d.items(), key=lambda kv: (-kv[1], kv[0].encode()))
         return ([(self.names.get(c), n, c) for c, n in order(reg) if c in self.names],
-                [(v, n) for v, n in order(sec)], [(v, n) for v, n in order(unit)])
+                [(v, n) for v, n in order(sec)], [(v, n) for v, n in order(unit)],
+                [(v, n) for v, n in order(ag)], [(v, n) for v, n in order(ty)],
+                sorted(yr.items(), reverse=True))
+
+
+def date_code(s):
+    """YYYYMMDD with 00 for what the date leaves out; 0 for none."""
+    parts = s.split("-") if s else []
+    if not parts or not parts[0].isdigit() or len(parts[0]) != 4:
+        return 0
+    y = int(parts[0])
+    m = int(parts[1]) if len(parts) > 1 else 0
+    d = int(parts[2]) if len(parts) > 2 else 0
+    return y * 10000 + m * 100 + d
+
+
+def date_end(c):
+    if c % 100 == 0:
+        c += 99
+    if c // 100 % 100 == 0:
+        c += 9900
+    return c
 
 
 def random_queries(ix, rng, n):
@@ -241,6 +311,35 @@ def random_flags(ix, rng):
                 if rng.random() < 0.8:
                     f["max"] = hi
                     args += ["--max", repr(float(hi))]
+    # document filters, from the metadata the passages list
+    dated = sorted({m.get("date") or m.get("published") for m in ix.meta} - {None})
+    if dated and rng.random() < 0.3:
+        a, b = sorted(rng.sample(dated, 2) if len(dated) > 1 else dated * 2)
+        a = a[:rng.choice([4, 7, 10])]
+        b = b[:rng.choice([4, 7, 10])]
+        if date_code(a) <= date_end(date_code(b)):
+            f["from"], f["to"] = date_code(a), date_end(date_code(b))
+            args += ["--from", a, "--to", b]
+    agencies = sorted({a for m in ix.meta for a in m.get("agency", [])})
+    if agencies and rng.random() < 0.25:
+        name = rng.choice(agencies)
+        if rng.random() < 0.4 and len(name) > 4 and not name[:3].endswith("政府"):
+            name = name[:3]         # a short form: every agency containing it
+        f["agencies"] = {a for a in agencies if a == name} or {a for a in agencies if name in a}
+        args += ["--agency", name]
+    types = sorted({m["type"] for m in ix.meta if m.get("type")})
+    if types and rng.random() < 0.2:
+        ts = rng.sample(types, min(len(types), rng.randint(1, 2)))
+        f["types"] = set(ts)
+        for t in ts:
+            args += ["--type", t]
+    r = rng.random()
+    if r < 0.3:
+        f["sort"] = rng.choice([1, -1])
+        args += ["--sort", "date" if f["sort"] > 0 else "-date"]
+    if rng.random() < 0.3:
+        f["group"] = True
+        args += ["--group", "doc"]
     limit = rng.choice([10, 10, 3, 0])
     offset = rng.choice([0, 0, 2, 15])
     args += ["--limit", str(limit), "--offset", str(offset)]
@@ -252,16 +351,23 @@ def random_flags(ix, rng):
 
 
 def compare(ix, q, plan, f, got, stats, where):
-    base, order, _ = ix.answer(plan, f)
+    base, order, count = ix.answer(plan, f)
     page = order[f["offset"]:] if f["limit"] == 0 else order[f["offset"]:f["offset"] + f["limit"]]
     key = {(h["doc"], h["passage"]): i for i, h in enumerate(ix.p)}
     want = [(ix.p[i]["doc"], ix.p[i]["passage"]) for i in page]
     have = [(h["doc"], h["passage"]) for h in got["hits"]]
     stats["pairs"] += 1
     what = "%s %r %s" % (where, q, {k: v for k, v in f.items() if k != "region_codes"})
-    if got["total"] != len(base):
-        stats["bad"].append("%s: total %d, oracle %d" % (what, got["total"], len(base)))
+    ntotal = len(order) if count is not None else len(base)
+    if got["total"] != ntotal:
+        stats["bad"].append("%s: total %d, oracle %d" % (what, got["total"], ntotal))
         return
+    if count is not None:
+        for h in got["hits"]:
+            if h.get("passages") != count.get(h["doc"]):
+                stats["bad"].append("%s: %s has %s matching passages, oracle %s"
+                                    % (what, h["doc"], h.get("passages"), count.get(h["doc"])))
+                return
     if have != want:
         # the same passages in an order that differs only between equal scores?
         ids = [key.get(x) for x in have]
@@ -279,12 +385,16 @@ def compare(ix, q, plan, f, got, stats, where):
             stats["bad"].append("%s: score %s, oracle %.4f" % (what, h["score"], base[i]))
             return
     if not f.get("no_facets"):
-        r, s, u = ix.facets(base)
-        gr = [(x["value"], x["count"], x["code"]) for x in got["facets"]["region"]]
-        gs = [(x["value"], x["count"]) for x in got["facets"]["sector"]]
-        gu = [(x["value"], x["count"]) for x in got["facets"]["unit"]]
-        if (gr, gs, gu) != (r, s, u):
-            stats["bad"].append("%s: facets differ (regions %s vs %s)" % (what, gr[:3], r[:3]))
+        want_f = ix.facets(base, count is not None)
+        gf = got["facets"]
+        have_f = ([(x["value"], x["count"], x["code"]) for x in gf["region"]],) + tuple(
+            [(x["value"], x["count"]) for x in gf[k]]
+            for k in ("sector", "unit", "agency", "type", "year"))
+        for name, h, w in zip(("region", "sector", "unit", "agency", "type", "year"),
+                              have_f, want_f):
+            if h != w:
+                stats["bad"].append("%s: %s facet differs: %s vs oracle %s" % (what, name, h[:3], w[:3]))
+                return
 
 
 def main():

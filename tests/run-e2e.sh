@@ -21,14 +21,14 @@ if [ -x ../shared/tools/gen-corpus ]; then
   ../shared/tools/gen-corpus --out "$gc/corpus" --mb 5 --seed 3 > /dev/null
   python3 tests/recall.py "$gc/corpus" --queries 300
   if [ -d ../shared/corpus ]; then
-    python3 tests/oracle.py fixtures ../shared/corpus "$gc/corpus" --pairs $pairs
+    python3 tests/oracle.py fixtures tests/data/meta ../shared/corpus "$gc/corpus" --pairs $pairs
   else
-    python3 tests/oracle.py fixtures "$gc/corpus" --pairs $pairs
+    python3 tests/oracle.py fixtures tests/data/meta "$gc/corpus" --pairs $pairs
   fi
   rm -rf "$gc"
 else
   echo "ok - recall on a generated corpus # SKIP needs ../shared/tools/gen-corpus"
-  python3 tests/oracle.py fixtures --pairs $((2 * pairs))
+  python3 tests/oracle.py fixtures tests/data/meta --pairs $((2 * pairs))
 fi
 # Every document format, from one known text (tools/make-docs.py).
 python3 tests/formats.py
@@ -38,4 +38,6 @@ python3 tests/live.py
 python3 tests/soak.py
 python3 tests/numbers_gold.py
 python3 tests/meta_gold.py
+# Document filters, sort, grouping, number search and CSV export.
+python3 tests/docfilters.py
 python3 tests/facets.py
