@@ -135,7 +135,7 @@ test-browser: $(PROGS)
 run: setup
 	$(MAKE) all
 	rm -rf build/run-db
-	$(BIN)/policy-index --db build/run-db fixtures
+	$(BIN)/policy-index --db build/run-db fixtures tests/data/meta
 	@echo "serving http://127.0.0.1:8080"
 	$(BIN)/policy-web --db build/run-db --port 8080
 

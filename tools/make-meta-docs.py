@@ -62,7 +62,7 @@ def fullwidth(s):
 
 
 def body(rng, topic, verb="通知"):
-    ps = [BODY[0].format(t=topic, v=verb)] + rng.sample(BODY[1:], 3)
+    ps = [BODY[0].format(t=topic, v=verb)] + [b.format(t=topic) for b in rng.sample(BODY[1:], 3)]
     return ps
 
 

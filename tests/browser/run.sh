@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
-"$BIN/policy-index" --db "$tmp/db" fixtures tests/data/html-doc.txt 2>"$tmp/index.log"
+"$BIN/policy-index" --db "$tmp/db" fixtures tests/data/meta tests/data/html-doc.txt 2>"$tmp/index.log"
 set -- $(sh tools/start-web.sh "$BIN" "$tmp/db" "$tmp/web.log")
 pid=$1 port=$2
 mkdir -p tests/artifacts

@@ -1,6 +1,7 @@
 // Drives the search page in Debian's headless Chromium: search, highlight,
-// facet click, value range, paging, reload, document view, keyboard,
-// escaping, and screenshots at desktop and phone width.
+// facet click, value range, paging, reload, year histogram, agency and
+// type facets, sort, grouping by document, export, document view with its
+// metadata, keyboard, escaping, and screenshots at desktop and phone width.
 //
 //   node test.mjs BASE_URL ARTIFACT_DIR
 import { chromium } from 'playwright-core';
@@ -104,6 +105,122 @@ try {
     document.querySelector('.hit')?.dataset.passage === want, firstPage[0]);
   check(true, 'Back returns to page 1');
 
+  // Document metadata: the year histogram, sort, documents, export.
+  await page.goto(base + '/?q=' + encodeURIComponent('发展'));
+  await page.waitForSelector('#facet-year .bar');
+  const bars = await page.$$eval('#facet-year .bar', (bs) => bs.map((b) => [b.dataset.value, Number(b.dataset.count)]));
+  check(bars.length >= 2 && bars.every(([y, n]) => /^\d{4}$/.test(y) && n > 0) &&
+    bars.map(([y]) => y).join() === bars.map(([y]) => y).sort().join(),
+  'the year histogram has a bar per year, oldest left: ' + JSON.stringify(bars));
+  const heights = await page.$$eval('#facet-year .bar .fill', (fs) => fs.map((f) => f.getBoundingClientRect().height));
+  const [bigYear] = bars.reduce((a, b) => (b[1] > a[1] ? b : a));
+  check(Math.max(...heights) === heights[bars.findIndex(([y]) => y === bigYear)],
+    'the tallest bar is the year with the most passages');
+  const [pickYear, pickCount] = bars[0];
+  await page.click(`#facet-year .bar[data-value="${pickYear}"]`);
+  await page.waitForFunction((y) => location.search.includes('from=' + y) && location.search.includes('to=' + y), pickYear);
+  await waitTotal(pickCount);
+  const yearDates = await page.$$eval('.hit .docmeta .date', (ds) => ds.map((d) => d.textContent));
+  check(yearDates.length > 0 && yearDates.every((d) => d.startsWith(pickYear)),
+    `a year bar filters to ${pickYear}: ${yearDates.join(',')}`);
+  check((await page.textContent('#active')).includes('日期：' + pickYear), 'the year filter shows as a chip');
+  await page.fill('#from', '2024-01');
+  await page.fill('#to', '2025-06');
+  await page.click('#dates button');
+  await page.waitForFunction(() => location.search.includes('from=2024-01') && location.search.includes('to=2025-06'));
+  await page.waitForSelector('.hit .docmeta .date');
+  const rangeDates = await page.$$eval('.hit .docmeta .date', (ds) => ds.map((d) => d.textContent));
+  check(rangeDates.every((d) => d.length === 10 && d >= '2024-01-01' && d <= '2025-06-30'),
+    'a typed date range filters: ' + rangeDates.join(','));
+
+  // Agency and type facets narrow to exactly their counts.
+  await page.goto(base + '/?q=' + encodeURIComponent('发展'));
+  await page.waitForSelector('#facet-agency button.facet');
+  const agency = page.locator('#facet-agency button.facet').first();
+  const agencyCount = Number(await agency.getAttribute('data-count'));
+  const agencyName = await agency.getAttribute('data-value');
+  await agency.click();
+  await waitTotal(agencyCount);
+  check((await page.textContent('#active')).includes('发文机关：' + agencyName),
+    `agency facet ${agencyName} narrows to ${agencyCount}`);
+  await page.waitForSelector('#facet-type button.facet');
+  const type = page.locator('#facet-type button.facet').first();
+  const typeCount = Number(await type.getAttribute('data-count'));
+  const typeName = await type.getAttribute('data-value');
+  await type.click();
+  await waitTotal(typeCount);
+  const onlyType = await page.$$eval('.hit .docmeta .type', (ts) => ts.map((t) => t.textContent));
+  check(onlyType.length > 0 && onlyType.every((t) => t === typeName),
+    `type facet ${typeName} within the agency narrows to ${typeCount}: ${onlyType.join(',')}`);
+
+  // Sort: newest first, undated last.
+  await page.goto(base + '/?q=' + encodeURIComponent('发展'));
+  await page.waitForSelector('.hit');
+  await page.selectOption('#sort', 'date');
+  await page.waitForFunction(() => location.search.includes('sort=date'));
+  await page.waitForSelector('.hit .docmeta .date');
+  const newest = await page.$$eval('.hit', (hs) => hs.map((h) => h.querySelector('.docmeta .date')?.textContent || ''));
+  const padded = newest.filter(Boolean).map((d) => (d + '-00-00').slice(0, 10));
+  check(newest[0] && padded.every((d, i) => i === 0 || padded[i - 1] >= d),
+    '最新 sorts newest first: ' + newest.join(','));
+  await page.selectOption('#sort', '-date');
+  await page.waitForFunction(() => location.search.includes('sort=-date'));
+  await page.waitForFunction((first) => document.querySelector('.hit .docmeta .date')?.textContent !== first, newest[0]);
+  const oldest = await page.$$eval('.hit .docmeta .date', (ds) => ds.map((d) => (d.textContent + '-00-00').slice(0, 10)));
+  check(oldest.every((d, i) => i === 0 || oldest[i - 1] <= d), '最早 sorts oldest first: ' + oldest.join(','));
+  check(await page.inputValue('#sort') === '-date', 'the sort selector shows the sort');
+
+  // 按文件: one hit per document with its count of matching passages.
+  await page.selectOption('#sort', '');
+  await page.waitForFunction(() => !location.search.includes('sort='));
+  const passagesTotal = await total();
+  await page.check('#group');
+  await page.waitForFunction(() => location.search.includes('group=doc'));
+  await page.waitForSelector('.hit .passages');
+  const docsTotal = await total();
+  const grouped = await page.$$eval('.hit', (hs) => hs.map((h) => [h.dataset.doc,
+    Number((h.querySelector('.passages')?.textContent.match(/(\d+)/) || [0, 0])[1])]));
+  check(docsTotal > 0 && docsTotal < passagesTotal && (await page.textContent('#status')).includes('个文件'),
+    `按文件: ${docsTotal} documents of ${passagesTotal} passages`);
+  check(new Set(grouped.map(([d]) => d)).size === grouped.length && grouped.every(([, n]) => n >= 1),
+    'each document once, with its matching passages: ' + JSON.stringify(grouped.slice(0, 3)));
+  await page.screenshot({ path: path.join(out, 'grouped-desktop.png') });
+  await page.uncheck('#group');
+  await page.waitForFunction(() => !location.search.includes('group='));
+  await waitTotal(passagesTotal);
+
+  // Export: the button downloads the same search as CSV.
+  await page.selectOption('#sort', 'date');
+  await page.waitForFunction(() => location.search.includes('sort=date'));
+  const exportHref = await page.getAttribute('#export', 'href');
+  check(exportHref.startsWith('/api/export?') && exportHref.includes('sort=date') &&
+    exportHref.includes('q='), 'the export link carries the search: ' + exportHref);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const csvPath = path.join(out, 'export.csv');
+  await download.saveAs(csvPath);
+  const csv = (await import('node:fs')).readFileSync(csvPath);
+  const lines = csv.toString('utf8').split('\r\n').filter(Boolean);
+  check(csv[0] === 0xef && csv[1] === 0xbb && csv[2] === 0xbf && lines[0].replace('\ufeff', '').startsWith('doc,passage,title'),
+    'the export is UTF-8 CSV with a BOM and a header');
+  const firstHit = await page.getAttribute('.hit', 'data-doc');
+  check(lines.length > 1 && lines[1].startsWith(firstHit + ','), 'the export lists the hits in order: ' + lines[1].slice(0, 60));
+  (await import('node:fs')).unlinkSync(csvPath);
+
+  // The document view shows the document's metadata.
+  await page.goto(base + '/?q=' + encodeURIComponent('实施方案') + '&sort=date');
+  await page.waitForSelector('.hit .docmeta .number');
+  const numbered = page.locator('.hit:has(.docmeta .number)').first();
+  const hitNumber = await numbered.locator('.docmeta .number').textContent();
+  await numbered.locator('h3 a').click();
+  await page.waitForSelector('#docmeta');
+  const rows = await page.$$eval('#docmeta tr', (trs) => trs.map((t) => [t.cells[0].textContent, t.cells[1].textContent]));
+  const table = Object.fromEntries(rows);
+  check(table['发文字号'] === hitNumber && table['标题'] && table['来源文件'] && table['成文日期'],
+    'the document view has a metadata table: ' + JSON.stringify(table));
+  await page.screenshot({ path: path.join(out, 'docview-meta-desktop.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#docview', { state: 'hidden' });
+
   // Document view with the passage highlighted.
   await page.fill('#q', '"以工代赈"');
   await page.keyboard.press('Enter');
@@ -167,12 +284,20 @@ try {
   await page.goto(base + '/?q=%E6%96%B0%E8%83%BD%E6%BA%90');
   await page.waitForSelector('.hit');
   await page.screenshot({ path: path.join(out, 'search-desktop.png') });
+  await page.goto(base + '/?q=' + encodeURIComponent('发展') + '&sort=date&group=doc');
+  await page.waitForSelector('.hit .passages');
+  await page.screenshot({ path: path.join(out, 'documents-desktop.png'), fullPage: false });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();
   await page.waitForSelector('.hit');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   check(!overflow, 'no horizontal scrolling at phone width');
   await page.screenshot({ path: path.join(out, 'search-phone.png') });
+  await page.goto(base + '/?q=' + encodeURIComponent('发展') + '&sort=date&group=doc');
+  await page.waitForSelector('.hit .passages');
+  const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  check(!overflow2, 'no horizontal scrolling at phone width with documents grouped');
+  await page.screenshot({ path: path.join(out, 'documents-phone.png') });
   check(pageErrors.length === 0, 'no script errors: ' + pageErrors.join(' | '));
 } catch (e) {
   failed++;

@@ -1,5 +1,5 @@
 // The search page.  All state lives in the URL (q, region, sector, unit,
-// min, max, offset, doc, p), so Back/Forward, reloads and shared links
+// min, max, from, to, agency, type, sort, group, offset, doc, p), so Back/Forward, reloads and shared links
 // show the same thing.  Text from the server is put into the page only as
 // text nodes; snippets are split on <mark> and their entities decoded
 // here, never assigned as HTML.
@@ -29,6 +29,12 @@ function state() {
     unit: u.get('unit') || '',
     min: u.get('min') || '',
     max: u.get('max') || '',
+    from: u.get('from') || '',
+    to: u.get('to') || '',
+    agency: u.getAll('agency'),
+    type: u.getAll('type'),
+    sort: u.get('sort') || '',
+    group: u.get('group') || '',
     offset: Math.max(0, parseInt(u.get('offset') || '0', 10) || 0),
     doc: u.get('doc') || '',
     p: u.get('p') || '',
@@ -43,6 +49,12 @@ function toQuery(s, extra) {
   if (s.unit) u.set('unit', s.unit);
   if (s.min) u.set('min', s.min);
   if (s.max) u.set('max', s.max);
+  if (s.from) u.set('from', s.from);
+  if (s.to) u.set('to', s.to);
+  for (const a of s.agency) u.append('agency', a);
+  for (const t of s.type) u.append('type', t);
+  if (s.sort) u.set('sort', s.sort);
+  if (s.group) u.set('group', s.group);
   if (s.offset) u.set('offset', String(s.offset));
   for (const [k, v] of Object.entries(extra || {})) if (v !== '') u.set(k, v);
   return u.toString();
@@ -96,11 +108,21 @@ function renderActive(s) {
     box.append(chip('数值：' + s.unit + range, () =>
       go({ ...s, unit: '', min: '', max: '', offset: 0 })));
   }
+  if (s.from || s.to) {
+    const label = s.from === s.to ? s.from : `${s.from || '…'} ~ ${s.to || '…'}`;
+    box.append(chip('日期：' + label, () => go({ ...s, from: '', to: '', offset: 0 })));
+  }
+  for (const a of s.agency) box.append(chip('发文机关：' + a, () =>
+    go({ ...s, agency: s.agency.filter((x) => x !== a), offset: 0 })));
+  for (const t of s.type) box.append(chip('类型：' + t, () =>
+    go({ ...s, type: s.type.filter((x) => x !== t), offset: 0 })));
   if (box.children.length > 1)
     box.append(el('button', { type: 'button', class: 'clear',
-      onclick: () => go({ ...s, region: [], sector: [], unit: '', min: '', max: '', offset: 0 }) },
-    '清除全部筛选'));
+      onclick: () => go({ ...s, ...NO_FILTERS }) }, '清除全部筛选'));
 }
+
+const NO_FILTERS = { region: [], sector: [], unit: '', min: '', max: '', from: '', to: '',
+  agency: [], type: [], offset: 0 };
 
 function facetItem(label, count, active, onclick, extraClass) {
   return el('li', { class: extraClass || '' },
@@ -168,6 +190,39 @@ function renderFacets(s, facets) {
   sel.value = keep;
   $('min').value = s.min;
   $('max').value = s.max;
+  renderYears(s, facets.year || []);
+  for (const [name, key] of [['agency', 'agency'], ['type', 'type']]) {
+    const ul = $('facet-' + name);
+    ul.replaceChildren();
+    for (const f of (facets[name] || []).slice(0, 15)) {
+      const on = s[key].includes(f.value);
+      ul.append(facetItem(f.value, f.count, on, () =>
+        go({ ...s, [key]: on ? s[key].filter((x) => x !== f.value) : [...s[key], f.value],
+          offset: 0 })));
+    }
+    if (!(facets[name] || []).length) ul.append(el('li', { class: 'none' }, '无'));
+  }
+}
+
+// Years as a histogram, oldest left: a bar filters to its year; the two
+// inputs take any range (年, 年-月 or 年-月-日).
+function renderYears(s, years) {
+  const box = $('facet-year');
+  box.replaceChildren();
+  const list = [...years].sort((a, b) => a.value.localeCompare(b.value));
+  const max = Math.max(1, ...list.map((y) => y.count));
+  for (const y of list) {
+    const on = s.from === y.value && s.to === y.value;
+    box.append(el('button', { type: 'button', class: 'bar' + (on ? ' on' : ''),
+      'data-value': y.value, 'data-count': String(y.count), title: `${y.value} 年：${y.count}`,
+      'aria-label': `${y.value} 年 ${y.count}`,
+      onclick: () => go({ ...s, from: on ? '' : y.value, to: on ? '' : y.value, offset: 0 }) },
+    el('span', { class: 'fill', style: null }), el('span', { class: 'yl' }, y.value.slice(2))));
+    box.lastChild.firstChild.style.height = Math.max(4, Math.round(56 * y.count / max)) + 'px';
+  }
+  if (!list.length) box.append(el('span', { class: 'none' }, '无'));
+  $('from').value = s.from;
+  $('to').value = s.to;
 }
 
 const FORMATS = { pdf: 'PDF', html: '网页', docx: 'Word', doc: 'Word', wps: 'WPS',
@@ -184,15 +239,32 @@ function fileLink(doc, format, page, label) {
 function renderHit(s, h) {
   const open = () => go({ ...s, doc: h.doc, p: String(h.passage) });
   const where = h.page ? '第 ' + h.page + ' 页' : '第 ' + (h.passage + 1) + ' 段';
+  const m = h.meta || {};
+  const when = m.date || m.published;
+  const docline = el('div', { class: 'docmeta' },
+    m.number ? el('span', { class: 'number' }, m.number) : null,
+    when ? el('span', { class: 'date' }, when) : null,
+    (m.agency || []).length ? el('span', { class: 'agency' }, m.agency.join('、')) : null,
+    m.type ? el('span', { class: 'type' }, m.type) : null);
   const li = el('li', { class: 'hit', 'data-doc': h.doc, 'data-passage': String(h.passage) },
     el('h3', {}, el('a', { href: '/?' + toQuery(s, { doc: h.doc, p: String(h.passage) }),
-      onclick: (e) => { e.preventDefault(); open(); } }, h.title || h.doc)),
+      onclick: (e) => { e.preventDefault(); open(); } }, m.title || h.title || h.doc)),
+    docline.children.length ? docline : null,
     el('div', { class: 'meta' },
       h.format ? el('span', { class: 'fmt fmt-' + h.format }, FORMATS[h.format] || h.format) : null,
       KINDS[h.kind] ? el('span', { class: 'kind' }, KINDS[h.kind]) : null,
       h.doc, h.heading ? ' · ' + h.heading : '', ' · ', where,
       h.ocr ? ' · 文字识别' : '', ' · ', fileLink(h.doc, h.format, h.page, '原文')),
     el('p', { class: 'snippet' }, snippetNode(h.snippet)));
+  if (h.passages !== undefined) {
+    // One document: its best passages and how many match.
+    for (const x of h.more || [])
+      li.append(el('p', { class: 'snippet more' },
+        el('a', { href: '/?' + toQuery(s, { doc: h.doc, p: String(x.passage) }),
+          onclick: (e) => { e.preventDefault(); go({ ...s, doc: h.doc, p: String(x.passage) }); } },
+        x.page ? '第 ' + x.page + ' 页' : '第 ' + (x.passage + 1) + ' 段'), ' ', snippetNode(x.snippet)));
+    li.append(el('div', { class: 'passages' }, `本文件共 ${h.passages} 个匹配段落`));
+  }
   const tags = el('div', { class: 'tags' });
   for (const r of h.regions) tags.append(el('span', { class: 'tag region' }, r));
   for (const x of h.sectors) tags.append(el('span', { class: 'tag sector' }, x));
@@ -255,7 +327,9 @@ async function render() {
     return renderDoc(s);
   }
   renderFacets(s, body.facets);
-  const filtered = s.region.length || s.sector.length || s.unit;
+  const filtered = s.region.length || s.sector.length || s.unit || s.from || s.to ||
+    s.agency.length || s.type.length;
+  renderTools(s, body.total);
   status.className = 'status';
   status.replaceChildren();
   if (body.total === 0) {
@@ -263,18 +337,45 @@ async function render() {
     status.append(el('p', {}, s.q ? `没有找到包含“${s.q}”的段落。` : '没有符合条件的段落。'));
     if (filtered) status.append(el('p', {}, '可以试试移除筛选条件：',
       el('button', { type: 'button', class: 'linkish',
-        onclick: () => go({ ...s, region: [], sector: [], unit: '', min: '', max: '', offset: 0 }) },
-      '清除全部筛选')));
+        onclick: () => go({ ...s, ...NO_FILTERS }) }, '清除全部筛选')));
     else if (s.q) status.append(el('p', {}, '可以换一个说法，或去掉引号按词检索。'));
   } else {
     const from = s.offset + 1, to = Math.min(s.offset + body.hits.length, body.total);
     status.append(el('span', { id: 'count', 'data-total': String(body.total) },
-      `共 ${body.total} 个段落`), `，第 ${from}–${to} 个，用时 ${body.took_ms.toFixed(1)} 毫秒`,
+      `共 ${body.total} 个${s.group === 'doc' ? '文件' : '段落'}`), `，第 ${from}–${to} 个，用时 ${body.took_ms.toFixed(1)} 毫秒`,
     s.q ? `（检索：${s.q}）` : '');
   }
   for (const h of body.hits) hits.append(renderHit(s, h));
   renderPager(s, body.total);
   renderDoc(s);
+}
+
+// Sort, per-document view and export: above the hits.
+const EXPORT_MAX = 100000;
+function renderTools(s, total) {
+  $('sort').value = s.sort;
+  $('group').checked = s.group === 'doc';
+  const a = $('export');
+  a.href = '/api/export?' + toQuery({ ...s, offset: 0, group: '' });
+  const note = $('exportnote');
+  if (s.group !== 'doc' && total > EXPORT_MAX) {
+    a.setAttribute('aria-disabled', 'true');
+    note.textContent = `匹配段落超过 ${EXPORT_MAX} 个，请先缩小范围再导出`;
+  } else {
+    a.removeAttribute('aria-disabled');
+    note.textContent = '';
+  }
+}
+
+// What the document says of itself, as a small table.
+function metaTable(data) {
+  const m = (data.file && data.file.meta) || {};
+  const rows = [['标题', m.title || data.title], ['发文机关', (m.agency || []).join('、')],
+    ['发文字号', m.number], ['成文日期', m.date], ['发布日期', m.published], ['类型', m.type],
+    ['来源文件', data.doc]];
+  const t = el('table', { class: 'doctable', id: 'docmeta' });
+  for (const [k, v] of rows) if (v) t.append(el('tr', {}, el('th', {}, k), el('td', {}, v)));
+  return t;
 }
 
 async function renderDoc(s) {
@@ -297,6 +398,7 @@ async function renderDoc(s) {
   $('doctitle').textContent = data.title || data.doc;
   const link = $('docfile');
   link.replaceChildren(fileLink(data.doc, data.format, null, '原文下载'));
+  body.append(metaTable(data));
   // Headings and the title are passages of their own; every occurrence
   // of the query is marked (the server's snippet of the whole passage).
   let target = null, page = null;
@@ -331,6 +433,16 @@ document.addEventListener('DOMContentLoaded', () => {
     const unit = $('unit').value;
     if (!unit) { $('unit').focus(); return; }
     go({ ...s, unit, min: $('min').value.trim(), max: $('max').value.trim(), offset: 0 });
+  });
+  $('dates').addEventListener('submit', (e) => {
+    e.preventDefault();
+    go({ ...state(), from: $('from').value.trim(), to: $('to').value.trim(), offset: 0 });
+  });
+  $('sort').addEventListener('change', () => go({ ...state(), sort: $('sort').value, offset: 0 }));
+  $('group').addEventListener('change', () =>
+    go({ ...state(), group: $('group').checked ? 'doc' : '', offset: 0 }));
+  $('export').addEventListener('click', (e) => {
+    if ($('export').getAttribute('aria-disabled')) e.preventDefault();
   });
   $('docclose').addEventListener('click', closeDoc);
   $('docview').addEventListener('click', (e) => { if (e.target === $('docview')) closeDoc(); });
