@@ -73,6 +73,12 @@ for i in 1 2 3; do cat "$dir/unquoted.txt"; done > "$dir/unquoted3.txt"
 "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --sector 工业 --sector 能源 | python3 bench/stats.py "quoted + 2 sectors"
 "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --unit 元 --min 1亿 --max 10亿 | python3 bench/stats.py "quoted + 元 in [1亿, 10亿]"
 printf '\n\n\n' | "$BIN/policy-search" --db "$db" --batch - --unit 亩 --min 100万 --max 500万 | python3 bench/stats.py "filter only: 亩 in [100万, 500万]"
+# Document metadata: a date range, date order, documents.
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --from 2024 --to 2025-06 | python3 bench/stats.py "quoted + --from 2024 --to 2025-06"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --sort date | python3 bench/stats.py "quoted, --sort date"
+"$BIN/policy-search" --db "$db" --batch "$dir/unquoted3.txt" --sort -date | python3 bench/stats.py "unquoted, --sort -date"
+"$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --group doc | python3 bench/stats.py "quoted, --group doc"
+printf '\n\n\n' | "$BIN/policy-search" --db "$db" --batch - --from 2024 --to 2024 --sort date | python3 bench/stats.py "filter only: 2024, by date"
 
 # One-off queries, process start included (median of 5, warm cache).
 for q in '"发展"' '"的"' '"防沙治沙"'; do
