@@ -521,6 +521,34 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     return rc;
 }
 
+/* The most specific region the document's first agency with one names
+ * unambiguously; -1 for none, -2 with err on failure. */
+static int agency_region(ana_ctx *c, char *err)
+{
+    const reg_gazetteer *g = c->res->gaz;
+    plist p;
+    memset(&p, 0, sizeof p);
+    int best = -1;
+    for (size_t i = 0; i < c->ndoc_terms && best < 0; i++) {
+        const char *t = c->doc_terms[i];
+        if (t[0] != PFX_AGENCY[0])
+            continue;
+        p.nwords = 0;
+        if (tok_run(c->tok, t + 1, strlen(t + 1), collect_word, &p, err) < 0) {
+            best = -2;
+            break;
+        }
+        find_regions(c->res, &p, t + 1);
+        for (size_t k = 0; k < p.nrm; k++)
+            if (p.rm[k].n == 1 &&
+                (best < 0 || reg_level(g, p.rm[k].cands[0]) > reg_level(g, best)))
+                best = p.rm[k].cands[0];
+    }
+    free(p.words);
+    free(p.rm);
+    return best;
+}
+
 int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
                  size_t nin, const char *title_hint, const char *format,
                  int ocr, ana_emit emit, void *ectx, size_t *npassages,
@@ -555,6 +583,15 @@ int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
             find_regions(c->res, p, t);
     }
     int docreg = doc_region(c, &c->pl[np], np);
+    /* The issuing agency's region (赤峰市人民政府 -> 赤峰市) comes first,
+     * unless the title names a place within it. */
+    int agreg = c->facets ? agency_region(c, err) : -1;
+    if (agreg == -2) {
+        psg_doc_free(pd);
+        return -1;
+    }
+    if (agreg >= 0 && !(docreg >= 0 && reg_is_within(c->res->gaz, docreg, agreg)))
+        docreg = agreg;
     /* Pass 2: one Xapian document per passage. */
     char fterm[MAX_FILE_TERM + 32];
     ana_file_term(docid, fterm, sizeof fterm);

@@ -1423,8 +1423,14 @@ static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
     }
     const char *doc = json_string_value(json_object_get(d, "doc"));
     json_t *m = doc && metas ? doc_meta(e, metas, doc, did) : NULL;
-    if (m)
+    if (m) {
         json_object_set(o, "meta", m);
+        /* The document's title as it reads it (not a red header's
+         * "XX文件" line or the file name). */
+        json_t *t = json_object_get(m, "title");
+        if (json_is_string(t) && *json_string_value(t))
+            json_object_set(o, "title", t);
+    }
     json_decref(d);
     return o;
 }

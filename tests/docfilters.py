@@ -13,6 +13,8 @@ that, not against what it stored.
     `-date` the reverse;
   - every year, agency and type facet count equals the total of the same
     search filtered on that value;
+  - a document's issuing agency gives all its passages the agency's
+    region;
   - a document number typed with other brackets, 第 or leading zeros
     finds its document first;
   - `--group doc` totals equal the number of distinct documents among the
@@ -94,10 +96,19 @@ def main():
     tmp = tempfile.mkdtemp()
     try:
         db = os.path.join(tmp, "db")
+        # A notice whose only word of its own region is its signature: the
+        # body names another place twice.
+        extra = os.path.join(tmp, "extra")
+        os.mkdir(extra)
+        with open(os.path.join(extra, "notice.txt"), "w", encoding="utf-8") as out:
+            out.write("关于做好专项资金管理工作的通知\n\n各旗县市财政局：\n\n"
+                      "为加强专项资金管理，提高资金使用效益，现就有关事项通知如下。\n\n"
+                      "一、今年的现场推进会在阿拉善盟召开，阿拉善盟的做法值得借鉴。\n\n"
+                      "二、各单位要按时报送资金使用情况。\n\n兴安盟财政局\n2025年4月8日\n")
         subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "2", DOCS,
-                        os.path.join(ROOT, "fixtures")], check=True, capture_output=True)
+                        os.path.join(ROOT, "fixtures"), extra], check=True, capture_output=True)
         meta = {}
-        for root in (DOCS, os.path.join(ROOT, "fixtures")):
+        for root in (DOCS, os.path.join(ROOT, "fixtures"), extra):
             for d, _, files in os.walk(root):
                 for name in files:
                     path = os.path.join(d, name)
@@ -179,6 +190,24 @@ def main():
             s = short.replace("人民政府", "政府")
             check(ok(db, "", "--agency", s)["total"] == ok(db, "", "--agency", short)["total"],
                   "--agency %s reads as %s" % (s, short))
+
+        # The issuing agency gives the document its region: every passage
+        # of a document the city's bodies issued is found under the city.
+        cities = ("赤峰市", "通辽市", "鄂尔多斯市", "乌兰察布市", "包头市", "巴彦淖尔市", "呼和浩特市")
+        for c in cities:
+            docs = {d for d, m in meta.items() if d in passages and m.get("agency") and
+                    m["agency"][0].startswith(c)}
+            if not docs:
+                continue
+            got = {(h["doc"], h["passage"]) for h in ok(db, "", "--region", c, "--limit", "0")["hits"]}
+            want = {(d, p) for d in docs for p in passages[d]}
+            check(want <= got, "--region %s: %d passages of documents its bodies issued are missing"
+                  % (c, len(want - got)))
+
+        hits = ok(db, '"提高资金使用效益"')["hits"]
+        check(len(hits) == 1 and hits[0]["regions"] == ["兴安盟"],
+              "a notice signed by 兴安盟财政局 is 兴安盟's, though its body names 阿拉善盟 twice: %s"
+              % (hits[0]["regions"] if hits else None))
 
         # Document numbers, typed any way.
         numbered = [(d, m["number"]) for d, m in sorted(meta.items()) if "〔" in m.get("number", "")]

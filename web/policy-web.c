@@ -144,11 +144,13 @@ static int accepts_gzip(struct MHD_Connection *c)
     return ae && strstr(ae, "gzip");
 }
 
-/* Queues body (copied) with the given status and type; gzips bodies over
- * 1 KB when the client takes it. */
-static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
-                                 const char *type, const char *body,
-                                 size_t len, const char *cache, size_t *sent)
+/* Queues body (copied) with the given status and type (and, when not
+ * NULL, Content-Disposition); gzips bodies over 1 KB when the client
+ * takes it. */
+static enum MHD_Result send_body_as(struct MHD_Connection *c, unsigned status,
+                                    const char *type, const char *disp,
+                                    const char *body, size_t len,
+                                    const char *cache, size_t *sent)
 {
     unsigned char *gz = NULL;
     size_t gzlen = 0;
@@ -164,12 +166,21 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
         *sent = len;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (disp)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     security_headers(r);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
+                                 const char *type, const char *body,
+                                 size_t len, const char *cache, size_t *sent)
+{
+    return send_body_as(c, status, type, NULL, body, len, cache, sent);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
@@ -504,30 +515,12 @@ static enum MHD_Result api_export(struct MHD_Connection *c, params *p,
         if (!got)
             break;
     }
-    struct MHD_Response *r;
-    unsigned char *gz = NULL;
-    size_t gzlen = 0;
-    if (out.len > 1024 && accepts_gzip(c) &&
-        gzip_bytes((const unsigned char *)out.data, out.len, &gz, &gzlen) == 0) {
-        r = MHD_create_response_from_buffer(gzlen, gz, MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-        *sent = gzlen;
-        ps_buf_free(&out);
-    } else {
-        size_t len = out.len;
-        r = MHD_create_response_from_buffer(len, out.data, MHD_RESPMEM_MUST_FREE);
-        *sent = len;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/csv; charset=utf-8; header=present");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-                            "attachment; filename=\"policy-search.csv\"");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    security_headers(r);
     *status = 200;
-    enum MHD_Result ret = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ret = send_body_as(
+        c, 200, "text/csv; charset=utf-8; header=present",
+        "attachment; filename=\"policy-search.csv\"", out.data ? out.data : "",
+        out.len, "no-store", sent);
+    ps_buf_free(&out);
     return ret;
 }
 
