@@ -1903,9 +1903,62 @@ static void doc_terms_cb(void *ctx, const char *t, size_t n)
     tally_term(c->tl, t, n, c->count, 0);
 }
 
+static void terms_cb(void *ctx, const char *t, size_t n)
+{
+    char *v = ps_xstrndup(t, n);
+    strlist_add(ctx, v);
+    free(v);
+}
+
+/* Agency, type and year counts over the passages of base, read from the
+ * database: from each passage's terms when they are few, else from each
+ * such term's passages (a few per passage of the index, read once). */
+static int count_doc_facets(srch_engine *e, const dset *base, tally tl[NPARTS],
+                            char *err)
+{
+    char firsts[] = {PFX_AGENCY[0], PFX_TYPE[0], PFX_YEAR[0], '\0'};
+    if ((double)base->n * 8 < (double)e->snap->doccount) {
+        doc_terms_ctx c = {tl, 1};
+        for (size_t i = 0; i < base->n; i++)
+            if (xap_db_doc_terms(e->db, base->ids[i], firsts, doc_terms_cb, &c,
+                                 err) != XAP_OK)
+                return -1;
+        return 0;
+    }
+    unsigned last = base->n ? base->ids[base->n - 1] : 0;
+    unsigned char *in = ps_xcalloc(last / 8 + 1, 1);
+    for (size_t i = 0; i < base->n; i++)
+        in[base->ids[i] / 8] |= (unsigned char)(1u << (base->ids[i] % 8));
+    strlist terms = {NULL, 0};
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        char pfx[2] = {firsts[k], '\0'};
+        if (xap_db_terms(e->db, pfx, terms_cb, &terms, err) != XAP_OK)
+            rc = -1;
+    }
+    for (size_t t = 0; t < terms.n && rc == 0; t++) {
+        unsigned *ids;
+        size_t n;
+        if (xap_db_postlist(e->db, terms.v[t], strlen(terms.v[t]), &ids, &n,
+                            err) != XAP_OK) {
+            rc = -1;
+            break;
+        }
+        unsigned count = 0;
+        for (size_t i = 0; i < n; i++)
+            count += ids[i] <= last && (in[ids[i] / 8] >> (ids[i] % 8) & 1);
+        free(ids);
+        if (count)
+            tally_term(tl, terms.v[t], strlen(terms.v[t]), count, 0);
+    }
+    strlist_free(&terms);
+    free(in);
+    return rc;
+}
+
 /* Facet counts over the passages of base; with group, each document
- * (doc[i]: its number, below ndocs) counted once.  doc may be NULL only
- * with the snapshot's facet index and no group. */
+ * (doc[i]: its number, below ndocs) counted once.  doc may be NULL
+ * without group. */
 static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
                         size_t ndocs, int group, tally tl[NPARTS], char *err)
 {
@@ -1956,6 +2009,10 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
         }
         free(c.v);
         free(c.len);
+    }
+    if (!group) {
+        free(perm);
+        return rc == 0 ? count_doc_facets(e, base, tl, err) : rc;
     }
     /* Agency, type, year: the same on every passage of a document, read
      * from one of them. */
@@ -2213,7 +2270,7 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
     uint32_t *doc = NULL;
     size_t ndocs = 0;
     int counting = rc == 0 && !r->no_facets;
-    if (rc == 0 && (b->group || (counting && !e->snap->fx))) {
+    if (rc == 0 && b->group) {
         doc = ps_xmalloc((base.n ? base.n : 1) * sizeof(uint32_t));
         rc = passage_docs(e, &rk, doc, &ndocs, err);
     }
