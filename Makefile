@@ -81,7 +81,7 @@ $(BIN)/policy-search: $(BUILD)/searcher/policy-search.o $(LIB_OBJ)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/policy-web: $(BUILD)/web/policy-web.o $(BUILD)/web/gate.o $(BUILD)/web/assets.o $(LIB_OBJ)
+$(BIN)/policy-web: $(BUILD)/web/policy-web.o $(BUILD)/web/gate.o $(BUILD)/web/rcache.o $(BUILD)/web/assets.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
@@ -161,7 +161,7 @@ FUZZ_CFLAGS = -std=c11 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -D_GNU_SOURCE \
 FUZZ_TARGETS = text query params html zip pdf rtf mht
 FUZZ_SECONDS ?= 60
 FUZZ_OBJ = $(LIB_C:%.c=$(FUZZ_DIR)/%.o) $(EXT_C:%.c=$(FUZZ_DIR)/%.o) $(FUZZ_DIR)/lib/xap.o \
-           $(FUZZ_DIR)/web/gate.o $(FUZZ_DIR)/web/assets.o
+           $(FUZZ_DIR)/web/gate.o $(FUZZ_DIR)/web/rcache.o $(FUZZ_DIR)/web/assets.o
 FUZZ_LIBS = $(LDLIBS) $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null)
 
 $(FUZZ_DIR)/lib/%.o: lib/%.c lib/*.h $(BUILD)/t2s.inc
@@ -173,6 +173,9 @@ $(FUZZ_DIR)/lib/xap.o: lib/xap.cc lib/xap.h
 	@$(FUZZ_CXX) -std=c++17 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Ilib \
 	  $(shell pkg-config --cflags xapian-core 2>/dev/null) -c -o $@ $<
 $(FUZZ_DIR)/web/gate.o: web/gate.c web/gate.h
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/web/rcache.o: web/rcache.c web/rcache.h
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 $(FUZZ_DIR)/web/assets.o: $(BUILD)/web/assets.c

@@ -104,7 +104,13 @@ print("segments per shard: %s; chunks read for \"发展\": %d" % ([len(s["segmen
 set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log")
 pid=$1 port=$2
 trap 'kill $pid 2>/dev/null' EXIT
-wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:'
+wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:' | sed 's/^wrk:/wrk (answers kept):/'
+kill $pid; trap - EXIT
+# The same without kept answers: every request evaluated.
+set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log" --cache-mb 0)
+pid=$1 port=$2
+trap 'kill $pid 2>/dev/null' EXIT
+wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:' | sed 's/^wrk:/wrk (every request evaluated):/'
 kill $pid; trap - EXIT
 
 # Growth: the corpus added in 20 runs of a twentieth each, to a fresh

@@ -62,6 +62,7 @@ typedef struct shard_info {
  * user lets go of it after a newer one replaced it. */
 typedef struct snapshot {
     atomic_int refs;
+    unsigned long seq;            /* a number no other snapshot has */
     char generation[64];          /* of GENERATION_FILE when opened */
     unsigned long long *revs;     /* each shard's revision */
     size_t nshards;
@@ -289,8 +290,10 @@ static void snap_date_cb(void *ctx, size_t i, const char *v, size_t n)
 /* Opens the index as it is now and reads what queries need of it. */
 static snapshot *snap_build(const char *path, int facets, char *err)
 {
+    static atomic_ulong next_seq = 1;
     snapshot *s = ps_xcalloc(1, sizeof *s);
     atomic_init(&s->refs, 1);
+    s->seq = atomic_fetch_add(&next_seq, 1);
     pthread_mutex_init(&s->lock, NULL);
     /* The generation before the database: a compaction that replaces
      * files after this point is seen at the next check. */
@@ -381,6 +384,14 @@ static void snap_give_back(snapshot *s, xap_db *db)
     }
     s->pool[s->npool++] = db;
     pthread_mutex_unlock(&s->lock);
+}
+
+unsigned long srch_index_seq(srch_index *ix)
+{
+    pthread_mutex_lock(&ix->lock);
+    unsigned long seq = ix->cur ? ix->cur->seq : 0;
+    pthread_mutex_unlock(&ix->lock);
+    return seq;
 }
 
 static snapshot *ix_acquire(srch_index *ix)

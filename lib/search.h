@@ -66,6 +66,9 @@ void srch_index_close(srch_index *ix);
  * nothing changed, -1 with err when the new state cannot be read (the
  * previous snapshot stays). */
 int srch_index_refresh(srch_index *ix, char *err);
+/* The current snapshot's number: it changes whenever the index's state
+ * does (answers computed on one number are answers for it alone). */
+unsigned long srch_index_seq(srch_index *ix);
 /* Refreshes from a thread of its own, five times a second, until closed. */
 int srch_index_watch(srch_index *ix, char *err);
 srch_engine *srch_engine_create(srch_index *ix, const ana_res *res,

@@ -1,9 +1,10 @@
 #!/bin/sh
-# start-web.sh BIN DB LOG: starts policy-web on a free loopback port in the
-# background, waits until it listens, prints "PID PORT".  The caller stops
-# it by that PID.
+# start-web.sh BIN DB LOG [FLAG...]: starts policy-web on a free loopback
+# port in the background (with the extra flags), waits until it listens,
+# prints "PID PORT".  The caller stops it by that PID.
 bin=$1 db=$2 log=$3
-"$bin/policy-web" --db "$db" --port 0 --quiet >/dev/null 2>"$log" &
+shift 3
+"$bin/policy-web" --db "$db" --port 0 --quiet "$@" >/dev/null 2>"$log" &
 pid=$!
 for i in $(seq 1 100); do
   port=$(sed -n 's/.*http:\/\/127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$log")

@@ -2,7 +2,7 @@
  * policy-web: the search page and its JSON API over libmicrohttpd.
  *
  *   policy-web --db DIR [--bind 127.0.0.1] [--port 8080] [--threads N]
- *              [--quiet]
+ *              [--cache-mb N] [--quiet]
  *
  * Threading: libmicrohttpd runs a pool of N epoll threads; each keeps its
  * own search engine (Xapian handles are not thread-safe) in thread-local
@@ -14,6 +14,11 @@
  * listings).  Responses carry a strict Content-Security-Policy and
  * nosniff; text reaches the page only as JSON and is put into the DOM as
  * text by the page's script.
+ *
+ * Answers to /api/search are kept (rcache.h, --cache-mb, 64 MB by
+ * default) for the same search asked again while the index is unchanged:
+ * paging back, a facet clicked off again, the same topic searched by
+ * several people.
  */
 
 #include "analyze.h"
@@ -21,6 +26,7 @@
 #include "util.h"
 #include "web/assets.h"
 #include "web/gate.h"
+#include "web/rcache.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +55,7 @@ static const char *g_db;
 static const ana_res *g_res;
 static srch_index *g_index;       /* shared by every worker thread */
 static int g_quiet;
+static rcache *g_cache;
 static pthread_key_t g_engine_key;
 
 static void free_engine(void *p)
@@ -331,6 +338,45 @@ static void request_filters(srch_request *req, const params *p)
     req->group = p->group;
 }
 
+/* A search's canonical form, the key of its kept answer: every field of
+ * the request, lists in order, separated by bytes no UTF-8 text has. */
+static void request_key(const srch_request *r, int capped, ps_buf *k)
+{
+    const char *one[] = {r->query, r->unit, r->min, r->max, r->from, r->to,
+                         r->sort, r->group};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        ps_buf_adds(k, one[i] ? one[i] : "");
+        ps_buf_addc(k, '\xff');
+    }
+    const char *const *lists[] = {r->regions, r->sectors, r->agencies, r->types};
+    size_t ns[] = {r->nregions, r->nsectors, r->nagencies, r->ntypes};
+    for (size_t l = 0; l < 4; l++) {
+        for (size_t i = 0; i < ns[l]; i++) {
+            ps_buf_adds(k, lists[l][i]);
+            ps_buf_addc(k, '\xfe');
+        }
+        ps_buf_addc(k, '\xff');
+    }
+    ps_buf_printf(k, "%ld\xff%ld\xff%d\xff%d", r->limit, r->offset, r->no_facets,
+                  capped);
+}
+
+/* body with its top-level "took_ms" set to ms, into out. */
+static void retime(const char *body, size_t len, double ms, ps_buf *out)
+{
+    /* Inside a JSON string a quote is escaped: the first ,"took_ms":
+     * is the top-level key. */
+    const char *k = strstr(body, ",\"took_ms\":");
+    const char *end = k ? strchr(k + 11, ',') : NULL;
+    if (!k || !end) {
+        ps_buf_add(out, body, len);
+        return;
+    }
+    ps_buf_add(out, body, (size_t)(k - body) + 11);
+    ps_buf_printf(out, "%.3f", ms);
+    ps_buf_add(out, end, len - (size_t)(end - body));
+}
+
 static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
                                   unsigned *status, size_t *sent)
 {
@@ -357,12 +403,36 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     req.sectors = p->sectors;
     req.nsectors = p->nsectors;
     request_filters(&req, p);
+    /* The same search on the same state of the index: its kept answer,
+     * with the time this lookup took. */
+    double t0 = ps_now();
+    ps_buf key;
+    ps_buf_init(&key);
+    request_key(&req, capped, &key);
+    unsigned long seq = srch_index_seq(g_index);
+    char *kept;
+    size_t klen;
+    if (rc_get(g_cache, key.data, key.len, seq, &kept, &klen)) {
+        ps_buf_free(&key);
+        ps_buf out;
+        ps_buf_init(&out);
+        retime(kept, klen, (ps_now() - t0) * 1000, &out);
+        free(kept);
+        *status = 200;
+        enum MHD_Result r = send_body(c, 200, "application/json; charset=utf-8",
+                                      out.data, out.len, "no-store", sent);
+        ps_buf_free(&out);
+        return r;
+    }
     srch_engine *e = thread_engine(err);
-    if (!e)
+    if (!e) {
+        ps_buf_free(&key);
         return unavailable(c, err, status, sent);
+    }
     srch_status st;
     json_t *res = srch_run(e, &req, &st, err);
     if (!res) {
+        ps_buf_free(&key);
         *status = st == SRCH_BAD_REQUEST ? 400 : 500;
         return send_error(c, *status, err, sent);
     }
@@ -374,8 +444,13 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
         json_object_set_new(res, "message", json_string(note));
     }
     *status = 200;
-    enum MHD_Result r = send_json(c, 200, res, sent);
+    char *body = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(res);
+    rc_put(g_cache, key.data, key.len, seq, body, strlen(body));
+    ps_buf_free(&key);
+    enum MHD_Result r = send_body(c, 200, "application/json; charset=utf-8",
+                                  body, strlen(body), "no-store", sent);
+    free(body);
     return r;
 }
 
@@ -795,7 +870,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     const char *bind = "127.0.0.1";
-    long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
+    long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN), cache_mb = 64;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (has && strcmp(argv[i], "--db") == 0) {
@@ -813,11 +888,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "policy-web: --threads must be 1..256\n");
                 return 2;
             }
+        } else if (has && strcmp(argv[i], "--cache-mb") == 0) {
+            if (ps_parse_long(argv[++i], &cache_mb) < 0 || cache_mb < 0 ||
+                cache_mb > 65536) {
+                fprintf(stderr, "policy-web: --cache-mb must be 0..65536\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--quiet") == 0) {
             g_quiet = 1;
         } else {
             fprintf(stderr, "usage: policy-web --db DIR [--bind 127.0.0.1] "
-                    "[--port 8080] [--threads N] [--quiet]\n");
+                    "[--port 8080] [--threads N] [--cache-mb N] [--quiet]\n");
             return 2;
         }
     }
@@ -851,6 +932,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "policy-web: %s\n", err);
         return 1;
     }
+    g_cache = rc_create((size_t)cache_mb << 20);
     pthread_key_create(&g_engine_key, free_engine);
     prepare_assets();
     signal(SIGPIPE, SIG_IGN);
@@ -897,6 +979,7 @@ int main(int argc, char **argv)
     gate_stop(gt);
     close(lfd);
     MHD_stop_daemon(d);
+    rc_destroy(g_cache);
     srch_index_close(g_index);
     ana_res_destroy(res);
     return 0;
