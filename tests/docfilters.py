@@ -216,7 +216,8 @@ def main():
             code, rest = num.split("〔")
             year, serial = rest.split("〕")
             for typed in ("%s[%s]%s" % (code, year, serial), "%s（%s）%s" % (code, year, serial),
-                          "%s〔%s〕第0%s" % (code, year, serial), "%s%s年%s" % (code, year, serial)):
+                          "%s〔%s〕第0%s" % (code, year, serial), "%s%s年%s" % (code, year, serial),
+                          "%s【%s]%s" % (code, year, serial), '"%s(%s)%s"' % (code, year, serial)):
                 hits = ok(db, typed, "--limit", "3")["hits"]
                 check(hits and meta.get(hits[0]["doc"], {}).get("number") == num and
                       (hits[0].get("meta") or {}).get("number") == num,
