@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Slow clients cannot shut others out: 600 connections from 127.0.0.1-4
 send their request headers one byte every 5 s; throughout, a new
-client's /healthz answers in under 1 s and a search is answered.
+client's /healthz answers in under 1 s and a search is answered.  And a
+connection whose first request was answered cannot be held open by
+trickling a second one.
 
   slowloris.py DB     (BIN: directory of the binaries)
 """
@@ -80,6 +82,45 @@ def main():
         time.sleep(0.5)
     for s, _ in socks:
         s.close()
+    # Keep-alive: a client whose first request was answered cannot hold
+    # its connection by trickling the next one (the server's idle timeout
+    # would never fire).
+    held = []
+    for i in range(20):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /api/search?q=%E9%98%B2%E6%B2%99&limit=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while True:
+            head, sep, body = reply.partition(b"\r\n\r\n")
+            if sep:
+                n = [int(x.split(b":")[1]) for x in head.split(b"\r\n")
+                     if x.lower().startswith(b"content-length:")]
+                if n and len(body) >= n[0]:
+                    break
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        s.setblocking(False)
+        held.append(s)
+    closed, t1 = set(), time.time()
+    k = 0
+    while time.time() - t1 < 12 and len(closed) < len(held):
+        for i, s in enumerate(held):
+            if i in closed:
+                continue
+            try:
+                s.send(req[k:k + 1])
+                if s.recv(4096) == b"":
+                    closed.add(i)
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed.add(i)
+        k = (k + 1) % (len(req) - 4)
+        time.sleep(2)
+    for s in held:
+        s.close()
     web.terminate()
     web.wait()
     os.unlink(log.name)
@@ -87,6 +128,8 @@ def main():
           "%d searches answered" % (len(socks), SECONDS, answered, worst, searched))
     check(worst < 1.0, "a new client waited %.2f s for /healthz" % worst)
     check(searched >= answered > 10, "searches answered %d of %d" % (searched, answered))
+    check(len(closed) == len(held), "%d of %d keep-alive connections trickling a second request "
+          "still open after 12 s" % (len(held) - len(closed), len(held)))
     return report("slowloris")
 
 
