@@ -679,6 +679,9 @@ typedef struct build {
     int sort;                 /* 0 relevance, 1 newest first, -1 oldest */
     int group;                /* one hit per document */
     char number[128];         /* the query as a document number, or "" */
+    double deadline;          /* ps_now() past which matching stops; 0 */
+    double budget_ms;         /* what it allowed */
+    int timed_out;
     char number_parts[2][96]; /* its code and serial, normalized */
 } build;
 
@@ -755,6 +758,12 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     for (size_t i = 0; i < b->nnr; i++)
         if (b->nr[i].len == n && memcmp(b->nr[i].text, s, n) == 0)
             return &b->nr[i];
+    if (b->deadline && ps_now() > b->deadline) {
+        b->timed_out = 1;
+        snprintf(err, PS_ERRLEN, "the query needs more than %.0f ms: quote a "
+                 "phrase, or use fewer and longer words", b->budget_ms);
+        return NULL;
+    }
     size_t ns = e->snap->nshards;
     gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
     /* Each shard's passages at once (one thread each from the pool), then
@@ -2416,8 +2425,12 @@ static json_t *run_once(srch_engine *e, const void *arg, srch_status *st,
         doc_filter_parse(e, &b, r, st, err) < 0)
         goto done;
     number_parse(&b, r->query, err);
+    if (r->budget_ms > 0) {
+        b.budget_ms = r->budget_ms;
+        b.deadline = t0 + r->budget_ms / 1000.0;
+    }
     if (evaluate(e, &b, q, plans, r, tl, hits, &total, err) < 0) {
-        *st = SRCH_INTERNAL;
+        *st = b.timed_out ? SRCH_TOO_LONG : SRCH_INTERNAL;
         goto done;
     }
     out = json_object();

@@ -27,6 +27,7 @@ typedef enum srch_status {
     SRCH_OK = 0,
     SRCH_BAD_REQUEST,    /* the user's query or parameters (exit 2, 400) */
     SRCH_NOT_FOUND,      /* no such document (404) */
+    SRCH_TOO_LONG,       /* over the request's time budget (503) */
     SRCH_INTERNAL        /* the index or the search library failed */
 } srch_status;
 
@@ -56,6 +57,8 @@ typedef struct srch_request {
     long limit;                       /* 0: all */
     long offset;
     int no_facets;                    /* skip facet counting (faster) */
+    double budget_ms;                 /* > 0: give up matching after this
+                                         long (SRCH_TOO_LONG) */
 } srch_request;
 
 /* Opens the index at path; facets: keep the in-memory facet index in

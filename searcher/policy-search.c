@@ -32,6 +32,7 @@ static void usage(FILE *to)
             "                     [--min X] [--max Y] [--from D] [--to D]\n"
             "                     [--agency A]... [--type T]... [--sort relevance|date|-date]\n"
             "                     [--group doc] [--batch FILE] [--no-facets]\n"
+            "                     [--budget-ms N]\n"
             "                     [QUERY]\n"
             "       policy-search --db DIR --explain QUERY   (how QUERY is read)\n"
             "       policy-search --db DIR --stats [STRING]  (segments; chunks per gram)\n"
@@ -222,6 +223,11 @@ int main(int argc, char **argv)
             req.sort = argv[++i];
         } else if (has && strcmp(a, "--group") == 0) {
             req.group = argv[++i];
+        } else if (has && strcmp(a, "--budget-ms") == 0) {
+            long v;
+            if (ps_parse_long(argv[++i], &v) < 0 || v < 0)
+                return bad(json, "--budget-ms needs a non-negative integer");
+            req.budget_ms = (double)v;
         } else if (has && strcmp(a, "--unit") == 0) {
             req.unit = argv[++i];
         } else if (has && strcmp(a, "--min") == 0) {

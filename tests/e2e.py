@@ -299,6 +299,26 @@ def malformed_queries_and_flags_exit_2(tmp):
 
 
 @test
+def a_query_over_its_time_budget_is_refused_with_a_message(tmp):
+    db = fixtures_db(tmp)
+    # 64 phrases (the most a query takes), each read from the index in
+    # three bigrams: well over a 1 ms budget.
+    text = "".join(read_text(os.path.join(FIXTURES, p)) for p in sorted(os.listdir(FIXTURES))
+                   if p.endswith(".txt"))
+    runs = [r for r in re.findall("[\u4e00-\u9fff]{6}", text)]
+    phrases = sorted(set(runs))[:64]
+    heavy = " OR ".join('"%s"' % r for r in phrases)
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--budget-ms", "1",
+            "--", heavy, ok=(1,))
+    err = json.loads(p.stdout).get("error", "")
+    check("more than 1 ms" in err and "fewer" in err, "budget message: %r" % err)
+    ok = search(db, heavy, "--budget-ms", "60000", "--limit", "1")
+    check(ok["total"] > 0, "the same query with time to spare is answered")
+    check(search(db, '"防沙治沙"', "--budget-ms", "5000")["total"] > 0,
+          "a phrase within its budget is answered")
+
+
+@test
 def batch_mode_one_line_per_query(tmp):
     db = fixtures_db(tmp)
     p = run(os.path.join(BIN, "policy-search"), "--db", db, "--batch", "-",

@@ -2,7 +2,7 @@
  * policy-web: the search page and its JSON API over libmicrohttpd.
  *
  *   policy-web --db DIR [--bind 127.0.0.1] [--port 8080] [--threads N]
- *              [--cache-mb N] [--quiet]
+ *              [--cache-mb N] [--budget-ms N] [--quiet]
  *
  * Threading: libmicrohttpd runs a pool of N epoll threads; each keeps its
  * own search engine (Xapian handles are not thread-safe) in thread-local
@@ -56,6 +56,7 @@ static const ana_res *g_res;
 static srch_index *g_index;       /* shared by every worker thread */
 static int g_quiet;
 static rcache *g_cache;
+static long g_budget_ms = 3000;   /* a search's matching, at most */
 static pthread_key_t g_engine_key;
 
 static void free_engine(void *p)
@@ -323,6 +324,17 @@ static enum MHD_Result unavailable(struct MHD_Connection *c, const char *err,
     return send_error(c, 503, err, sent);
 }
 
+/* The HTTP status of a failed search. */
+static unsigned http_status(srch_status st)
+{
+    switch (st) {
+    case SRCH_BAD_REQUEST: return 400;
+    case SRCH_NOT_FOUND: return 404;
+    case SRCH_TOO_LONG: return 503;
+    default: return 500;
+    }
+}
+
 /* The filters and order of a search, from its parameters. */
 static void request_filters(srch_request *req, const params *p)
 {
@@ -342,6 +354,7 @@ static void request_filters(srch_request *req, const params *p)
     req->ntypes = p->ntypes;
     req->sort = p->sort;
     req->group = p->group;
+    req->budget_ms = g_budget_ms;
 }
 
 /* A search's canonical form, the key of its kept answer: every field of
@@ -439,7 +452,7 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     json_t *res = srch_run(e, &req, &st, err);
     if (!res) {
         ps_buf_free(&key);
-        *status = st == SRCH_BAD_REQUEST ? 400 : 500;
+        *status = http_status(st);
         return send_error(c, *status, err, sent);
     }
     if (capped) {
@@ -571,7 +584,7 @@ static enum MHD_Result api_export(struct MHD_Connection *c, params *p,
         json_t *res = srch_run(e, &req, &st, err);
         if (!res) {
             ps_buf_free(&out);
-            *status = st == SRCH_BAD_REQUEST ? 400 : 500;
+            *status = http_status(st);
             return send_error(c, *status, err, sent);
         }
         if (total < 0) {
@@ -615,7 +628,7 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
     srch_status st;
     json_t *res = srch_doc(e, p->doc, p->q, &st, err);
     if (!res) {
-        *status = st == SRCH_NOT_FOUND ? 404 : st == SRCH_BAD_REQUEST ? 400 : 500;
+        *status = http_status(st);
         return send_error(c, *status, err, sent);
     }
     *status = 200;
@@ -677,7 +690,7 @@ static enum MHD_Result api_file(struct MHD_Connection *c, params *p,
     srch_status st;
     char *path, *format, *enc;
     if (srch_file(e, p->doc, &path, &format, &enc, &st, err) < 0) {
-        *status = st == SRCH_NOT_FOUND ? 404 : st == SRCH_BAD_REQUEST ? 400 : 500;
+        *status = http_status(st);
         return send_error(c, *status, err, sent);
     }
     char real[PATH_MAX];
@@ -893,6 +906,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "policy-web: --threads must be 1..256\n");
                 return 2;
             }
+        } else if (has && strcmp(argv[i], "--budget-ms") == 0) {
+            if (ps_parse_long(argv[++i], &g_budget_ms) < 0 || g_budget_ms < 0 ||
+                g_budget_ms > 3600000) {
+                fprintf(stderr, "policy-web: --budget-ms must be 0..3600000\n");
+                return 2;
+            }
         } else if (has && strcmp(argv[i], "--cache-mb") == 0) {
             if (ps_parse_long(argv[++i], &cache_mb) < 0 || cache_mb < 0 ||
                 cache_mb > 65536) {
@@ -903,7 +922,8 @@ int main(int argc, char **argv)
             g_quiet = 1;
         } else {
             fprintf(stderr, "usage: policy-web --db DIR [--bind 127.0.0.1] "
-                    "[--port 8080] [--threads N] [--cache-mb N] [--quiet]\n");
+                    "[--port 8080] [--threads N] [--cache-mb N] [--budget-ms N]\n"
+                    "                  [--quiet]\n");
             return 2;
         }
     }
