@@ -23,14 +23,29 @@
 
 #define MAX_CANDS 8
 
-static void lex_add(void *ctx, const char *s, size_t n)
+/* Region names and sector keywords, normalized once for both lexicons:
+ * each as a length (size_t) and its bytes. */
+static void name_add(void *ctx, const char *s, size_t n)
 {
     ps_buf b;
     ps_buf_init(&b);
     char err[PS_ERRLEN];
-    if (norm_query(s, n, &b, err) == 0 && b.len)
-        tok_lexicon_add(ctx, b.data, b.len);
+    if (norm_query(s, n, &b, err) == 0 && b.len) {
+        ps_buf_add(ctx, (const char *)&b.len, sizeof b.len);
+        ps_buf_add(ctx, b.data, b.len);
+    }
     ps_buf_free(&b);
+}
+
+static void lex_add_all(tok_lexicon *lx, const ps_buf *names)
+{
+    for (size_t i = 0; i + sizeof(size_t) <= names->len;) {
+        size_t n;
+        memcpy(&n, names->data + i, sizeof n);
+        i += sizeof n;
+        tok_lexicon_add(lx, names->data + i, n);
+        i += n;
+    }
 }
 
 static void min_chars(void *ctx, const char *s, size_t n)
@@ -49,11 +64,14 @@ ana_res *ana_res_load(char *err)
         ana_res_destroy(r);
         return NULL;
     }
-    reg_each_alias(r->gaz, lex_add, r->lex);
-    sec_each_keyword(r->sec, lex_add, r->lex);
+    ps_buf names;
+    ps_buf_init(&names);
+    reg_each_alias(r->gaz, name_add, &names);
+    sec_each_keyword(r->sec, name_add, &names);
+    lex_add_all(r->lex, &names);
     r->names = tok_lexicon_create();
-    reg_each_alias(r->gaz, lex_add, r->names);
-    sec_each_keyword(r->sec, lex_add, r->names);
+    lex_add_all(r->names, &names);
+    ps_buf_free(&names);
     /* Words shorter than every name and keyword need no lookup: most
      * single characters, which are half the words of Chinese text. */
     r->min_name = 6;        /* a region code */
