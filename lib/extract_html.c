@@ -107,6 +107,7 @@ static size_t visible_chars(const char *s)
 static void count(html_ctx *c, xmlNode *n, int in_link, int depth, nstat *out)
 {
     out->chars = out->links = 0;
+    out->score = 0;     /* score() adds to it; was stack garbage */
     if (depth > MAX_DEPTH) {
         c->too_deep = 1;
         return;

@@ -116,6 +116,18 @@ def main():
                                          capture_output=True)
                     if out.returncode == 0:
                         meta[os.path.relpath(path, root)] = json.loads(out.stdout)
+        # Each web page reads the same every time, body paragraphs and all
+        # (an uninitialized score once picked its metadata table as the
+        # article in some runs: the body was lost).
+        for name in sorted(os.listdir(DOCS)):
+            if not name.endswith(".html"):
+                continue
+            outs = {subprocess.run([os.path.join(BIN, "policy-extract"), os.path.join(DOCS, name)],
+                                   capture_output=True).stdout for _ in range(6)}
+            paras = [p for p in json.loads(next(iter(outs)).split(b"\0")[0])["pieces"]
+                     if p[0] == "para"]
+            check(len(outs) == 1 and len(paras) >= 3,
+                  "%s: %d different readings in 6, %d paragraphs" % (name, len(outs), len(paras)))
         everything = ok(db, "", "--limit", "0", "--no-facets")["hits"]
         passages = {}
         for h in everything:
