@@ -133,14 +133,23 @@ static void prepare_assets(void)
 
 /* ---- responses ---- */
 
-/* Headers of every response.  Each closes its connection: a kept-alive
- * connection would reach the server's request parsing without passing
- * the gate again, and its idle timeout never fires on a client that
- * trickles its next request a byte at a time.  (A new connection on
- * loopback or a LAN costs a fraction of a millisecond.) */
+/* Headers of every response.  A kept-alive connection reaches the
+ * server's request parsing without passing the gate again, and its idle
+ * timeout never fires on a client that trickles its next request a byte
+ * at a time: so connections are kept alive only while the server holds
+ * at most KEEPALIVE_MAX of them, and past that every response closes its
+ * own.  Tricklers can then hold no more than KEEPALIVE_MAX of the 1024. */
+#define KEEPALIVE_MAX 64
+static struct MHD_Daemon *g_daemon;
+
 static void security_headers(struct MHD_Response *r)
 {
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    const union MHD_DaemonInfo *di =
+        g_daemon ? MHD_get_daemon_info(g_daemon,
+                                       MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+                 : NULL;
+    if (!di || di->num_connections > KEEPALIVE_MAX)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'self'; script-src 'self'; "
@@ -981,6 +990,7 @@ int main(int argc, char **argv)
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)128,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
         MHD_OPTION_END);
+    g_daemon = d;
     if (!d) {
         fprintf(stderr, "policy-web: cannot start the HTTP server: %s\n",
                 strerror(errno));
