@@ -24,6 +24,18 @@ SLOW = 600
 SECONDS = 24
 
 
+def search_ok(port):
+    """A new client's search: 1 when answered 200."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/api/search?q=%E9%98%B2%E6%B2%99&limit=1")
+        ok = c.getresponse().status == 200
+        c.close()
+        return int(ok)
+    except OSError:
+        return 0
+
+
 def main():
     db = sys.argv[1]
     log = tempfile.NamedTemporaryFile(delete=False)
@@ -72,13 +84,7 @@ def main():
         dt = time.time() - h0 if ok else 5.0
         worst = max(worst, dt)
         answered += ok
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/api/search?q=%E9%98%B2%E6%B2%99&limit=1")
-            searched += c.getresponse().status == 200
-            c.close()
-        except OSError:
-            pass
+        searched += search_ok(port)
         time.sleep(0.5)
     for s, _ in socks:
         s.close()
@@ -120,13 +126,7 @@ def main():
             except OSError:
                 closed.add(i)
         k = (k + 1) % (len(req) - 4)
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/api/search?q=%E9%98%B2%E6%B2%99&limit=1")
-            served += c.getresponse().status == 200
-            c.close()
-        except OSError:
-            pass
+        served += search_ok(port)
         time.sleep(2)
     for s in held:
         s.close()
