@@ -50,7 +50,8 @@
 #define MAX_LIMIT 1000            /* hits a page; limit=0 means this many */
 #define MAX_PARAMS 200            /* query parameters a request */
 #define MAX_EXPORT 100000         /* rows of one CSV export */
-#define EXPORT_PAGE 1000          /* hits read at a time for it */
+#define EXPORT_PAGE 10000         /* hits read at a time for it: each page
+                                     evaluates the search again, so few */
 static const char *g_db;
 static const ana_res *g_res;
 static srch_index *g_index;       /* shared by every worker thread */
