@@ -280,11 +280,15 @@ static uint32_t date_end(uint32_t c)
     return c;
 }
 
+typedef struct date_fill {
+    const unsigned *ids;      /* the docids read */
+    uint32_t *date;           /* docid -> date code */
+} date_fill;
+
 static void snap_date_cb(void *ctx, size_t i, const char *v, size_t n)
 {
-    const unsigned *ids = ((void **)ctx)[0];
-    uint32_t *date = ((void **)ctx)[1];
-    date[ids[i]] = date_code(v, n);
+    date_fill *f = ctx;
+    f->date[f->ids[i]] = date_code(v, n);
 }
 
 /* Opens the index as it is now and reads what queries need of it. */
@@ -341,8 +345,8 @@ static snapshot *snap_build(const char *path, int facets, char *err)
         s->date = ps_xcalloc(s->norder ? s->norder : 1, sizeof(uint32_t));
         const unsigned *all;
         size_t nall = xap_facets_docs(s->fx, &all);
-        void *dc[2] = {(void *)all, s->date};
-        if (xap_db_values(db, SLOT_DATE, all, nall, snap_date_cb, dc, err) !=
+        date_fill dc = {all, s->date};
+        if (xap_db_values(db, SLOT_DATE, all, nall, snap_date_cb, &dc, err) !=
             XAP_OK) {
             snap_free(s);
             return NULL;
