@@ -294,6 +294,8 @@ static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
     char ferr[PS_ERRLEN];
     if (wk->cur && fault("data-record", wk->cur, ferr))
         datalen = 0;            /* a damaged index, for tests */
+    if (wk->cur && fault("grams", wk->cur, ferr))
+        text = NULL;            /* passages the character index lacks */
     return ix_writer_add(wk->ixw, doc, text, len, data, datalen, wk->err) < 0;
 }
 
@@ -352,6 +354,18 @@ static void unindex_file(worker *wk, const file *f, const char *fterm)
     }
 }
 
+/* A metadata value fit for a term and the facet slot: short, and
+ * without control characters (the slot separates with them). */
+static int term_value(const char *v)
+{
+    if (!v || strlen(v) >= MAX_FILE_TERM)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* The metadata terms and date every passage of the document carries. */
 static void set_doc_terms(ana_ctx *a, json_t *dm)
 {
@@ -369,7 +383,7 @@ static void set_doc_terms(ana_ctx *a, json_t *dm)
     json_t *ag = dm ? json_object_get(dm, "agency") : NULL;
     for (size_t i = 0; i < json_array_size(ag) && n < MAX_DOC_TERMS - 2; i++) {
         const char *v = json_string_value(json_array_get(ag, i));
-        if (v && strlen(v) < MAX_FILE_TERM) {
+        if (term_value(v)) {
             ps_buf_init(&t[n]);
             ps_buf_printf(&t[n], PFX_AGENCY "%s", v);
             n++;
@@ -379,7 +393,7 @@ static void set_doc_terms(ana_ctx *a, json_t *dm)
     static const char *const pfx[] = {PFX_TYPE, PFX_NUMBER};
     for (size_t k = 0; k < 2 && dm; k++) {
         const char *v = json_string_value(json_object_get(dm, one[k]));
-        if (v && strlen(v) < MAX_FILE_TERM) {
+        if (term_value(v)) {
             ps_buf_init(&t[n]);
             ps_buf_printf(&t[n], "%s%s", pfx[k], v);
             n++;
@@ -489,7 +503,9 @@ static void index_file(worker *wk, file *f)
     char *mj = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     snprintf(pkey, sizeof pkey, META_DOC "%s", f->docid);
-    bad = bad || ix_writer_set(wk->ixw, pkey, mj ? mj : "", err) < 0;
+    char ferr[PS_ERRLEN];
+    if (!fault("doc-record", f->docid, ferr))   /* else a damaged index */
+        bad = bad || ix_writer_set(wk->ixw, pkey, mj ? mj : "", err) < 0;
     free(mj);
     ext_doc_free(xd);
     /* The file record last: without it the next run would take the file

@@ -529,6 +529,20 @@ static int emit_passage(ana_ctx *c, const psg_doc *pd, size_t k,
     set.len = 0;
     join_set(units, nunits, &set);
     ps_buf_add(&facet, set.data, set.len);
+    /* The document's agencies, type and year (its Y, A, T terms). */
+    static const char pfx[3] = {PFX_AGENCY[0], PFX_TYPE[0], PFX_YEAR[0]};
+    for (size_t part = 0; part < 3; part++) {
+        ps_buf_addc(&facet, FACET_SEP);
+        int first = 1;
+        for (size_t i = 0; i < c->ndoc_terms; i++) {
+            if (c->doc_terms[i][0] != pfx[part])
+                continue;
+            if (!first)
+                ps_buf_addc(&facet, FACET_MEMBER);
+            ps_buf_adds(&facet, c->doc_terms[i] + 1);
+            first = 0;
+        }
+    }
     xap_doc_set_value(d, SLOT_FACETS, facet.data, facet.len);
     ps_buf_free(&set);
     ps_buf_free(&facet);

@@ -693,11 +693,14 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
     return rc;
 }
 
-int gram_lengths(gram_fetch fetch, void *fctx, uint32_t **len, size_t *nlen,
+int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
+                 size_t ndel, uint32_t **len, size_t *nlen, size_t *live,
                  char *err)
 {
     *len = NULL;
     *nlen = 0;
+    if (live)
+        *live = 0;
     ps_buf raw;
     ps_buf_init(&raw);
     if (fetch(fctx, META_LENGTH, strlen(META_LENGTH), &raw, err) < 0) {
@@ -708,10 +711,12 @@ int gram_lengths(gram_fetch fetch, void *fctx, uint32_t **len, size_t *nlen,
                 (const unsigned char *)raw.data + raw.len};
     const unsigned char *p, *end;
     uint32_t *l = NULL;
+    unsigned char *seen = NULL;   /* a passage listed twice is damage */
     size_t cap = 0;
     int rc = 0;
     while (!rc && next_chunk(&c, &p, &end)) {
         uint32_t doc = 0;
+        size_t at = 0;
         while (p < end) {
             uint32_t d, v;
             if (!get_varint(&p, end, &d) || !get_varint(&p, end, &v)) {
@@ -725,14 +730,24 @@ int gram_lengths(gram_fetch fetch, void *fctx, uint32_t **len, size_t *nlen,
                     nc *= 2;
                 l = ps_xrealloc(l, nc * sizeof(uint32_t));
                 memset(l + cap, 0, (nc - cap) * sizeof(uint32_t));
+                seen = ps_xrealloc(seen, nc);
+                memset(seen + cap, 0, nc - cap);
                 cap = nc;
             }
+            if (d == 0 || seen[doc]) {   /* docids ascend in a chunk */
+                rc = corrupt(err, "length");
+                break;
+            }
+            seen[doc] = 1;
             l[doc] = v;
+            if (live && !gram_ranges_has(del, ndel, &at, doc))
+                (*live)++;
             if (doc + 1 > *nlen)
                 *nlen = doc + 1;
         }
     }
     ps_buf_free(&raw);
+    free(seen);
     *len = l;
     return rc;
 }

@@ -127,8 +127,12 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
                char *err);
 
 /* Loads the passage lengths (characters) into *len, indexed by docid,
- * *nlen entries (caller frees). */
-int gram_lengths(gram_fetch fetch, void *fctx, uint32_t **len, size_t *nlen,
+ * *nlen entries (caller frees).  *live (when not NULL) counts the
+ * passages listed that are not in the deleted ranges del[0..ndel): the
+ * live passages of the shard, to compare with the database's count.  A
+ * passage listed twice, or passage 0, is damage (-1). */
+int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
+                 size_t ndel, uint32_t **len, size_t *nlen, size_t *live,
                  char *err);
 
 /* Deleted docid ranges, as stored under META_DELETED: encode appends

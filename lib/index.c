@@ -6,6 +6,7 @@
 #include "grams.h"
 #include "normalize.h"
 #include "schema.h"
+#include "strset.h"
 #include "util.h"
 
 #include <errno.h>
@@ -289,7 +290,16 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
         ix_writer_close(w);
         return NULL;
     }
-    if (*ver && strcmp(ver, PS_FORMAT_VERSION) != 0) {
+    /* Format 5 is upgraded in place (schema.h): the mark changes with
+     * the first commit. */
+    if (strcmp(ver, "5") == 0 &&
+        xap_wdb_set_metadata(w->w, META_VERSION, PS_FORMAT_VERSION, err) !=
+            XAP_OK) {
+        free(ver);
+        ix_writer_close(w);
+        return NULL;
+    }
+    if (*ver && strcmp(ver, "5") != 0 && strcmp(ver, PS_FORMAT_VERSION) != 0) {
         snprintf(err, PS_ERRLEN, "%s: index format %.20s, this build writes %s; "
                  "index the documents into a new --db (searching the old one "
                  "still works)", path, ver, PS_FORMAT_VERSION);
@@ -354,7 +364,8 @@ int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
     ps_data_key(docid, key);
     if (xap_wdb_set_metadata_n(w->w, key, 6, data, datalen, err) != XAP_OK)
         return -1;
-    gram_batch_add(w->grams, docid, text, len);
+    if (text)       /* NULL only to make a damaged index for tests */
+        gram_batch_add(w->grams, docid, text, len);
     w->pending++;
     w->changed = 1;
     return 0;
@@ -589,6 +600,9 @@ typedef struct check_ctx {
     size_t chunks, data, bad;
     const char *shard;
     char err[PS_ERRLEN];
+    strset *docs;             /* the documents passages name, once each */
+    char **names;             /* ... in the order first met */
+    size_t nnames, capnames;
 } check_ctx;
 
 static void check_fail(check_ctx *c, const char *what)
@@ -672,11 +686,74 @@ static int check_data(void *ctx, const char *key, size_t klen, const char *val,
     c->data++;
     json_error_t je;
     json_t *j = json_loadb(val, vlen, 0, &je);
-    if (!j || !json_is_string(json_object_get(j, "text")) ||
-        !json_is_string(json_object_get(j, "doc")))
+    const char *doc = json_string_value(json_object_get(j, "doc"));
+    if (!j || !json_is_string(json_object_get(j, "text")) || !doc)
         check_fail(c, "a passage record that is not the passage's JSON");
+    else if (strset_get(c->docs, doc, strlen(doc)) < 0) {
+        strset_put(c->docs, doc, strlen(doc), 1);
+        if (c->nnames == c->capnames) {
+            c->capnames = c->capnames ? 2 * c->capnames : 64;
+            c->names = ps_xrealloc(c->names, c->capnames * sizeof(char *));
+        }
+        c->names[c->nnames++] = ps_xstrdup(doc);
+    }
     json_decref(j);
     return 0;
+}
+
+/* Every document that has passages has its file record (else the next
+ * run adds its passages again) and its metadata record (the searcher
+ * reads it for every hit). */
+static void check_doc_records(check_ctx *c, xap_wdb *w)
+{
+    static const char *const pfx[] = {META_FILE, META_DOC};
+    static const char *const what[] = {"file", "metadata"};
+    for (size_t i = 0; i < c->nnames; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            char key[PATH_MAX + 8], err[PS_ERRLEN], msg[PATH_MAX + 200];
+            snprintf(key, sizeof key, "%s%s", pfx[k], c->names[i]);
+            char *v = NULL;
+            size_t vl = 0;
+            if (xap_wdb_get_metadata_n(w, key, &v, &vl, err) != XAP_OK) {
+                check_fail(c, err);
+            } else if (!vl || (k == 1 && v[0] != '{')) {
+                snprintf(msg, sizeof msg, "document %.*s has passages but no "
+                         "%s record", (int)strnlen(c->names[i], PATH_MAX),
+                         c->names[i], what[k]);
+                check_fail(c, msg);
+            }
+            free(v);
+        }
+        free(c->names[i]);
+    }
+    free(c->names);
+    c->names = NULL;
+    c->nnames = c->capnames = 0;
+}
+
+static void add_chunk(void *ctx, const char *v, size_t n)
+{
+    ps_buf *out = ctx;
+    uint32_t len = (uint32_t)n;
+    ps_buf_add(out, (const char *)&len, 4);
+    ps_buf_add(out, v, n);
+}
+
+static int add_chunk_kv(void *ctx, const char *key, size_t klen,
+                        const char *val, size_t vlen)
+{
+    (void)key;
+    (void)klen;
+    add_chunk(ctx, val, vlen);
+    return 0;
+}
+
+/* gram_fetch over a writer's handle. */
+static int check_fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
+                       char *err)
+{
+    return xap_wdb_metadata_scan(ctx, prefix, plen, add_chunk_kv, out, err) ==
+                   XAP_OK ? 0 : -1;
 }
 
 /* Xapian's check of one shard in a child process: on damaged files the
@@ -786,11 +863,12 @@ int ix_check(const char *db, int wait)
             bad += c.bad;
             continue;
         }
+        c.docs = strset_create();
         char *ver = NULL;
         if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
-            strcmp(ver, PS_FORMAT_VERSION) != 0) {
-            snprintf(err, sizeof err, "format mark '%.20s', expected '%s'",
-                     ver ? ver : "", PS_FORMAT_VERSION);
+            (strcmp(ver, "5") != 0 && strcmp(ver, PS_FORMAT_VERSION) != 0)) {
+            snprintf(err, sizeof err, "format mark '%.20s', expected '5' or "
+                     "'%s'", ver ? ver : "", PS_FORMAT_VERSION);
             check_fail(&c, err);
         }
         free(ver);
@@ -839,7 +917,6 @@ int ix_check(const char *db, int wait)
             c.verified += segs[i].passages;
         }
         free(segs);
-        free(del);
         unsigned docs = 0;
         if (xap_wdb_doccount(w, &docs, err) != XAP_OK)
             check_fail(&c, err);
@@ -848,6 +925,22 @@ int ix_check(const char *db, int wait)
                      c.data, docs);
             check_fail(&c, err);
         }
+        /* Every live passage is in the character index exactly once (a
+         * passage missing from it is never found). */
+        uint32_t *lens = NULL;
+        size_t nlens = 0, live = 0;
+        if (gram_lengths(check_fetch, w, (const unsigned (*)[2])del, ndel,
+                         &lens, &nlens, &live, err) < 0) {
+            check_fail(&c, err);
+        } else if (live != docs) {
+            snprintf(err, sizeof err, "the character index lists %zu passages, "
+                     "the database holds %u", live, docs);
+            check_fail(&c, err);
+        }
+        free(lens);
+        free(del);
+        check_doc_records(&c, w);
+        strset_destroy(c.docs);
         xap_wdb_close(w);
         chunks += c.chunks;
         passages += c.data;

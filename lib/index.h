@@ -48,7 +48,8 @@ ix_writer *ix_writer_open(const char *db, int s, char *err);
 /* Closes the shard, dropping what was not committed. */
 void ix_writer_close(ix_writer *w);
 /* Adds one passage: its Xapian document, its normalized text (for the
- * character index) and its JSON. */
+ * character index) and its JSON.  text NULL leaves the passage out of
+ * the character index: a damaged index, made only by tests. */
 int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
                   const char *data, size_t datalen, char *err);
 /* Deletes the passages indexed by term (a document's F term); *n (may be

@@ -31,13 +31,20 @@
  *      Readers of format 5 read format 4 too (the chunks
  *      decode alike; equal scores then by docid); writers refuse to add
  *      to a format-4 index.
+ *   6  SLOT_FACETS also holds the document's agencies, type and year
+ *      (three more parts), so counting every facet of a passage is one
+ *      value read (format 5 read each passage's Y, A, T terms too, from
+ *      its termlist).  Readers count a passage with three parts through
+ *      its terms, so format-5 indexes are read, and a writer upgrades
+ *      one in place (its mark becomes 6 with its first commit; passages
+ *      written before keep three parts).
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
 
 #include <stddef.h>
 
-#define PS_FORMAT_VERSION "5"
+#define PS_FORMAT_VERSION "6"
 /* The oldest format this build reads. */
 #define PS_FORMAT_OLDEST_READ 4
 
@@ -54,8 +61,12 @@
 
 /* Value slots. */
 #define SLOT_FACETS 1     /* region codes (sorted, with ancestors) ','
-                             FACET_SEP sector names ',' FACET_SEP units ',' */
+                             FACET_SEP sector names ',' FACET_SEP units ','
+                             FACET_SEP agencies FACET_MEMBER FACET_SEP type
+                             FACET_SEP year (formats 6 on: six parts) */
 #define FACET_SEP '\x1e'
+#define FACET_MEMBER '\x1f'   /* between agencies (names may hold ',') */
+#define FACET_PARTS 6
 #define SLOT_ORDER 2      /* document id, NUL, BE32 passage ordinal: the
                              order among equal scores */
 #define SLOT_DATE 3       /* the document's date (docmeta.h): YYYY-MM-DD,

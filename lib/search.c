@@ -186,7 +186,9 @@ static int check_formats(xap_db *db, char *err)
     return 0;
 }
 
-/* Reads every shard's lengths and deleted ranges into s. */
+/* Reads every shard's lengths and deleted ranges into s, and checks
+ * that the passages the character index lists alive are as many as the
+ * database holds: a damaged shard is named, never answered from. */
 static int load_shard_info(snapshot *s, xap_db *db, char *err)
 {
     size_t n = xap_db_nshards(db);
@@ -195,13 +197,6 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
     double sum = 0, count = 0;
     for (size_t k = 0; k < n; k++) {
         shard_info *si = &s->shards[k];
-        fetch_ctx f = {db, k, NULL};
-        if (gram_lengths(fetch, &f, &si->len, &si->nlen, err) < 0) {
-            char tmp[PS_ERRLEN];
-            snprintf(tmp, sizeof tmp, "shard %zu: %s", k, err);
-            memcpy(err, tmp, PS_ERRLEN);
-            return -1;
-        }
         char *v;
         size_t vl;
         if (xap_db_shard_metadata(db, k, META_DELETED, strlen(META_DELETED),
@@ -212,6 +207,24 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
         if (bad) {
             snprintf(err, PS_ERRLEN, "shard %zu: corrupt list of deleted "
                      "passages", k);
+            return -1;
+        }
+        fetch_ctx f = {db, k, NULL};
+        size_t live;
+        unsigned docs;
+        if (gram_lengths(fetch, &f, (const unsigned (*)[2])si->del, si->ndel,
+                         &si->len, &si->nlen, &live, err) < 0) {
+            char tmp[PS_ERRLEN];
+            snprintf(tmp, sizeof tmp, "shard %zu: %s", k, err);
+            memcpy(err, tmp, PS_ERRLEN);
+            return -1;
+        }
+        if (xap_db_shard_doccount(db, k, &docs, err) != XAP_OK)
+            return -1;
+        if (live != docs) {
+            snprintf(err, PS_ERRLEN, "shard %zu: the character index lists "
+                     "%zu passages, the database holds %u: the index is "
+                     "damaged (policy-index --check)", k, live, docs);
             return -1;
         }
         size_t at = 0;      /* deleted passages do not count */
@@ -1288,18 +1301,25 @@ static void tally_term(tally tl[NPARTS], const char *term, size_t n,
 }
 
 /* Counts every member of a SLOT_FACETS value (regions FACET_SEP sectors
- * FACET_SEP units, each a comma-separated list). */
-static void tally_value(tally tl[NPARTS], const char *v, size_t len,
-                        unsigned count, uint32_t stamp)
+ * FACET_SEP units, each a comma-separated list; from format 6 FACET_SEP
+ * agencies FACET_SEP type FACET_SEP year, members apart by
+ * FACET_MEMBER).  Returns the parts the value has: a passage with fewer
+ * than FACET_PARTS has its agencies, type and year in its terms only. */
+static int tally_value(tally tl[NPARTS], const char *v, size_t len,
+                       unsigned count, uint32_t stamp)
 {
-    for (int part = 0; part < 3; part++) {
+    static const int part_of_slot[FACET_PARTS] = {P_REGION, P_SECTOR, P_UNIT,
+                                                  P_AGENCY, P_TYPE, P_YEAR};
+    int part = 0;
+    for (; part < FACET_PARTS; part++) {
         const char *end = memchr(v, FACET_SEP, len);
         size_t pl = end ? (size_t)(end - v) : len;
+        char sep = part < 3 ? ',' : FACET_MEMBER;
         for (size_t s = 0; s < pl;) {
-            const char *comma = memchr(v + s, ',', pl - s);
-            size_t e = comma ? (size_t)(comma - v) : pl;
+            const char *m = memchr(v + s, sep, pl - s);
+            size_t e = m ? (size_t)(m - v) : pl;
             if (e > s)
-                tally_bump(&tl[part], v + s, e - s, count, stamp);
+                tally_bump(&tl[part_of_slot[part]], v + s, e - s, count, stamp);
             s = e + 1;
         }
         if (!end)
@@ -1307,6 +1327,7 @@ static void tally_value(tally tl[NPARTS], const char *v, size_t len,
         len -= pl + 1;
         v = end + 1;
     }
+    return part + 1;
 }
 
 /* qsort_r comparator: by count, descending, then by name. */
@@ -1374,45 +1395,60 @@ static void tally_free(tally *t)
 }
 
 /* A document's metadata for its hits: the "meta" of its record with the
- * file's format.  Read once per document and request (cache: doc ->
- * meta, json null when there is none). */
-static json_t *doc_meta(srch_engine *e, json_t *cache, const char *doc,
-                        unsigned did)
+ * file's format, in *out (NULL when the file said nothing of itself).
+ * Read once per document and request (cache: doc -> meta, json null
+ * when there is none).  Every indexed document has a record: none, or
+ * one that does not parse, is damage (-1 with err naming the shard). */
+static int doc_meta(srch_engine *e, json_t *cache, const char *doc,
+                    unsigned did, json_t **out, char *err)
 {
     json_t *m = json_object_get(cache, doc);
-    if (m)
-        return json_is_object(m) ? m : NULL;
+    *out = NULL;
+    if (m) {
+        *out = json_is_object(m) ? m : NULL;
+        return 0;
+    }
     size_t shard;
     unsigned local;
     ps_local_docid(did, e->snap->nshards, &shard, &local);
     ps_buf key;
     ps_buf_init(&key);
     ps_buf_printf(&key, META_DOC "%s", doc);
-    char *v = NULL, err[PS_ERRLEN];
+    char *v = NULL;
     size_t vl = 0;
-    json_t *out = NULL;
-    if (xap_db_shard_metadata(e->db, shard, key.data, key.len, &v, &vl, err) ==
-            XAP_OK && vl) {
+    int rc = 0;
+    if (xap_db_shard_metadata(e->db, shard, key.data, key.len, &v, &vl, err) !=
+        XAP_OK) {
+        rc = -1;
+    } else {
         json_error_t je;
-        json_t *rec = json_loadb(v, vl, 0, &je);
+        json_t *rec = vl ? json_loadb(v, vl, 0, &je) : NULL;
+        if (!json_is_object(rec)) {
+            snprintf(err, PS_ERRLEN, "shard %zu: passage %u matches but the "
+                     "record of its document is missing or unreadable: the "
+                     "index is damaged (policy-index --check)", shard, local);
+            rc = -1;
+        }
         json_t *dm = json_object_get(rec, "meta");
-        if (json_is_object(dm)) {
-            out = json_deep_copy(dm);
+        if (!rc && json_is_object(dm)) {
+            *out = json_deep_copy(dm);
             json_t *f = json_object_get(rec, "format");
             if (f)
-                json_object_set(out, "format", f);
+                json_object_set(*out, "format", f);
         }
         json_decref(rec);
     }
     free(v);
     ps_buf_free(&key);
-    json_object_set_new(cache, doc, out ? out : json_null());
-    return out;
+    if (!rc)
+        json_object_set_new(cache, doc, *out ? *out : json_null());
+    return rc;
 }
 
 /* One hit as the contract's JSON object. */
 static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
-                        double weight, const build *b, json_t *metas)
+                        double weight, const build *b, json_t *metas,
+                        char *err)
 {
     json_error_t je;
     json_t *d = json_loads(data, 0, &je);
@@ -1446,7 +1482,12 @@ static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
         json_object_set(o, rest[i], v ? v : json_array());
     }
     const char *doc = json_string_value(json_object_get(d, "doc"));
-    json_t *m = doc && metas ? doc_meta(e, metas, doc, did) : NULL;
+    json_t *m = NULL;
+    if (doc && metas && doc_meta(e, metas, doc, did, &m, err) < 0) {
+        json_decref(d);
+        json_decref(o);
+        return NULL;
+    }
     if (m) {
         json_object_set(o, "meta", m);
         /* The document's title as it reads it (not a red header's
@@ -1910,10 +1951,27 @@ static void vals_cb(void *ctx, size_t i, const char *v, size_t n)
     c->len[i] = n;
 }
 
+typedef struct count_ctx {
+    tally *tl;
+    unsigned char *whole;     /* [i]: passage i's value had every part */
+} count_ctx;
+
 static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 {
-    (void)i;
-    tally_value(ctx, v, n, 1, 0);
+    count_ctx *c = ctx;
+    c->whole[i] = tally_value(c->tl, v, n, 1, 0) >= FACET_PARTS;
+}
+
+/* The passages of base whose value lacked parts (written by format 5). */
+static void lacking(const dset *base, const unsigned char *whole, dset *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < base->n; i++)
+        if (!whole[i]) {
+            if (!out->ids)
+                out->ids = ps_xmalloc(base->n * sizeof(unsigned));
+            out->ids[out->n++] = base->ids[i];
+        }
 }
 
 typedef struct doc_terms_ctx {
@@ -2016,44 +2074,49 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
         free(perm);
         return 0;
     }
-    /* Regions, sectors and units: a passage's are one value. */
+    /* Every facet of a passage is one value (format 6; from format 5 the
+     * agencies, type and year come from the passage's terms). */
+    unsigned char *whole = ps_xcalloc(base->n ? base->n : 1, 1);
     if (!group) {
-        rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb, tl,
+        count_ctx c = {tl, whole};
+        rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb, &c,
                            err) == XAP_OK ? 0 : -1;
-    } else {
-        vals_ctx c = {ps_xcalloc(base->n ? base->n : 1, sizeof(char *)),
-                      ps_xcalloc(base->n ? base->n : 1, sizeof(size_t))};
-        rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, vals_cb, &c,
-                           err) == XAP_OK ? 0 : -1;
-        for (size_t j = 0; j < base->n; j++) {
-            size_t i = AT(j);
-            if (rc == 0 && c.v[i])
-                tally_value(tl, c.v[i], c.len[i], 1, doc[i] + 1);
-            free(c.v[i]);
-        }
-        free(c.v);
-        free(c.len);
-    }
-    if (!group) {
+        dset old;
+        lacking(base, whole, &old);
+        free(whole);
         free(perm);
-        return rc == 0 ? count_doc_facets(e, base, tl, err) : rc;
+        if (rc == 0 && old.n)
+            rc = count_doc_facets(e, &old, tl, err);
+        free(old.ids);
+        return rc;
     }
-    /* Agency, type, year: the same on every passage of a document, read
-     * from one of them. */
-    size_t *own = perm ? NULL : by_document(doc, base->n, ndocs);
-    const size_t *p = perm ? perm : own;
+    vals_ctx c = {ps_xcalloc(base->n ? base->n : 1, sizeof(char *)),
+                  ps_xcalloc(base->n ? base->n : 1, sizeof(size_t))};
+    rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, vals_cb, &c,
+                       err) == XAP_OK ? 0 : -1;
+    for (size_t j = 0; j < base->n; j++) {
+        size_t i = AT(j);
+        if (rc == 0 && c.v[i])
+            whole[i] = tally_value(tl, c.v[i], c.len[i], 1, doc[i] + 1) >=
+                       FACET_PARTS;
+        free(c.v[i]);
+    }
+    free(c.v);
+    free(c.len);
+    /* Agency, type, year of a document written by format 5: the same on
+     * every passage of a document, read from the terms of one of them. */
     for (size_t j = 0; j < base->n && rc == 0;) {
-        size_t i = p[j], k = j;
-        while (k < base->n && doc[p[k]] == doc[i])
+        size_t i = perm[j], k = j;
+        while (k < base->n && doc[perm[k]] == doc[i])
             k++;
-        doc_terms_ctx c = {tl, group ? 1 : (unsigned)(k - j)};
+        doc_terms_ctx dc = {tl, 1};
         char firsts[] = {PFX_AGENCY[0], PFX_TYPE[0], PFX_YEAR[0], '\0'};
-        if (xap_db_doc_terms(e->db, base->ids[i], firsts, doc_terms_cb, &c, err) !=
-            XAP_OK)
+        if (!whole[i] && xap_db_doc_terms(e->db, base->ids[i], firsts,
+                                          doc_terms_cb, &dc, err) != XAP_OK)
             rc = -1;
         j = k;
     }
-    free(own);
+    free(whole);
     free(perm);
 #undef AT
     return rc;
@@ -2150,8 +2213,11 @@ static int add_hit(srch_engine *e, const build *b, const dset *d, size_t i,
     size_t len;
     if (xap_db_data(e->db, d->ids[i], META_DATA, &data, &len, err) != XAP_OK)
         return -1;
-    json_t *o = hit_json(e, data, d->ids[i], d->w[i], b, metas);
+    err[0] = '\0';
+    json_t *o = hit_json(e, data, d->ids[i], d->w[i], b, metas, err);
     free(data);
+    if (!o && err[0])
+        return -1;
     if (!o) {
         /* A match without its record: never a silently short page. */
         size_t sh;

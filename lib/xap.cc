@@ -78,6 +78,79 @@ struct xap_doc {
     Xapian::Document rep;
 };
 
+/* "shard N: " before the message in err: damage is named where it is. */
+static void name_shard(char *err, size_t s)
+{
+    if (!err)
+        return;
+    char tmp[ERRLEN];
+    std::snprintf(tmp, sizeof tmp, "shard %zu: %s", s, err);
+    std::memcpy(err, tmp, ERRLEN);
+}
+
+/* A read of the combined database that failed does not say which shard
+ * is damaged: the first shard that fails the same read alone is named
+ * (only on that path, so only failing reads pay for it). */
+template <class Read>
+static void find_shard(xap_db *db, char *err, Read read)
+{
+    for (size_t s = 0; s < db->shards.size(); s++) {
+        try {
+            read(db->shards[s]);
+        } catch (const Xapian::Error &) {
+            name_shard(err, s);
+            return;
+        }
+    }
+}
+
+#define XAP_CATCH_SHARD(s)                                  \
+    }                                                       \
+    catch (const Xapian::Error &e) {                        \
+        xap_status st_ = from_xapian(e, err);               \
+        name_shard(err, (s));                               \
+        return st_;                                         \
+    }                                                       \
+    catch (const std::exception &e) {                       \
+        set_err(err, e.what());                             \
+        return XAP_ERR_MEMORY;                              \
+    }
+
+#define XAP_CATCH_FIND(...)                                 \
+    }                                                       \
+    catch (const Xapian::Error &e) {                        \
+        xap_status st_ = from_xapian(e, err);               \
+        if (st_ == XAP_ERR_XAPIAN &&                        \
+            e.get_type() != std::string("DatabaseModifiedError")) \
+            find_shard(db, err, __VA_ARGS__);               \
+        return st_;                                         \
+    }                                                       \
+    catch (const std::exception &e) {                       \
+        set_err(err, e.what());                             \
+        return XAP_ERR_MEMORY;                              \
+    }
+
+/* Reads every posting of the given terms' lists (for find_shard). */
+static void read_postlists(Xapian::Database &d, const std::string &from,
+                           bool all_with_prefix)
+{
+    if (!all_with_prefix) {
+        for (auto p = d.postlist_begin(from); p != d.postlist_end(from); ++p)
+            (void)*p;
+        return;
+    }
+    for (auto t = d.allterms_begin(from); t != d.allterms_end(from); ++t)
+        for (auto p = d.postlist_begin(*t); p != d.postlist_end(*t); ++p)
+            (void)*p;
+}
+
+static void read_values(Xapian::Database &d, unsigned slot)
+{
+    for (auto v = d.valuestream_begin(slot); v != d.valuestream_end(slot); ++v)
+        (void)*v;
+}
+
+
 /* ---- writing ---- */
 
 xap_status xap_wdb_open(const char *path, xap_wdb **out, char *err)
@@ -319,8 +392,11 @@ xap_status xap_check(const char *path, size_t *problems, char *err)
  * on its own (the character index is per shard), or the database itself.
  * The combined database shares the shards' internals, so both always see
  * the same revision. */
-static void open_shards(xap_db *db)
+/* Opens the shards the stub lists; *at is the shard being opened when
+ * one fails (SIZE_MAX before the first). */
+static void open_shards(xap_db *db, size_t *at)
 {
+    *at = SIZE_MAX;
     std::vector<Xapian::Database> shards;
     std::string stub = db->path + "/XAPIANDB", dir = db->path;
     FILE *fp = std::fopen(stub.c_str(), "r");
@@ -351,17 +427,20 @@ static void open_shards(xap_db *db)
             }
             if (where.empty() || where[0] != '/')
                 where = dir + "/" + where;
+            *at = shards.size();
             shards.emplace_back(where);
         }
         std::fclose(fp);
         if (shards.empty())
             throw Xapian::DatabaseOpeningError(stub + " lists no shards");
     } else {
+        *at = 0;
         shards.emplace_back(db->path);
     }
     Xapian::Database all;
     std::vector<std::string> uuids;
     for (size_t i = 0; i < shards.size(); i++) {
+        *at = i;
         std::string u = shards[i].get_uuid();
         /* A shard listed twice would count every passage twice. */
         for (size_t k = 0; k < uuids.size(); k++)
@@ -373,20 +452,36 @@ static void open_shards(xap_db *db)
         all.add_database(shards[i]);
         uuids.push_back(u);
     }
+    *at = SIZE_MAX;
     db->rep = all;
     db->shards.swap(shards);
     db->uuids.swap(uuids);
 }
 
+/* The catch of a call that opens shards: a failing one is named. */
+#define XAP_CATCH_OPEN(at)                                  \
+    }                                                       \
+    catch (const Xapian::Error &e) {                        \
+        xap_status st_ = from_xapian(e, err);               \
+        if ((at) != SIZE_MAX)                               \
+            name_shard(err, (at));                          \
+        return st_;                                         \
+    }                                                       \
+    catch (const std::exception &e) {                       \
+        set_err(err, e.what());                             \
+        return XAP_ERR_MEMORY;                              \
+    }
+
 xap_status xap_db_open(const char *path, xap_db **out, char *err)
 {
     *out = nullptr;
+    size_t at = SIZE_MAX;
     XAP_TRY
     std::unique_ptr<xap_db> db(new xap_db{Xapian::Database(), path, {}, {}});
-    open_shards(db.get());
+    open_shards(db.get(), &at);
     *out = db.release();
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_OPEN(at)
 }
 
 void xap_db_close(xap_db *db)
@@ -397,23 +492,25 @@ void xap_db_close(xap_db *db)
 xap_status xap_db_reopen(xap_db *db, int *changed, char *err)
 {
     *changed = 0;
+    size_t at = SIZE_MAX;
     XAP_TRY
     try {
         *changed = db->rep.reopen() ? 1 : 0;
     } catch (const Xapian::DatabaseError &) {
-        open_shards(db);
+        open_shards(db, &at);
         *changed = 1;
     }
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_OPEN(at)
 }
 
 xap_status xap_db_open_again(xap_db *db, char *err)
 {
+    size_t at = SIZE_MAX;
     XAP_TRY
-    open_shards(db);
+    open_shards(db, &at);
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_OPEN(at)
 }
 
 xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err)
@@ -422,7 +519,17 @@ xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err)
     XAP_TRY
     *n = db->rep.get_doccount();
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([](Xapian::Database &d) { (void)d.get_doccount(); })
+}
+
+xap_status xap_db_shard_doccount(xap_db *db, size_t s, unsigned *n,
+                                 char *err)
+{
+    *n = 0;
+    XAP_TRY
+    *n = db->shards.at(s).get_doccount();
+    return XAP_OK;
+    XAP_CATCH_SHARD(s)
 }
 
 xap_status xap_db_revisions(xap_db *db, unsigned long long *revs, size_t n,
@@ -464,7 +571,7 @@ xap_status xap_db_shard_scan(xap_db *db, size_t s, const char *prefix,
         cb(ctx, v.data(), v.size());
     }
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_SHARD(s)
 }
 
 xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
@@ -478,7 +585,7 @@ xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
     *value = dup_string(v);
     *len = v.size();
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_SHARD(s)
 }
 
 /* ---- reading what the evaluator needs ---- */
@@ -494,7 +601,10 @@ xap_status xap_db_terms(xap_db *db, const char *prefix,
         cb(ctx, v.data(), v.size());
     }
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        for (auto t = d.allterms_begin(prefix); t != d.allterms_end(prefix); ++t)
+            (void)*t;
+    })
 }
 
 xap_status xap_db_doc_terms(xap_db *db, unsigned did, const char *firsts,
@@ -509,7 +619,14 @@ xap_status xap_db_doc_terms(xap_db *db, unsigned did, const char *firsts,
             cb(ctx, v.data(), v.size());
     }
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        size_t s;
+        unsigned local;
+        ps_local_docid(did, db->shards.size(), &s, &local);
+        if (&d == &db->shards[s])
+            for (auto t = d.termlist_begin(local); t != d.termlist_end(local); ++t)
+                (void)*t;
+    })
 }
 
 xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
@@ -531,7 +648,9 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
     *ids = out;
     *nids = v.size();
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        read_postlists(d, std::string(term, n), false);
+    })
 }
 
 xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
@@ -581,7 +700,7 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
     *order = o;
     *n = last + 1;
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) { read_values(d, slot); })
 }
 
 xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
@@ -606,7 +725,23 @@ xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
         }
     }
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        /* the same steps on the shard alone, to its own docids */
+        size_t s = (size_t)(&d - db->shards.data()), ns = db->shards.size();
+        auto v = d.valuestream_begin(slot);
+        for (size_t i = 0; i < n && v != d.valuestream_end(slot); i++) {
+            size_t sh;
+            unsigned local;
+            ps_local_docid(ids[i], ns, &sh, &local);
+            if (sh != s)
+                continue;
+            if (v.get_docid() < local)
+                v.skip_to(local);
+            if (v != d.valuestream_end(slot) && v.get_docid() == local)
+                (void)*v;
+        }
+        read_values(d, slot);   /* the combined stream reads ahead */
+    })
 }
 
 struct xap_facets {
@@ -689,7 +824,13 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
     }
     *out = f.release();
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        for (size_t p = 0; p < n; p++)
+            read_postlists(d, prefixes[p], true);
+        read_postlists(d, "", false);
+        for (unsigned k = 0; k < nslots; k++)
+            read_values(d, first_slot + k);
+    })
 }
 
 void xap_facets_free(xap_facets *f)
@@ -772,5 +913,11 @@ xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
     *data = dup_string(v);
     *len = v.size();
     return XAP_OK;
-    XAP_CATCH
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        size_t s;
+        unsigned local;
+        ps_local_docid(did, db->shards.size(), &s, &local);
+        if (&d == &db->shards[s])
+            (void)data_of(db, did, prefix);
+    })
 }

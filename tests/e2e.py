@@ -594,6 +594,125 @@ def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
 
 
 @test
+def passages_missing_from_the_character_index_or_records_are_named(tmp):
+    # Totals that disagree (a passage the database holds but the
+    # character index does not list) and a document without its metadata
+    # record: the searcher refuses with the shard, --check says DAMAGED.
+    d = os.path.join(tmp, "damage-docs")
+    shutil.copytree(FIXTURES, d)
+    name = sorted(n for n in os.listdir(d) if n.endswith(".txt"))[0]
+    for fault, said, checked in (
+            ("grams", rb"shard \d+: the character index lists \d+ passages, "
+                      rb"the database holds \d+", b"the character index lists"),
+            ("doc-record", rb"shard \d+: passage \d+ matches but the record of "
+                           rb"its document is missing", b"no metadata record")):
+        db = os.path.join(tmp, "db-" + fault)
+        env = dict(os.environ, PS_FAULT=fault + ":" + name)
+        subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
+                       check=True, capture_output=True)
+        p = run(os.path.join(BIN, "policy-search"), "--db", db, "--limit", "1000",
+                "", ok=(1,))
+        check(re.search(said, p.stderr), "%s: %s" % (fault, p.stderr.decode()[-300:]))
+        p = run(os.path.join(BIN, "policy-index"), "--check", db, ok=(1,))
+        check(checked in p.stderr and b"DAMAGED" in p.stderr,
+              "%s: --check said %s" % (fault, p.stderr.decode()[-300:]))
+
+
+@test
+def flipped_bytes_are_named_by_shard_and_never_crash(tmp):
+    # Damage the storage engine meets while answering is named by the
+    # shard it is in; damaged files never crash the searcher (Xapian's
+    # term lists crash on some damage, so queries do not read them).
+    import random
+    db = os.path.join(tmp, "flip-db")
+    index(db, FIXTURES, os.path.join(ROOT, "tests", "data", "meta"), jobs=2)
+    queries = ["发展", '"防沙治沙"', "生态", "赤峰", "通知"]
+    errors = 0
+    for shard in (0, 1):
+        for name in ("postlist.glass", "termlist.glass"):
+            for seed in range(1, 13):
+                bad = os.path.join(tmp, "flip-bad")
+                shutil.rmtree(bad, ignore_errors=True)
+                shutil.copytree(db, bad)
+                path = os.path.join(bad, "shard%d" % shard, name)
+                data = bytearray(open(path, "rb").read())
+                rnd = random.Random(seed)
+                for _ in range(100):
+                    data[rnd.randrange(len(data))] ^= 1 << rnd.randrange(8)
+                open(path, "wb").write(bytes(data))
+                for q in queries:
+                    p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", bad,
+                                        "--json", "--limit", "100", q],
+                                       capture_output=True)
+                    where = "shard%d/%s seed %d %s" % (shard, name, seed, q)
+                    check(p.returncode in (0, 1), "%s: exit %d" % (where, p.returncode))
+                    if p.returncode == 1:
+                        errors += 1
+                        check(("shard %d:" % shard).encode() in p.stderr,
+                              "%s: not named: %s" % (where, p.stderr.decode()[-300:]))
+    check(errors > 20, "only %d errors: the damage was not met" % errors)
+
+
+FORMAT5_DOCS = ["official-0%d.txt" % i for i in range(6)] + ["news-00.txt", "page-00.html"]
+
+
+@test
+def a_format_5_index_is_read_and_upgraded_in_place(tmp):
+    # tests/data/format5: an index the format-5 build wrote of eight
+    # documents of tests/data/meta.  This build answers from it as from an
+    # index of its own (agency, type and year facets from the old
+    # passages' terms), and adding to it upgrades it in place: old and new
+    # passages answer alike.
+    import tarfile
+    top = os.path.join(tmp, "format5")
+    with tarfile.open(os.path.join(ROOT, "tests", "data", "format5", "index.tar.gz")) as t:
+        t.extractall(top)
+    old = os.path.join(top, "index")
+    meta = os.path.join(ROOT, "tests", "data", "meta")
+
+    def copy(names, to):
+        os.makedirs(to, exist_ok=True)
+        for n in names:
+            shutil.copy(os.path.join(meta, n), to)
+
+    def same(a, b, what):
+        for q in ["", "发展", '"人民政府"', "通知", "赤峰"]:
+            for flags in ([], ["--group", "doc"], ["--sort", "date"], ["--from", "2024"],
+                          ["--agency", "内蒙古自治区人民政府"], ["--type", "通知"]):
+                x = search(a, q, "--limit", "100", *flags)
+                y = search(b, q, "--limit", "100", *flags)
+                x.pop("took_ms")
+                y.pop("took_ms")
+                check(x == y, "%s: %r %r differ" % (what, q, flags))
+        got = search(a, "")["facets"]
+        check(got.get("agency") and got.get("year") and got.get("type"),
+              "%s: no agency/year/type facets: %r" % (what, list(got)))
+
+    docs, more = os.path.join(top, "docs"), os.path.join(top, "more")
+    copy(FORMAT5_DOCS, docs)
+    fresh = os.path.join(top, "fresh")
+    index(fresh, docs)
+    same(old, fresh, "format 5 as read")
+    # Documents of another folder: the old ones stay as written.
+    copy(["official-06.txt", "news-01.txt", "official-17.txt"], more)
+    p = run(os.path.join(BIN, "policy-index"), "--db", old, more)
+    check(b"3 indexed, 0 unchanged, 0 removed" in p.stderr, p.stderr.decode()[-300:])
+    check(search(old, "", "--limit", "0")["total"] ==
+          search(fresh, "", "--limit", "0")["total"] + search_total(more, top),
+          "the old passages did not stay")
+    run(os.path.join(BIN, "policy-index"), "--check", old)
+    fresh2 = os.path.join(top, "fresh2")
+    index(fresh2, docs, more)
+    same(old, fresh2, "upgraded in place")
+
+
+def search_total(folder, tmp):
+    db = os.path.join(tmp, "only-" + os.path.basename(folder))
+    index(db, folder)
+    return search(db, "", "--limit", "0")["total"]
+
+
+@test
 def one_two_and_four_shards_answer_alike(tmp):
     # Equal scores are ordered by document and passage, not by internal
     # docids: builds with any number of shards give the same JSON.

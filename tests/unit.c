@@ -663,8 +663,11 @@ static void test_grams(void)
     gram_hits_free(&h);
     uint32_t *len;
     size_t nlen;
-    CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == 0 && nlen == 16 &&
+    size_t live;
+    CHECK(gram_lengths(kv_fetch, &store, (const unsigned (*)[2])del, ndel, &len,
+                       &nlen, &live, err) == 0 && nlen == 16 &&
           len[1] == ps_utf8_count(texts[0], strlen(texts[0])) && len[15] == 12);
+    CHECK(live == nt - 3);      /* 1, 3 and 15 deleted */
     free(len);
     /* Merging the two segments leaves one chunk per gram, without the
      * deleted passages, and the same answers without the deleted list. */
@@ -685,8 +688,9 @@ static void test_grams(void)
     CHECK(gram_match("沙", strlen("沙"), kv_fetch, &store, NULL, 0, &h, err) == 0 &&
           h.n == 3 && h.docs[0] == 5 && h.docs[1] == 7 && h.docs[2] == 13);
     gram_hits_free(&h);
-    CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == 0 && len[1] == 0 &&
-          len[15] == 0 && len[7] == ps_utf8_count(texts[3], strlen(texts[3])));
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, &len, &nlen, &live, err) == 0 &&
+          len[1] == 0 && len[15] == 0 && live == nt - 3 &&
+          len[7] == ps_utf8_count(texts[3], strlen(texts[3])));
     free(len);
     /* The merged range leaves the deleted list; the segment list round-trips. */
     gram_ranges_drop(&del, &ndel, 1, 15);
@@ -772,7 +776,20 @@ static void test_grams(void)
             store.v[i] = ps_xstrdup("\x01\xff");
             store.vl[i] = 2;
         }
-    CHECK(gram_lengths(kv_fetch, &store, &len, &nlen, err) == -1 && strlen(err) > 0);
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, &len, &nlen, NULL, err) == -1 &&
+          strlen(err) > 0);
+    free(len);
+    /* A passage listed twice (a zero step) is damage too. */
+    for (size_t i = 0; i < store.n; i++)
+        if (memcmp(store.k[i], "l:", 2) == 0) {
+            free(store.v[i]);
+            store.v[i] = ps_xmalloc(4);
+            memcpy(store.v[i], "\x01\x05\x00\x03", 4);
+            store.vl[i] = 4;
+        }
+    err[0] = '\0';
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, &len, &nlen, &live, err) == -1 &&
+          strstr(err, "length"));
     free(len);
     /* A merge over a corrupt chunk fails with a message. */
     gram_seg one = {1, 15, 5, 1}, m2;
