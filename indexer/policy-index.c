@@ -912,7 +912,7 @@ int main(int argc, char **argv)
             add_file(&r, argv[i], base ? base + 1 : argv[i], "", &st);
         }
     }
-    ana_res *res = ana_res_load(err);
+    ana_res *res = ana_res_load(0, err);
     if (!res) {
         fprintf(stderr, "policy-index: %s\n", err);
         return 1;

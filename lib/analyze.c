@@ -17,6 +17,7 @@
 #include "schema.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,28 +56,64 @@ static void min_chars(void *ctx, const char *s, size_t n)
         *m = c;
 }
 
-ana_res *ana_res_load(char *err)
+/* The word lexicon (with every region name and sector keyword, so they
+ * come out as words) and the names alone, for region detection. */
+struct ana_words {
+    pthread_mutex_t lock;
+    int loaded;               /* 1 loaded, -1 failed (err says why) */
+    char err[PS_ERRLEN];
+    tok_lexicon *lex;
+    tok_lexicon *names;
+    size_t min_name;          /* fewest characters of a name or keyword */
+};
+
+static int words_load(const ana_res *r, char *err)
+{
+    ana_words *w = r->words;
+    pthread_mutex_lock(&w->lock);
+    if (w->loaded == 0) {
+        w->loaded = -1;
+        if ((w->lex = tok_lexicon_load(w->err))) {
+            ps_buf names;
+            ps_buf_init(&names);
+            reg_each_alias(r->gaz, name_add, &names);
+            sec_each_keyword(r->sec, name_add, &names);
+            lex_add_all(w->lex, &names);
+            w->names = tok_lexicon_create();
+            lex_add_all(w->names, &names);
+            ps_buf_free(&names);
+            /* Words shorter than every name and keyword need no lookup:
+             * most single characters, half the words of Chinese text. */
+            w->min_name = 6;        /* a region code */
+            reg_each_alias(r->gaz, min_chars, &w->min_name);
+            sec_each_keyword(r->sec, min_chars, &w->min_name);
+            w->loaded = 1;
+        }
+    }
+    int rc = w->loaded == 1 ? 0 : -1;
+    if (rc < 0)
+        memcpy(err, w->err, PS_ERRLEN);
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+const tok_lexicon *ana_lexicon(const ana_res *r, int names, char *err)
+{
+    if (words_load(r, err) < 0)
+        return NULL;
+    return names ? r->words->names : r->words->lex;
+}
+
+ana_res *ana_res_load(int words_later, char *err)
 {
     ana_res *r = ps_xcalloc(1, sizeof *r);
-    if (!(r->lex = tok_lexicon_load(err)) ||
-        !(r->units = num_units_load(err)) || !(r->gaz = reg_load(err)) ||
-        !(r->sec = sec_load(err))) {
+    r->words = ps_xcalloc(1, sizeof *r->words);
+    pthread_mutex_init(&r->words->lock, NULL);
+    if (!(r->units = num_units_load(err)) || !(r->gaz = reg_load(err)) ||
+        !(r->sec = sec_load(err)) || (!words_later && words_load(r, err) < 0)) {
         ana_res_destroy(r);
         return NULL;
     }
-    ps_buf names;
-    ps_buf_init(&names);
-    reg_each_alias(r->gaz, name_add, &names);
-    sec_each_keyword(r->sec, name_add, &names);
-    lex_add_all(r->lex, &names);
-    r->names = tok_lexicon_create();
-    lex_add_all(r->names, &names);
-    ps_buf_free(&names);
-    /* Words shorter than every name and keyword need no lookup: most
-     * single characters, which are half the words of Chinese text. */
-    r->min_name = 6;        /* a region code */
-    reg_each_alias(r->gaz, min_chars, &r->min_name);
-    sec_each_keyword(r->sec, min_chars, &r->min_name);
     return r;
 }
 
@@ -84,8 +121,12 @@ void ana_res_destroy(ana_res *r)
 {
     if (!r)
         return;
-    tok_lexicon_destroy(r->lex);
-    tok_lexicon_destroy(r->names);
+    if (r->words) {
+        tok_lexicon_destroy(r->words->lex);
+        tok_lexicon_destroy(r->words->names);
+        pthread_mutex_destroy(&r->words->lock);
+        free(r->words);
+    }
     num_units_destroy(r->units);
     reg_destroy(r->gaz);
     sec_destroy(r->sec);
@@ -125,12 +166,10 @@ struct ana_ctx {
 
 ana_ctx *ana_ctx_create(const ana_res *r, char *err)
 {
-    tok_state *t = tok_state_create(r->lex, err);
-    if (!t)
-        return NULL;
+    (void)err;
     ana_ctx *c = ps_xcalloc(1, sizeof *c);
     c->res = r;
-    c->tok = t;
+    c->tok = NULL;          /* made when first needed (ana_tokenizer) */
     c->doc = xap_doc_create();
     c->rcount = ps_xcalloc(reg_count(r->gaz), sizeof(int));
     c->facets = 1;
@@ -153,8 +192,11 @@ void ana_ctx_destroy(ana_ctx *c)
     free(c);
 }
 
-tok_state *ana_tokenizer(ana_ctx *c)
+tok_state *ana_tokenizer(ana_ctx *c, char *err)
 {
+    const tok_lexicon *lex;
+    if (!c->tok && (lex = ana_lexicon(c->res, 0, err)))
+        c->tok = tok_state_create(lex, err);
     return c->tok;
 }
 
@@ -235,7 +277,7 @@ static int clause_break(uint32_t cp)
  * the text around it.  A third of the indexing time was word breaking. */
 static int words_of(ana_ctx *c, const char *t, size_t n, plist *p, char *err)
 {
-    const tok_lexicon *names = c->res->names;
+    const tok_lexicon *names = c->res->words->names;
     size_t i = 0;
     while (i < n) {
         size_t s = i, e, k;
@@ -265,8 +307,9 @@ static int words_of(ana_ctx *c, const char *t, size_t n, plist *p, char *err)
  * short, or no name starts with its first two characters. */
 static int may_be_name(const ana_res *r, const char *w, size_t n)
 {
-    return n >= r->min_name && ps_utf8_count(w, n) >= r->min_name &&
-           tok_lexicon_may_start(r->names, w, n);
+    const ana_words *ws = r->words;
+    return n >= ws->min_name && ps_utf8_count(w, n) >= ws->min_name &&
+           tok_lexicon_may_start(ws->names, w, n);
 }
 
 static void find_regions(const ana_res *r, plist *p, const char *text)
@@ -587,6 +630,8 @@ int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
                  char *err)
 {
     *npassages = 0;
+    if (!ana_tokenizer(c, err))
+        return -1;
     psg_doc *pd = psg_parse_input(in, nin, title_hint, err);
     if (!pd)
         return -1;

@@ -18,24 +18,32 @@
 #include "tokenize.h"
 #include "xap.h"
 
+typedef struct ana_words ana_words;
+
 typedef struct ana_res {
-    tok_lexicon *lex;
     num_units *units;
     reg_gazetteer *gaz;
     sec_table *sec;
-    size_t min_name;    /* fewest characters of a region name or keyword */
-    tok_lexicon *names; /* just the region names and sector keywords */
+    ana_words *words;   /* the lexicons, loaded now or when first needed */
 } ana_res;
 
-/* Loads everything from ps_data_dir().  NULL with err set on failure. */
-ana_res *ana_res_load(char *err);
+/* Loads everything from ps_data_dir().  NULL with err set on failure.
+ * With words_later, the word lexicons (a third of a one-off query's
+ * start-up) are loaded when a tokenizer is first asked for: a query of
+ * quoted strings never needs them. */
+ana_res *ana_res_load(int words_later, char *err);
 void ana_res_destroy(ana_res *r);
+/* The word lexicon, or with names the region names and sector keywords
+ * alone (loaded if they were not); NULL with err on failure. */
+const tok_lexicon *ana_lexicon(const ana_res *r, int names, char *err);
 
 typedef struct ana_ctx ana_ctx;
 
 ana_ctx *ana_ctx_create(const ana_res *r, char *err);
 void ana_ctx_destroy(ana_ctx *c);
-tok_state *ana_tokenizer(ana_ctx *c);
+/* The context's tokenizer; NULL with err when the lexicons cannot be
+ * loaded. */
+tok_state *ana_tokenizer(ana_ctx *c, char *err);
 /* Turns numeric, region and sector extraction off (on by default); only
  * for measuring what they cost. */
 void ana_ctx_set_facets(ana_ctx *c, int on);

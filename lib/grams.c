@@ -694,8 +694,8 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
 }
 
 int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
-                 size_t ndel, uint32_t **len, size_t *nlen, size_t *live,
-                 char *err)
+                 size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
+                 size_t *live, char *err)
 {
     *len = NULL;
     *nlen = 0;
@@ -713,6 +713,11 @@ int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
     uint32_t *l = NULL;
     unsigned char *seen = NULL;   /* a passage listed twice is damage */
     size_t cap = 0;
+    if (hint) {                   /* one allocation, not a doubling series */
+        cap = hint;
+        l = ps_xcalloc(cap, sizeof(uint32_t));
+        seen = ps_xcalloc(cap, 1);
+    }
     int rc = 0;
     while (!rc && next_chunk(&c, &p, &end)) {
         uint32_t doc = 0;

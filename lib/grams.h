@@ -130,10 +130,11 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
  * *nlen entries (caller frees).  *live (when not NULL) counts the
  * passages listed that are not in the deleted ranges del[0..ndel): the
  * live passages of the shard, to compare with the database's count.  A
- * passage listed twice, or passage 0, is damage (-1). */
+ * passage listed twice, or passage 0, is damage (-1).  hint: the last
+ * docid + 1 when known (0: not known), to allocate once. */
 int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
-                 size_t ndel, uint32_t **len, size_t *nlen, size_t *live,
-                 char *err);
+                 size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
+                 size_t *live, char *err);
 
 /* Deleted docid ranges, as stored under META_DELETED: encode appends
  * ranges to out; decode parses (caller frees *ranges). */

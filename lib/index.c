@@ -930,7 +930,7 @@ int ix_check(const char *db, int wait)
         uint32_t *lens = NULL;
         size_t nlens = 0, live = 0;
         if (gram_lengths(check_fetch, w, (const unsigned (*)[2])del, ndel,
-                         &lens, &nlens, &live, err) < 0) {
+                         c.maxdoc + 1, &lens, &nlens, &live, err) < 0) {
             check_fail(&c, err);
         } else if (live != docs) {
             snprintf(err, sizeof err, "the character index lists %zu passages, "

@@ -211,16 +211,16 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
         }
         fetch_ctx f = {db, k, NULL};
         size_t live;
-        unsigned docs;
+        unsigned docs, last;
+        if (xap_db_shard_doccount(db, k, &docs, &last, err) != XAP_OK)
+            return -1;
         if (gram_lengths(fetch, &f, (const unsigned (*)[2])si->del, si->ndel,
-                         &si->len, &si->nlen, &live, err) < 0) {
+                         (size_t)last + 1, &si->len, &si->nlen, &live, err) < 0) {
             char tmp[PS_ERRLEN];
             snprintf(tmp, sizeof tmp, "shard %zu: %s", k, err);
             memcpy(err, tmp, PS_ERRLEN);
             return -1;
         }
-        if (xap_db_shard_doccount(db, k, &docs, err) != XAP_OK)
-            return -1;
         if (live != docs) {
             snprintf(err, PS_ERRLEN, "shard %zu: the character index lists "
                      "%zu passages, the database holds %u: the index is "
@@ -949,8 +949,11 @@ static int item_plan(srch_engine *e, build *b, const qry_item *it, plan *p,
     size_t tl = strlen(t);
     wordlist w;
     w.n = 0;
-    if (tok_run(ana_tokenizer(e->ana), t, tl, collect, &w, err) < 0)
-        return -1;
+    if (!it->negated && !it->quoted) {   /* words: only unquoted items */
+        tok_state *tok = ana_tokenizer(e->ana, err);
+        if (!tok || tok_run(tok, t, tl, collect, &w, err) < 0)
+            return -1;
+    }
     size_t multi = 0;
     for (size_t k = 0; k < w.n; k++)
         if (ps_utf8_count(t + w.s[k], w.e[k] - w.s[k]) > 1)

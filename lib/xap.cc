@@ -523,11 +523,13 @@ xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err)
 }
 
 xap_status xap_db_shard_doccount(xap_db *db, size_t s, unsigned *n,
-                                 char *err)
+                                 unsigned *last, char *err)
 {
     *n = 0;
+    *last = 0;
     XAP_TRY
     *n = db->shards.at(s).get_doccount();
+    *last = db->shards.at(s).get_lastdocid();
     return XAP_OK;
     XAP_CATCH_SHARD(s)
 }

@@ -109,9 +109,9 @@ xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
 /* Opens the database anew from its path (after its files were replaced). */
 xap_status xap_db_open_again(xap_db *db, char *err);
 xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err);
-/* The passages shard s holds. */
+/* The passages shard s holds and its highest docid. */
 xap_status xap_db_shard_doccount(xap_db *db, size_t s, unsigned *n,
-                                 char *err);
+                                 unsigned *last, char *err);
 /* Each shard's revision (revs[0..n), n = xap_db_nshards()). */
 xap_status xap_db_revisions(xap_db *db, unsigned long long *revs, size_t n,
                             char *err);

@@ -262,7 +262,7 @@ int main(int argc, char **argv)
     req.types = types;
     req.ntypes = nt;
     char err[PS_ERRLEN];
-    ana_res *res = ana_res_load(err);
+    ana_res *res = ana_res_load(1, err);
     if (!res) {
         fprintf(stderr, "policy-search: %s\n", err);
         return 1;

@@ -247,7 +247,7 @@ static int count_tokens(void *ctx, const char *t, size_t n, size_t s, size_t e)
 static void test_tokenize_and_regions(const ana_res *res)
 {
     char err[PS_ERRLEN];
-    tok_state *ts = tok_state_create(res->lex, err);
+    tok_state *ts = tok_state_create(ana_lexicon(res, 0, err), err);
     CHECK(ts != NULL);
     ps_buf b;
     ps_buf_init(&b);
@@ -258,9 +258,9 @@ static void test_tokenize_and_regions(const ana_res *res)
     CHECK(strstr(b.data, "以工代赈") != NULL);
     ps_buf_free(&b);
     /* The names lexicon finds where a region name or keyword starts. */
-    CHECK(tok_lexicon_word_at(res->names, "赤峰市全力", strlen("赤峰市全力")) == 1);
-    CHECK(tok_lexicon_word_at(res->names, "全力推进", strlen("全力推进")) == 0);
-    CHECK(tok_lexicon_word_at(res->names, "赤", strlen("赤")) == 0);
+    CHECK(tok_lexicon_word_at(ana_lexicon(res, 1, err), "赤峰市全力", strlen("赤峰市全力")) == 1);
+    CHECK(tok_lexicon_word_at(ana_lexicon(res, 1, err), "全力推进", strlen("全力推进")) == 0);
+    CHECK(tok_lexicon_word_at(ana_lexicon(res, 1, err), "赤", strlen("赤")) == 0);
     tok_state_destroy(ts);
 
     const reg_gazetteer *g = res->gaz;
@@ -664,7 +664,7 @@ static void test_grams(void)
     uint32_t *len;
     size_t nlen;
     size_t live;
-    CHECK(gram_lengths(kv_fetch, &store, (const unsigned (*)[2])del, ndel, &len,
+    CHECK(gram_lengths(kv_fetch, &store, (const unsigned (*)[2])del, ndel, 0, &len,
                        &nlen, &live, err) == 0 && nlen == 16 &&
           len[1] == ps_utf8_count(texts[0], strlen(texts[0])) && len[15] == 12);
     CHECK(live == nt - 3);      /* 1, 3 and 15 deleted */
@@ -688,7 +688,7 @@ static void test_grams(void)
     CHECK(gram_match("沙", strlen("沙"), kv_fetch, &store, NULL, 0, &h, err) == 0 &&
           h.n == 3 && h.docs[0] == 5 && h.docs[1] == 7 && h.docs[2] == 13);
     gram_hits_free(&h);
-    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, &len, &nlen, &live, err) == 0 &&
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, 0, &len, &nlen, &live, err) == 0 &&
           len[1] == 0 && len[15] == 0 && live == nt - 3 &&
           len[7] == ps_utf8_count(texts[3], strlen(texts[3])));
     free(len);
@@ -776,7 +776,7 @@ static void test_grams(void)
             store.v[i] = ps_xstrdup("\x01\xff");
             store.vl[i] = 2;
         }
-    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, &len, &nlen, NULL, err) == -1 &&
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, 0, &len, &nlen, NULL, err) == -1 &&
           strlen(err) > 0);
     free(len);
     /* A passage listed twice (a zero step) is damage too. */
@@ -788,7 +788,7 @@ static void test_grams(void)
             store.vl[i] = 4;
         }
     err[0] = '\0';
-    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, &len, &nlen, &live, err) == -1 &&
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, 0, &len, &nlen, &live, err) == -1 &&
           strstr(err, "length"));
     free(len);
     /* A merge over a corrupt chunk fails with a message. */
@@ -869,7 +869,7 @@ static void test_docmeta(void)
 int main(void)
 {
     char err[PS_ERRLEN];
-    ana_res *res = ana_res_load(err);
+    ana_res *res = ana_res_load(0, err);
     if (!res) {
         fprintf(stderr, "cannot load data: %s\n", err);
         return 1;

@@ -950,7 +950,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[PS_ERRLEN];
-    ana_res *res = ana_res_load(err);
+    ana_res *res = ana_res_load(0, err);
     if (!res) {
         fprintf(stderr, "policy-web: %s\n", err);
         return 1;
