@@ -158,7 +158,7 @@ FUZZ_SAN = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 FUZZ_CFLAGS = -std=c11 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -D_GNU_SOURCE \
               -DPS_DATA_DIR='"$(CURDIR)/data"' -I. -Ilib -I$(BUILD) \
               $(shell pkg-config --cflags icu-uc jansson libmicrohttpd $(EXT_PKGS) 2>/dev/null)
-FUZZ_TARGETS = text query params html zip pdf rtf mht
+FUZZ_TARGETS = text query params meta chunks html zip pdf rtf mht
 FUZZ_SECONDS ?= 60
 FUZZ_OBJ = $(LIB_C:%.c=$(FUZZ_DIR)/%.o) $(EXT_C:%.c=$(FUZZ_DIR)/%.o) $(FUZZ_DIR)/lib/xap.o \
            $(FUZZ_DIR)/web/gate.o $(FUZZ_DIR)/web/rcache.o $(FUZZ_DIR)/web/assets.o
@@ -181,7 +181,7 @@ $(FUZZ_DIR)/web/rcache.o: web/rcache.c web/rcache.h
 $(FUZZ_DIR)/web/assets.o: $(BUILD)/web/assets.c
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
-$(FUZZ_DIR)/fuzz-text $(FUZZ_DIR)/fuzz-query $(FUZZ_DIR)/fuzz-params: $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) web/policy-web.c
+$(FUZZ_DIR)/fuzz-text $(FUZZ_DIR)/fuzz-query $(FUZZ_DIR)/fuzz-params $(FUZZ_DIR)/fuzz-meta $(FUZZ_DIR)/fuzz-chunks: $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) web/policy-web.c
 	@echo "  LINK $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@.o $<
 	@$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_OBJ) $(FUZZ_LIBS)

@@ -729,6 +729,10 @@ int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
                 break;
             }
             doc += d;
+            if (hint && doc >= hint) {    /* beyond the shard's last passage */
+                rc = corrupt(err, "length");
+                break;
+            }
             if (doc >= cap) {
                 size_t nc = cap ? cap : 1024;
                 while (nc <= doc)

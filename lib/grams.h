@@ -131,7 +131,8 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
  * passages listed that are not in the deleted ranges del[0..ndel): the
  * live passages of the shard, to compare with the database's count.  A
  * passage listed twice, or passage 0, is damage (-1).  hint: the last
- * docid + 1 when known (0: not known), to allocate once. */
+ * docid + 1 when known (0: not known), to allocate once; a passage at or
+ * beyond it is damage too. */
 int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
                  size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
                  size_t *live, char *err);

@@ -49,6 +49,7 @@
 /* What a shard's character index needs besides the grams: passage
  * lengths for ranking and deleted passages to leave out. */
 typedef struct shard_info {
+    unsigned last;            /* the shard's highest docid */
     uint32_t *len;
     size_t nlen;
     unsigned (*del)[2];
@@ -214,6 +215,7 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
         unsigned docs, last;
         if (xap_db_shard_doccount(db, k, &docs, &last, err) != XAP_OK)
             return -1;
+        si->last = last;
         if (gram_lengths(fetch, &f, (const unsigned (*)[2])si->del, si->ndel,
                          (size_t)last + 1, &si->len, &si->nlen, &live, err) < 0) {
             char tmp[PS_ERRLEN];
@@ -764,6 +766,18 @@ static void match_shard(void *ctx, size_t k)
     const shard_info *si = &m->e->snap->shards[k];
     m->rc[k] = gram_match(m->s, m->n, fetch, &f, (const unsigned (*)[2])si->del,
                           si->ndel, &m->h[k], m->errs + k * PS_ERRLEN);
+    /* A chunk that decodes to passages the shard does not have is
+     * damage, never a hit (nor an index into the snapshot's arrays). */
+    const gram_hits *h = &m->h[k];
+    for (size_t i = 0; m->rc[k] == 0 && i < h->n; i++)
+        if (h->docs[i] == 0 || h->docs[i] > si->last ||
+            (i && h->docs[i] <= h->docs[i - 1])) {
+            snprintf(m->errs + k * PS_ERRLEN, PS_ERRLEN, "the character index "
+                     "lists passage %u, which this shard does not hold (its "
+                     "last is %u): the index is damaged (policy-index --check)",
+                     h->docs[i], si->last);
+            m->rc[k] = -1;
+        }
 }
 
 /* Every passage that contains normalized s[0..n), ranked by BM25 (see the

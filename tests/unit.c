@@ -669,6 +669,11 @@ static void test_grams(void)
           len[1] == ps_utf8_count(texts[0], strlen(texts[0])) && len[15] == 12);
     CHECK(live == nt - 3);      /* 1, 3 and 15 deleted */
     free(len);
+    /* A passage beyond the shard's last is damage, not a 16 GB array. */
+    err[0] = '\0';
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, 8, &len, &nlen, &live, err) == -1 &&
+          strstr(err, "length"));
+    free(len);
     /* Merging the two segments leaves one chunk per gram, without the
      * deleted passages, and the same answers without the deleted list. */
     size_t before = store.n;
