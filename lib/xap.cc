@@ -73,6 +73,7 @@ struct xap_db {
     std::string path;
     std::vector<Xapian::Database> shards;   /* each shard alone */
     std::vector<std::string> uuids;          /* their UUIDs */
+    bool name_modified;                      /* see xap_db_name_every_error */
 };
 struct xap_doc {
     Xapian::Document rep;
@@ -91,17 +92,36 @@ static void name_shard(char *err, size_t s)
 /* A read of the combined database that failed does not say which shard
  * is damaged: the first shard that fails the same read alone is named
  * (only on that path, so only failing reads pay for it). */
+/* Every posting list, metadata value and value stream of a shard (not
+ * its term lists: Xapian crashes on some damaged ones). */
+static void read_everything(Xapian::Database &d)
+{
+    for (auto t = d.allterms_begin(); t != d.allterms_end(); ++t)
+        for (auto p = d.postlist_begin(*t); p != d.postlist_end(*t); ++p)
+            (void)*p;
+    for (auto k = d.metadata_keys_begin(); k != d.metadata_keys_end(); ++k)
+        (void)d.get_metadata(*k);
+    for (unsigned slot = 0; slot < 64; slot++)
+        for (auto v = d.valuestream_begin(slot); v != d.valuestream_end(slot); ++v)
+            (void)*v;
+}
+
 template <class Read>
 static void find_shard(xap_db *db, char *err, Read read)
 {
-    for (size_t s = 0; s < db->shards.size(); s++) {
-        try {
-            read(db->shards[s]);
-        } catch (const Xapian::Error &) {
-            name_shard(err, s);
-            return;
+    /* The same read on each shard alone, then everything of each. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t s = 0; s < db->shards.size(); s++) {
+            try {
+                if (pass == 0)
+                    read(db->shards[s]);
+                else
+                    read_everything(db->shards[s]);
+            } catch (...) {     /* damage throws more than Xapian's errors */
+                name_shard(err, s);
+                return;
+            }
         }
-    }
 }
 
 #define XAP_CATCH_SHARD(s)                                  \
@@ -113,6 +133,7 @@ static void find_shard(xap_db *db, char *err, Read read)
     }                                                       \
     catch (const std::exception &e) {                       \
         set_err(err, e.what());                             \
+        name_shard(err, (s));                               \
         return XAP_ERR_MEMORY;                              \
     }
 
@@ -120,13 +141,15 @@ static void find_shard(xap_db *db, char *err, Read read)
     }                                                       \
     catch (const Xapian::Error &e) {                        \
         xap_status st_ = from_xapian(e, err);               \
-        if (st_ == XAP_ERR_XAPIAN &&                        \
-            e.get_type() != std::string("DatabaseModifiedError")) \
+        if (st_ == XAP_ERR_XAPIAN && (db->name_modified ||   \
+            e.get_type() != std::string("DatabaseModifiedError"))) \
             find_shard(db, err, __VA_ARGS__);               \
         return st_;                                         \
     }                                                       \
     catch (const std::exception &e) {                       \
         set_err(err, e.what());                             \
+        if (!dynamic_cast<const std::bad_alloc *>(&e))      \
+            find_shard(db, err, __VA_ARGS__);               \
         return XAP_ERR_MEMORY;                              \
     }
 
@@ -477,7 +500,7 @@ xap_status xap_db_open(const char *path, xap_db **out, char *err)
     *out = nullptr;
     size_t at = SIZE_MAX;
     XAP_TRY
-    std::unique_ptr<xap_db> db(new xap_db{Xapian::Database(), path, {}, {}});
+    std::unique_ptr<xap_db> db(new xap_db{Xapian::Database(), path, {}, {}, false});
     open_shards(db.get(), &at);
     *out = db.release();
     return XAP_OK;
@@ -511,6 +534,11 @@ xap_status xap_db_open_again(xap_db *db, char *err)
     open_shards(db, &at);
     return XAP_OK;
     XAP_CATCH_OPEN(at)
+}
+
+void xap_db_name_every_error(xap_db *db)
+{
+    db->name_modified = true;
 }
 
 xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err)
@@ -908,6 +936,10 @@ xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
 {
     *data = nullptr;
     *len = 0;
+    size_t s = 0;           /* the passage's shard: named on any error */
+    unsigned local;
+    if (did && !db->shards.empty())
+        ps_local_docid(did, db->shards.size(), &s, &local);
     XAP_TRY
     if (did == 0 || db->shards.empty())
         throw Xapian::InvalidArgumentError("document id 0");
@@ -915,11 +947,5 @@ xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
     *data = dup_string(v);
     *len = v.size();
     return XAP_OK;
-    XAP_CATCH_FIND([&](Xapian::Database &d) {
-        size_t s;
-        unsigned local;
-        ps_local_docid(did, db->shards.size(), &s, &local);
-        if (&d == &db->shards[s])
-            (void)data_of(db, did, prefix);
-    })
+    XAP_CATCH_SHARD(s)
 }

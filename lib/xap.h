@@ -108,6 +108,11 @@ void xap_db_close(xap_db *db);
 xap_status xap_db_reopen(xap_db *db, int *changed, char *err);
 /* Opens the database anew from its path (after its files were replaced). */
 xap_status xap_db_open_again(xap_db *db, char *err);
+/* A read that fails names the shard it failed in, found by reading each
+ * shard alone; a DatabaseModifiedError too once this was called (by
+ * default that error means a writer moved on: it is retried, and the
+ * search for its shard would cost a reader under live updates). */
+void xap_db_name_every_error(xap_db *db);
 xap_status xap_db_doccount(xap_db *db, unsigned *n, char *err);
 /* The passages shard s holds and its highest docid. */
 xap_status xap_db_shard_doccount(xap_db *db, size_t s, unsigned *n,
