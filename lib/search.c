@@ -27,6 +27,7 @@
 #include "search.h"
 #include "docmeta.h"
 #include "dset.h"
+#include "vrange.h"
 #include "grams.h"
 #include "index.h"
 #include "normalize.h"
@@ -79,6 +80,8 @@ typedef struct snapshot {
     uint32_t *date;               /* docid -> its document's date code */
     size_t norder, ndocs;
     pthread_mutex_t lock;         /* guards the pool */
+    vrange *vr;                   /* mentions by unit and value, with
+                                     the facet index */
     xap_db **pool;                /* idle handles at this state */
     size_t npool, cappool;
 } snapshot;
@@ -147,6 +150,7 @@ static void snap_free(snapshot *s)
     for (size_t i = 0; i < s->npool; i++)
         xap_db_close(s->pool[i]);
     free(s->pool);
+    vrange_free(s->vr);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -306,6 +310,11 @@ static void snap_date_cb(void *ctx, size_t i, const char *v, size_t n)
     f->date[f->ids[i]] = date_code(v, n);
 }
 
+static size_t fx_values(const void *ctx, unsigned doc, const unsigned char **buf)
+{
+    return xap_facets_values(ctx, doc, buf);
+}
+
 /* Opens the index as it is now and reads what queries need of it. */
 static snapshot *snap_build(const char *path, int facets, char *err)
 {
@@ -356,6 +365,10 @@ static snapshot *snap_build(const char *path, int facets, char *err)
         for (size_t i = 0; i < s->norder; i++)
             if (s->docno[i] != UINT32_MAX && s->docno[i] >= s->ndocs)
                 s->ndocs = s->docno[i] + 1;
+        /* Every numeric mention, by unit and value (range filters). */
+        const unsigned *every;
+        size_t nevery = xap_facets_docs(s->fx, &every);
+        s->vr = vrange_build(every, nevery, fx_values, s->fx);
         /* Every passage's document date. */
         s->date = ps_xcalloc(s->norder ? s->norder : 1, sizeof(uint32_t));
         const unsigned *all;
@@ -1836,7 +1849,22 @@ static void range_cb(void *ctx, size_t i, const char *v, size_t n)
 static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
 {
     char *ok = ps_xcalloc(base->n ? base->n : 1, 1);
-    if (e->snap->fx) {
+    char term[NUM_UNIT_MAX + 2];
+    snprintf(term, sizeof term, PFX_UNIT "%s", b->range_lo);
+    const vrange *vr = e->snap->vr;
+    if (vr && vrange_count(vr, b->range_lo, b->range_hi, b->range_len) <=
+                  base->n) {
+        /* Fewer mentions in the range than passages to keep: the
+         * passages of those mentions, from the sorted index. */
+        unsigned *in;
+        size_t nin = vrange_find(vr, b->range_lo, b->range_hi, b->range_len, &in);
+        for (size_t i = 0, j = 0; i < base->n && j < nin; i++) {
+            while (j < nin && in[j] < base->ids[i])
+                j++;
+            ok[i] = j < nin && in[j] == base->ids[i];
+        }
+        free(in);
+    } else if (e->snap->fx) {
         for (size_t i = 0; i < base->n; i++) {
             const unsigned char *v;
             size_t n = xap_facets_values(e->snap->fx, base->ids[i], &v);
@@ -1848,8 +1876,6 @@ static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
          * (their unit term says so); their slots are read one value
          * stream at a time, those already in range left out. */
         strlist unit = {NULL, 0};
-        char term[NUM_UNIT_MAX + 2];
-        snprintf(term, sizeof term, PFX_UNIT "%s", b->range_lo);
         strlist_add(&unit, term);
         dset withunit, t;
         int rc = terms_docs(e, &unit, &withunit, err);

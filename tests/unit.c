@@ -19,6 +19,7 @@
 #include "search.h"
 #include "tokenize.h"
 #include "util.h"
+#include "vrange.h"
 
 #include "testhelp.h"
 
@@ -871,6 +872,118 @@ static void test_docmeta(void)
     json_decref(m);
 }
 
+/* Mentions for the range index: doc d's values are pool[off[d]..off[d+1]). */
+typedef struct vr_docs {
+    unsigned char *pool;
+    size_t *off;
+} vr_docs;
+
+static size_t vr_values(const void *ctx, unsigned doc, const unsigned char **buf)
+{
+    const vr_docs *v = ctx;
+    *buf = v->pool + v->off[doc];
+    return v->off[doc + 1] - v->off[doc];
+}
+
+static size_t vr_mention(unsigned char *at, const char *unit, double value)
+{
+    size_t ul = strlen(unit);
+    at[0] = (unsigned char)(ul + 9);
+    memcpy(at + 1, unit, ul);
+    at[1 + ul] = '\0';
+    num_sortable(value, at + 2 + ul);
+    return ul + 10;
+}
+
+static void vr_bound(unsigned char *out, const char *unit, double value)
+{
+    unsigned char m[64];
+    size_t n = vr_mention(m, unit, value);
+    memcpy(out, m + 1, n - 1);
+}
+
+/* The sorted mentions answer every range as a scan of the mentions does:
+ * units kept apart, ends included, a passage once however many of its
+ * mentions match, negative and fractional values in order, a damaged
+ * value ignored. */
+static void test_vrange(void)
+{
+    static const char *units[] = {"亩", "元", "%", "万千瓦"};
+    static const double vals[] = {-5, -0.5, 0, 0.25, 1, 3, 100, 1e4, 5e8, 1e9, 1.5e9};
+    enum { NDOC = 400 };
+    vr_docs v;
+    v.pool = ps_xmalloc(NDOC * 8 * 32);
+    v.off = ps_xmalloc((NDOC + 2) * sizeof(size_t));
+    unsigned docs[NDOC];
+    size_t p = 0, nment = 0;
+    unsigned seed = 7;
+    for (unsigned d = 0; d < NDOC; d++) {
+        docs[d] = d;
+        v.off[d] = p;
+        seed = seed * 1103515245u + 12345u;
+        for (unsigned k = 0; k < (seed >> 16) % 6; k++) {
+            seed = seed * 1103515245u + 12345u;
+            p += vr_mention(v.pool + p, units[(seed >> 16) % 4],
+                            vals[(seed >> 8) % 11]);
+            nment++;
+        }
+        if (d == 17) {          /* damaged: no NUL before the 8 bytes */
+            memcpy(v.pool + p, "\x0b" "abcdefghijk", 12);
+            p += 12;
+        }
+    }
+    v.off[NDOC] = p;
+    vrange *r = vrange_build(docs, NDOC, vr_values, &v);
+    size_t all = 0, wrong = 0;
+    for (size_t u = 0; u < 4; u++)
+        for (size_t a = 0; a < 11; a++)
+            for (size_t b = 0; b < 11; b++) {
+                unsigned char lo[32], hi[32];
+                size_t len = strlen(units[u]) + 9;
+                vr_bound(lo, units[u], vals[a]);
+                vr_bound(hi, units[u], vals[b]);
+                unsigned *ids;
+                size_t n = vrange_find(r, (const char *)lo, (const char *)hi, len, &ids);
+                size_t count = vrange_count(r, (const char *)lo, (const char *)hi, len);
+                size_t j = 0, mentions = 0;
+                for (unsigned d = 0; d < NDOC; d++) {
+                    const unsigned char *m;
+                    size_t ml = vr_values(&v, d, &m);
+                    int in = 0;
+                    for (size_t k = 0; k < ml; k += 1 + m[k])
+                        if (m[k] == len && memcmp(m + k + 1, lo, len) >= 0 &&
+                            memcmp(m + k + 1, hi, len) <= 0) {
+                            in = 1;
+                            mentions++;
+                        }
+                    if (in) {
+                        if (j >= n || ids[j] != d)
+                            wrong++;
+                        j++;
+                    }
+                }
+                if (j != n || count != mentions)
+                    wrong++;
+                all += n;
+                free(ids);
+            }
+    CHECK(wrong == 0);
+    CHECK(all > 1000);       /* the ranges found something */
+    CHECK(vrange_size(r) == nment);     /* the damaged one left out */
+    unsigned *ids = NULL;    /* two units: no range */
+    unsigned char lo[32], hi[32];
+    vr_bound(lo, "亩", 0);
+    vr_bound(hi, "元", 1e9);
+    CHECK(vrange_find(r, (const char *)lo, (const char *)hi, 12, &ids) == 0 && !ids);
+    vrange_free(r);
+    vrange *e = vrange_build(docs, 0, vr_values, &v);     /* empty */
+    CHECK(vrange_size(e) == 0 &&
+          vrange_find(e, (const char *)lo, (const char *)lo, 12, &ids) == 0);
+    vrange_free(e);
+    free(v.pool);
+    free(v.off);
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -889,6 +1002,7 @@ int main(void)
     test_query();
     test_snippet();
     test_grams();
+    test_vrange();
     test_docmeta();
     test_json_string();
     test_format_check(res);
