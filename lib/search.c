@@ -1517,7 +1517,7 @@ static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
                                        "numbers"};
     for (size_t i = 0; i < 4; i++) {
         json_t *v = json_object_get(d, rest[i]);
-        json_object_set(o, rest[i], v ? v : json_array());
+        json_object_set_new(o, rest[i], v ? json_incref(v) : json_array());
     }
     const char *doc = json_string_value(json_object_get(d, "doc"));
     json_t *m = NULL;

@@ -73,6 +73,7 @@ struct xap_db {
     std::string path;
     std::vector<Xapian::Database> shards;   /* each shard alone */
     std::vector<std::string> uuids;          /* their UUIDs */
+    std::vector<std::string> paths;          /* their directories */
     bool name_modified;                      /* see xap_db_name_every_error */
 };
 struct xap_doc {
@@ -106,17 +107,28 @@ static void read_everything(Xapian::Database &d)
             (void)*v;
 }
 
+/* The structure of a shard's posting table (which holds its posting
+ * lists, value streams and metadata): every block and every pointer, the
+ * ones a read in order never follows too. */
+static void check_structure(const std::string &dir)
+{
+    Xapian::Database::check(dir + "/postlist.glass", 0, nullptr);
+}
+
 template <class Read>
 static void find_shard(xap_db *db, char *err, Read read)
 {
-    /* The same read on each shard alone, then everything of each. */
-    for (int pass = 0; pass < 2; pass++)
+    /* The same read on each shard alone, then everything of each in
+     * order, then each one's structure. */
+    for (int pass = 0; pass < 3; pass++)
         for (size_t s = 0; s < db->shards.size(); s++) {
             try {
                 if (pass == 0)
                     read(db->shards[s]);
-                else
+                else if (pass == 1)
                     read_everything(db->shards[s]);
+                else if (s < db->paths.size())
+                    check_structure(db->paths[s]);
             } catch (...) {     /* damage throws more than Xapian's errors */
                 name_shard(err, s);
                 return;
@@ -421,6 +433,7 @@ static void open_shards(xap_db *db, size_t *at)
 {
     *at = SIZE_MAX;
     std::vector<Xapian::Database> shards;
+    std::vector<std::string> paths;
     std::string stub = db->path + "/XAPIANDB", dir = db->path;
     FILE *fp = std::fopen(stub.c_str(), "r");
     if (!fp) {
@@ -451,6 +464,7 @@ static void open_shards(xap_db *db, size_t *at)
             if (where.empty() || where[0] != '/')
                 where = dir + "/" + where;
             *at = shards.size();
+            paths.push_back(where);
             shards.emplace_back(where);
         }
         std::fclose(fp);
@@ -458,6 +472,7 @@ static void open_shards(xap_db *db, size_t *at)
             throw Xapian::DatabaseOpeningError(stub + " lists no shards");
     } else {
         *at = 0;
+        paths.push_back(db->path);
         shards.emplace_back(db->path);
     }
     Xapian::Database all;
@@ -479,6 +494,7 @@ static void open_shards(xap_db *db, size_t *at)
     db->rep = all;
     db->shards.swap(shards);
     db->uuids.swap(uuids);
+    db->paths.swap(paths);
 }
 
 /* The catch of a call that opens shards: a failing one is named. */
@@ -500,7 +516,7 @@ xap_status xap_db_open(const char *path, xap_db **out, char *err)
     *out = nullptr;
     size_t at = SIZE_MAX;
     XAP_TRY
-    std::unique_ptr<xap_db> db(new xap_db{Xapian::Database(), path, {}, {}, false});
+    std::unique_ptr<xap_db> db(new xap_db{Xapian::Database(), path, {}, {}, {}, false});
     open_shards(db.get(), &at);
     *out = db.release();
     return XAP_OK;
@@ -756,15 +772,13 @@ xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
     }
     return XAP_OK;
     XAP_CATCH_FIND([&](Xapian::Database &d) {
-        /* the same steps on the shard alone, to its own docids */
+        /* the same steps on the shard alone: the combined stream moves
+         * every shard's stream to its first docid at or after ids[i] */
         size_t s = (size_t)(&d - db->shards.data()), ns = db->shards.size();
         auto v = d.valuestream_begin(slot);
         for (size_t i = 0; i < n && v != d.valuestream_end(slot); i++) {
-            size_t sh;
-            unsigned local;
-            ps_local_docid(ids[i], ns, &sh, &local);
-            if (sh != s)
-                continue;
+            unsigned local = ids[i] > s + 1
+                                 ? (unsigned)((ids[i] - s - 2) / ns + 2) : 1;
             if (v.get_docid() < local)
                 v.skip_to(local);
             if (v != d.valuestream_end(slot) && v.get_docid() == local)
