@@ -1856,12 +1856,12 @@ static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
                   base->n) {
         /* Fewer mentions in the range than passages to keep: the
          * passages of those mentions, from the sorted index. */
-        unsigned *in;
-        size_t nin = vrange_find(vr, b->range_lo, b->range_hi, b->range_len, &in);
-        for (size_t i = 0, j = 0; i < base->n && j < nin; i++) {
-            while (j < nin && in[j] < base->ids[i])
-                j++;
-            ok[i] = j < nin && in[j] == base->ids[i];
+        unsigned maxdoc = vrange_maxdoc(vr);
+        unsigned char *in = ps_xcalloc(maxdoc / 8 + 1, 1);
+        vrange_mark(vr, b->range_lo, b->range_hi, b->range_len, in);
+        for (size_t i = 0; i < base->n; i++) {
+            unsigned d = base->ids[i];
+            ok[i] = (char)(d <= maxdoc && (in[d / 8] >> (d % 8) & 1));
         }
         free(in);
     } else if (e->snap->fx) {

@@ -26,6 +26,7 @@ struct vrange {
     strset *units;       /* unit -> its number */
     size_t *start;       /* unit number -> first entry; nunits + 1 */
     size_t nunits;
+    unsigned maxdoc;     /* the highest passage with a mention */
 };
 
 static uint64_t be64(const unsigned char *p)
@@ -127,6 +128,8 @@ vrange *vrange_build(const unsigned *docs, size_t n, vrange_values_fn values,
                 lastu = u, lastl = ul, lastid = id;
             }
             r->e[r->n++] = (entry){be64(u + ul + 1), (uint32_t)id, docs[i]};
+            if (docs[i] > r->maxdoc)
+                r->maxdoc = docs[i];
         }
     }
     sort_entries(r);
@@ -205,4 +208,19 @@ size_t vrange_find(const vrange *r, const char *lo, const char *hi,
             out[m++] = out[i];
     *ids = out;
     return m;
+}
+
+void vrange_mark(const vrange *r, const char *lo, const char *hi, size_t len,
+                 unsigned char *bits)
+{
+    size_t a, b;
+    if (!span(r, lo, hi, len, &a, &b))
+        return;
+    for (size_t i = a; i < b; i++)
+        bits[r->e[i].doc / 8] |= (unsigned char)(1u << r->e[i].doc % 8);
+}
+
+unsigned vrange_maxdoc(const vrange *r)
+{
+    return r ? r->maxdoc : 0;
 }

@@ -31,6 +31,13 @@ void vrange_free(vrange *r);
  * each once.  *ids: caller frees.  Returns how many. */
 size_t vrange_find(const vrange *r, const char *lo, const char *hi,
                    size_t len, unsigned **ids);
+/* The same passages as bits: bit d of bits (d / 8, 1 << d % 8) set for
+ * each; bits holds vrange_maxdoc(r) / 8 + 1 bytes.  No sort: the cost is
+ * the mentions in the range. */
+void vrange_mark(const vrange *r, const char *lo, const char *hi, size_t len,
+                 unsigned char *bits);
+/* The highest passage indexed (0 when none). */
+unsigned vrange_maxdoc(const vrange *r);
 /* How many mentions lie in [lo, hi] (two binary searches: a passage with
  * several counts several times). */
 size_t vrange_count(const vrange *r, const char *lo, const char *hi,

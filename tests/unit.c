@@ -964,11 +964,23 @@ static void test_vrange(void)
                 }
                 if (j != n || count != mentions)
                     wrong++;
+                unsigned char bits[NDOC / 8 + 1];   /* the same as bits */
+                memset(bits, 0, sizeof bits);
+                vrange_mark(r, (const char *)lo, (const char *)hi, len, bits);
+                for (size_t k = 0, m = 0; k < NDOC; k++)
+                    if (bits[k / 8] >> (k % 8) & 1) {
+                        if (m >= n || ids[m] != k)
+                            wrong++;
+                        m++;
+                    } else if (m < n && ids[m] == k) {
+                        wrong++;
+                    }
                 all += n;
                 free(ids);
             }
     CHECK(wrong == 0);
     CHECK(all > 1000);       /* the ranges found something */
+    CHECK(vrange_maxdoc(r) > NDOC / 2 && vrange_maxdoc(r) < NDOC);
     CHECK(vrange_size(r) == nment);     /* the damaged one left out */
     unsigned *ids = NULL;    /* two units: no range */
     unsigned char lo[32], hi[32];
