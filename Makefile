@@ -29,7 +29,8 @@ LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c lib/extract.c \
          lib/tokenize.c lib/numbers.c lib/regions.c lib/sectors.c lib/grams.c lib/dset.c lib/vrange.c \
-         lib/analyze.c lib/query.c lib/snippet.c lib/search.c lib/index.c lib/pool.c lib/docmeta.c
+         lib/analyze.c lib/query.c lib/snippet.c lib/search.c lib/index.c lib/pool.c lib/docmeta.c \
+         lib/blockcheck.c
 LIB_CXX = lib/xap.cc
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 EXT_C  = lib/extract_html.c lib/extract_zip.c lib/extract_pdf.c lib/extract_ole.c \
@@ -100,7 +101,7 @@ $(BIN)/test-unit: $(BUILD)/tests/unit.o $(LIB_OBJ)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/test-xap: $(BUILD)/tests/xap_test.o $(BUILD)/lib/xap.o $(BUILD)/lib/util.o
+$(BIN)/test-xap: $(BUILD)/tests/xap_test.o $(BUILD)/lib/xap.o $(BUILD)/lib/util.o $(BUILD)/lib/blockcheck.o
 	@mkdir -p $(BIN)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,7 +32,15 @@ void set_err(char *err, const std::string &msg)
 
 xap_status from_xapian(const Xapian::Error &e, char *err)
 {
-    set_err(err, e.get_type() + std::string(": ") + e.get_msg());
+    std::string msg = e.get_type() + std::string(": ") + e.get_msg();
+    const char *why = e.get_error_string();
+    /* A block that failed blockcheck.c's structure check reads as
+     * EUCLEAN: said as what it is. */
+    if (why && *why)
+        msg += std::string(" (") +
+               (std::strcmp(why, std::strerror(EUCLEAN)) == 0
+                    ? "damaged: the block's structure is broken" : why) + ")";
+    set_err(err, msg);
     std::string type = e.get_type();
     if (type == "DatabaseLockError")
         return XAP_ERR_LOCKED;

@@ -20,6 +20,7 @@
 #include "tokenize.h"
 #include "util.h"
 #include "vrange.h"
+#include "blockcheck.h"
 
 #include "testhelp.h"
 
@@ -996,6 +997,76 @@ static void test_vrange(void)
     free(v.off);
 }
 
+
+/* A glass block (the layout blockcheck.c describes) passes; each way its
+ * directory or an item can point outside it fails. */
+static void put2(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void test_blockcheck(void)
+{
+    enum { N = 8192 };
+    static unsigned char b[N], c[N];
+    memset(b, 0, N);
+    b[3] = 1;                                   /* revision 1, level 0 */
+    put2(b + 9, 15);                            /* two directory entries */
+    /* item 1: first component, key "ab", tag "xyz": size 3+2+3 = 8 */
+    put2(b + 11, N - 8);
+    put2(b + N - 8, 0x2000 | 0x4000 | (8 - 3));
+    b[N - 6] = 2;
+    memcpy(b + N - 5, "abxyz", 5);
+    /* item 2: second component of key "c": X(2), tag "q": size 3+1+2+1 */
+    put2(b + 13, N - 15);
+    put2(b + N - 15, 0x4000 | (7 - 3));
+    b[N - 13] = 1;
+    memcpy(b + N - 12, "c\0\2q", 4);
+    CHECK(blockcheck_block(b, N) == 0);
+
+    memcpy(c, b, N);
+    put2(c + 11, 0xfff0);                       /* an item past the block */
+    CHECK(blockcheck_block(c, N) < 0);
+    memcpy(c, b, N);
+    put2(c + 11, 5);                            /* an item in the header */
+    CHECK(blockcheck_block(c, N) < 0);
+    memcpy(c, b, N);
+    put2(c + N - 8, 0x2000 | 0x1000);           /* its length past the end */
+    CHECK(blockcheck_block(c, N) < 0);
+    memcpy(c, b, N);
+    c[N - 6] = 200;                             /* its key past the item */
+    CHECK(blockcheck_block(c, N) < 0);
+    memcpy(c, b, N);
+    put2(c + 9, 0xf000);                        /* the directory past it */
+    CHECK(blockcheck_block(c, N) < 0);
+    memcpy(c, b, N);
+    put2(c + 9, 14);                            /* half an entry */
+    CHECK(blockcheck_block(c, N) < 0);
+
+    /* A branch: block(4) K(1) key X(2); the first key is empty. */
+    memset(c, 0, N);
+    c[3] = 1;
+    c[4] = 1;
+    put2(c + 9, 15);
+    put2(c + 11, N - 7);                        /* empty key -> block 9 */
+    c[N - 4] = 9;
+    put2(c + 13, N - 16);                       /* key "ab" -> block 10 */
+    c[N - 13] = 10;
+    c[N - 12] = 2;
+    CHECK(blockcheck_block(c, N) == 0);
+    c[N - 12] = 9;                              /* a key to the block's end */
+    CHECK(blockcheck_block(c, N) == 0);
+    c[N - 12] = 250;                            /* key past the block */
+    CHECK(blockcheck_block(c, N) < 0);
+
+    memset(c, 0xff, N);                         /* a free-list block */
+    c[4] = 254;
+    CHECK(blockcheck_block(c, N) == 0);
+    memset(c, 0, N);                            /* zeros: no directory */
+    CHECK(blockcheck_block(c, N) < 0);
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -1015,6 +1086,7 @@ int main(void)
     test_snippet();
     test_grams();
     test_vrange();
+    test_blockcheck();
     test_docmeta();
     test_json_string();
     test_format_check(res);
