@@ -108,18 +108,6 @@ struct srch_engine {
     xap_db *db;
 };
 
-/* "shard K: " before the message in err, unless the storage layer
- * already named the shard. */
-static void name_shard(char *err, size_t k)
-{
-    char tmp[PS_ERRLEN];
-    int n = snprintf(tmp, sizeof tmp, "shard %zu: ", k);
-    if (strncmp(err, tmp, (size_t)n) == 0)
-        return;
-    snprintf(tmp + n, sizeof tmp - (size_t)n, "%s", err);
-    memcpy(err, tmp, PS_ERRLEN);
-}
-
 typedef struct fetch_ctx {
     xap_db *db;
     size_t shard;
@@ -234,7 +222,7 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
         si->last = last;
         if (gram_lengths(fetch, &f, (const unsigned (*)[2])si->del, si->ndel,
                          (size_t)last + 1, &si->len, &si->nlen, &live, err) < 0) {
-            name_shard(err, k);
+            xap_name_shard(err, k);
             return -1;
         }
         if (live != docs) {
@@ -842,7 +830,7 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     }
     if (failed >= 0) {
         memcpy(err, mj.errs + (size_t)failed * PS_ERRLEN, PS_ERRLEN);
-        name_shard(err, (size_t)failed);
+        xap_name_shard(err, (size_t)failed);
         for (size_t j = 0; j < ns; j++)
             gram_hits_free(&h[j]);
         free(h);

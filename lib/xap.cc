@@ -89,13 +89,17 @@ struct xap_doc {
     Xapian::Document rep;
 };
 
-/* "shard N: " before the message in err: damage is named where it is. */
-static void name_shard(char *err, size_t s)
+/* "shard N: " before the message in err, once: damage is named where
+ * it is. */
+void xap_name_shard(char *err, size_t s)
 {
     if (!err)
         return;
     char tmp[ERRLEN];
-    std::snprintf(tmp, sizeof tmp, "shard %zu: %s", s, err);
+    int n = std::snprintf(tmp, sizeof tmp, "shard %zu: ", s);
+    if (std::strncmp(err, tmp, (size_t)n) == 0)
+        return;
+    std::snprintf(tmp + n, sizeof tmp - (size_t)n, "%s", err);
     std::memcpy(err, tmp, ERRLEN);
 }
 
@@ -139,7 +143,7 @@ static void find_shard(xap_db *db, char *err, Read read)
                 else if (s < db->paths.size())
                     check_structure(db->paths[s]);
             } catch (...) {     /* damage throws more than Xapian's errors */
-                name_shard(err, s);
+                xap_name_shard(err, s);
                 return;
             }
         }
@@ -149,12 +153,12 @@ static void find_shard(xap_db *db, char *err, Read read)
     }                                                       \
     catch (const Xapian::Error &e) {                        \
         xap_status st_ = from_xapian(e, err);               \
-        name_shard(err, (s));                               \
+        xap_name_shard(err, (s));                           \
         return st_;                                         \
     }                                                       \
     catch (const std::exception &e) {                       \
         set_err(err, e.what());                             \
-        name_shard(err, (s));                               \
+        xap_name_shard(err, (s));                           \
         return XAP_ERR_MEMORY;                              \
     }
 
@@ -512,7 +516,7 @@ static void open_shards(xap_db *db, size_t *at)
     catch (const Xapian::Error &e) {                        \
         xap_status st_ = from_xapian(e, err);               \
         if ((at) != SIZE_MAX)                               \
-            name_shard(err, (at));                          \
+            xap_name_shard(err, (at));                      \
         return st_;                                         \
     }                                                       \
     catch (const std::exception &e) {                       \

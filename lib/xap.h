@@ -199,6 +199,10 @@ size_t xap_facets_values(const xap_facets *f, unsigned did,
 xap_status xap_db_data(xap_db *db, unsigned did, const char *prefix,
                        char **data, size_t *len, char *err);
 
+/* "shard N: " before the message in err (PS_ERRLEN bytes), unless it
+ * already starts so: every error that names a shard names it once. */
+void xap_name_shard(char *err, size_t shard);
+
 #ifdef __cplusplus
 }
 #endif
