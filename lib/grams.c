@@ -30,9 +30,13 @@ static void put_varint(ps_buf *b, uint32_t v)
 }
 
 /* Reads a varint at *p (< end); 0 at a truncated or overlong one. */
-static int get_varint(const unsigned char **p, const unsigned char *end,
-                      uint32_t *v)
+static inline int get_varint(const unsigned char **p,
+                             const unsigned char *end, uint32_t *v)
 {
+    if (*p < end && **p < 0x80) {       /* most are one byte */
+        *v = *(*p)++;
+        return 1;
+    }
     uint32_t x = 0;
     for (int shift = 0; shift < 35 && *p < end; shift += 7) {
         unsigned char c = *(*p)++;
@@ -381,6 +385,15 @@ void gram_hits_free(gram_hits *h)
     memset(h, 0, sizeof *h);
 }
 
+static void hits_reserve(gram_hits *h, size_t want)
+{
+    if (want <= h->cap)
+        return;
+    h->cap = want;
+    h->docs = ps_xrealloc(h->docs, h->cap * sizeof(unsigned));
+    h->tf = ps_xrealloc(h->tf, h->cap * sizeof(unsigned));
+}
+
 static void hits_push(gram_hits *h, unsigned doc, unsigned tf)
 {
     if (h->n == h->cap) {
@@ -461,10 +474,14 @@ static int decode_bigram(const ps_buf *raw, plist *pl, const uint32_t *keep,
                 while (ki < nkeep && keep[ki] < doc)
                     ki++;
                 if (ki == nkeep || keep[ki] != doc) {
-                    do {        /* skip this passage's positions */
-                        if (!get_varint(&p, end, &v))
-                            return corrupt(err, "bigram");
-                    } while (v);
+                    /* Skip this passage's positions: they end at the
+                     * first zero byte (no other byte of a varint >= 1
+                     * is zero). */
+                    while (p < end && *p)
+                        p++;
+                    if (p == end)
+                        return corrupt(err, "bigram");
+                    p++;
                     continue;
                 }
             }
@@ -555,35 +572,49 @@ static int match_single(const char *needle, size_t n, int bigram,
         ps_buf_free(&raw);
         return -1;
     }
+    /* Every entry takes two bytes at least: room for all of them at once,
+     * so the loop below stores without checking. */
+    hits_reserve(out, out->n + raw.len / 2 + 1);
     chunks c = {(const unsigned char *)raw.data,
                 (const unsigned char *)raw.data + raw.len};
     const unsigned char *p, *end;
     size_t at = 0;
     int rc = 0;
+    unsigned *docs = out->docs, *tfs = out->tf;
+    size_t nh = out->n;
     while (!rc && next_chunk(&c, &p, &end)) {
         uint32_t doc = 0;
-        while (p < end && !rc) {
-            uint32_t d, v, tf = 0;
+        while (p < end) {
+            uint32_t d, tf = 0;
             if (!get_varint(&p, end, &d)) {
                 rc = corrupt(err, what);
                 break;
             }
             doc += d;
-            if (!bigram && !get_varint(&p, end, &tf))
-                rc = corrupt(err, what);
-            while (bigram && !rc) {
-                if (p < end && *p < 0x80)
-                    v = *p++;
-                else if (!get_varint(&p, end, &v))
+            if (!bigram) {
+                if (!get_varint(&p, end, &tf)) {
                     rc = corrupt(err, what);
-                if (rc || v == 0)
                     break;
-                tf++;
+                }
+            } else {
+                /* The positions end at the first zero byte (no other byte
+                 * of a varint >= 1 is zero); each ends at a byte below
+                 * 0x80. */
+                for (; p < end && *p; p++)
+                    tf += *p < 0x80;
+                if (p == end) {
+                    rc = corrupt(err, what);
+                    break;
+                }
+                p++;
             }
-            if (!rc && !gram_ranges_has(del, ndel, &at, doc))
-                hits_push(out, doc, tf);
+            if (ndel && gram_ranges_has(del, ndel, &at, doc))
+                continue;
+            docs[nh] = doc;
+            tfs[nh++] = tf;
         }
     }
+    out->n = nh;
     ps_buf_free(&raw);
     return rc;
 }

@@ -693,8 +693,8 @@ typedef struct needle_res {
     size_t len;
     size_t nshards;
     gram_hits *h;             /* per shard */
-    double **w;               /* per shard, BM25 weight of each hit */
-    double maxw;
+    double **w;               /* per shard, each hit's BM25 factor */
+    double idf;               /* which the factors are multiplied by */
     dset all;                 /* merged; all.ids NULL until asked for */
 } needle_res;
 
@@ -772,12 +772,15 @@ typedef struct match_job {
     const char *s;
     size_t n;
     gram_hits *h;
+    double **w;               /* per shard: each hit's BM25 term factor */
     int *rc;
     char *errs;               /* PS_ERRLEN per shard */
 } match_job;
 
-/* One shard's passages containing the string.  Shards are separate
- * databases: each is read by one thread at a time. */
+/* One shard's passages containing the string, and each one's BM25 factor
+ * without the idf (tf (k1 + 1) / (tf + k1 (1 - b + b len / avglen)), a
+ * passage's own), which needs the whole index's count.  Shards are
+ * separate databases: each is read by one thread at a time. */
 static void match_shard(void *ctx, size_t k)
 {
     match_job *m = ctx;
@@ -797,6 +800,18 @@ static void match_shard(void *ctx, size_t k)
                      h->docs[i], si->last);
             m->rc[k] = -1;
         }
+    if (m->rc[k] < 0)
+        return;
+    double avg = m->e->snap->avglen, inv = 1.0 / avg;
+    double *w = ps_xmalloc((h->n ? h->n : 1) * sizeof(double));
+    for (size_t i = 0; i < h->n; i++) {
+        unsigned d = h->docs[i];
+        double len = d < si->nlen && si->len[d] ? si->len[d] : avg;
+        double tf = h->tf[i];
+        w[i] = tf * (BM25_K1 + 1) /
+               (tf + BM25_K1 * (1 - BM25_B + BM25_B * len * inv));
+    }
+    m->w[k] = w;
 }
 
 /* Every passage that contains normalized s[0..n), ranked by BM25 (see the
@@ -816,9 +831,10 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     }
     size_t ns = e->snap->nshards;
     gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
+    double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
     /* Each shard's passages at once (one thread each from the pool), then
      * weights from the statistics of the whole index. */
-    match_job mj = {e, s, n, h, ps_xcalloc(ns ? ns : 1, sizeof(int)),
+    match_job mj = {e, s, n, h, w, ps_xcalloc(ns ? ns : 1, sizeof(int)),
                     ps_xcalloc(ns ? ns : 1, PS_ERRLEN)};
     pool_for(ns, match_shard, &mj);
     size_t df = 0;
@@ -831,9 +847,12 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     if (failed >= 0) {
         memcpy(err, mj.errs + (size_t)failed * PS_ERRLEN, PS_ERRLEN);
         xap_name_shard(err, (size_t)failed);
-        for (size_t j = 0; j < ns; j++)
+        for (size_t j = 0; j < ns; j++) {
             gram_hits_free(&h[j]);
+            free(w[j]);
+        }
         free(h);
+        free(w);
         free(mj.rc);
         free(mj.errs);
         return NULL;
@@ -843,19 +862,6 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     double N = e->snap->doccount;
     if (N < (double)df)
         N = (double)df;
-    double idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
-    double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
-    for (size_t k = 0; k < ns; k++) {
-        const shard_info *si = &e->snap->shards[k];
-        w[k] = ps_xmalloc((h[k].n ? h[k].n : 1) * sizeof(double));
-        for (size_t i = 0; i < h[k].n; i++) {
-            unsigned d = h[k].docs[i];
-            double len = d < si->nlen && si->len[d] ? si->len[d] : e->snap->avglen;
-            double tf = h[k].tf[i];
-            w[k][i] = idf * tf * (BM25_K1 + 1) /
-                      (tf + BM25_K1 * (1 - BM25_B + BM25_B * len / e->snap->avglen));
-        }
-    }
     if (b->nnr == b->capnr) {
         b->capnr = b->capnr ? 2 * b->capnr : 8;
         b->nr = ps_xrealloc(b->nr, b->capnr * sizeof(needle_res));
@@ -867,7 +873,7 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     r->nshards = ns;
     r->h = h;
     r->w = w;
-    r->maxw = idf * (BM25_K1 + 1);
+    r->idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     return r;
 }
 
@@ -888,10 +894,36 @@ static const dset *contains_set(srch_engine *e, build *b, const char *s,
     d->ids = ps_xmalloc((total ? total : 1) * sizeof(unsigned));
     d->w = ps_xmalloc((total ? total : 1) * sizeof(double));
     d->n = total;
+    double idf = r->idf;
     if (ns == 1) {
-        if (total) {
+        if (total)
             memcpy(d->ids, r->h[0].docs, total * sizeof(unsigned));
-            memcpy(d->w, r->w[0], total * sizeof(double));
+        for (size_t i = 0; i < total; i++)
+            d->w[i] = idf * r->w[0][i];
+        return d;
+    }
+    if (ns == 2) {
+        /* Two shards: database docids 2l - 1 (shard 0) and 2l (shard 1)
+         * for local docid l, so one comparison of locals merges them. */
+        const unsigned *a = r->h[0].docs, *c = r->h[1].docs;
+        const double *wa = r->w[0], *wc = r->w[1];
+        size_t na = r->h[0].n, nc = r->h[1].n, i = 0, j = 0, out = 0;
+        while (i < na && j < nc) {
+            if (a[i] <= c[j]) {
+                d->ids[out] = 2 * a[i] - 1;
+                d->w[out++] = idf * wa[i++];
+            } else {
+                d->ids[out] = 2 * c[j];
+                d->w[out++] = idf * wc[j++];
+            }
+        }
+        for (; i < na; i++) {
+            d->ids[out] = 2 * a[i] - 1;
+            d->w[out++] = idf * wa[i];
+        }
+        for (; j < nc; j++) {
+            d->ids[out] = 2 * c[j];
+            d->w[out++] = idf * wc[j];
         }
         return d;
     }
@@ -915,7 +947,7 @@ static const dset *contains_set(srch_engine *e, build *b, const char *s,
     for (size_t out = 0; out < total; out++) {
         size_t k = heap[0];
         d->ids[out] = key[k];
-        d->w[out] = r->w[k][pos[k]];
+        d->w[out] = idf * r->w[k][pos[k]];
         size_t moved = k;
         if (++pos[k] < r->h[k].n) {
             key[k] = GID(k);
@@ -1618,11 +1650,16 @@ static size_t top_k(ranked *r, const size_t *cand, size_t nc, size_t k,
         free(all);
         return k;
     }
-    /* A heap of the k best so far, the worst of them at its root. */
+    /* A heap of the k best so far, the worst of them at its root.  Most
+     * candidates weigh less than the root when ranked by weight alone:
+     * they are passed over with one comparison. */
     size_t n = 0;
+    const double *w = r->d->w;
+    int by_weight = !r->sort && !r->tier;
     for (size_t j = 0; j < nc; j++) {
         size_t i = CAND(j);
-        if (n == k && !ranks_before(r, i, out[0]))
+        if (n == k && ((by_weight && w[i] < w[out[0]]) ||
+                       !ranks_before(r, i, out[0])))
             continue;
         size_t at;
         if (n < k) {

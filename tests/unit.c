@@ -568,6 +568,89 @@ static size_t i_last_byte(size_t vl)
     return vl - 2;
 }
 
+/* Passages long enough that positions and their gaps take two and three
+ * bytes: counts and matches are exact, and a chunk cut short (a passage
+ * whose positions never end) is damage, in whichever list it is met. */
+static void test_grams_long(void)
+{
+    static const char *const needles[] = {"治沙", "防沙治沙", "沙治", "沙",
+                                          "防沙治沙防", "林", "林治沙"};
+    ps_buf t[6];
+    for (int i = 0; i < 6; i++) {
+        ps_buf_init(&t[i]);
+        /* passage i: 治沙 or 防沙治沙 every 130 + 997 i characters */
+        for (int c = 0; c < 20000; c++) {
+            int gap = 130 + 997 * i;
+            const char *ch = c % gap == 0 ? "防" : c % gap == 1 ? "沙" :
+                             c % gap == 2 ? "治" : c % gap == 3 ? "沙" :
+                             (i % 2 && c % gap == 60) ? "治" : "林";
+            ps_buf_add(&t[i], ch, strlen(ch));
+            if (i % 2 && c % gap == 60) {
+                ps_buf_add(&t[i], "沙", strlen("沙"));
+                c++;
+            }
+        }
+        ps_buf_add(&t[i], "", 1);
+        t[i].len--;
+    }
+    kv store;
+    memset(&store, 0, sizeof store);
+    gram_batch *b = gram_batch_create();
+    gram_seg seg;
+    for (int i = 0; i < 6; i++)
+        gram_batch_add(b, (unsigned)(3 * i + 2), t[i].data, t[i].len);
+    CHECK(gram_batch_flush(b, kv_put, &store, &seg) == 0);
+    gram_batch_destroy(b);
+    char err[PS_ERRLEN];
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++) {
+        gram_hits h;
+        memset(&h, 0, sizeof h);
+        CHECK(gram_match(needles[k], strlen(needles[k]), kv_fetch, &store,
+                         NULL, 0, &h, err) == 0);
+        size_t want = 0, ok = 1;
+        for (int i = 0; i < 6; i++) {
+            unsigned tf = 0;
+            for (const char *p = strstr(t[i].data, needles[k]); p;
+                 p = strstr(p + ps_utf8_len((unsigned char)*p), needles[k]))
+                tf++;
+            if (!tf)
+                continue;
+            ok &= want < h.n && h.docs[want] == (unsigned)(3 * i + 2) &&
+                  h.tf[want] == tf;
+            want++;
+        }
+        if (!(h.n == want && ok))
+            fprintf(stderr, "long needle %s: %zu hits, want %zu\n", needles[k],
+                    h.n, want);
+        CHECK(h.n == want && ok);
+        gram_hits_free(&h);
+    }
+    /* Cut each bigram chunk before its last byte (the last passage's end):
+     * every needle reading it fails with a message, none crashes. */
+    size_t cut = 0;
+    for (size_t i = 0; i < store.n; i++)
+        if (store.k[i][0] == 'g' && store.vl[i] > 1) {
+            store.vl[i]--;
+            cut++;
+        }
+    CHECK(cut >= 4);
+    static const char *const bad[] = {"治沙", "防沙治沙", "沙治沙"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        gram_hits h;
+        memset(&h, 0, sizeof h);
+        err[0] = '\0';
+        CHECK(gram_match(bad[k], strlen(bad[k]), kv_fetch, &store, NULL, 0, &h,
+                         err) == -1 && strstr(err, "corrupt"));
+        gram_hits_free(&h);
+    }
+    for (size_t i = 0; i < store.n; i++) {
+        free(store.k[i]);
+        free(store.v[i]);
+    }
+    for (int i = 0; i < 6; i++)
+        ps_buf_free(&t[i]);
+}
+
 static void test_grams(void)
 {
     static const char *const texts[] = {
@@ -1085,6 +1168,7 @@ int main(void)
     test_query();
     test_snippet();
     test_grams();
+    test_grams_long();
     test_vrange();
     test_blockcheck();
     test_docmeta();
