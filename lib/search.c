@@ -2124,6 +2124,37 @@ static int count_doc_facets(srch_engine *e, const dset *base, tally tl[NPARTS],
     return rc;
 }
 
+/* Counting the facet terms of many passages: part k of nparts counts
+ * its share of ids into counts + k * nt.  The rows of passages far apart
+ * are cache misses: each is fetched a few passages ahead. */
+typedef struct count_job {
+    const uint32_t *off, *vals;
+    size_t noff;
+    const unsigned *ids;
+    size_t n, nparts, nt;
+    unsigned *counts;
+} count_job;
+
+static void count_part(void *ctx, size_t k)
+{
+    const count_job *j = ctx;
+    size_t lo = j->n * k / j->nparts, hi = j->n * (k + 1) / j->nparts;
+    unsigned *c = j->counts + k * j->nt;
+    const uint32_t *off = j->off, *vals = j->vals;
+    const unsigned *ids = j->ids;
+    for (size_t i = lo; i < hi; i++) {
+        if (i + 16 < hi && ids[i + 16] < j->noff)
+            __builtin_prefetch(&off[ids[i + 16]]);
+        if (i + 8 < hi && (size_t)ids[i + 8] + 1 < j->noff)
+            __builtin_prefetch(&vals[off[ids[i + 8]]]);
+        unsigned d = ids[i];
+        if ((size_t)d + 1 >= j->noff)
+            continue;
+        for (uint32_t t = off[d]; t < off[d + 1]; t++)
+            c[vals[t]]++;
+    }
+}
+
 /* Facet counts over the passages of base; with group, each document
  * (doc[i]: its number, below ndocs) counted once.  doc may be NULL
  * without group. */
@@ -2137,7 +2168,19 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
         size_t nt = xap_facets_nterms(e->snap->fx);
         unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
         uint32_t *stamp = group ? ps_xcalloc(nt ? nt : 1, sizeof(uint32_t)) : NULL;
-        for (size_t j = 0; j < base->n; j++) {
+        if (!group) {
+            /* In two halves at once when there are many. */
+            count_job cj = {NULL, NULL, 0, base->ids, base->n,
+                            base->n >= 8192 ? 2 : 1, nt, NULL};
+            cj.noff = xap_facets_rows(e->snap->fx, &cj.off, &cj.vals);
+            cj.counts = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(unsigned));
+            pool_for(cj.nparts, count_part, &cj);
+            for (size_t k = 0; k < cj.nparts; k++)
+                for (size_t t = 0; t < nt; t++)
+                    counts[t] += cj.counts[k * nt + t];
+            free(cj.counts);
+        }
+        for (size_t j = 0; group && j < base->n; j++) {
             size_t i = AT(j);
             const unsigned *row;
             size_t nrow = xap_facets_row(e->snap->fx, base->ids[i], &row);

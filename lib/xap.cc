@@ -933,6 +933,14 @@ size_t xap_facets_values(const xap_facets *f, unsigned did,
     return f->voff[did + 1] - f->voff[did];
 }
 
+size_t xap_facets_rows(const xap_facets *f, const uint32_t **off,
+                       const uint32_t **vals)
+{
+    *off = f->off.data();
+    *vals = f->vals.data();
+    return f->off.size();
+}
+
 size_t xap_facets_row(const xap_facets *f, unsigned did,
                       const unsigned **terms)
 {

@@ -184,6 +184,10 @@ const char *xap_facets_term(const xap_facets *f, size_t i);
  * document the index does not know. */
 size_t xap_facets_row(const xap_facets *f, unsigned did,
                       const unsigned **terms);
+/* Every row at once, for loops over many documents: the row of did is
+ * vals[off[did] .. off[did + 1]) when did + 1 < the count returned. */
+size_t xap_facets_rows(const xap_facets *f, const uint32_t **off,
+                       const uint32_t **vals);
 /* The documents of term t, ascending. */
 size_t xap_facets_postings(const xap_facets *f, size_t t,
                            const unsigned **ids);
