@@ -2180,10 +2180,20 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
                     counts[t] += cj.counts[k * nt + t];
             free(cj.counts);
         }
+        /* By document: rows in no order, each fetched ahead as above. */
+        const uint32_t *off = NULL, *vals = NULL;
+        size_t noff = group ? xap_facets_rows(e->snap->fx, &off, &vals) : 0;
         for (size_t j = 0; group && j < base->n; j++) {
             size_t i = AT(j);
-            const unsigned *row;
-            size_t nrow = xap_facets_row(e->snap->fx, base->ids[i], &row);
+            if (j + 16 < base->n && base->ids[AT(j + 16)] < noff)
+                __builtin_prefetch(&off[base->ids[AT(j + 16)]]);
+            if (j + 8 < base->n && (size_t)base->ids[AT(j + 8)] + 1 < noff)
+                __builtin_prefetch(&vals[off[base->ids[AT(j + 8)]]]);
+            unsigned d = base->ids[i];
+            if ((size_t)d + 1 >= noff)
+                continue;
+            const uint32_t *row = vals + off[d];
+            size_t nrow = off[d + 1] - off[d];
             for (size_t t = 0; t < nrow; t++) {
                 if (stamp) {
                     if (stamp[row[t]] == doc[i] + 1)
