@@ -568,6 +568,37 @@ static size_t i_last_byte(size_t vl)
     return vl - 2;
 }
 
+/* 1 when gram_match finds needle in exactly the passages of texts[0..nt)
+ * that contain it (passage i as docid mul * i + add), each with the
+ * number of times it does (counted with strstr). */
+static int matches_agree(kv *store, const char *needle,
+                         const char *const *texts, size_t nt, unsigned mul,
+                         unsigned add)
+{
+    char err[PS_ERRLEN];
+    gram_hits h;
+    memset(&h, 0, sizeof h);
+    int ok = gram_match(needle, strlen(needle), kv_fetch, store, NULL, 0, &h,
+                        err) == 0;
+    size_t want = 0;
+    for (size_t i = 0; i < nt; i++) {
+        unsigned tf = 0;
+        for (const char *p = strstr(texts[i], needle); p;
+             p = strstr(p + ps_utf8_len((unsigned char)*p), needle))
+            tf++;
+        if (!tf)
+            continue;
+        ok &= want < h.n && h.docs[want] == mul * (unsigned)i + add &&
+              h.tf[want] == tf;
+        want++;
+    }
+    ok &= h.n == want;
+    if (!ok)
+        fprintf(stderr, "needle %s: %zu hits, want %zu\n", needle, h.n, want);
+    gram_hits_free(&h);
+    return ok;
+}
+
 /* Passages long enough that positions and their gaps take two and three
  * bytes: counts and matches are exact, and a chunk cut short (a passage
  * whose positions never end) is damage, in whichever list it is met. */
@@ -601,30 +632,12 @@ static void test_grams_long(void)
         gram_batch_add(b, (unsigned)(3 * i + 2), t[i].data, t[i].len);
     CHECK(gram_batch_flush(b, kv_put, &store, &seg) == 0);
     gram_batch_destroy(b);
+    const char *ts[6];
+    for (int i = 0; i < 6; i++)
+        ts[i] = t[i].data;
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++)
+        CHECK(matches_agree(&store, needles[k], ts, 6, 3, 2));
     char err[PS_ERRLEN];
-    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++) {
-        gram_hits h;
-        memset(&h, 0, sizeof h);
-        CHECK(gram_match(needles[k], strlen(needles[k]), kv_fetch, &store,
-                         NULL, 0, &h, err) == 0);
-        size_t want = 0, ok = 1;
-        for (int i = 0; i < 6; i++) {
-            unsigned tf = 0;
-            for (const char *p = strstr(t[i].data, needles[k]); p;
-                 p = strstr(p + ps_utf8_len((unsigned char)*p), needles[k]))
-                tf++;
-            if (!tf)
-                continue;
-            ok &= want < h.n && h.docs[want] == (unsigned)(3 * i + 2) &&
-                  h.tf[want] == tf;
-            want++;
-        }
-        if (!(h.n == want && ok))
-            fprintf(stderr, "long needle %s: %zu hits, want %zu\n", needles[k],
-                    h.n, want);
-        CHECK(h.n == want && ok);
-        gram_hits_free(&h);
-    }
     /* Cut each bigram chunk before its last byte (the last passage's end):
      * every needle reading it fails with a message, none crashes. */
     size_t cut = 0;
@@ -702,28 +715,8 @@ static void test_grams(void)
                                           "防沙治沙防", "。防", "赤峰市今年", "b",
                                           "不在", "沙治沙治沙"};
     char err[PS_ERRLEN];
-    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++) {
-        gram_hits h;
-        memset(&h, 0, sizeof h);
-        CHECK(gram_match(needles[k], strlen(needles[k]), kv_fetch, &store,
-                         NULL, 0, &h, err) == 0);
-        size_t want = 0, j = 0, ok = 1;
-        for (size_t i = 0; i < nt; i++) {
-            unsigned tf = 0;
-            for (const char *p = strstr(texts[i], needles[k]); p;
-                 p = strstr(p + ps_utf8_len((unsigned char)*p), needles[k]))
-                tf++;
-            if (!tf)
-                continue;
-            want++;
-            ok &= j < h.n && h.docs[j] == 2 * i + 1 && h.tf[j] == tf;
-            j++;
-        }
-        if (!(h.n == want && ok))
-            fprintf(stderr, "needle %s: %zu hits, want %zu\n", needles[k], h.n, want);
-        CHECK(h.n == want && ok);
-        gram_hits_free(&h);
-    }
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++)
+        CHECK(matches_agree(&store, needles[k], texts, nt, 2, 1));
     /* Deleted passages are left out. */
     unsigned (*del)[2] = NULL;
     size_t ndel = 0;
