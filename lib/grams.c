@@ -37,6 +37,11 @@ static inline int get_varint(const unsigned char **p,
         *v = *(*p)++;
         return 1;
     }
+    if (end - *p >= 2 && (*p)[1] < 0x80) {      /* positions: often two */
+        *v = ((*p)[0] & 0x7fu) | (uint32_t)(*p)[1] << 7;
+        *p += 2;
+        return 1;
+    }
     uint32_t x = 0;
     for (int shift = 0; shift < 35 && *p < end; shift += 7) {
         unsigned char c = *(*p)++;
