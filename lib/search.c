@@ -2124,13 +2124,19 @@ static int count_doc_facets(srch_engine *e, const dset *base, tally tl[NPARTS],
     return rc;
 }
 
-/* Counting the facet terms of many passages: part k of nparts counts
- * its share of ids into counts + k * nt.  The rows of passages far apart
- * are cache misses: each is fetched a few passages ahead. */
+/* Counting the facet terms of passages: part k of nparts counts its
+ * share into counts + k * nt.  Passages are taken in the order perm gives
+ * (NULL: as they are); with stamp (one part), a document's passages come
+ * together and count each term once (doc[i]: passage i's document).  The
+ * rows of passages far apart are cache misses: each is fetched a few
+ * passages ahead. */
 typedef struct count_job {
     const uint32_t *off, *vals;
     size_t noff;
     const unsigned *ids;
+    const size_t *perm;
+    const uint32_t *doc;
+    uint32_t *stamp;
     size_t n, nparts, nt;
     unsigned *counts;
 } count_job;
@@ -2142,17 +2148,28 @@ static void count_part(void *ctx, size_t k)
     unsigned *c = j->counts + k * j->nt;
     const uint32_t *off = j->off, *vals = j->vals;
     const unsigned *ids = j->ids;
-    for (size_t i = lo; i < hi; i++) {
-        if (i + 16 < hi && ids[i + 16] < j->noff)
-            __builtin_prefetch(&off[ids[i + 16]]);
-        if (i + 8 < hi && (size_t)ids[i + 8] + 1 < j->noff)
-            __builtin_prefetch(&vals[off[ids[i + 8]]]);
+    const size_t *perm = j->perm;
+    uint32_t *stamp = j->stamp;
+#define AT(x) (perm ? perm[x] : (x))
+    for (size_t x = lo; x < hi; x++) {
+        if (x + 16 < hi && ids[AT(x + 16)] < j->noff)
+            __builtin_prefetch(&off[ids[AT(x + 16)]]);
+        if (x + 8 < hi && (size_t)ids[AT(x + 8)] + 1 < j->noff)
+            __builtin_prefetch(&vals[off[ids[AT(x + 8)]]]);
+        size_t i = AT(x);
         unsigned d = ids[i];
         if ((size_t)d + 1 >= j->noff)
             continue;
-        for (uint32_t t = off[d]; t < off[d + 1]; t++)
+        for (uint32_t t = off[d]; t < off[d + 1]; t++) {
+            if (stamp) {
+                if (stamp[vals[t]] == j->doc[i] + 1)
+                    continue;
+                stamp[vals[t]] = j->doc[i] + 1;
+            }
             c[vals[t]]++;
+        }
     }
+#undef AT
 }
 
 /* Facet counts over the passages of base; with group, each document
@@ -2166,50 +2183,26 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
     int rc = 0;
     if (e->snap->fx) {
         size_t nt = xap_facets_nterms(e->snap->fx);
-        unsigned *counts = ps_xcalloc(nt ? nt : 1, sizeof(unsigned));
-        uint32_t *stamp = group ? ps_xcalloc(nt ? nt : 1, sizeof(uint32_t)) : NULL;
-        if (!group) {
-            /* In two halves at once when there are many. */
-            count_job cj = {NULL, NULL, 0, base->ids, base->n,
-                            base->n >= 8192 ? 2 : 1, nt, NULL};
-            cj.noff = xap_facets_rows(e->snap->fx, &cj.off, &cj.vals);
-            cj.counts = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(unsigned));
-            pool_for(cj.nparts, count_part, &cj);
-            for (size_t k = 0; k < cj.nparts; k++)
-                for (size_t t = 0; t < nt; t++)
-                    counts[t] += cj.counts[k * nt + t];
-            free(cj.counts);
-        }
-        /* By document: rows in no order, each fetched ahead as above. */
-        const uint32_t *off = NULL, *vals = NULL;
-        size_t noff = group ? xap_facets_rows(e->snap->fx, &off, &vals) : 0;
-        for (size_t j = 0; group && j < base->n; j++) {
-            size_t i = AT(j);
-            if (j + 16 < base->n && base->ids[AT(j + 16)] < noff)
-                __builtin_prefetch(&off[base->ids[AT(j + 16)]]);
-            if (j + 8 < base->n && (size_t)base->ids[AT(j + 8)] + 1 < noff)
-                __builtin_prefetch(&vals[off[base->ids[AT(j + 8)]]]);
-            unsigned d = base->ids[i];
-            if ((size_t)d + 1 >= noff)
-                continue;
-            const uint32_t *row = vals + off[d];
-            size_t nrow = off[d + 1] - off[d];
-            for (size_t t = 0; t < nrow; t++) {
-                if (stamp) {
-                    if (stamp[row[t]] == doc[i] + 1)
-                        continue;
-                    stamp[row[t]] = doc[i] + 1;
-                }
-                counts[row[t]]++;
-            }
-        }
+        /* In two halves at once when there are many (by document: in
+         * one, a document's passages together). */
+        count_job cj = {NULL, NULL, 0, base->ids, perm, doc, NULL, base->n,
+                        !group && base->n >= 8192 ? 2 : 1, nt, NULL};
+        cj.noff = xap_facets_rows(e->snap->fx, &cj.off, &cj.vals);
+        cj.counts = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(unsigned));
+        if (group)
+            cj.stamp = ps_xcalloc(nt ? nt : 1, sizeof(uint32_t));
+        pool_for(cj.nparts, count_part, &cj);
+        unsigned *counts = cj.counts;
+        for (size_t k = 1; k < cj.nparts; k++)
+            for (size_t t = 0; t < nt; t++)
+                counts[t] += cj.counts[k * nt + t];
         for (size_t t = 0; t < nt; t++)
             if (counts[t]) {
                 const char *term = xap_facets_term(e->snap->fx, t);
                 tally_term(tl, term, strlen(term), counts[t], 0);
             }
         free(counts);
-        free(stamp);
+        free(cj.stamp);
         free(perm);
         return 0;
     }

@@ -941,18 +941,6 @@ size_t xap_facets_rows(const xap_facets *f, const uint32_t **off,
     return f->off.size();
 }
 
-size_t xap_facets_row(const xap_facets *f, unsigned did,
-                      const unsigned **terms)
-{
-    if ((size_t)did + 1 >= f->off.size()) {
-        *terms = nullptr;
-        return 0;
-    }
-    *terms = f->vals.data() + f->off[did];
-    return f->off[did + 1] - f->off[did];
-}
-
-
 static std::string data_of(xap_db *db, Xapian::docid did, const char *key)
 {
     size_t s;

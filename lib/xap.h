@@ -180,12 +180,9 @@ void xap_facets_free(xap_facets *f);
 size_t xap_facets_nterms(const xap_facets *f);
 /* Term i, valid until xap_facets_free(). */
 const char *xap_facets_term(const xap_facets *f, size_t i);
-/* The facet terms of document did (indices into the terms); 0 for a
- * document the index does not know. */
-size_t xap_facets_row(const xap_facets *f, unsigned did,
-                      const unsigned **terms);
-/* Every row at once, for loops over many documents: the row of did is
- * vals[off[did] .. off[did + 1]) when did + 1 < the count returned. */
+/* The facet terms of every document (indices into the terms): document
+ * did's are vals[off[did] .. off[did + 1]) when did + 1 < the count
+ * returned; it has none otherwise. */
 size_t xap_facets_rows(const xap_facets *f, const uint32_t **off,
                        const uint32_t **vals);
 /* The documents of term t, ascending. */
