@@ -1329,10 +1329,8 @@ typedef struct tally {
     size_t n;
 } tally;
 
-/* Counts member s[0..n) count times; with stamp (a document + 1), once
- * per document (its passages must come together). */
-static void tally_bump(tally *t, const char *s, size_t n, unsigned count,
-                       uint32_t stamp)
+/* The index of member s[0..n) in t, added when new. */
+static int tally_find(tally *t, const char *s, size_t n)
 {
     int k = strset_get(t->idx, s, n);
     if (k < 0) {
@@ -1345,10 +1343,23 @@ static void tally_bump(tally *t, const char *s, size_t n, unsigned count,
         t->stamp[k] = 0;
         strset_put(t->idx, s, n, k);
     }
+    return k;
+}
+
+/* Counts member k count times; with stamp (a document + 1), once per
+ * document (its passages must come together). */
+static void tally_add(tally *t, int k, unsigned count, uint32_t stamp)
+{
     if (stamp && t->stamp[k] == stamp)
         return;
     t->stamp[k] = stamp;
     t->counts[k] += count;
+}
+
+static void tally_bump(tally *t, const char *s, size_t n, unsigned count,
+                       uint32_t stamp)
+{
+    tally_add(t, tally_find(t, s, n), count, stamp);
 }
 
 static int part_of(char prefix)
@@ -1368,13 +1379,24 @@ static void tally_term(tally tl[NPARTS], const char *term, size_t n,
         tally_bump(&tl[part], term + 1, n - 1, count, stamp);
 }
 
+/* One part of the previous value tallied and its members' indices: the
+ * passages of a document mostly repeat their agencies, type, year and
+ * regions, which then cost a comparison, not a lookup per member. */
+typedef struct part_memo {
+    char s[256];
+    int k[32];
+    unsigned short n;
+    unsigned char nk, ok;
+} part_memo;
+
 /* Counts every member of a SLOT_FACETS value (regions FACET_SEP sectors
  * FACET_SEP units, each a comma-separated list; from format 6 FACET_SEP
  * agencies FACET_SEP type FACET_SEP year, members apart by
  * FACET_MEMBER).  Returns the parts the value has: a passage with fewer
- * than FACET_PARTS has its agencies, type and year in its terms only. */
+ * than FACET_PARTS has its agencies, type and year in its terms only.
+ * memo (FACET_PARTS of them, zeroed before the first value) may be NULL. */
 static int tally_value(tally tl[NPARTS], const char *v, size_t len,
-                       unsigned count, uint32_t stamp)
+                       unsigned count, uint32_t stamp, part_memo *memo)
 {
     static const int part_of_slot[FACET_PARTS] = {P_REGION, P_SECTOR, P_UNIT,
                                                   P_AGENCY, P_TYPE, P_YEAR};
@@ -1382,13 +1404,35 @@ static int tally_value(tally tl[NPARTS], const char *v, size_t len,
     for (; part < FACET_PARTS; part++) {
         const char *end = memchr(v, FACET_SEP, len);
         size_t pl = end ? (size_t)(end - v) : len;
-        char sep = part < 3 ? ',' : FACET_MEMBER;
-        for (size_t s = 0; s < pl;) {
-            const char *m = memchr(v + s, sep, pl - s);
-            size_t e = m ? (size_t)(m - v) : pl;
-            if (e > s)
-                tally_bump(&tl[part_of_slot[part]], v + s, e - s, count, stamp);
-            s = e + 1;
+        tally *t = &tl[part_of_slot[part]];
+        part_memo *m = memo ? &memo[part] : NULL;
+        if (m && m->ok && m->n == pl && memcmp(m->s, v, pl) == 0) {
+            for (unsigned j = 0; j < m->nk; j++)
+                tally_add(t, m->k[j], count, stamp);
+        } else {
+            if (m) {
+                m->ok = pl <= sizeof m->s;
+                m->n = (unsigned short)pl;
+                m->nk = 0;
+                if (m->ok)
+                    memcpy(m->s, v, pl);
+            }
+            char sep = part < 3 ? ',' : FACET_MEMBER;
+            for (size_t s = 0; s < pl;) {
+                const char *sp = memchr(v + s, sep, pl - s);
+                size_t e = sp ? (size_t)(sp - v) : pl;
+                if (e > s) {
+                    int k = tally_find(t, v + s, e - s);
+                    tally_add(t, k, count, stamp);
+                    if (m && m->ok) {
+                        if (m->nk < sizeof m->k / sizeof m->k[0])
+                            m->k[m->nk++] = k;
+                        else
+                            m->ok = 0;
+                    }
+                }
+                s = e + 1;
+            }
         }
         if (!end)
             break;
@@ -2037,15 +2081,85 @@ static void vals_cb(void *ctx, size_t i, const char *v, size_t n)
     c->len[i] = n;
 }
 
-typedef struct count_ctx {
-    tally *tl;
+/* Facet counts from the values of one shard's passages (a shard each
+ * on the pool): shard 0 counts into the caller's tallies, the others
+ * into their own, added up after. */
+typedef struct shard_count {
+    xap_db *db;
+    const unsigned *ids;      /* the passages, all shards' */
+    size_t n, nshards;
     unsigned char *whole;     /* [i]: passage i's value had every part */
-} count_ctx;
+    tally *tl;
+    size_t *at;               /* this shard's i-th passage: ids[at[i]] */
+    part_memo memo[FACET_PARTS];
+    int rc;
+    char err[PS_ERRLEN];
+} shard_count;
 
 static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 {
-    count_ctx *c = ctx;
-    c->whole[i] = tally_value(c->tl, v, n, 1, 0) >= FACET_PARTS;
+    shard_count *c = ctx;
+    c->whole[c->at[i]] = tally_value(c->tl, v, n, 1, 0, c->memo) >= FACET_PARTS;
+}
+
+static void count_shard(void *ctx, size_t k)
+{
+    shard_count *c = (shard_count *)ctx + k;
+    unsigned *local = ps_xmalloc((c->n ? c->n : 1) * sizeof(unsigned));
+    c->at = ps_xmalloc((c->n ? c->n : 1) * sizeof(size_t));
+    size_t m = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t s;
+        unsigned l;
+        ps_local_docid(c->ids[i], c->nshards, &s, &l);
+        if (s == k) {
+            local[m] = l;
+            c->at[m++] = i;
+        }
+    }
+    c->rc = xap_db_shard_values(c->db, k, SLOT_FACETS, local, m, count_cb, c,
+                                c->err) == XAP_OK ? 0 : -1;
+    free(local);
+    free(c->at);
+}
+
+/* Facet counts over the passages of base from their values, every shard
+ * at once. */
+static int count_values(srch_engine *e, const dset *base, tally tl[NPARTS],
+                        unsigned char *whole, char *err)
+{
+    size_t ns = xap_db_nshards(e->db) ? xap_db_nshards(e->db) : 1;
+    shard_count *c = ps_xcalloc(ns, sizeof *c);
+    tally *own = ps_xcalloc(ns * NPARTS, sizeof(tally));
+    for (size_t k = 0; k < ns; k++) {
+        c[k].db = e->db;
+        c[k].ids = base->ids;
+        c[k].n = base->n;
+        c[k].nshards = ns;
+        c[k].whole = whole;
+        c[k].tl = k ? own + k * NPARTS : tl;
+        for (int p = 0; k && p < NPARTS; p++)
+            c[k].tl[p].idx = strset_create();
+    }
+    pool_for(ns, count_shard, c);
+    int rc = 0;
+    for (size_t k = 0; k < ns; k++) {
+        if (c[k].rc && !rc) {
+            memcpy(err, c[k].err, PS_ERRLEN);
+            rc = -1;
+        }
+        for (int p = 0; k && p < NPARTS; p++) {
+            tally *t = &c[k].tl[p];
+            for (size_t j = 0; j < t->n; j++)
+                if (t->counts[j])
+                    tally_bump(&tl[p], t->names[j], strlen(t->names[j]),
+                               t->counts[j], 0);
+            tally_free(t);
+        }
+    }
+    free(own);
+    free(c);
+    return rc;
 }
 
 /* The passages of base whose value lacked parts (written by format 5). */
@@ -2210,9 +2324,7 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
      * agencies, type and year come from the passage's terms). */
     unsigned char *whole = ps_xcalloc(base->n ? base->n : 1, 1);
     if (!group) {
-        count_ctx c = {tl, whole};
-        rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, count_cb, &c,
-                           err) == XAP_OK ? 0 : -1;
+        rc = count_values(e, base, tl, whole, err);
         dset old;
         lacking(base, whole, &old);
         free(whole);
@@ -2222,6 +2334,8 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
         free(old.ids);
         return rc;
     }
+    part_memo memo[FACET_PARTS];
+    memset(memo, 0, sizeof memo);
     vals_ctx c = {ps_xcalloc(base->n ? base->n : 1, sizeof(char *)),
                   ps_xcalloc(base->n ? base->n : 1, sizeof(size_t))};
     rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, vals_cb, &c,
@@ -2229,7 +2343,7 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
     for (size_t j = 0; j < base->n; j++) {
         size_t i = AT(j);
         if (rc == 0 && c.v[i])
-            whole[i] = tally_value(tl, c.v[i], c.len[i], 1, doc[i] + 1) >=
+            whole[i] = tally_value(tl, c.v[i], c.len[i], 1, doc[i] + 1, memo) >=
                        FACET_PARTS;
         free(c.v[i]);
     }

@@ -801,6 +801,30 @@ xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
     })
 }
 
+xap_status xap_db_shard_values(xap_db *db, size_t s, unsigned slot,
+                               const unsigned *ids, size_t n,
+                               void (*cb)(void *ctx, size_t i, const char *v,
+                                          size_t len),
+                               void *ctx, char *err)
+{
+    XAP_TRY
+    Xapian::Database &d = db->shards.at(s);
+    auto it = d.valuestream_begin(slot);
+    auto end = d.valuestream_end(slot);
+    for (size_t i = 0; i < n && it != end; i++) {
+        if (it.get_docid() < ids[i])
+            it.skip_to(ids[i]);
+        if (it == end)
+            break;
+        if (it.get_docid() == ids[i]) {
+            const std::string &v = *it;
+            cb(ctx, i, v.data(), v.size());
+        }
+    }
+    return XAP_OK;
+    XAP_CATCH_SHARD(s)
+}
+
 struct xap_facets {
     std::vector<std::string> terms;
     std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */

@@ -164,6 +164,14 @@ xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
                          void (*cb)(void *ctx, size_t i, const char *v,
                                     size_t len),
                          void *ctx, char *err);
+/* The same over shard s alone: ids are its local docids, ascending.  Calls
+ * for different shards may run at once, each on its own thread, while the
+ * combined database is not in use. */
+xap_status xap_db_shard_values(xap_db *db, size_t s, unsigned slot,
+                               const unsigned *ids, size_t n,
+                               void (*cb)(void *ctx, size_t i, const char *v,
+                                          size_t len),
+                               void *ctx, char *err);
 
 /* A facet index: for every document, which terms with given prefixes it
  * has (kept in memory, compressed-row form).  Counting facets with it
