@@ -38,22 +38,63 @@ void dset_copy(const dset *src, dset *out)
     out->n = src->n;
 }
 
-/* mode: 0 AND, 1 FILTER. */
+/* First index >= from in ids[0..n) whose id is >= x (galloping). */
+static size_t gallop(const unsigned *ids, size_t n, size_t from, unsigned x)
+{
+    size_t lo = from, hi = from, step = 1;
+    while (hi < n && ids[hi] < x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n)
+        hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* mode: 0 AND, 1 FILTER (a's weights).  Sets of like sizes are merged
+ * without a branch on the comparison (each step writes a candidate and
+ * keeps it when the ids are equal: at most min(a, b) are, so the write
+ * stays within the room reserved); a set much larger than the other is
+ * galloped through. */
 static void intersect(const dset *a, const dset *b, dset *out, int mode)
 {
-    reserve(out, a->n < b->n ? a->n : b->n);
-    size_t i = 0, j = 0;
-    while (i < a->n && j < b->n) {
-        if (a->ids[i] < b->ids[j]) {
-            i++;
-        } else if (a->ids[i] > b->ids[j]) {
-            j++;
-        } else {
-            push(out, a->ids[i], mode ? a->w[i] : a->w[i] + b->w[j]);
-            i++;
-            j++;
+    size_t na = a->n, nb = b->n;
+    reserve(out, na < nb ? na : nb);
+    const unsigned *x = a->ids, *y = b->ids;
+    size_t i = 0, j = 0, k = 0;
+    if (na > 16 * nb || nb > 16 * na) {
+        while (i < na && j < nb) {
+            if (x[i] < y[j])
+                i = gallop(x, na, i, y[j]);
+            else if (x[i] > y[j])
+                j = gallop(y, nb, j, x[i]);
+            else {
+                push(out, x[i], mode ? a->w[i] : a->w[i] + b->w[j]);
+                i++;
+                j++;
+            }
         }
+        return;
     }
+    unsigned *ids = out->ids;
+    double *w = out->w;
+    while (i < na && j < nb) {
+        unsigned u = x[i], v = y[j];
+        ids[k] = u;
+        w[k] = mode ? a->w[i] : a->w[i] + b->w[j];
+        k += u == v;
+        i += u <= v;
+        j += v <= u;
+    }
+    out->n = k;
 }
 
 void dset_and(const dset *a, const dset *b, dset *out)

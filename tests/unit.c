@@ -21,6 +21,7 @@
 #include "util.h"
 #include "vrange.h"
 #include "blockcheck.h"
+#include "dset.h"
 
 #include "testhelp.h"
 
@@ -1143,6 +1144,64 @@ static void test_blockcheck(void)
     CHECK(blockcheck_block(c, N) < 0);
 }
 
+/* A random set: each id below span in it with chance 1/every, weight
+ * its id + 0.5 (x scale). */
+static void random_dset(dset *d, unsigned span, unsigned every, double scale,
+                        unsigned *seed)
+{
+    d->ids = malloc((span + 1) * sizeof(unsigned));
+    d->w = malloc((span + 1) * sizeof(double));
+    d->n = 0;
+    for (unsigned id = 1; id <= span; id++) {
+        *seed = *seed * 1103515245u + 12345u;
+        if ((*seed >> 16) % every == 0) {
+            d->ids[d->n] = id;
+            d->w[d->n++] = (id + 0.5) * scale;
+        }
+    }
+}
+
+/* AND and FILTER against a membership table, for sets of like sizes (the
+ * merge) and of very different ones (galloping, either side larger). */
+static void test_dset(void)
+{
+    static const unsigned every[][2] = {{1, 1}, {2, 3}, {3, 2}, {1, 40},
+                                        {40, 1}, {7, 200}, {300, 2}, {5, 5}};
+    unsigned seed = 7;
+    int bad = 0;
+    for (size_t t = 0; t < sizeof every / sizeof every[0]; t++) {
+        dset a, b, and_, filt;
+        random_dset(&a, 20000, every[t][0], 1, &seed);
+        random_dset(&b, 20000, every[t][1], 1000, &seed);
+        unsigned char *inb = calloc(20001, 1);
+        for (size_t j = 0; j < b.n; j++)
+            inb[b.ids[j]] = 1;
+        dset_and(&a, &b, &and_);
+        dset_filter(&a, &b, &filt);
+        size_t k = 0;
+        for (size_t i = 0; i < a.n; i++) {
+            if (!inb[a.ids[i]])
+                continue;
+            double id = a.ids[i];
+            if (k >= and_.n || and_.ids[k] != a.ids[i] ||
+                and_.w[k] != (id + 0.5) * 1001 || filt.ids[k] != a.ids[i] ||
+                filt.w[k] != id + 0.5)
+                bad++;
+            k++;
+        }
+        CHECK(and_.n == k && filt.n == k);
+        CHECK(k > 0);
+        dset_free(&a);
+        dset_free(&b);
+        dset_free(&and_);
+        dset_free(&filt);
+        free(inb);
+    }
+    CHECK(bad == 0);
+    if (bad)
+        fprintf(stderr, "dset: %d ids or weights differ\n", bad);
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -1163,6 +1222,7 @@ int main(void)
     test_grams();
     test_grams_long();
     test_vrange();
+    test_dset();
     test_blockcheck();
     test_docmeta();
     test_json_string();
