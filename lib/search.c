@@ -879,8 +879,8 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
 
 /* The passages containing s, as database docids (shard k's local docid l is
  * (l - 1) * nshards + k + 1), ascending. */
-static const dset *contains_set(srch_engine *e, build *b, const char *s,
-                                size_t n, char *err)
+static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
+                          char *err)
 {
     needle_res *r = needle_get(e, b, s, n, err);
     if (!r)
@@ -975,6 +975,20 @@ static const dset *contains_set(srch_engine *e, build *b, const char *s,
     free(heap);
     free(key);
     return d;
+}
+
+/* The passages containing s, as contains_set gives them, made the
+ * caller's (*out): the first set of an item is kept, not copied.  Asked
+ * for again, the needle's set is merged anew from its shards' hits. */
+static int contains_take(srch_engine *e, build *b, const char *s, size_t n,
+                         dset *out, char *err)
+{
+    dset *x = contains_set(e, b, s, n, err);
+    if (!x)
+        return -1;
+    *out = *x;
+    memset(x, 0, sizeof *x);
+    return 0;
 }
 
 typedef struct wordlist {
@@ -2517,6 +2531,16 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             int hm = 0;
             memset(&m, 0, sizeof m);
             for (size_t k = 0; k < p->nmust; k++) {
+                if (!hm) {
+                    dset x;
+                    if (contains_take(e, b, p->must[k], p->mlen[k], &x,
+                                      err) < 0) {
+                        rc = -1;
+                        break;
+                    }
+                    accumulate_move(&m, &hm, &x, 0);
+                    continue;
+                }
                 const dset *x = contains_set(e, b, p->must[k], p->mlen[k], err);
                 if (!x) {
                     rc = -1;
