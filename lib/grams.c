@@ -598,11 +598,13 @@ static int fetch_gram(gram_fetch fetch, void *fctx, const char *pfx,
 
 /* A one- or two-character needle: one list, each passage counted as it
  * is read.  Unigram entries carry their count; bigram entries their
- * positions, ended by a 0, which are only counted here. */
+ * positions, ended by a 0, which are only counted here.  With keep, the
+ * passages not in it are counted in *df and left out. */
 static int match_single(const char *needle, size_t n, int bigram,
                         gram_fetch fetch, void *fctx,
                         const unsigned (*del)[2], size_t ndel,
-                        gram_hits *out, char *err)
+                        const unsigned *keep, size_t nkeep, gram_hits *out,
+                        size_t *df, char *err)
 {
     const char *what = bigram ? "bigram" : "unigram";
     ps_buf raw;
@@ -614,11 +616,14 @@ static int match_single(const char *needle, size_t n, int bigram,
     }
     /* Every entry takes two bytes at least: room for all of them at once,
      * so the loop below stores without checking. */
-    hits_reserve(out, out->n + raw.len / 2 + 1);
+    size_t room = raw.len / 2 + 1;
+    if (keep && nkeep < room)
+        room = nkeep;
+    hits_reserve(out, out->n + room);
     chunks c = {(const unsigned char *)raw.data,
                 (const unsigned char *)raw.data + raw.len};
     const unsigned char *p, *end;
-    size_t at = 0;
+    size_t at = 0, ki = 0, skipped = 0;
     int rc = 0;
     unsigned *docs = out->docs, *tfs = out->tf;
     size_t nh = out->n;
@@ -631,6 +636,12 @@ static int match_single(const char *needle, size_t n, int bigram,
                 break;
             }
             doc += d;
+            int out_of_keep = 0;
+            if (keep) {
+                while (ki < nkeep && keep[ki] < doc)
+                    ki++;
+                out_of_keep = ki == nkeep || keep[ki] != doc;
+            }
             if (!bigram) {
                 if (!get_varint(&p, end, &tf)) {
                     rc = corrupt(err, what);
@@ -640,7 +651,7 @@ static int match_single(const char *needle, size_t n, int bigram,
                 /* The positions end at the first zero byte (no other byte
                  * of a varint >= 1 is zero); each ends at a byte below
                  * 0x80. */
-                p = positions_end(p, end, &tf);
+                p = positions_end(p, end, out_of_keep ? NULL : &tf);
                 if (p == end) {
                     rc = corrupt(err, what);
                     break;
@@ -649,10 +660,16 @@ static int match_single(const char *needle, size_t n, int bigram,
             }
             if (ndel && gram_ranges_has(del, ndel, &at, doc))
                 continue;
+            if (out_of_keep) {
+                skipped++;
+                continue;
+            }
+            ki += keep != NULL;     /* each kept once: at most nkeep hits */
             docs[nh] = doc;
             tfs[nh++] = tf;
         }
     }
+    *df = nh - out->n + skipped;
     out->n = nh;
     ps_buf_free(&raw);
     return rc;
@@ -662,13 +679,38 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
                const unsigned (*del)[2], size_t ndel, gram_hits *out,
                char *err)
 {
+    size_t df;
+    return gram_match_in(needle, n, fetch, fctx, del, ndel, NULL, 0, out, &df,
+                         err);
+}
+
+static int match_long(const char *needle, size_t n, size_t nchars,
+                      gram_fetch fetch, void *fctx, const unsigned (*del)[2],
+                      size_t ndel, gram_hits *out, char *err);
+
+int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
+                  const unsigned (*del)[2], size_t ndel, const unsigned *keep,
+                  size_t nkeep, gram_hits *out, size_t *df, char *err)
+{
     out->n = 0;
+    *df = 0;
     size_t nchars = ps_utf8_count(needle, n);
     if (nchars == 0)
         return 0;
     if (nchars <= 2)
         return match_single(needle, n, nchars == 2, fetch, fctx, del, ndel,
-                            out, err);
+                            keep, nkeep, out, df, err);
+    int rc = match_long(needle, n, nchars, fetch, fctx, del, ndel, out, err);
+    *df = out->n;
+    return rc;
+}
+
+/* A needle of three characters or more: its bigrams at 0, 2, 4, ... and
+ * one ending at the last character, intersected by position. */
+static int match_long(const char *needle, size_t n, size_t nchars,
+                      gram_fetch fetch, void *fctx, const unsigned (*del)[2],
+                      size_t ndel, gram_hits *out, char *err)
+{
     size_t *off = ps_utf8_offsets(needle, n, &nchars);
     /* Bigrams at 0, 2, 4, ... and one ending at the last character. */
     size_t nl = 0;

@@ -696,6 +696,7 @@ typedef struct needle_res {
     double **w;               /* per shard, each hit's BM25 factor */
     double idf;               /* which the factors are multiplied by */
     dset all;                 /* merged; all.ids NULL until asked for */
+    int partial;              /* only the passages of a keep set listed */
 } needle_res;
 
 /* Everything allocated while building one query, freed together. */
@@ -773,6 +774,9 @@ typedef struct match_job {
     size_t n;
     gram_hits *h;
     double **w;               /* per shard: each hit's BM25 term factor */
+    unsigned **keep;          /* per shard: local docids to keep, or NULL */
+    size_t *nkeep;
+    size_t *df;               /* per shard: passages containing it */
     int *rc;
     char *errs;               /* PS_ERRLEN per shard */
 } match_job;
@@ -786,8 +790,11 @@ static void match_shard(void *ctx, size_t k)
     match_job *m = ctx;
     fetch_ctx f = {m->e->db, k, NULL};
     const shard_info *si = &m->e->snap->shards[k];
-    m->rc[k] = gram_match(m->s, m->n, fetch, &f, (const unsigned (*)[2])si->del,
-                          si->ndel, &m->h[k], m->errs + k * PS_ERRLEN);
+    m->rc[k] = gram_match_in(m->s, m->n, fetch, &f,
+                             (const unsigned (*)[2])si->del, si->ndel,
+                             m->keep ? m->keep[k] : NULL,
+                             m->keep ? m->nkeep[k] : 0, &m->h[k], &m->df[k],
+                             m->errs + k * PS_ERRLEN);
     /* A chunk that decodes to passages the shard does not have is
      * damage, never a hit (nor an index into the snapshot's arrays). */
     const gram_hits *h = &m->h[k];
@@ -815,13 +822,17 @@ static void match_shard(void *ctx, size_t k)
 }
 
 /* Every passage that contains normalized s[0..n), ranked by BM25 (see the
- * file comment); computed once per query.  NULL with err set when the
- * index cannot be read. */
+ * file comment); computed once per query.  With keep (database docids),
+ * the caller needs no passage outside it: a string of one or two
+ * characters then lists only those (its weight still counts them all),
+ * when keep is small beside the index.  NULL with err set when the index
+ * cannot be read. */
 static needle_res *needle_get(srch_engine *e, build *b, const char *s,
-                              size_t n, char *err)
+                              size_t n, const dset *keep, char *err)
 {
     for (size_t i = 0; i < b->nnr; i++)
-        if (b->nr[i].len == n && memcmp(b->nr[i].text, s, n) == 0)
+        if (!b->nr[i].partial && b->nr[i].len == n &&
+            memcmp(b->nr[i].text, s, n) == 0)
             return &b->nr[i];
     if (b->deadline && ps_now() > b->deadline) {
         b->timed_out = 1;
@@ -834,16 +845,47 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
     /* Each shard's passages at once (one thread each from the pool), then
      * weights from the statistics of the whole index. */
-    match_job mj = {e, s, n, h, w, ps_xcalloc(ns ? ns : 1, sizeof(int)),
+    match_job mj = {e, s, n, h, w, NULL, NULL,
+                    ps_xcalloc(ns ? ns : 1, sizeof(size_t)),
+                    ps_xcalloc(ns ? ns : 1, sizeof(int)),
                     ps_xcalloc(ns ? ns : 1, PS_ERRLEN)};
+    if (keep && ns && (double)keep->n * 4 < (double)e->snap->doccount &&
+        ps_utf8_count(s, n) <= 2) {
+        mj.keep = ps_xcalloc(ns, sizeof(unsigned *));
+        mj.nkeep = ps_xcalloc(ns, sizeof(size_t));
+        /* Shard k's share, in its local docids (ascending as the
+         * database's are); shares are about even, room grows if not. */
+        size_t *cap = ps_xmalloc(ns * sizeof(size_t));
+        for (size_t k = 0; k < ns; k++) {
+            cap[k] = keep->n / ns + 16;
+            mj.keep[k] = ps_xmalloc(cap[k] * sizeof(unsigned));
+        }
+        for (size_t i = 0; i < keep->n; i++) {
+            size_t k;
+            unsigned l;
+            ps_local_docid(keep->ids[i], ns, &k, &l);
+            if (mj.nkeep[k] == cap[k]) {
+                cap[k] *= 2;
+                mj.keep[k] = ps_xrealloc(mj.keep[k], cap[k] * sizeof(unsigned));
+            }
+            mj.keep[k][mj.nkeep[k]++] = l;
+        }
+        free(cap);
+    }
     pool_for(ns, match_shard, &mj);
     size_t df = 0;
     int failed = -1;
     for (size_t k = 0; k < ns; k++) {
         if (mj.rc[k] < 0 && failed < 0)
             failed = (int)k;
-        df += h[k].n;
+        df += mj.df[k];
     }
+    int partial = mj.keep != NULL;
+    for (size_t k = 0; mj.keep && k < ns; k++)
+        free(mj.keep[k]);
+    free(mj.keep);
+    free(mj.nkeep);
+    free(mj.df);
     if (failed >= 0) {
         memcpy(err, mj.errs + (size_t)failed * PS_ERRLEN, PS_ERRLEN);
         xap_name_shard(err, (size_t)failed);
@@ -874,15 +916,16 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     r->h = h;
     r->w = w;
     r->idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
+    r->partial = partial;
     return r;
 }
 
 /* The passages containing s, as database docids (shard k's local docid l is
  * (l - 1) * nshards + k + 1), ascending. */
 static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
-                          char *err)
+                          const dset *keep, char *err)
 {
-    needle_res *r = needle_get(e, b, s, n, err);
+    needle_res *r = needle_get(e, b, s, n, keep, err);
     if (!r)
         return NULL;
     if (r->all.ids || r->all.n)
@@ -981,9 +1024,9 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
  * caller's (*out): the first set of an item is kept, not copied.  Asked
  * for again, the needle's set is merged anew from its shards' hits. */
 static int contains_take(srch_engine *e, build *b, const char *s, size_t n,
-                         dset *out, char *err)
+                         const dset *keep, dset *out, char *err)
 {
-    dset *x = contains_set(e, b, s, n, err);
+    dset *x = contains_set(e, b, s, n, keep, err);
     if (!x)
         return -1;
     *out = *x;
@@ -2430,7 +2473,7 @@ static int number_set(srch_engine *e, build *b, dset *out, char *err)
         const char *s = b->number_parts[k];
         if (!*s)
             continue;
-        const dset *x = contains_set(e, b, s, strlen(s), err);
+        const dset *x = contains_set(e, b, s, strlen(s), NULL, err);
         if (!x) {
             rc = -1;
             break;
@@ -2531,17 +2574,20 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             int hm = 0;
             memset(&m, 0, sizeof m);
             for (size_t k = 0; k < p->nmust; k++) {
+                /* Passages outside the groups before and the strings
+                 * before are not needed (see needle_get). */
                 if (!hm) {
                     dset x;
-                    if (contains_take(e, b, p->must[k], p->mlen[k], &x,
-                                      err) < 0) {
+                    if (contains_take(e, b, p->must[k], p->mlen[k],
+                                      hb ? &base : NULL, &x, err) < 0) {
                         rc = -1;
                         break;
                     }
                     accumulate_move(&m, &hm, &x, 0);
                     continue;
                 }
-                const dset *x = contains_set(e, b, p->must[k], p->mlen[k], err);
+                const dset *x = contains_set(e, b, p->must[k], p->mlen[k], &m,
+                                             err);
                 if (!x) {
                     rc = -1;
                     break;
@@ -2560,7 +2606,8 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
         else if (rc == 0 && na)
             accumulate_move(&base, &hb, &grp, 0);
         if (rc == 0 && na == 1 && last->whole) {
-            const dset *x = contains_set(e, b, last->whole, last->wlen, err);
+            const dset *x = contains_set(e, b, last->whole, last->wlen,
+                                         hb ? &base : NULL, err);
             if (!x)
                 rc = -1;
             else

@@ -416,6 +416,17 @@ def main():
             for _ in range(nsets):
                 f, args = random_flags(ix, rng)
                 qs = random_queries(ix, rng, per)
+                # An unquoted item of several words ORed with its own last
+                # word: the word is matched inside the item among the
+                # passages of the words before it, and alone in full.
+                src = "".join(q + "\n" for q in qs).encode()
+                ex = [json.loads(x) for x in run([os.path.join(BIN, "policy-search"), "--db", db,
+                                                  "--explain", "--batch", "-"], src).splitlines()]
+                for q, plan in list(zip(qs, ex)):
+                    its = plan.get("items") or []
+                    if len(its) == 1 and len(its[0]["must"]) >= 2 and len(qs) < per + 4:
+                        w = its[0]["must"][-1]
+                        qs.append("%s OR %s" % (q, w) if rng.random() < 0.5 else "%s OR %s" % (w, q))
                 src = "".join(q + "\n" for q in qs).encode()
                 plans = [json.loads(x) for x in run([os.path.join(BIN, "policy-search"), "--db", db,
                                                      "--explain", "--batch", "-"], src).splitlines()]

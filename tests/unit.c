@@ -772,6 +772,31 @@ static void test_grams(void)
     CHECK(gram_match("沙", strlen("沙"), kv_fetch, &store, NULL, 0, &h, err) == 0 &&
           h.n == 3 && h.docs[0] == 5 && h.docs[1] == 7 && h.docs[2] == 13);
     gram_hits_free(&h);
+    /* Kept to some passages: those listed, the weight's count of all. */
+    {
+        static const unsigned keep[] = {2, 7, 13, 14};
+        const char *const ns[] = {"沙", "治沙", "沙治"};
+        for (size_t k = 0; k < 3; k++) {
+            gram_hits all, in;
+            size_t df = 0, n = strlen(ns[k]);
+            memset(&all, 0, sizeof all);
+            memset(&in, 0, sizeof in);
+            CHECK(gram_match(ns[k], n, kv_fetch, &store, NULL, 0, &all, err) == 0);
+            CHECK(gram_match_in(ns[k], n, kv_fetch, &store, NULL, 0, keep, 4, &in,
+                                &df, err) == 0);
+            size_t want = 0, same = 1;
+            for (size_t i = 0; i < all.n; i++)
+                for (size_t j = 0; j < 4; j++)
+                    if (all.docs[i] == keep[j]) {
+                        same &= want < in.n && in.docs[want] == all.docs[i] &&
+                                in.tf[want] == all.tf[i];
+                        want++;
+                    }
+            CHECK(df == all.n && in.n == want && same && want > 0 && want < all.n);
+            gram_hits_free(&all);
+            gram_hits_free(&in);
+        }
+    }
     CHECK(gram_lengths(kv_fetch, &store, NULL, 0, 0, &len, &nlen, &live, err) == 0 &&
           len[1] == 0 && len[15] == 0 && live == nt - 3 &&
           len[7] == ps_utf8_count(texts[3], strlen(texts[3])));
