@@ -2560,6 +2560,22 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             return -1;
         hb = 1;
     }
+    /* Facet filters (OR within a facet, AND across facets) before the
+     * strings: outside their passages the strings are not needed (see
+     * needle_get). */
+    dset fset;
+    int hfs = 0;
+    memset(&fset, 0, sizeof fset);
+    for (int k = 0; k < NPARTS && rc == 0; k++) {
+        if (!b->fterms[k].n && !b->fempty[k])
+            continue;
+        dset f;
+        if (terms_docs(e, &b->fterms[k], &f, err) < 0) {
+            rc = -1;
+            break;
+        }
+        accumulate_move(&fset, &hfs, &f, 0);
+    }
     for (int g = 0; g < q->ngroups && rc == 0; g++) {
         dset grp;
         int hg = 0, neg = 0;
@@ -2579,7 +2595,8 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
                 if (!hm) {
                     dset x;
                     if (contains_take(e, b, p->must[k], p->mlen[k],
-                                      hb ? &base : NULL, &x, err) < 0) {
+                                      hb ? &base : hfs ? &fset : NULL, &x,
+                                      err) < 0) {
                         rc = -1;
                         break;
                     }
@@ -2633,22 +2650,13 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             base = t;
         }
     }
-    /* Facet filters: OR within a facet, AND across facets. */
-    for (int k = 0; k < NPARTS && rc == 0; k++) {
-        if (!b->fterms[k].n && !b->fempty[k])
-            continue;
-        if (!base.n)
-            break;
-        dset f, t;
-        if (terms_docs(e, &b->fterms[k], &f, err) < 0) {
-            rc = -1;
-            break;
-        }
-        dset_filter(&base, &f, &t);
-        dset_free(&f);
+    if (rc == 0 && hfs) {
+        dset t;
+        dset_filter(&base, &fset, &t);
         dset_free(&base);
         base = t;
     }
+    dset_free(&fset);
     if (rc == 0 && b->has_range && base.n)
         rc = range_filter(e, b, &base, err);
     /* Dates: to keep a range, or to sort by. */
