@@ -38,27 +38,6 @@ void dset_copy(const dset *src, dset *out)
     out->n = src->n;
 }
 
-/* First index >= from in ids[0..n) whose id is >= x (galloping). */
-static size_t gallop(const unsigned *ids, size_t n, size_t from, unsigned x)
-{
-    size_t lo = from, hi = from, step = 1;
-    while (hi < n && ids[hi] < x) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > n)
-        hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ids[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* mode: 0 AND, 1 FILTER (a's weights).  Sets of like sizes are merged
  * without a branch on the comparison (each step writes a candidate and
  * keeps it when the ids are equal: at most min(a, b) are, so the write
@@ -73,9 +52,9 @@ static void intersect(const dset *a, const dset *b, dset *out, int mode)
     if (na > 16 * nb || nb > 16 * na) {
         while (i < na && j < nb) {
             if (x[i] < y[j])
-                i = gallop(x, na, i, y[j]);
+                i = ps_gallop(x, na, i, y[j]);
             else if (x[i] > y[j])
-                j = gallop(y, nb, j, x[i]);
+                j = ps_gallop(y, nb, j, x[i]);
             else {
                 push(out, x[i], mode ? a->w[i] : a->w[i] + b->w[j]);
                 i++;

@@ -555,27 +555,6 @@ static int decode_bigram(const ps_buf *raw, plist *pl, const uint32_t *keep,
     return 0;
 }
 
-/* First index >= from in a[0..n) whose value is >= x (galloping). */
-static size_t gallop(const uint32_t *a, size_t n, size_t from, uint32_t x)
-{
-    size_t lo = from, step = 1, hi = from;
-    while (hi < n && a[hi] < x) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > n)
-        hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int gram_ranges_has(const unsigned (*del)[2], size_t ndel, size_t *at,
                     unsigned doc)
 {
@@ -767,7 +746,7 @@ static int match_long(const char *needle, size_t n, size_t nchars,
                 all = 0;
                 break;
             }
-            pl[k].at = gallop(pl[k].docs, pl[k].ndocs, pl[k].at, doc);
+            pl[k].at = ps_gallop(pl[k].docs, pl[k].ndocs, pl[k].at, doc);
             all = pl[k].at < pl[k].ndocs && pl[k].docs[pl[k].at] == doc;
         }
         if (!all || gram_ranges_has(del, ndel, &at, doc))

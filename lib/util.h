@@ -88,6 +88,29 @@ int ps_read_file(const char *path, char **data, size_t *len, char *err);
 /* Monotonic clock in seconds. */
 double ps_now(void);
 
+/* First index >= from in a[0..n) (ascending) whose value is >= x:
+ * doubling steps from from, then a binary search of the last step. */
+static inline size_t ps_gallop(const uint32_t *a, size_t n, size_t from,
+                               uint32_t x)
+{
+    size_t lo = from, step = 1, hi = from;
+    while (hi < n && a[hi] < x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n)
+        hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Path of the data directory (lexicon, units, regions, sectors):
  * $POLICY_SEARCH_DATA, else the directory compiled in. */
 const char *ps_data_dir(void);

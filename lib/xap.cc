@@ -762,6 +762,30 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
     XAP_CATCH_FIND([&](Xapian::Database &d) { read_values(d, slot); })
 }
 
+/* cb(ctx, i, value) for each ids[i] (ascending) with a value in slot of
+ * d: one pass over the slot's value stream. */
+static void each_value(Xapian::Database &d, unsigned slot, const unsigned *ids,
+                       size_t n,
+                       void (*cb)(void *ctx, size_t i, const char *v,
+                                  size_t len),
+                       void *ctx)
+{
+    if (n == 0)
+        return;
+    auto it = d.valuestream_begin(slot);
+    auto end = d.valuestream_end(slot);
+    for (size_t i = 0; i < n && it != end; i++) {
+        if (it.get_docid() < ids[i])
+            it.skip_to(ids[i]);
+        if (it == end)
+            break;
+        if (it.get_docid() == ids[i]) {
+            const std::string v = *it;
+            cb(ctx, i, v.data(), v.size());
+        }
+    }
+}
+
 xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
                          size_t n,
                          void (*cb)(void *ctx, size_t i, const char *v,
@@ -769,20 +793,7 @@ xap_status xap_db_values(xap_db *db, unsigned slot, const unsigned *ids,
                          void *ctx, char *err)
 {
     XAP_TRY
-    if (n == 0)
-        return XAP_OK;
-    auto it = db->rep.valuestream_begin(slot);
-    auto end = db->rep.valuestream_end(slot);
-    for (size_t i = 0; i < n && it != end; i++) {
-        if (it.get_docid() < ids[i])
-            it.skip_to(ids[i]);
-        if (it == end)
-            break;
-        if (it.get_docid() == ids[i]) {
-            std::string v = *it;
-            cb(ctx, i, v.data(), v.size());
-        }
-    }
+    each_value(db->rep, slot, ids, n, cb, ctx);
     return XAP_OK;
     XAP_CATCH_FIND([&](Xapian::Database &d) {
         /* the same steps on the shard alone: the combined stream moves
@@ -808,19 +819,7 @@ xap_status xap_db_shard_values(xap_db *db, size_t s, unsigned slot,
                                void *ctx, char *err)
 {
     XAP_TRY
-    Xapian::Database &d = db->shards.at(s);
-    auto it = d.valuestream_begin(slot);
-    auto end = d.valuestream_end(slot);
-    for (size_t i = 0; i < n && it != end; i++) {
-        if (it.get_docid() < ids[i])
-            it.skip_to(ids[i]);
-        if (it == end)
-            break;
-        if (it.get_docid() == ids[i]) {
-            const std::string &v = *it;
-            cb(ctx, i, v.data(), v.size());
-        }
-    }
+    each_value(db->shards.at(s), slot, ids, n, cb, ctx);
     return XAP_OK;
     XAP_CATCH_SHARD(s)
 }
