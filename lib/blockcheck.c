@@ -24,9 +24,14 @@
 #include "blockcheck.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -74,46 +79,229 @@ int blockcheck_block(const unsigned char *b, size_t n)
     return 0;
 }
 
-/* Whether fd is a *.glass file: learnt from its name on the first block
- * read, forgotten when the descriptor is closed (libxapian closes its
- * tables through close(), which is also ours), so a block read costs no
- * system call beyond the read itself. */
-enum { SLOTS = 4096, UNKNOWN = 0, GLASS = 1, OTHER = 2 };
+/* What is known of a descriptor: learnt from its name and open flags on
+ * the first block read, forgotten when the descriptor is closed
+ * (libxapian closes its tables through close(), which is also ours), so
+ * a block read costs no system call beyond the read itself.
+ *
+ * In a process that answers many queries (a server, a batch: after
+ * blockcheck_warm()), a table opened read-only is read through a shared
+ * mapping of the file instead of pread(): a block read through the
+ * kernel costs a system call and a copy (about 3 µs here, and a small
+ * query reads a hundred blocks), a block read from a mapping a copy.
+ * The mapping shows the same page cache the system call reads, so a
+ * writer's new blocks are seen alike; blocks past the file's length when
+ * it was mapped are read through the kernel.  A table libxapian writes
+ * (opened read-write) is never mapped.  Like any reader of a mapped
+ * file, this one trusts the file not to be truncated while it is open:
+ * libxapian's tables only grow, and this project replaces a table by
+ * renaming a new directory into place, never by truncating it.
+ *
+ * A page of a mapping costs a fault on its first read, so each new
+ * mapping is populated by a thread of its own, in the background, while
+ * the process answers: up to a quarter of the machine's memory in all;
+ * the tables of a larger index fault in as they are read.  A file has
+ * one mapping however many handles read it.  A one-off query reads too
+ * few blocks for a mapping to pay: it keeps pread(). */
+enum { SLOTS = 4096, UNKNOWN = 0, GLASS = 1, OTHER = 2, MAPPED = 3 };
 static _Atomic unsigned char kind[SLOTS];
 
-static int is_glass(int fd)
+/* One mapping a file (a server's request threads each hold a handle on
+ * the same tables), shared by the descriptors open on it at its length. */
+typedef struct mapping {
+    dev_t dev;
+    ino_t ino;
+    unsigned char *base;
+    size_t len;
+    int refs;               /* descriptors reading through it */
+    int warmed;             /* counted in warm_bytes */
+    struct mapping *next;
+} mapping;
+static mapping *fdmap[SLOTS];   /* valid while kind[fd] == MAPPED */
+static mapping *mappings;       /* every live one (under learning) */
+static pthread_mutex_t learning = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int warm;         /* map read-only tables */
+static size_t warm_bytes;       /* of the live mappings populated (under
+                                   learning) */
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22   /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+void blockcheck_warm(void)
 {
-    if (fd >= 0 && fd < SLOTS) {
-        unsigned char k = atomic_load_explicit(&kind[fd], memory_order_relaxed);
-        if (k != UNKNOWN)
-            return k == GLASS;
+    atomic_store(&warm, 1);
+}
+
+typedef struct span {
+    void *base;
+    size_t len;
+} span;
+
+static void *populate(void *arg)
+{
+    span sp = *(span *)arg;
+    free(arg);
+    /* The mapping may be gone by now (its table closed): the call then
+     * fails, or reads whatever mapping took the range, both harmless. */
+    madvise(sp.base, sp.len, MADV_POPULATE_READ);
+    return NULL;
+}
+
+/* Under learning. */
+static void start_warming(mapping *m)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psize <= 0 ||
+        warm_bytes + m->len > (size_t)pages / 4 * (size_t)psize)
+        return;
+    span *sp = malloc(sizeof *sp);
+    if (!sp)
+        return;
+    sp->base = m->base;
+    sp->len = m->len;
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, populate, sp) == 0) {
+        m->warmed = 1;
+        warm_bytes += m->len;
+    } else {
+        free(sp);
     }
+    pthread_attr_destroy(&a);
+}
+
+/* fd's file mapped at its current length, shared if it already is; NULL
+ * if it cannot be.  Under learning. */
+static mapping *map_file(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    struct stat st;
+    if (fl < 0 || (fl & O_ACCMODE) != O_RDONLY || fstat(fd, &st) < 0 ||
+        !S_ISREG(st.st_mode) || st.st_size <= 0)
+        return NULL;
+    for (mapping *m = mappings; m; m = m->next)
+        if (m->dev == st.st_dev && m->ino == st.st_ino &&
+            m->len == (size_t)st.st_size) {
+            m->refs++;
+            return m;
+        }
+    mapping *m = malloc(sizeof *m);
+    if (!m)
+        return NULL;
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        free(m);
+        return NULL;
+    }
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->base = base;
+    m->len = (size_t)st.st_size;
+    m->refs = 1;
+    m->warmed = 0;
+    m->next = mappings;
+    mappings = m;
+    start_warming(m);
+    return m;
+}
+
+/* Under learning. */
+static void unmap_file(mapping *m)
+{
+    if (--m->refs > 0)
+        return;
+    for (mapping **p = &mappings; *p; p = &(*p)->next)
+        if (*p == m) {
+            *p = m->next;
+            break;
+        }
+    munmap(m->base, m->len);
+    if (m->warmed)
+        warm_bytes -= m->len;
+    free(m);
+}
+
+/* Under learning when fd is in [0, SLOTS). */
+static unsigned char learn(int fd)
+{
     char link[64], path[4096];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t len = readlink(link, path, sizeof path - 1);
-    int glass = len > 6 && memcmp(path + len - 6, ".glass", 6) == 0;
-    if (fd >= 0 && fd < SLOTS)
-        atomic_store_explicit(&kind[fd], glass ? GLASS : OTHER, memory_order_relaxed);
-    return glass;
+    if (!(len > 6 && memcmp(path + len - 6, ".glass", 6) == 0))
+        return OTHER;
+    if (fd < 0 || fd >= SLOTS || !atomic_load(&warm))
+        return GLASS;
+    fdmap[fd] = map_file(fd);
+    return fdmap[fd] ? MAPPED : GLASS;
 }
 
+static unsigned char kind_of(int fd)
+{
+    if (fd < 0 || fd >= SLOTS)
+        return learn(fd);
+    unsigned char k = atomic_load_explicit(&kind[fd], memory_order_acquire);
+    if (k != UNKNOWN)
+        return k;
+    pthread_mutex_lock(&learning);
+    k = atomic_load_explicit(&kind[fd], memory_order_acquire);
+    if (k == UNKNOWN) {
+        k = learn(fd);
+        atomic_store_explicit(&kind[fd], k, memory_order_release);
+    }
+    pthread_mutex_unlock(&learning);
+    return k;
+}
+
+/* A table's descriptor is forgotten and closed under the lock that
+ * learning takes: once its number is free, another thread may open a
+ * table under it and map that, and nothing of the old one may touch the
+ * new mapping.  (Only a read racing the close of its own descriptor, a
+ * fault of the caller's, could still meet a mapping being unmapped.) */
 int close(int fd)
 {
-    if (fd >= 0 && fd < SLOTS)
-        atomic_store_explicit(&kind[fd], UNKNOWN, memory_order_relaxed);
+    if (fd < 0 || fd >= SLOTS)
+        return (int)syscall(SYS_close, fd);
+    unsigned char k = atomic_load_explicit(&kind[fd], memory_order_acquire);
+    if (k == GLASS || k == MAPPED) {
+        pthread_mutex_lock(&learning);
+        if (atomic_load_explicit(&kind[fd], memory_order_acquire) == MAPPED)
+            unmap_file(fdmap[fd]);
+        fdmap[fd] = NULL;
+        atomic_store_explicit(&kind[fd], UNKNOWN, memory_order_release);
+        int rc = (int)syscall(SYS_close, fd);
+        pthread_mutex_unlock(&learning);
+        return rc;
+    }
+    atomic_store_explicit(&kind[fd], UNKNOWN, memory_order_release);
     int rc = (int)syscall(SYS_close, fd);
-    if (fd >= 0 && fd < SLOTS)      /* a read racing the close re-learnt it */
-        atomic_store_explicit(&kind[fd], UNKNOWN, memory_order_relaxed);
+    /* A read racing the close may have learnt the old file as another
+     * kind than a table's; forgetting that is harmless. */
+    unsigned char other = OTHER;
+    atomic_compare_exchange_strong(&kind[fd], &other, UNKNOWN);
     return rc;
 }
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset)
 {
+    unsigned char k = UNKNOWN;
+    if (count >= 2048 && count <= 65536 && !(count & (count - 1)) &&
+        offset >= 0 && offset % (off_t)count == 0)
+        k = kind_of(fd);
+    if (k == MAPPED && (size_t)offset + count <= fdmap[fd]->len) {
+        memcpy(buf, fdmap[fd]->base + offset, count);
+        if (blockcheck_block(buf, count) != 0) {
+            errno = EUCLEAN;
+            return -1;
+        }
+        return (ssize_t)count;
+    }
     ssize_t got = syscall(SYS_pread64, fd, buf, count, offset);
-    if (got <= 0 || (size_t)got != count || count < 2048 || count > 65536 ||
-        (count & (count - 1)) || offset % (off_t)count)
+    if (k == UNKNOWN || k == OTHER || got <= 0 || (size_t)got != count)
         return got;
-    if (is_glass(fd) && blockcheck_block(buf, count) != 0) {
+    if (blockcheck_block(buf, count) != 0) {
         errno = EUCLEAN;
         return -1;
     }

@@ -11,4 +11,8 @@
  * inside it, -1 if not. */
 int blockcheck_block(const unsigned char *b, size_t n);
 
+/* For a process that answers many queries: the tables it maps from now
+ * on are read into memory in the background (see blockcheck.c). */
+void blockcheck_warm(void);
+
 #endif

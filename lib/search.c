@@ -26,6 +26,7 @@
  */
 #include "search.h"
 #include "docmeta.h"
+#include "blockcheck.h"
 #include "dset.h"
 #include "vrange.h"
 #include "grams.h"
@@ -478,6 +479,8 @@ int srch_index_refresh(srch_index *ix, char *err)
 
 srch_index *srch_index_open(const char *path, int facets, char *err)
 {
+    if (facets)
+        blockcheck_warm();      /* a process of many queries */
     snapshot *s = snap_build(path, facets, err);
     if (!s)
         return NULL;
@@ -570,6 +573,7 @@ srch_engine *srch_open(const char *dbpath, const ana_res *res, char *err)
 int srch_use_facet_index(srch_engine *e, char *err)
 {
     srch_index *ix = e->ix;
+    blockcheck_warm();
     pthread_mutex_lock(&ix->build);
     ix->facets = 1;
     snapshot *s = snap_build(ix->path, 1, err);

@@ -627,7 +627,7 @@ def flipped_bytes_are_named_by_shard_and_never_crash(tmp):
     db = os.path.join(tmp, "flip-db")
     index(db, FIXTURES, os.path.join(ROOT, "tests", "data", "meta"), jobs=2)
     queries = ["发展", '"防沙治沙"', "生态", "赤峰", "通知"]
-    errors = 0
+    errors = batch_errors = 0
     for shard in (0, 1):
         for name in ("postlist.glass", "termlist.glass"):
             for seed in range(1, 13):
@@ -650,7 +650,20 @@ def flipped_bytes_are_named_by_shard_and_never_crash(tmp):
                         errors += 1
                         check(("shard %d:" % shard).encode() in p.stderr,
                               "%s: not named: %s" % (where, p.stderr.decode()[-300:]))
+                # A batch reads the tables through mappings of the files
+                # (a one-off query reads them block by block): the same
+                # damage, checked alike.
+                p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", bad,
+                                    "--json", "--limit", "100", "--batch", "-"],
+                                   input="\n".join(queries).encode(), capture_output=True)
+                where = "shard%d/%s seed %d, --batch" % (shard, name, seed)
+                check(p.returncode in (0, 1), "%s: exit %d" % (where, p.returncode))
+                if p.returncode == 1:
+                    batch_errors += 1
+                    check(("shard %d:" % shard).encode() in p.stderr,
+                          "%s: not named: %s" % (where, p.stderr.decode()[-300:]))
     check(errors > 20, "only %d errors: the damage was not met" % errors)
+    check(batch_errors > 5, "only %d batches met the damage" % batch_errors)
 
 
 @test
