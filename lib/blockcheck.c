@@ -113,7 +113,8 @@ typedef struct mapping {
     ino_t ino;
     unsigned char *base;
     size_t len;
-    int refs;               /* descriptors reading through it */
+    int refs;               /* descriptors reading through it, and its
+                               populating thread */
     int warmed;             /* counted in warm_bytes */
     struct mapping *next;
 } mapping;
@@ -133,18 +134,17 @@ void blockcheck_warm(void)
     atomic_store(&warm, 1);
 }
 
-typedef struct span {
-    void *base;
-    size_t len;
-} span;
+static void unmap_file(mapping *m);
 
+/* The populating thread holds a reference of its own: the mapping stays
+ * until it is done, even if every descriptor on it closes before. */
 static void *populate(void *arg)
 {
-    span sp = *(span *)arg;
-    free(arg);
-    /* The mapping may be gone by now (its table closed): the call then
-     * fails, or reads whatever mapping took the range, both harmless. */
-    madvise(sp.base, sp.len, MADV_POPULATE_READ);
+    mapping *m = arg;
+    madvise(m->base, m->len, MADV_POPULATE_READ);
+    pthread_mutex_lock(&learning);
+    unmap_file(m);
+    pthread_mutex_unlock(&learning);
     return NULL;
 }
 
@@ -155,20 +155,16 @@ static void start_warming(mapping *m)
     if (pages <= 0 || psize <= 0 ||
         warm_bytes + m->len > (size_t)pages / 4 * (size_t)psize)
         return;
-    span *sp = malloc(sizeof *sp);
-    if (!sp)
-        return;
-    sp->base = m->base;
-    sp->len = m->len;
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, populate, sp) == 0) {
+    m->refs++;
+    if (pthread_create(&t, &a, populate, m) == 0) {
         m->warmed = 1;
         warm_bytes += m->len;
     } else {
-        free(sp);
+        m->refs--;
     }
     pthread_attr_destroy(&a);
 }
