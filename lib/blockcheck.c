@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,10 +94,13 @@ int blockcheck_block(const unsigned char *b, size_t n)
  * The mapping shows the same page cache the system call reads, so a
  * writer's new blocks are seen alike; blocks past the file's length when
  * it was mapped are read through the kernel.  A table libxapian writes
- * (opened read-write) is never mapped.  Like any reader of a mapped
- * file, this one trusts the file not to be truncated while it is open:
- * libxapian's tables only grow, and this project replaces a table by
- * renaming a new directory into place, never by truncating it.
+ * (opened read-write) is never mapped.  libxapian's tables only grow,
+ * and this project replaces a table by renaming a new directory into
+ * place; but a file copied over a table in place is cut short while it
+ * is mapped, and reading a page past its new end raises SIGBUS.  That
+ * signal, met while a block is copied, makes the read go through the
+ * kernel instead (for that file from then on), which gives libxapian a
+ * short read and the caller an error naming the shard.
  *
  * A page of a mapping costs a fault on its first read, so each new
  * mapping is populated by a thread of its own, in the background, while
@@ -116,6 +121,8 @@ typedef struct mapping {
     int refs;               /* descriptors reading through it, and its
                                populating thread */
     int warmed;             /* counted in warm_bytes */
+    atomic_int cut;         /* the file was found shorter: read through
+                               the kernel from now on */
     struct mapping *next;
 } mapping;
 static mapping *fdmap[SLOTS];   /* valid while kind[fd] == MAPPED */
@@ -129,9 +136,53 @@ static size_t warm_bytes;       /* of the live mappings populated (under
 #define MADV_POPULATE_READ 22   /* Linux 5.14; older kernels say EINVAL */
 #endif
 
+/* The copy a thread is making from a mapping, for the SIGBUS handler. */
+/* (volatile: the copy must not be moved out from under it) */
+static _Thread_local sigjmp_buf *volatile copying;
+static struct sigaction before;     /* SIGBUS's handling until then */
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    sigjmp_buf *j = copying;
+    if (j) {
+        copying = NULL;
+        siglongjmp(*j, 1);      /* SA_NODEFER: nothing to unblock */
+    }
+    /* Not ours: as it would have been handled without us. */
+    sigaction(SIGBUS, &before, NULL);
+    if (before.sa_flags & SA_SIGINFO)
+        before.sa_sigaction(sig, si, uc);
+    else if (before.sa_handler != SIG_IGN && before.sa_handler != SIG_DFL)
+        before.sa_handler(sig);
+    else
+        raise(sig);
+}
+
 void blockcheck_warm(void)
 {
-    atomic_store(&warm, 1);
+    if (atomic_exchange(&warm, 1))
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &before);
+}
+
+/* Copies count bytes at offset of m into buf; -1 if the file turned out
+ * to be shorter (SIGBUS). */
+static int copy_block(mapping *m, void *buf, size_t count, off_t offset)
+{
+    sigjmp_buf j;
+    if (sigsetjmp(j, 0)) {
+        atomic_store(&m->cut, 1);
+        return -1;
+    }
+    copying = &j;
+    memcpy(buf, m->base + offset, count);
+    copying = NULL;
+    return 0;
 }
 
 static void unmap_file(mapping *m);
@@ -198,6 +249,7 @@ static mapping *map_file(int fd)
     m->len = (size_t)st.st_size;
     m->refs = 1;
     m->warmed = 0;
+    atomic_init(&m->cut, 0);
     m->next = mappings;
     mappings = m;
     start_warming(m);
@@ -286,8 +338,9 @@ ssize_t pread(int fd, void *buf, size_t count, off_t offset)
     if (count >= 2048 && count <= 65536 && !(count & (count - 1)) &&
         offset >= 0 && offset % (off_t)count == 0)
         k = kind_of(fd);
-    if (k == MAPPED && (size_t)offset + count <= fdmap[fd]->len) {
-        memcpy(buf, fdmap[fd]->base + offset, count);
+    if (k == MAPPED && (size_t)offset + count <= fdmap[fd]->len &&
+        !atomic_load_explicit(&fdmap[fd]->cut, memory_order_relaxed) &&
+        copy_block(fdmap[fd], buf, count, offset) == 0) {
         if (blockcheck_block(buf, count) != 0) {
             errno = EUCLEAN;
             return -1;
