@@ -136,8 +136,8 @@ static size_t warm_bytes;       /* of the live mappings populated (under
 #define MADV_POPULATE_READ 22   /* Linux 5.14; older kernels say EINVAL */
 #endif
 
-/* The copy a thread is making from a mapping, for the SIGBUS handler. */
-/* (volatile: the copy must not be moved out from under it) */
+/* The copy a thread is making from a mapping, for the SIGBUS handler
+ * (volatile: the copy must not be moved out from under it). */
 static _Thread_local sigjmp_buf *volatile copying;
 static struct sigaction before;     /* SIGBUS's handling until then */
 
