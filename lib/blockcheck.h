@@ -11,8 +11,10 @@
  * inside it, -1 if not. */
 int blockcheck_block(const unsigned char *b, size_t n);
 
-/* For a process that answers many queries: the tables it maps from now
- * on are read into memory in the background (see blockcheck.c). */
+/* For a process that answers many queries: from now on, tables opened
+ * read-only are read through shared mappings of their files, populated
+ * in the background; installs a SIGBUS handler for a table cut short
+ * while mapped (see blockcheck.c). */
 void blockcheck_warm(void);
 
 #endif
