@@ -1,7 +1,10 @@
 """A tally of checks for the Python test scripts: check() records one,
 printing "not ok - MESSAGE" when it fails; report() prints the totals and
-returns the exit status.  Also the gazetteer, as the tests read it."""
+returns the exit status.  Also the gazetteer, as the tests read it, and a
+server started on a free port."""
 import os
+import subprocess
+import time
 
 counts = {"passed": 0, "failed": 0}
 
@@ -30,3 +33,20 @@ def gazetteer():
         names[code] = name
         parent[code] = par
     return names, parent
+
+
+def start_web(bin_dir, db, log, *flags):
+    """policy-web on db at a free loopback port, its messages written to
+    the open file log: (process, port), port None if it did not say it
+    listens within 30 s.  The caller stops the process."""
+    w = subprocess.Popen([os.path.join(bin_dir, "policy-web"), "--db", db, "--port", "0",
+                          "--quiet", *flags], stdout=subprocess.DEVNULL, stderr=log)
+    for _ in range(300):
+        log.seek(0)
+        t = log.read()
+        if "http://127.0.0.1:" in t:
+            return w, int(t.split("http://127.0.0.1:")[1].split("/")[0])
+        if w.poll() is not None:
+            break
+        time.sleep(0.1)
+    return w, None

@@ -16,6 +16,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import start_web  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
 FIXTURES = os.path.join(ROOT, "fixtures")
@@ -718,17 +721,8 @@ def a_table_cut_short_under_a_running_server_is_an_error_not_a_crash(tmp):
     db = os.path.join(tmp, "cut-db")
     index(db, FIXTURES, jobs=2)
     log = open(os.path.join(tmp, "cut-web.log"), "w+")
-    w = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", db, "--port", "0",
-                          "--quiet"], stdout=subprocess.DEVNULL, stderr=log)
+    w, port = start_web(BIN, db, log)
     try:
-        port = None
-        for _ in range(300):
-            log.seek(0)
-            t = log.read()
-            if "http://127.0.0.1:" in t:
-                port = int(t.split("http://127.0.0.1:")[1].split("/")[0])
-                break
-            time.sleep(0.1)
         check(port is not None, "policy-web did not start")
         if port is None:
             return

@@ -23,7 +23,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report  # noqa: E402
+from checks import check, report, start_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -38,16 +38,7 @@ def main():
         subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "2", d],
                        check=True, capture_output=True)
         log = open(os.path.join(tmp, "web.log"), "w+")
-        web = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", db, "--port", "0",
-                                "--quiet"], stdout=subprocess.DEVNULL, stderr=log)
-        port = None
-        for _ in range(100):
-            log.seek(0)
-            t = log.read()
-            if "http://127.0.0.1:" in t:
-                port = int(t.split("http://127.0.0.1:")[1].split("/")[0])
-                break
-            time.sleep(0.1)
+        web, port = start_web(BIN, db, log)
         stop = threading.Event()
         stats = {"ok": 0, "bad": []}
         lock = threading.Lock()
