@@ -784,72 +784,121 @@ static int match_long(const char *needle, size_t n, size_t nchars,
     return rc;
 }
 
+/* What gram_lengths() has read so far, chunk by chunk. */
+typedef struct lengths_state {
+    const unsigned (*del)[2];
+    size_t ndel, hint;
+    uint32_t *l;
+    unsigned char *seen;          /* a passage listed twice is damage */
+    size_t cap, nlen, live;
+    uint64_t sum;                 /* of the live passages' lengths */
+    size_t nsum;                  /* live passages of length > 0 */
+    int rc;
+    char *err;
+} lengths_state;
+
+static void lengths_chunk(void *ctx, const char *v, size_t n)
+{
+    lengths_state *st = ctx;
+    if (st->rc)
+        return;
+    const unsigned char *p = (const unsigned char *)v, *end = p + n;
+    uint32_t doc = 0;
+    size_t at = 0;
+    while (p < end) {
+        uint32_t d, len;
+        if (!get_varint(&p, end, &d) || !get_varint(&p, end, &len)) {
+            st->rc = corrupt(st->err, "length");
+            return;
+        }
+        doc += d;
+        if (st->hint && doc >= st->hint) {  /* beyond the shard's last passage */
+            st->rc = corrupt(st->err, "length");
+            return;
+        }
+        if (doc >= st->cap) {
+            size_t nc = st->cap ? st->cap : 1024;
+            while (nc <= doc)
+                nc *= 2;
+            st->l = ps_xrealloc(st->l, nc * sizeof(uint32_t));
+            memset(st->l + st->cap, 0, (nc - st->cap) * sizeof(uint32_t));
+            st->seen = ps_xrealloc(st->seen, nc);
+            memset(st->seen + st->cap, 0, nc - st->cap);
+            st->cap = nc;
+        }
+        if (d == 0 || st->seen[doc]) {    /* docids ascend in a chunk */
+            st->rc = corrupt(st->err, "length");
+            return;
+        }
+        st->seen[doc] = 1;
+        st->l[doc] = len;
+        if (!gram_ranges_has(st->del, st->ndel, &at, doc)) {
+            st->live++;
+            st->sum += len;
+            st->nsum += len > 0;
+        }
+        if (doc + 1 > st->nlen)
+            st->nlen = doc + 1;
+    }
+}
+
+static void lengths_begin(lengths_state *st, const unsigned (*del)[2],
+                          size_t ndel, size_t hint, char *err)
+{
+    memset(st, 0, sizeof *st);
+    st->del = del;
+    st->ndel = ndel;
+    st->hint = hint;
+    st->err = err;
+    if (hint) {                   /* one allocation, not a doubling series */
+        st->cap = hint;
+        st->l = ps_xcalloc(hint, sizeof(uint32_t));
+        st->seen = ps_xcalloc(hint, 1);
+    }
+}
+
+static int lengths_end(lengths_state *st, uint32_t **len, size_t *nlen,
+                       size_t *live)
+{
+    free(st->seen);
+    *len = st->l;
+    *nlen = st->nlen;
+    if (live)
+        *live = st->live;
+    return st->rc;
+}
+
 int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
                  size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
                  size_t *live, char *err)
 {
-    *len = NULL;
-    *nlen = 0;
-    if (live)
-        *live = 0;
+    lengths_state st;
+    lengths_begin(&st, del, ndel, hint, err);
     ps_buf raw;
     ps_buf_init(&raw);
-    if (fetch(fctx, META_LENGTH, strlen(META_LENGTH), &raw, err) < 0) {
-        ps_buf_free(&raw);
-        return -1;
-    }
+    if (fetch(fctx, META_LENGTH, strlen(META_LENGTH), &raw, err) < 0)
+        st.rc = -1;
     chunks c = {(const unsigned char *)raw.data,
                 (const unsigned char *)raw.data + raw.len};
     const unsigned char *p, *end;
-    uint32_t *l = NULL;
-    unsigned char *seen = NULL;   /* a passage listed twice is damage */
-    size_t cap = 0;
-    if (hint) {                   /* one allocation, not a doubling series */
-        cap = hint;
-        l = ps_xcalloc(cap, sizeof(uint32_t));
-        seen = ps_xcalloc(cap, 1);
-    }
-    int rc = 0;
-    while (!rc && next_chunk(&c, &p, &end)) {
-        uint32_t doc = 0;
-        size_t at = 0;
-        while (p < end) {
-            uint32_t d, v;
-            if (!get_varint(&p, end, &d) || !get_varint(&p, end, &v)) {
-                rc = corrupt(err, "length");
-                break;
-            }
-            doc += d;
-            if (hint && doc >= hint) {    /* beyond the shard's last passage */
-                rc = corrupt(err, "length");
-                break;
-            }
-            if (doc >= cap) {
-                size_t nc = cap ? cap : 1024;
-                while (nc <= doc)
-                    nc *= 2;
-                l = ps_xrealloc(l, nc * sizeof(uint32_t));
-                memset(l + cap, 0, (nc - cap) * sizeof(uint32_t));
-                seen = ps_xrealloc(seen, nc);
-                memset(seen + cap, 0, nc - cap);
-                cap = nc;
-            }
-            if (d == 0 || seen[doc]) {   /* docids ascend in a chunk */
-                rc = corrupt(err, "length");
-                break;
-            }
-            seen[doc] = 1;
-            l[doc] = v;
-            if (live && !gram_ranges_has(del, ndel, &at, doc))
-                (*live)++;
-            if (doc + 1 > *nlen)
-                *nlen = doc + 1;
-        }
-    }
+    while (!st.rc && next_chunk(&c, &p, &end))
+        lengths_chunk(&st, (const char *)p, (size_t)(end - p));
     ps_buf_free(&raw);
-    free(seen);
-    *len = l;
-    return rc;
+    return lengths_end(&st, len, nlen, live);
+}
+
+int gram_lengths_scan(gram_scan scan, void *sctx, const unsigned (*del)[2],
+                      size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
+                      size_t *live, uint64_t *sum, size_t *nsum, char *err)
+{
+    lengths_state st;
+    lengths_begin(&st, del, ndel, hint, err);
+    if (scan(sctx, META_LENGTH, strlen(META_LENGTH), lengths_chunk, &st,
+             err) < 0)
+        st.rc = -1;
+    *sum = st.sum;
+    *nsum = st.nsum;
+    return lengths_end(&st, len, nlen, live);
 }
 
 void gram_ranges_encode(const unsigned (*r)[2], size_t n, ps_buf *out)

@@ -144,6 +144,17 @@ int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
 int gram_lengths(gram_fetch fetch, void *fctx, const unsigned (*del)[2],
                  size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
                  size_t *live, char *err);
+/* Calls cb(cbctx, value, n) for every metadata entry whose key starts
+ * with prefix, in key order; 0, or -1 with err set. */
+typedef int (*gram_scan)(void *ctx, const char *prefix, size_t plen,
+                         void (*cb)(void *cbctx, const char *v, size_t n),
+                         void *cbctx, char *err);
+/* gram_lengths() reading each chunk where scan finds it, without first
+ * copying them all into one buffer; *sum: the live passages' lengths
+ * added up, *nsum: how many of them are not 0. */
+int gram_lengths_scan(gram_scan scan, void *sctx, const unsigned (*del)[2],
+                      size_t ndel, size_t hint, uint32_t **len, size_t *nlen,
+                      size_t *live, uint64_t *sum, size_t *nsum, char *err);
 
 /* Deleted docid ranges, as stored under META_DELETED: encode appends
  * ranges to out; decode parses (caller frees *ranges). */

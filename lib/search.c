@@ -162,6 +162,15 @@ static void snap_release(snapshot *s)
         snap_free(s);
 }
 
+static int scan(void *ctx, const char *prefix, size_t plen,
+                void (*cb)(void *cbctx, const char *v, size_t n), void *cbctx,
+                char *err)
+{
+    fetch_ctx *f = ctx;
+    return xap_db_shard_scan(f->db, f->shard, prefix, plen, cb, cbctx, err) ==
+           XAP_OK ? 0 : -1;
+}
+
 /* Every shard's format mark (the combined database shows only the first
  * shard's metadata): formats PS_FORMAT_OLDEST_READ to PS_FORMAT_VERSION. */
 static int check_formats(xap_db *db, char *err)
@@ -216,13 +225,15 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
             return -1;
         }
         fetch_ctx f = {db, k, NULL};
-        size_t live;
+        size_t live, nsum;
+        uint64_t lsum;
         unsigned docs, last;
         if (xap_db_shard_doccount(db, k, &docs, &last, err) != XAP_OK)
             return -1;
         si->last = last;
-        if (gram_lengths(fetch, &f, (const unsigned (*)[2])si->del, si->ndel,
-                         (size_t)last + 1, &si->len, &si->nlen, &live, err) < 0) {
+        if (gram_lengths_scan(scan, &f, (const unsigned (*)[2])si->del,
+                              si->ndel, (size_t)last + 1, &si->len, &si->nlen,
+                              &live, &lsum, &nsum, err) < 0) {
             xap_name_shard(err, k);
             return -1;
         }
@@ -232,14 +243,8 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
                      "damaged (policy-index --check)", k, live, docs);
             return -1;
         }
-        size_t at = 0;      /* deleted passages do not count */
-        for (size_t d = 0; d < si->nlen; d++) {
-            if (si->len[d] && !gram_ranges_has((const unsigned (*)[2])si->del,
-                                               si->ndel, &at, (unsigned)d)) {
-                sum += si->len[d];
-                count++;
-            }
-        }
+        sum += (double)lsum;
+        count += (double)nsum;
     }
     s->avglen = count ? sum / count : 1;
     return 0;
