@@ -6,6 +6,7 @@
 #include "normalize.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,6 @@ static const uint16_t t2s_pairs[][2] = {
 
 static uint16_t *t2s_table;   /* 64K entries, 0 = unchanged */
 static const UNormalizer2 *nfkc_cf;
-/* For each BMP code point with a normalization boundary on both sides:
- * the offset of its folded UTF-8 form in fold_pool (length in fold_len);
- * fold_len 0xFF: no boundary on some side, fold it with its neighbours. */
-static uint32_t *fold_off;
-static uint8_t *fold_len;
-static char *fold_pool;
-/* ... and when that form is one code point and not a space: it, else 0. */
-static uint32_t *fold_one;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void)
@@ -40,13 +33,34 @@ static void init_tables(void)
                 u_errorName(st));
         abort();
     }
-    fold_off = ps_xmalloc(0x10000 * sizeof(uint32_t));
-    fold_len = ps_xmalloc(0x10000);
-    fold_one = ps_xcalloc(0x10000, sizeof(uint32_t));
+}
+
+/* The folded form of each code point of a 256-code-point page of the
+ * BMP, made the first time a text holds one of them: a query touches a
+ * page or two, and making all 256 pages cost every process milliseconds
+ * at its first normalization.  For a code point with a normalization
+ * boundary on both sides, its folded UTF-8 form is pool + off[c], len[c]
+ * bytes; len 0xFF: no boundary on some side, fold it with its
+ * neighbours.  one[c]: that form when it is one code point and not a
+ * space, else 0. */
+typedef struct fold_page {
+    uint32_t off[256];
+    uint8_t len[256];
+    uint32_t one[256];
+    char *pool;
+} fold_page;
+
+static fold_page *_Atomic fold_pages[256];
+static pthread_mutex_t fold_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static fold_page *make_page(uint32_t hi)
+{
+    fold_page *pg = ps_xcalloc(1, sizeof *pg);
     ps_buf pool;
     ps_buf_init(&pool);
-    for (uint32_t cp = 0; cp < 0x10000; cp++) {
-        fold_len[cp] = 0xFF;
+    for (uint32_t lo = 0; lo < 256; lo++) {
+        uint32_t cp = hi << 8 | lo;
+        pg->len[lo] = 0xFF;
         if ((cp >= 0xD800 && cp <= 0xDFFF) ||
             !unorm2_hasBoundaryBefore(nfkc_cf, (UChar32)cp) ||
             !unorm2_hasBoundaryAfter(nfkc_cf, (UChar32)cp))
@@ -65,15 +79,34 @@ static void init_tables(void)
         u_strToUTF8(o, sizeof o, &ol, v, vl, &e);
         if (U_FAILURE(e) || ol > 0xFE)
             continue;
-        fold_off[cp] = (uint32_t)pool.len;
-        fold_len[cp] = (uint8_t)ol;
+        pg->off[lo] = (uint32_t)pool.len;
+        pg->len[lo] = (uint8_t)ol;
         ps_buf_add(&pool, o, (size_t)ol);
         size_t k = 0;
         uint32_t one = ol ? ps_utf8_next(o, (size_t)ol, &k) : 0;
         if (ol && k == (size_t)ol && !ps_is_space(one))
-            fold_one[cp] = one;
+            pg->one[lo] = one;
     }
-    fold_pool = ps_buf_steal(&pool);
+    pg->pool = pool.data ? ps_buf_steal(&pool) : ps_xcalloc(1, 1);
+    return pg;
+}
+
+/* The page of cp (< 0x10000), made if it is not yet.  Pages live as
+ * long as the process (256 at most, about 2.3 KB each). */
+static const fold_page *fold_page_of(uint32_t cp)
+{
+    fold_page *pg = atomic_load_explicit(&fold_pages[cp >> 8],
+                                         memory_order_acquire);
+    if (pg)
+        return pg;
+    pthread_mutex_lock(&fold_lock);
+    pg = atomic_load_explicit(&fold_pages[cp >> 8], memory_order_relaxed);
+    if (!pg) {
+        pg = make_page(cp >> 8);
+        atomic_store_explicit(&fold_pages[cp >> 8], pg, memory_order_release);
+    }
+    pthread_mutex_unlock(&fold_lock);
+    return pg;
 }
 
 uint32_t norm_t2s(uint32_t cp)
@@ -107,13 +140,14 @@ static int fold_by_table(const char *s, size_t n, ps_buf *out)
             continue;
         }
         uint32_t cp = ps_utf8_next(s, n, &i);
-        if (cp >= 0x10000 || fold_len[cp] == 0xFF) {
+        const fold_page *pg = cp < 0x10000 ? fold_page_of(cp) : NULL;
+        if (!pg || pg->len[cp & 0xFF] == 0xFF) {
             out->len = base;
             if (out->data)
                 out->data[base] = '\0';
             return -1;
         }
-        ps_buf_add(out, fold_pool + fold_off[cp], fold_len[cp]);
+        ps_buf_add(out, pg->pool + pg->off[cp & 0xFF], pg->len[cp & 0xFF]);
     }
     if (!out->data)
         ps_buf_add(out, "", 0);
@@ -314,13 +348,15 @@ int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
             continue;
         }
         uint32_t cp = ps_utf8_next(s, n, &i);
-        if (cp < 0x10000 && fold_one[cp] && m.prev && !m.pending) {
-            put(&m, fold_pool + fold_off[cp], fold_len[cp], start, i);
-            m.prev = fold_one[cp];
+        const fold_page *pg = cp < 0x10000 ? fold_page_of(cp) : NULL;
+        uint32_t lo = cp & 0xFF;
+        if (pg && pg->one[lo] && m.prev && !m.pending) {
+            put(&m, pg->pool + pg->off[lo], pg->len[lo], start, i);
+            m.prev = pg->one[lo];
             continue;
         }
-        if (cp < 0x10000 && fold_len[cp] != 0xFF) {
-            feed(&m, fold_pool + fold_off[cp], fold_len[cp], start, i);
+        if (pg && pg->len[lo] != 0xFF) {
+            feed(&m, pg->pool + pg->off[lo], pg->len[lo], start, i);
             continue;
         }
         /* a run up to the next code point with a boundary before it */
