@@ -195,6 +195,10 @@ int dm_number(const char *s, char *out, size_t cap)
     }
     rx r;
     int ok = 0;
+    if (!f.data || !strstr(f.data, "号")) {   /* both forms end with it; */
+        ps_buf_free(&f);                   /* compiling them costs ms */
+        return 0;
+    }
     if (rx_open(&r, "^\\s*([\\p{Han}]{1,14}?)\\s*(?:[〔\\[【(（{]\\s*(\\d{4})\\s*"
                     "[〕\\]】)）}]|(\\d{4})\\s*年)\\s*第?\\s*0*(\\d{1,6})\\s*号\\s*$",
                 err) == 0) {

@@ -33,7 +33,7 @@ struct reg_gazetteer {
     strset *codes;        /* code -> index */
     strset *aliases;      /* alias -> index into alias_cands */
     cands *alias_cands;
-    size_t nalias;
+    size_t nalias, capalias;
     char **alias_names;
 };
 
@@ -43,9 +43,14 @@ static void add_alias(reg_gazetteer *g, const char *s, size_t n, int idx)
         return;
     int a = strset_get(g->aliases, s, n);
     if (a < 0) {
+        if (g->nalias == g->capalias) {   /* doubling: loading is linear */
+            g->capalias = g->capalias ? 2 * g->capalias : 1024;
+            g->alias_cands = ps_xrealloc(g->alias_cands,
+                                         g->capalias * sizeof(cands));
+            g->alias_names = ps_xrealloc(g->alias_names,
+                                         g->capalias * sizeof(char *));
+        }
         a = (int)g->nalias++;
-        g->alias_cands = ps_xrealloc(g->alias_cands, g->nalias * sizeof(cands));
-        g->alias_names = ps_xrealloc(g->alias_names, g->nalias * sizeof(char *));
         g->alias_cands[a].idx = NULL;
         g->alias_cands[a].n = 0;
         g->alias_names[a] = ps_xstrndup(s, n);
