@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #ifndef PS_DATA_DIR
 #define PS_DATA_DIR "data"
@@ -492,4 +495,25 @@ const char *ps_data_dir(void)
 {
     const char *d = getenv("POLICY_SEARCH_DATA");
     return d && *d ? d : PS_DATA_DIR;
+}
+
+void ps_heap_hugepages(size_t bytes)
+{
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    int pad = (int)(bytes < (1u << 30) ? bytes : (1u << 30));
+    mallopt(M_ARENA_MAX, 1);                /* the pool threads' too */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);    /* large blocks too */
+    mallopt(M_TRIM_THRESHOLD, pad);
+    mallopt(M_TOP_PAD, pad);
+    uintptr_t b0 = (uintptr_t)sbrk(0);
+    void *volatile grow = malloc(huge);     /* grows the heap by pad */
+    free(grow);
+    uintptr_t b1 = (uintptr_t)sbrk(0);
+    uintptr_t from = (b0 + huge - 1) & ~(huge - 1), to = b1 & ~(huge - 1);
+    if (b0 != (uintptr_t)-1 && to > from)
+        madvise((void *)from, to - from, MADV_HUGEPAGE);
+#else
+    (void)bytes;
+#endif
 }

@@ -115,4 +115,12 @@ static inline size_t ps_gallop(const uint32_t *a, size_t n, size_t from,
  * $POLICY_SEARCH_DATA, else the directory compiled in. */
 const char *ps_data_dir(void);
 
+/* For a short-lived process that allocates a few megabytes and exits:
+ * lets the kernel back the next bytes of the heap with huge pages (where
+ * it does so on request), one fault per 2 MB instead of one per 4 KB.
+ * A page fault costs microseconds; a one-off query took over a thousand.
+ * Call before anything else allocates much; does nothing where malloc is
+ * not glibc's or under AddressSanitizer. */
+void ps_heap_hugepages(size_t bytes);
+
 #endif

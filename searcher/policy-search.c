@@ -262,6 +262,8 @@ int main(int argc, char **argv)
     req.types = types;
     req.ntypes = nt;
     char err[PS_ERRLEN];
+    if (!batch)             /* one query and exit: see util.h */
+        ps_heap_hugepages((size_t)64 << 20);
     ana_res *res = ana_res_load(1, err);
     if (!res) {
         fprintf(stderr, "policy-search: %s\n", err);
