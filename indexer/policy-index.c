@@ -27,6 +27,7 @@
 #include "docmeta.h"
 #include "extract.h"
 #include "grams.h"
+#include "fdict.h"
 #include "index.h"
 #include "normalize.h"
 #include "numbers.h"
@@ -296,6 +297,12 @@ static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
         datalen = 0;            /* a damaged index, for tests */
     if (wk->cur && fault("grams", wk->cur, ferr))
         text = NULL;            /* passages the character index lacks */
+    if (wk->cur && fault("facets", wk->cur, ferr)) {
+        /* a coded facet value naming a member no dictionary has */
+        static const char bad[] = {FACET_CODED, 1, 1, '\xff', '\xff', '\xff',
+                                   '\x7f'};
+        xap_doc_set_value(doc, SLOT_FACETS, bad, sizeof bad);
+    }
     return ix_writer_add(wk->ixw, doc, text, len, data, datalen, wk->err) < 0;
 }
 

@@ -18,43 +18,6 @@
 
 /* ---- varints ---- */
 
-static void put_varint(ps_buf *b, uint32_t v)
-{
-    char tmp[5];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (char)v;
-    ps_buf_add(b, tmp, n);
-}
-
-/* Reads a varint at *p (< end); 0 at a truncated or overlong one. */
-static inline int get_varint(const unsigned char **p,
-                             const unsigned char *end, uint32_t *v)
-{
-    if (*p < end && **p < 0x80) {       /* most are one byte */
-        *v = *(*p)++;
-        return 1;
-    }
-    if (end - *p >= 2 && (*p)[1] < 0x80) {      /* positions: often two */
-        *v = ((*p)[0] & 0x7fu) | (uint32_t)(*p)[1] << 7;
-        *p += 2;
-        return 1;
-    }
-    uint32_t x = 0;
-    for (int shift = 0; shift < 35 && *p < end; shift += 7) {
-        unsigned char c = *(*p)++;
-        x |= (uint32_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = x;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The end of a passage's positions in a bigram entry: the first zero
  * byte at or after p (no byte of a varint >= 1 is zero), or end when
  * there is none.  With tf, adds the varints before it (each ends at a
@@ -283,8 +246,8 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
         pos++;
     }
     b->bytes += after - before;
-    put_varint(&b->lengths, docid - b->len_last);
-    put_varint(&b->lengths, pos);
+    ps_buf_varint(&b->lengths, docid - b->len_last);
+    ps_buf_varint(&b->lengths, pos);
     if (!b->len_last)
         b->len_first = docid;
     b->len_last = docid;
@@ -505,7 +468,7 @@ static int decode_bigram(const ps_buf *raw, plist *pl, const uint32_t *keep,
         uint32_t doc = 0;
         while (p < end) {
             uint32_t d, v;
-            if (!get_varint(&p, end, &d))
+            if (!ps_get_varint(&p, end, &d))
                 return corrupt(err, "bigram");
             doc += d;
             if (doc <= last && last)
@@ -536,7 +499,7 @@ static int decode_bigram(const ps_buf *raw, plist *pl, const uint32_t *keep,
             uint32_t pos = 0;
             int first = 1;
             for (;;) {
-                if (!get_varint(&p, end, &v))
+                if (!ps_get_varint(&p, end, &v))
                     return corrupt(err, "bigram");
                 if (v == 0)
                     break;
@@ -610,7 +573,7 @@ static int match_single(const char *needle, size_t n, int bigram,
         uint32_t doc = 0;
         while (p < end) {
             uint32_t d, tf = 0;
-            if (!get_varint(&p, end, &d)) {
+            if (!ps_get_varint(&p, end, &d)) {
                 rc = corrupt(err, what);
                 break;
             }
@@ -622,7 +585,7 @@ static int match_single(const char *needle, size_t n, int bigram,
                 out_of_keep = ki == nkeep || keep[ki] != doc;
             }
             if (!bigram) {
-                if (!get_varint(&p, end, &tf)) {
+                if (!ps_get_varint(&p, end, &tf)) {
                     rc = corrupt(err, what);
                     break;
                 }
@@ -807,7 +770,7 @@ static void lengths_chunk(void *ctx, const char *v, size_t n)
     size_t at = 0;
     while (p < end) {
         uint32_t d, len;
-        if (!get_varint(&p, end, &d) || !get_varint(&p, end, &len)) {
+        if (!ps_get_varint(&p, end, &d) || !ps_get_varint(&p, end, &len)) {
             st->rc = corrupt(st->err, "length");
             return;
         }
@@ -905,8 +868,8 @@ void gram_ranges_encode(const unsigned (*r)[2], size_t n, ps_buf *out)
 {
     unsigned last = 0;
     for (size_t i = 0; i < n; i++) {
-        put_varint(out, r[i][0] - last);
-        put_varint(out, r[i][1] - r[i][0]);
+        ps_buf_varint(out, r[i][0] - last);
+        ps_buf_varint(out, r[i][1] - r[i][0]);
         last = r[i][1];
     }
 }
@@ -920,7 +883,7 @@ int gram_ranges_decode(const char *s, size_t n, unsigned (**ranges)[2],
     unsigned last = 0;
     while (p < end) {
         uint32_t a, b;
-        if (!get_varint(&p, end, &a) || !get_varint(&p, end, &b)) {
+        if (!ps_get_varint(&p, end, &a) || !ps_get_varint(&p, end, &b)) {
             free(r);
             *ranges = NULL;
             *nranges = 0;
@@ -986,10 +949,10 @@ void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
 void gram_segs_encode(const gram_seg *sg, size_t n, ps_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
-        put_varint(out, sg[i].first);
-        put_varint(out, sg[i].last - sg[i].first);
-        put_varint(out, sg[i].passages);
-        put_varint(out, sg[i].level);
+        ps_buf_varint(out, sg[i].first);
+        ps_buf_varint(out, sg[i].last - sg[i].first);
+        ps_buf_varint(out, sg[i].passages);
+        ps_buf_varint(out, sg[i].level);
     }
 }
 
@@ -1001,8 +964,8 @@ int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
     uint32_t prev_last = 0;
     while (p < end) {
         uint32_t f, span, np, lv;
-        if (!get_varint(&p, end, &f) || !get_varint(&p, end, &span) ||
-            !get_varint(&p, end, &np) || !get_varint(&p, end, &lv) ||
+        if (!ps_get_varint(&p, end, &f) || !ps_get_varint(&p, end, &span) ||
+            !ps_get_varint(&p, end, &np) || !ps_get_varint(&p, end, &lv) ||
             f == 0 || f <= prev_last || f + span < f || lv > 64) {
             free(sg);
             *segs = NULL;
@@ -1122,19 +1085,19 @@ static int append_chunk(ps_buf *out, uint32_t *last, const char *v, size_t n,
     size_t at = 0;
     while (s < end) {
         uint32_t d, x;
-        if (!get_varint(&s, end, &d))
+        if (!ps_get_varint(&s, end, &d))
             return -1;
         doc += d;
         if (doc <= *last && *last)
             return -1;
         const unsigned char *payload = s;
         do {
-            if (!get_varint(&s, end, &x))
+            if (!ps_get_varint(&s, end, &x))
                 return -1;
         } while (positions && x != 0);
         if (doc < lo || doc > hi || gram_ranges_has(del, ndel, &at, doc))
             continue;
-        put_varint(out, doc - *last);
+        ps_buf_varint(out, doc - *last);
         ps_buf_add(out, (const char *)payload, (size_t)(s - payload));
         *last = doc;
         (*kept)++;
@@ -1484,7 +1447,7 @@ int gram_check_chunk(const char *key, size_t klen, const char *val,
     int n = 0;
     while (p < end) {
         uint32_t d, v;
-        if (!get_varint(&p, end, &d) || (n && d == 0))
+        if (!ps_get_varint(&p, end, &d) || (n && d == 0))
             return corrupt(err, bigram ? "bigram" : "unigram");
         doc += d;
         if (doc < last || doc > maxdoc || doc == 0) {
@@ -1500,13 +1463,13 @@ int gram_check_chunk(const char *key, size_t klen, const char *val,
         last = doc;
         n++;
         if (unigram) {
-            if (!get_varint(&p, end, &v) || v == 0)
+            if (!ps_get_varint(&p, end, &v) || v == 0)
                 return corrupt(err, "unigram");
             continue;
         }
         int npos = 0;
         for (;;) {
-            if (!get_varint(&p, end, &v))
+            if (!ps_get_varint(&p, end, &v))
                 return corrupt(err, "bigram");
             if (v == 0)
                 break;

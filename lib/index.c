@@ -3,6 +3,7 @@
  */
 #define _DEFAULT_SOURCE
 #include "index.h"
+#include "fdict.h"
 #include "grams.h"
 #include "normalize.h"
 #include "schema.h"
@@ -267,6 +268,9 @@ struct ix_writer {
     size_t nsegs;
     size_t merges;
     size_t run_passages;    /* passages committed by this writer */
+    fdict *facets;          /* the shard's facet dictionary (fdict.h) */
+    int facets_dirty;       /* members added since the last commit */
+    ps_buf coded;           /* a passage's coded facet value */
     int changed;
     char err[PS_ERRLEN];    /* of the last failed metadata write */
 };
@@ -290,16 +294,16 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
         ix_writer_close(w);
         return NULL;
     }
-    /* Format 5 is upgraded in place (schema.h): the mark changes with
-     * the first commit. */
-    if (strcmp(ver, "5") == 0 &&
-        xap_wdb_set_metadata(w->w, META_VERSION, PS_FORMAT_VERSION, err) !=
-            XAP_OK) {
+    /* Formats 5 and 6 are upgraded in place (schema.h): the mark
+     * changes with the first commit. */
+    int older = strcmp(ver, "5") == 0 || strcmp(ver, "6") == 0;
+    if (older && xap_wdb_set_metadata(w->w, META_VERSION, PS_FORMAT_VERSION,
+                                      err) != XAP_OK) {
         free(ver);
         ix_writer_close(w);
         return NULL;
     }
-    if (*ver && strcmp(ver, "5") != 0 && strcmp(ver, PS_FORMAT_VERSION) != 0) {
+    if (*ver && !older && strcmp(ver, PS_FORMAT_VERSION) != 0) {
         snprintf(err, PS_ERRLEN, "%s: index format %.20s, this build writes %s; "
                  "index the documents into a new --db (searching the old one "
                  "still works)", path, ver, PS_FORMAT_VERSION);
@@ -338,6 +342,16 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
         return NULL;
     }
     free(v);
+    v = NULL;
+    w->facets = fdict_create();
+    if (xap_wdb_get_metadata_n(w->w, META_FACETDICT, &v, &vl, err) != XAP_OK ||
+        fdict_load(w->facets, v, vl) < 0) {
+        free(v);
+        snprintf(err, PS_ERRLEN, "%s: cannot read the facet dictionary", path);
+        ix_writer_close(w);
+        return NULL;
+    }
+    free(v);
     w->grams = gram_batch_create();
     return w;
 }
@@ -348,6 +362,8 @@ void ix_writer_close(ix_writer *w)
         return;
     xap_wdb_close(w->w);
     gram_batch_destroy(w->grams);
+    fdict_destroy(w->facets);
+    ps_buf_free(&w->coded);
     free(w->del);
     free(w->segs);
     free(w->db);
@@ -359,6 +375,15 @@ int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
 {
     unsigned docid;
     char key[6];
+    size_t fl, added = 0;
+    char *fv = xap_doc_value(doc, SLOT_FACETS, &fl);
+    if (fl && !fdict_coded(fv, fl)) {
+        fdict_encode(w->facets, fv, fl, &w->coded, &added);
+        xap_doc_set_value(doc, SLOT_FACETS, w->coded.data, w->coded.len);
+        if (added)
+            w->facets_dirty = 1;
+    }
+    free(fv);
     if (xap_wdb_add(w->w, doc, &docid, err) != XAP_OK)
         return -1;
     ps_data_key(docid, key);
@@ -535,8 +560,18 @@ int ix_writer_commit(ix_writer *w, size_t *passages, char *err)
         ps_buf_free(&b);
         w->del_dirty = 0;
     }
+    if (!bad && w->facets_dirty) {
+        ps_buf b;
+        ps_buf_init(&b);
+        fdict_save(w->facets, &b);
+        bad = xap_wdb_set_metadata_n(w->w, META_FACETDICT,
+                                     strlen(META_FACETDICT),
+                                     b.data ? b.data : "", b.len, err) != XAP_OK;
+        ps_buf_free(&b);
+    }
     if (bad || xap_wdb_commit(w->w, err) != XAP_OK)
         return -1;
+    w->facets_dirty = 0;
     w->pending = 0;
     w->run_passages += sg.passages;
     if (passages)
@@ -704,6 +739,47 @@ static int check_data(void *ctx, const char *key, size_t klen, const char *val,
 /* Every document that has passages has its file record (else the next
  * run adds its passages again) and its metadata record (the searcher
  * reads it for every hit). */
+typedef struct facets_check {
+    check_ctx *c;
+    fdict *d;
+    size_t bad;
+    unsigned first;           /* the first passage whose value is bad */
+} facets_check;
+
+static void check_facet_value(void *ctx, unsigned docid, const char *v,
+                              size_t n)
+{
+    facets_check *f = ctx;
+    if (fdict_coded(v, n) && fdict_each(f->d, v, n, NULL, NULL) < 0 &&
+        !f->bad++)
+        f->first = docid;
+}
+
+/* The facet dictionary reads, and every coded facet value reads with
+ * it. */
+static void check_facets(check_ctx *c, xap_wdb *w)
+{
+    char err[PS_ERRLEN];
+    char *v = NULL;
+    size_t vl = 0;
+    facets_check f = {c, fdict_create(), 0, 0};
+    if (xap_wdb_get_metadata_n(w, META_FACETDICT, &v, &vl, err) != XAP_OK)
+        check_fail(c, err);
+    else if (fdict_load(f.d, v, vl) < 0)
+        check_fail(c, "the facet dictionary does not decode");
+    else if (xap_wdb_values(w, SLOT_FACETS, check_facet_value, &f, err) !=
+             XAP_OK)
+        check_fail(c, err);
+    else if (f.bad) {
+        snprintf(err, sizeof err, "%zu facet value%s (the first of passage "
+                 "%u) do%s not decode with the facet dictionary", f.bad,
+                 f.bad == 1 ? "" : "s", f.first, f.bad == 1 ? "es" : "");
+        check_fail(c, err);
+    }
+    free(v);
+    fdict_destroy(f.d);
+}
+
 static void check_doc_records(check_ctx *c, xap_wdb *w)
 {
     static const char *const pfx[] = {META_FILE, META_DOC};
@@ -866,12 +942,14 @@ int ix_check(const char *db, int wait)
         c.docs = strset_create();
         char *ver = NULL;
         if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
-            (strcmp(ver, "5") != 0 && strcmp(ver, PS_FORMAT_VERSION) != 0)) {
-            snprintf(err, sizeof err, "format mark '%.20s', expected '5' or "
-                     "'%s'", ver ? ver : "", PS_FORMAT_VERSION);
+            (strcmp(ver, "5") != 0 && strcmp(ver, "6") != 0 &&
+             strcmp(ver, PS_FORMAT_VERSION) != 0)) {
+            snprintf(err, sizeof err, "format mark '%.20s', expected '5', "
+                     "'6' or '%s'", ver ? ver : "", PS_FORMAT_VERSION);
             check_fail(&c, err);
         }
         free(ver);
+        check_facets(&c, w);
         c.maxdoc = xap_wdb_lastdocid(w);
         gram_seg *segs = NULL;
         size_t nsegs = 0;

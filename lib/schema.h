@@ -38,13 +38,18 @@
  *      its terms, so format-5 indexes are read, and a writer upgrades
  *      one in place (its mark becomes 6 with its first commit; passages
  *      written before keep three parts).
+ *   7  SLOT_FACETS values are coded (fdict.h): each member a number in
+ *      the shard's facet dictionary (META_FACETDICT), a few bytes a
+ *      passage instead of about seventy.  Readers take textual values
+ *      too, so formats 4 to 6 are read, and a writer upgrades a format-5
+ *      or format-6 shard in place (its old passages keep their text).
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
 
 #include <stddef.h>
 
-#define PS_FORMAT_VERSION "6"
+#define PS_FORMAT_VERSION "7"
 /* The oldest format this build reads. */
 #define PS_FORMAT_OLDEST_READ 4
 
@@ -63,7 +68,8 @@
 #define SLOT_FACETS 1     /* region codes (sorted, with ancestors) ','
                              FACET_SEP sector names ',' FACET_SEP units ','
                              FACET_SEP agencies FACET_MEMBER FACET_SEP type
-                             FACET_SEP year (formats 6 on: six parts) */
+                             FACET_SEP year (formats 6 on: six parts);
+                             from format 7 coded (fdict.h) */
 #define FACET_SEP '\x1e'
 #define FACET_MEMBER '\x1f'   /* between agencies (names may hold ',') */
 #define FACET_PARTS 6
@@ -93,6 +99,8 @@
 #define META_SEGMENTS "policy-search:segments"  /* the segment list */
 #define META_DATA "d:"    /* + BE32 docid: the passage's JSON */
 #define META_DELETED "policy-search:deleted"  /* docid ranges */
+#define META_FACETDICT "policy-search:facets"  /* the members of coded
+                                                  SLOT_FACETS values */
 
 /* The META_DATA key of a passage. */
 static inline void ps_data_key(unsigned docid, char out[6])

@@ -26,6 +26,7 @@
  */
 #include "search.h"
 #include "docmeta.h"
+#include "fdict.h"
 #include "blockcheck.h"
 #include "dset.h"
 #include "vrange.h"
@@ -56,6 +57,7 @@ typedef struct shard_info {
     size_t nlen;
     unsigned (*del)[2];
     size_t ndel;
+    fdict *facets;            /* members of its coded facet values */
 } shard_info;
 
 /* One committed state of the index, immutable once built and shared by
@@ -140,6 +142,7 @@ static void snap_free(snapshot *s)
     for (size_t i = 0; i < s->nshards; i++) {
         free(s->shards[i].len);
         free(s->shards[i].del);
+        fdict_destroy(s->shards[i].facets);
     }
     free(s->shards);
     free(s->revs);
@@ -222,6 +225,17 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
         if (bad) {
             snprintf(err, PS_ERRLEN, "shard %zu: corrupt list of deleted "
                      "passages", k);
+            return -1;
+        }
+        si->facets = fdict_create();
+        if (xap_db_shard_metadata(db, k, META_FACETDICT, strlen(META_FACETDICT),
+                                  &v, &vl, err) != XAP_OK)
+            return -1;
+        bad = fdict_load(si->facets, v, vl);
+        free(v);
+        if (bad) {
+            snprintf(err, PS_ERRLEN, "shard %zu: corrupt facet dictionary "
+                     "(policy-index --check)", k);
             return -1;
         }
         fetch_ctx f = {db, k, NULL};
@@ -2158,14 +2172,38 @@ typedef struct shard_count {
     tally *tl;
     size_t *at;               /* this shard's i-th passage: ids[at[i]] */
     part_memo memo[FACET_PARTS];
+    const fdict *facets;      /* the shard's dictionary */
+    unsigned *members;        /* member id -> passages counted */
+    size_t shard;
     int rc;
     char err[PS_ERRLEN];
 } shard_count;
 
+/* A dictionary member's part (0-5) is its tally's index. */
+_Static_assert(P_REGION == 0 && P_SECTOR == 1 && P_UNIT == 2 &&
+               P_AGENCY == 3 && P_TYPE == 4 && P_YEAR == 5,
+               "facet parts in SLOT_FACETS order");
+
+static void member_cb(void *ctx, uint32_t id)
+{
+    ((unsigned *)ctx)[id]++;
+}
+
 static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 {
     shard_count *c = ctx;
-    c->whole[c->at[i]] = tally_value(c->tl, v, n, 1, 0, c->memo) >= FACET_PARTS;
+    if (!fdict_coded(v, n)) {
+        c->whole[c->at[i]] = tally_value(c->tl, v, n, 1, 0, c->memo) >=
+                             FACET_PARTS;
+        return;
+    }
+    int parts = fdict_each(c->facets, v, n, member_cb, c->members);
+    if (parts < 0 && !c->rc) {
+        c->rc = -1;
+        snprintf(c->err, PS_ERRLEN, "shard %zu: corrupt facet value "
+                 "(policy-index --check)", c->shard);
+    }
+    c->whole[c->at[i]] = parts >= FACET_PARTS;
 }
 
 static void count_shard(void *ctx, size_t k)
@@ -2183,8 +2221,19 @@ static void count_shard(void *ctx, size_t k)
             c->at[m++] = i;
         }
     }
-    c->rc = xap_db_shard_values(c->db, k, SLOT_FACETS, local, m, count_cb, c,
-                                c->err) == XAP_OK ? 0 : -1;
+    size_t nm = fdict_count(c->facets);
+    c->members = ps_xcalloc(nm ? nm : 1, sizeof(unsigned));
+    if (xap_db_shard_values(c->db, k, SLOT_FACETS, local, m, count_cb, c,
+                            c->err) != XAP_OK)
+        c->rc = -1;
+    for (uint32_t id = 0; id < nm; id++)
+        if (c->members[id]) {
+            size_t len;
+            const char *name = fdict_name(c->facets, id, &len);
+            tally_bump(&c->tl[fdict_part(c->facets, id)], name, len,
+                       c->members[id], 0);
+        }
+    free(c->members);
     free(local);
     free(c->at);
 }
@@ -2203,6 +2252,8 @@ static int count_values(srch_engine *e, const dset *base, tally tl[NPARTS],
         c[k].n = base->n;
         c[k].nshards = ns;
         c[k].whole = whole;
+        c[k].facets = e->snap->shards[k].facets;
+        c[k].shard = k;
         c[k].tl = k ? own + k * NPARTS : tl;
         for (int p = 0; k && p < NPARTS; p++)
             c[k].tl[p].idx = strset_create();
@@ -2406,6 +2457,25 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
                   ps_xcalloc(base->n ? base->n : 1, sizeof(size_t))};
     rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, vals_cb, &c,
                        err) == XAP_OK ? 0 : -1;
+    ps_buf text;              /* a coded value as text (fdict.h) */
+    ps_buf_init(&text);
+    for (size_t i = 0; i < base->n && rc == 0; i++) {
+        if (!c.v[i] || !fdict_coded(c.v[i], c.len[i]))
+            continue;
+        size_t s;
+        unsigned local;
+        ps_local_docid(base->ids[i], e->snap->nshards, &s, &local);
+        if (fdict_text(e->snap->shards[s].facets, c.v[i], c.len[i], &text) < 0) {
+            snprintf(err, PS_ERRLEN, "shard %zu: corrupt facet value "
+                     "(policy-index --check)", s);
+            rc = -1;
+            break;
+        }
+        free(c.v[i]);
+        c.len[i] = text.len;
+        c.v[i] = ps_xstrndup(text.data, text.len);
+    }
+    ps_buf_free(&text);
     for (size_t j = 0; j < base->n; j++) {
         size_t i = AT(j);
         if (rc == 0 && c.v[i])

@@ -546,3 +546,15 @@ void ps_reexec_with_huge_pages(char **argv)
     (void)argv;
 #endif
 }
+
+void ps_buf_varint(ps_buf *b, uint32_t v)
+{
+    char tmp[5];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (char)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (char)v;
+    ps_buf_add(b, tmp, n);
+}

@@ -41,6 +41,34 @@ void ps_buf_add_json(ps_buf *b, const char *s, size_t n);
 void ps_buf_add_html(ps_buf *b, const char *s, size_t n);
 /* Gives up ownership of the data; caller frees with free(). */
 char *ps_buf_steal(ps_buf *b);
+/* LEB128 varints: appends v to b; reads one at *p (< end), 0 at a
+ * truncated or overlong one. */
+void ps_buf_varint(ps_buf *b, uint32_t v);
+static inline int ps_get_varint(const unsigned char **p,
+                                const unsigned char *end, uint32_t *v)
+{
+    if (*p < end && **p < 0x80) {       /* most are one byte */
+        *v = *(*p)++;
+        return 1;
+    }
+    if (end - *p >= 2 && (*p)[1] < 0x80) {      /* positions: often two */
+        *v = ((*p)[0] & 0x7fu) | (uint32_t)(*p)[1] << 7;
+        *p += 2;
+        return 1;
+    }
+    uint32_t x = 0;
+    for (int shift = 0; shift < 35 && *p < end; shift += 7) {
+        unsigned char c = *(*p)++;
+        x |= (uint32_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
 /* Appends s[0..n) with control characters (C0, DEL, C1) and backslashes
  * escaped as \\xNN: safe to print on a terminal or into a log line. */
 void ps_buf_add_escaped(ps_buf *b, const char *s, size_t n);

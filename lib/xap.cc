@@ -352,6 +352,21 @@ xap_status xap_wdb_metadata_scan(xap_wdb *w, const char *prefix, size_t plen,
     XAP_CATCH
 }
 
+xap_status xap_wdb_values(xap_wdb *w, unsigned slot,
+                          void (*cb)(void *ctx, unsigned docid, const char *v,
+                                     size_t n),
+                          void *ctx, char *err)
+{
+    XAP_TRY
+    for (auto v = w->rep.valuestream_begin(slot);
+         v != w->rep.valuestream_end(slot); ++v) {
+        const std::string val = *v;
+        cb(ctx, v.get_docid(), val.data(), val.size());
+    }
+    return XAP_OK;
+    XAP_CATCH
+}
+
 xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
                                  void *ctx, char *err)
@@ -414,6 +429,13 @@ void xap_doc_set_value(xap_doc *d, unsigned slot, const char *v, size_t n)
 void xap_doc_set_data(xap_doc *d, const char *v, size_t n)
 {
     d->rep.set_data(std::string(v, n));
+}
+
+char *xap_doc_value(const xap_doc *d, unsigned slot, size_t *n)
+{
+    std::string v = d->rep.get_value(slot);
+    *n = v.size();
+    return dup_string(v);
 }
 
 xap_status xap_compact(const char *src, const char *dst, char *err)

@@ -72,6 +72,11 @@ xap_status xap_wdb_metadata_scan(xap_wdb *w, const char *prefix, size_t plen,
                                            size_t klen, const char *val,
                                            size_t vlen),
                                  void *ctx, char *err);
+/* Calls cb with every value in slot, in docid order. */
+xap_status xap_wdb_values(xap_wdb *w, unsigned slot,
+                          void (*cb)(void *ctx, unsigned docid, const char *v,
+                                     size_t n),
+                          void *ctx, char *err);
 /* Calls cb for every metadata key starting with prefix. */
 xap_status xap_wdb_metadata_keys(xap_wdb *w, const char *prefix,
                                  void (*cb)(void *ctx, const char *key),
@@ -87,6 +92,8 @@ void xap_doc_clear(xap_doc *d);
 void xap_doc_add_boolean(xap_doc *d, const char *t, size_t n);
 void xap_doc_set_value(xap_doc *d, unsigned slot, const char *v, size_t n);
 void xap_doc_set_data(xap_doc *d, const char *v, size_t n);
+/* A copy of the value in slot ("" when none; caller frees), *n bytes. */
+char *xap_doc_value(const xap_doc *d, unsigned slot, size_t *n);
 
 /* Writes a compacted copy of the glass database at src to dst (which
  * must not exist), keeping document ids. */

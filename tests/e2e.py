@@ -599,8 +599,10 @@ def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
 @test
 def passages_missing_from_the_character_index_or_records_are_named(tmp):
     # Totals that disagree (a passage the database holds but the
-    # character index does not list) and a document without its metadata
-    # record: the searcher refuses with the shard, --check says DAMAGED.
+    # character index does not list), a document without its metadata
+    # record and passages whose coded facets name members the shard's
+    # dictionary lacks: the searcher refuses with the shard, --check says
+    # DAMAGED.
     d = os.path.join(tmp, "damage-docs")
     shutil.copytree(FIXTURES, d)
     name = sorted(n for n in os.listdir(d) if n.endswith(".txt"))[0]
@@ -608,7 +610,9 @@ def passages_missing_from_the_character_index_or_records_are_named(tmp):
             ("grams", rb"shard \d+: the character index lists \d+ passages, "
                       rb"the database holds \d+", b"the character index lists"),
             ("doc-record", rb"shard \d+: passage \d+ matches but the record of "
-                           rb"its document is missing", b"no metadata record")):
+                           rb"its document is missing", b"no metadata record"),
+            ("facets", rb"shard \d+: corrupt facet value",
+             b"not decode with the facet dictionary")):
         db = os.path.join(tmp, "db-" + fault)
         env = dict(os.environ, PS_FAULT=fault + ":" + name)
         subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
@@ -760,19 +764,25 @@ def a_table_cut_short_under_a_running_server_is_an_error_not_a_crash(tmp):
         w.wait()
 
 
-FORMAT5_DOCS = ["official-0%d.txt" % i for i in range(6)] + ["news-00.txt", "page-00.html"]
+OLD_FORMAT_DOCS = ["official-0%d.txt" % i for i in range(6)] + ["news-00.txt", "page-00.html"]
 
 
 @test
-def a_format_5_index_is_read_and_upgraded_in_place(tmp):
-    # tests/data/format5: an index the format-5 build wrote of eight
+def indexes_of_formats_5_and_6_are_read_and_upgraded_in_place(tmp):
+    # tests/data/formatN: an index the format-N build wrote of eight
     # documents of tests/data/meta.  This build answers from it as from an
-    # index of its own (agency, type and year facets from the old
-    # passages' terms), and adding to it upgrades it in place: old and new
-    # passages answer alike.
+    # index of its own (format 5: agency, type and year facets from the
+    # old passages' terms; format 6: facet values as text, not coded), and
+    # adding to it upgrades it in place: old and new passages answer alike.
+    for fmt in (5, 6):
+        old_format_is_read_and_upgraded(os.path.join(tmp, "f%d" % fmt), fmt)
+
+
+def old_format_is_read_and_upgraded(tmp, fmt):
     import tarfile
-    top = os.path.join(tmp, "format5")
-    with tarfile.open(os.path.join(ROOT, "tests", "data", "format5", "index.tar.gz")) as t:
+    top = os.path.join(tmp, "format%d" % fmt)
+    with tarfile.open(os.path.join(ROOT, "tests", "data", "format%d" % fmt,
+                                   "index.tar.gz")) as t:
         t.extractall(top)
     old = os.path.join(top, "index")
     meta = os.path.join(ROOT, "tests", "data", "meta")
@@ -783,6 +793,7 @@ def a_format_5_index_is_read_and_upgraded_in_place(tmp):
             shutil.copy(os.path.join(meta, n), to)
 
     def same(a, b, what):
+        what = "format %d: %s" % (fmt, what)
         for q in ["", "发展", '"人民政府"', "通知", "赤峰"]:
             for flags in ([], ["--group", "doc"], ["--sort", "date"], ["--from", "2024"],
                           ["--agency", "内蒙古自治区人民政府"], ["--type", "通知"]):
@@ -796,17 +807,18 @@ def a_format_5_index_is_read_and_upgraded_in_place(tmp):
               "%s: no agency/year/type facets: %r" % (what, list(got)))
 
     docs, more = os.path.join(top, "docs"), os.path.join(top, "more")
-    copy(FORMAT5_DOCS, docs)
+    copy(OLD_FORMAT_DOCS, docs)
     fresh = os.path.join(top, "fresh")
     index(fresh, docs)
-    same(old, fresh, "format 5 as read")
+    same(old, fresh, "as read")
+    run(os.path.join(BIN, "policy-index"), "--check", old)
     # Documents of another folder: the old ones stay as written.
     copy(["official-06.txt", "news-01.txt", "official-17.txt"], more)
     p = run(os.path.join(BIN, "policy-index"), "--db", old, more)
     check(b"3 indexed, 0 unchanged, 0 removed" in p.stderr, p.stderr.decode()[-300:])
     check(search(old, "", "--limit", "0")["total"] ==
           search(fresh, "", "--limit", "0")["total"] + search_total(more, top),
-          "the old passages did not stay")
+          "format %d: the old passages did not stay" % fmt)
     run(os.path.join(BIN, "policy-index"), "--check", old)
     fresh2 = os.path.join(top, "fresh2")
     index(fresh2, docs, more)

@@ -22,6 +22,7 @@
 #include "vrange.h"
 #include "blockcheck.h"
 #include "dset.h"
+#include "fdict.h"
 
 #include "testhelp.h"
 
@@ -944,6 +945,100 @@ static void test_format_check(const ana_res *res)
     CHECK(system(cmd) == 0);
 }
 
+static void count_member(void *ctx, uint32_t id)
+{
+    ((unsigned *)ctx)[id]++;
+}
+
+/* Coded facet values: the same members, parts and order as the text,
+ * through a dictionary stored and read back; damage is refused. */
+static void test_fdict(void)
+{
+    static const char *const values[] = {
+        "150400,150000\x1e" "生态环保,农牧业\x1e" "亩,元\x1e"
+            "赤峰市人民政府\x1f" "赤峰市林业和草原局\x1e" "通知\x1e" "2025",
+        "\x1e\x1e\x1e\x1e\x1e",
+        "150000,,150000\x1e\x1e" "万吨\x1e\x1e\x1e" "2024",
+        "150400\x1e" "工业\x1e" "元",       /* format 5: three parts */
+        "", "\x1e\x1e\x1e\x1e\x1e\x1e\x1e" "extra"};
+    fdict *d = fdict_create();
+    ps_buf coded, text, saved;
+    ps_buf_init(&coded);
+    ps_buf_init(&text);
+    ps_buf_init(&saved);
+    size_t added, total = 0;
+    char **kept = calloc(6, sizeof(char *));
+    size_t *klen = calloc(6, sizeof(size_t));
+    for (size_t i = 0; i < 6; i++) {
+        fdict_encode(d, values[i], strlen(values[i]), &coded, &added);
+        total += added;
+        CHECK(fdict_coded(coded.data, coded.len));
+        CHECK(coded.len < strlen(values[i]) / 2 + 9);
+        kept[i] = malloc(coded.len);
+        memcpy(kept[i], coded.data, coded.len);
+        klen[i] = coded.len;
+    }
+    CHECK(total == fdict_count(d) && total == 13);   /* 150000 once */
+    fdict_save(d, &saved);
+    fdict *e = fdict_create();
+    CHECK(fdict_load(e, saved.data, saved.len) == 0 && fdict_count(e) == 13);
+    /* The text back: the members in order, empty ones gone, the parts. */
+    static const char *const back[] = {
+        "150400,150000\x1e" "生态环保,农牧业\x1e" "亩,元\x1e"
+            "赤峰市人民政府\x1f" "赤峰市林业和草原局\x1e" "通知\x1e" "2025",
+        "\x1e\x1e\x1e\x1e\x1e",
+        "150000,150000\x1e\x1e" "万吨\x1e\x1e\x1e" "2024",
+        "150400\x1e" "工业\x1e" "元", "",
+        "\x1e\x1e\x1e\x1e\x1e"};
+    static const int parts[] = {6, 6, 6, 3, 1, 6};
+    for (size_t i = 0; i < 6; i++) {
+        int p = fdict_text(e, kept[i], klen[i], &text);
+        CHECK(p == parts[i]);
+        CHECK(text.len == strlen(back[i]) &&
+              memcmp(text.data, back[i], text.len) == 0);
+    }
+    unsigned counts[13] = {0};
+    CHECK(fdict_each(e, kept[2], klen[2], count_member, counts) == 6);
+    size_t len, twice = 0;
+    for (uint32_t id = 0; id < 13; id++)
+        if (counts[id] == 2) {
+            CHECK(strcmp(fdict_name(e, id, &len), "150000") == 0 &&
+                  fdict_part(e, id) == 0);
+            twice++;
+        }
+    CHECK(twice == 1);
+    /* Damage: a number past the dictionary, a cut value, a member in
+     * another part, a dictionary entry with no end or no such part. */
+    memset(counts, 0, sizeof counts);
+    char bad[64];
+    memcpy(bad, kept[0], klen[0]);
+    bad[3] = 100;
+    CHECK(fdict_each(e, bad, klen[0], count_member, counts) == -1);
+    CHECK(fdict_each(e, kept[0], klen[0] - 1, count_member, counts) == -1);
+    CHECK(fdict_text(e, bad, klen[0], &text) == -1);
+    const char moved[] = {FACET_CODED, 2, 0, 1, 0};   /* member 0 in part 1 */
+    CHECK(fdict_each(e, moved, sizeof moved, count_member, counts) == -1);
+    unsigned none = 0;
+    for (size_t id = 0; id < 13; id++)
+        none += counts[id];
+    CHECK(none == 0);
+    fdict *f = fdict_create();
+    CHECK(fdict_load(f, saved.data, saved.len - 1) == -1);
+    fdict_destroy(f);
+    f = fdict_create();
+    CHECK(fdict_load(f, "\x09name", 6) == -1);
+    fdict_destroy(f);
+    for (size_t i = 0; i < 6; i++)
+        free(kept[i]);
+    free(kept);
+    free(klen);
+    fdict_destroy(d);
+    fdict_destroy(e);
+    ps_buf_free(&coded);
+    ps_buf_free(&text);
+    ps_buf_free(&saved);
+}
+
 /* Document numbers whatever brackets and forms; metadata never guessed. */
 static void test_docmeta(void)
 {
@@ -1248,6 +1343,7 @@ int main(void)
     test_grams_long();
     test_vrange();
     test_dset();
+    test_fdict();
     test_blockcheck();
     test_docmeta();
     test_json_string();
