@@ -13,6 +13,7 @@ struct fdict {
     strset *idx;          /* part byte + name -> id */
     char **key;           /* id -> part byte + name, NUL-terminated */
     size_t *klen;
+    unsigned char *part;  /* id -> its part (key[id][0], at hand) */
     size_t n, cap;
 };
 
@@ -31,6 +32,7 @@ void fdict_destroy(fdict *d)
         free(d->key[i]);
     free(d->key);
     free(d->klen);
+    free(d->part);
     strset_destroy(d->idx);
     free(d);
 }
@@ -41,7 +43,9 @@ static uint32_t add(fdict *d, const char *k, size_t kl)
         d->cap = d->cap ? 2 * d->cap : 256;
         d->key = ps_xrealloc(d->key, d->cap * sizeof(char *));
         d->klen = ps_xrealloc(d->klen, d->cap * sizeof(size_t));
+        d->part = ps_xrealloc(d->part, d->cap);
     }
+    d->part[d->n] = (unsigned char)k[0];
     d->key[d->n] = ps_xstrndup(k, kl);
     d->klen[d->n] = kl;
     strset_put(d->idx, k, kl, (int)d->n);
@@ -77,7 +81,7 @@ size_t fdict_count(const fdict *d)
 
 int fdict_part(const fdict *d, uint32_t id)
 {
-    return (unsigned char)d->key[id][0];
+    return d->part[id];
 }
 
 const char *fdict_name(const fdict *d, uint32_t id, size_t *len)
@@ -139,13 +143,12 @@ void fdict_encode(fdict *d, const char *v, size_t n, ps_buf *out,
     ps_buf_free(&ids);
 }
 
-/* Checks the coded value and, with cb, calls it for each member. */
-static int walk(const fdict *d, const char *v, size_t n,
-                void (*cb)(void *ctx, uint32_t id), void *ctx)
+int fdict_each(const fdict *d, const char *v, size_t n,
+               void (*cb)(void *ctx, uint32_t id), void *ctx)
 {
     const unsigned char *p = (const unsigned char *)v + 1,
                         *end = (const unsigned char *)v + n;
-    uint32_t np, count, id;
+    uint32_t np, count, id, nd = (uint32_t)fdict_count(d);
     if (!fdict_coded(v, n) || !ps_get_varint(&p, end, &np) ||
         np > FACET_PARTS)
         return -1;
@@ -153,23 +156,12 @@ static int walk(const fdict *d, const char *v, size_t n,
         if (!ps_get_varint(&p, end, &count))
             return -1;
         for (uint32_t j = 0; j < count; j++) {
-            if (!ps_get_varint(&p, end, &id) || id >= fdict_count(d) ||
-                fdict_part(d, id) != (int)k)
+            if (!ps_get_varint(&p, end, &id) || id >= nd || d->part[id] != k)
                 return -1;
-            if (cb)
-                cb(ctx, id);
+            cb(ctx, id);
         }
     }
     return p == end ? (int)np : -1;
-}
-
-int fdict_each(const fdict *d, const char *v, size_t n,
-               void (*cb)(void *ctx, uint32_t id), void *ctx)
-{
-    int parts = walk(d, v, n, NULL, NULL);
-    if (parts >= 0)
-        walk(d, v, n, cb, ctx);
-    return parts;
 }
 
 typedef struct text_ctx {

@@ -52,8 +52,8 @@ static inline int fdict_coded(const char *v, size_t n)
 
 /* Calls cb(ctx, id) for each member of the coded value v[0..n), in
  * order; returns the parts the value has, or -1 when it is damaged (a
- * number the dictionary lacks, a truncated list): nothing is called
- * then. */
+ * number the dictionary lacks or of another part, a truncated list):
+ * cb may have been called for the members before the damage. */
 int fdict_each(const fdict *d, const char *v, size_t n,
                void (*cb)(void *ctx, uint32_t id), void *ctx);
 /* The textual form of the coded value v[0..n) into out (emptied first);

@@ -746,11 +746,17 @@ typedef struct facets_check {
     unsigned first;           /* the first passage whose value is bad */
 } facets_check;
 
+static void no_member(void *ctx, uint32_t id)
+{
+    (void)ctx;
+    (void)id;
+}
+
 static void check_facet_value(void *ctx, unsigned docid, const char *v,
                               size_t n)
 {
     facets_check *f = ctx;
-    if (fdict_coded(v, n) && fdict_each(f->d, v, n, NULL, NULL) < 0 &&
+    if (fdict_coded(v, n) && fdict_each(f->d, v, n, no_member, NULL) < 0 &&
         !f->bad++)
         f->first = docid;
 }
