@@ -19,7 +19,7 @@ BIN = os.environ.get("BIN", "bin")
 DB = sys.argv[1]
 host, port = urllib.parse.urlparse(BASE).netloc.split(":")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report  # noqa: E402
+from checks import check, report, start_web  # noqa: E402
 
 
 def get(path):
@@ -169,16 +169,8 @@ check(status == 200 and len(res["hits"]) <= 1000 and res.get("limit_capped") is 
 
 # The request log escapes control characters: no forged lines.
 import tempfile as _tf
-logf = _tf.NamedTemporaryFile(delete=False)
-w = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", DB, "--port", "0"],
-                     stdout=subprocess.DEVNULL, stderr=logf)
-wport = None
-for _ in range(100):
-    m = open(logf.name, encoding="utf-8", errors="replace").read()
-    if "http://127.0.0.1:" in m:
-        wport = int(m.split("http://127.0.0.1:")[1].split("/")[0])
-        break
-    _time.sleep(0.1)
+logf = _tf.NamedTemporaryFile("w+", encoding="utf-8", errors="replace", delete=False)
+w, wport = start_web(BIN, DB, logf, quiet=False)
 c = http.client.HTTPConnection("127.0.0.1", wport, timeout=10)
 c.request("GET", "/api/search?q=" + urllib.parse.quote("防沙\nforged 200 OK \x1b[31m"))
 c.getresponse().read()

@@ -35,12 +35,14 @@ def gazetteer():
     return names, parent
 
 
-def start_web(bin_dir, db, log, *flags):
+def start_web(bin_dir, db, log, *flags, quiet=True):
     """policy-web on db at a free loopback port, its messages written to
-    the open file log: (process, port), port None if it did not say it
-    listens within 30 s.  The caller stops the process."""
+    log (a file open for reading and writing, text): (process, port),
+    port None if it did not say it listens within 30 s.  quiet: without
+    the request log.  The caller stops the process."""
     w = subprocess.Popen([os.path.join(bin_dir, "policy-web"), "--db", db, "--port", "0",
-                          "--quiet", *flags], stdout=subprocess.DEVNULL, stderr=log)
+                          *(["--quiet"] if quiet else []), *flags],
+                         stdout=subprocess.DEVNULL, stderr=log)
     for _ in range(300):
         log.seek(0)
         t = log.read()

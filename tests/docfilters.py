@@ -40,7 +40,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report  # noqa: E402
+from checks import check, report, start_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -62,18 +62,12 @@ def ok(db, query, *flags):
 
 class Web:
     def __init__(self, db):
-        self.log = tempfile.NamedTemporaryFile(delete=False)
-        self.p = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", db, "--port", "0"],
-                                  stdout=subprocess.DEVNULL, stderr=self.log)
-        self.base = None
-        for _ in range(300):
-            m = open(self.log.name, encoding="utf-8", errors="replace").read()
-            if "http://127.0.0.1:" in m:
-                self.base = "http://127.0.0.1:" + m.split("http://127.0.0.1:")[1].split("/")[0]
-                break
-            time.sleep(0.1)
-        if not self.base:
+        self.log = tempfile.NamedTemporaryFile("w+", encoding="utf-8", errors="replace",
+                                               delete=False)
+        self.p, port = start_web(BIN, db, self.log, quiet=False)
+        if not port:
             raise AssertionError("policy-web did not start")
+        self.base = "http://127.0.0.1:%d" % port
 
     def get(self, path):
         try:

@@ -10,13 +10,12 @@ second one: at most 64 stay open (keep-alive only below that many).
 import http.client
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report  # noqa: E402
+from checks import check, report, start_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -38,16 +37,8 @@ def search_ok(port):
 
 def main():
     db = sys.argv[1]
-    log = tempfile.NamedTemporaryFile(delete=False)
-    web = subprocess.Popen([os.path.join(BIN, "policy-web"), "--db", db, "--port", "0", "--quiet"],
-                           stdout=subprocess.DEVNULL, stderr=log)
-    port = None
-    for _ in range(100):
-        t = open(log.name, errors="replace").read()
-        if "http://127.0.0.1:" in t:
-            port = int(t.split("http://127.0.0.1:")[1].split("/")[0])
-            break
-        time.sleep(0.1)
+    log = tempfile.NamedTemporaryFile("w+", errors="replace", delete=False)
+    web, port = start_web(BIN, db, log)
     req = b"GET /api/search?q=%E9%98%B2%E6%B2%99 HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n\r\n"
     socks = []
     for i in range(SLOW):
