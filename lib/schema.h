@@ -39,10 +39,10 @@
  *      one in place (its mark becomes 6 with its first commit; passages
  *      written before keep three parts).
  *   7  SLOT_FACETS values are coded (fdict.h): each member a number in
- *      the shard's facet dictionary (META_FACETDICT), a few bytes a
- *      passage instead of about seventy.  Readers take textual values
- *      too, so formats 4 to 6 are read, and a writer upgrades a format-5
- *      or format-6 shard in place (its old passages keep their text).
+ *      the shard's facet dictionary (META_FACETDICT), about a quarter of
+ *      the bytes of the text.  Readers take textual values too, so
+ *      formats 4 to 6 are read, and a writer upgrades a format-5 or
+ *      format-6 shard in place (its old passages keep their text).
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
