@@ -807,7 +807,6 @@ static void *progress_loop(void *arg)
 
 int main(int argc, char **argv)
 {
-    ps_reexec_with_huge_pages(argv);
     const char *db = NULL, *extract_file = NULL;
     int no_facets = 0, no_compact = 0, wait = 0, ocr = 0, follow = 0;
     int optimize = 0;

@@ -518,35 +518,6 @@ void ps_heap_hugepages(size_t bytes)
 #endif
 }
 
-#define TUNED_MARK "POLICY_SEARCH_MALLOC_TUNED"
-
-void ps_reexec_with_huge_pages(char **argv)
-{
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-    if (getenv(TUNED_MARK)) {        /* the process run again: done */
-        unsetenv(TUNED_MARK);
-        unsetenv("GLIBC_TUNABLES");  /* the children run as they would */
-        return;
-    }
-    if (getenv("GLIBC_TUNABLES"))    /* the user's own settings win */
-        return;
-    /* Huge pages for every heap, every arena's included (only the
-     * environment reaches those); blocks up to 32 MB from the heaps, not
-     * one mapping each; and 64 MB of slack, so that the heaps grow in
-     * steps huge pages can back. */
-    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1:"
-           "glibc.malloc.mmap_threshold=33554432:"
-           "glibc.malloc.trim_threshold=268435456:"
-           "glibc.malloc.top_pad=67108864", 1);
-    setenv(TUNED_MARK, "1", 1);
-    execv("/proc/self/exe", argv);
-    unsetenv(TUNED_MARK);            /* no /proc: run untuned */
-    unsetenv("GLIBC_TUNABLES");
-#else
-    (void)argv;
-#endif
-}
-
 void ps_buf_varint(ps_buf *b, uint32_t v)
 {
     char tmp[5];

@@ -150,16 +150,5 @@ const char *ps_data_dir(void);
  * Call before anything else allocates much; does nothing where malloc is
  * not glibc's or under AddressSanitizer. */
 void ps_heap_hugepages(size_t bytes);
-/* For a process that allocates for long (the indexer), from the first
- * line of main(), before any thread: runs the program again with glibc's
- * malloc tuned to back all its heaps with huge pages, threads' included,
- * which only the environment can ask for.  Indexing 200 MB with two
- * jobs took 10% less time, with a fortieth of the page faults.  The
- * process run again removes the setting from its environment, so its
- * children run as they would.  Does nothing when GLIBC_TUNABLES is
- * already set (set it empty to opt out), when malloc is not glibc's or
- * under AddressSanitizer; if the program cannot be run again it goes on
- * untuned. */
-void ps_reexec_with_huge_pages(char **argv);
 
 #endif
