@@ -67,8 +67,6 @@ static inline int ps_get_varint(const unsigned char **p,
     }
     return 0;
 }
-
-
 /* Appends s[0..n) with control characters (C0, DEL, C1) and backslashes
  * escaped as \\xNN: safe to print on a terminal or into a log line. */
 void ps_buf_add_escaped(ps_buf *b, const char *s, size_t n);
