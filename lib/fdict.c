@@ -163,39 +163,3 @@ int fdict_each(const fdict *d, const char *v, size_t n,
     }
     return p == end ? (int)np : -1;
 }
-
-typedef struct text_ctx {
-    const fdict *d;
-    ps_buf *out;
-    int part;             /* of the last member written, -1 at first */
-} text_ctx;
-
-static void text_cb(void *ctx, uint32_t id)
-{
-    text_ctx *t = ctx;
-    int p = fdict_part(t->d, id);
-    if (t->part == p)
-        ps_buf_addc(t->out, p < 3 ? ',' : FACET_MEMBER);
-    for (; t->part < p; t->part++)
-        if (t->part >= 0)
-            ps_buf_addc(t->out, FACET_SEP);
-    size_t len;
-    const char *name = fdict_name(t->d, id, &len);
-    ps_buf_add(t->out, name, len);
-}
-
-int fdict_text(const fdict *d, const char *v, size_t n, ps_buf *out)
-{
-    out->len = 0;
-    text_ctx t = {d, out, -1};
-    int parts = fdict_each(d, v, n, text_cb, &t);
-    if (parts < 0)
-        return -1;
-    if (t.part < 0)
-        t.part = 0;
-    for (; t.part < parts - 1; t.part++)
-        ps_buf_addc(out, FACET_SEP);
-    if (!out->data)
-        ps_buf_add(out, "", 0);
-    return parts;
-}

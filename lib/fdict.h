@@ -57,8 +57,5 @@ static inline int fdict_coded(const char *v, size_t n)
  * cb may have been called for the members before the damage. */
 int fdict_each(const fdict *d, const char *v, size_t n,
                void (*cb)(void *ctx, uint32_t id), void *ctx);
-/* The textual form of the coded value v[0..n) into out (emptied first);
- * the parts, or -1 when it is damaged. */
-int fdict_text(const fdict *d, const char *v, size_t n, ps_buf *out);
 
 #endif

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <endian.h>
 
-/* ---- varints ---- */
+/* ---- positions ---- */
 
 /* The end of a passage's positions in a bigram entry: the first zero
  * byte at or after p (no byte of a varint >= 1 is zero), or end when

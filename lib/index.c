@@ -275,6 +275,13 @@ struct ix_writer {
     char err[PS_ERRLEN];    /* of the last failed metadata write */
 };
 
+/* 1 for a format mark a writer upgrades in place when it adds to the
+ * shard (schema.h). */
+static int upgraded_in_place(const char *ver)
+{
+    return strcmp(ver, "5") == 0 || strcmp(ver, "6") == 0;
+}
+
 ix_writer *ix_writer_open(const char *db, int s, char *err)
 {
     char path[PATH_MAX];
@@ -296,7 +303,7 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
     }
     /* Formats 5 and 6 are upgraded in place (schema.h): the mark
      * changes with the first commit. */
-    int older = strcmp(ver, "5") == 0 || strcmp(ver, "6") == 0;
+    int older = upgraded_in_place(ver);
     if (older && xap_wdb_set_metadata(w->w, META_VERSION, PS_FORMAT_VERSION,
                                       err) != XAP_OK) {
         free(ver);
@@ -948,8 +955,7 @@ int ix_check(const char *db, int wait)
         c.docs = strset_create();
         char *ver = NULL;
         if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
-            (strcmp(ver, "5") != 0 && strcmp(ver, "6") != 0 &&
-             strcmp(ver, PS_FORMAT_VERSION) != 0)) {
+            (!upgraded_in_place(ver) && strcmp(ver, PS_FORMAT_VERSION) != 0)) {
             snprintf(err, sizeof err, "format mark '%.20s', expected '5', "
                      "'6' or '%s'", ver ? ver : "", PS_FORMAT_VERSION);
             check_fail(&c, err);

@@ -2189,6 +2189,21 @@ static void member_cb(void *ctx, uint32_t id)
     ((unsigned *)ctx)[id]++;
 }
 
+/* A member of a coded value counted once for its document (stamp). */
+typedef struct member_doc {
+    tally *tl;
+    const fdict *facets;
+    uint32_t stamp;
+} member_doc;
+
+static void member_doc_cb(void *ctx, uint32_t id)
+{
+    member_doc *m = ctx;
+    size_t len;
+    const char *name = fdict_name(m->facets, id, &len);
+    tally_bump(&m->tl[fdict_part(m->facets, id)], name, len, 1, m->stamp);
+}
+
 static void count_cb(void *ctx, size_t i, const char *v, size_t n)
 {
     shard_count *c = ctx;
@@ -2457,30 +2472,25 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
                   ps_xcalloc(base->n ? base->n : 1, sizeof(size_t))};
     rc = xap_db_values(e->db, SLOT_FACETS, base->ids, base->n, vals_cb, &c,
                        err) == XAP_OK ? 0 : -1;
-    ps_buf text;              /* a coded value as text (fdict.h) */
-    ps_buf_init(&text);
-    for (size_t i = 0; i < base->n && rc == 0; i++) {
-        if (!c.v[i] || !fdict_coded(c.v[i], c.len[i]))
-            continue;
-        size_t s;
-        unsigned local;
-        ps_local_docid(base->ids[i], e->snap->nshards, &s, &local);
-        if (fdict_text(e->snap->shards[s].facets, c.v[i], c.len[i], &text) < 0) {
-            snprintf(err, PS_ERRLEN, "shard %zu: corrupt facet value "
-                     "(policy-index --check)", s);
-            rc = -1;
-            break;
-        }
-        free(c.v[i]);
-        c.len[i] = text.len;
-        c.v[i] = ps_xstrndup(text.data, text.len);
-    }
-    ps_buf_free(&text);
     for (size_t j = 0; j < base->n; j++) {
         size_t i = AT(j);
-        if (rc == 0 && c.v[i])
+        if (rc == 0 && c.v[i] && !fdict_coded(c.v[i], c.len[i])) {
             whole[i] = tally_value(tl, c.v[i], c.len[i], 1, doc[i] + 1, memo) >=
                        FACET_PARTS;
+        } else if (rc == 0 && c.v[i]) {
+            size_t s;
+            unsigned local;
+            ps_local_docid(base->ids[i], e->snap->nshards, &s, &local);
+            member_doc md = {tl, e->snap->shards[s].facets, doc[i] + 1};
+            int parts = fdict_each(md.facets, c.v[i], c.len[i], member_doc_cb,
+                                   &md);
+            if (parts < 0) {
+                snprintf(err, PS_ERRLEN, "shard %zu: corrupt facet value "
+                         "(policy-index --check)", s);
+                rc = -1;
+            }
+            whole[i] = parts >= FACET_PARTS;
+        }
         free(c.v[i]);
     }
     free(c.v);

@@ -950,6 +950,42 @@ static void count_member(void *ctx, uint32_t id)
     ((unsigned *)ctx)[id]++;
 }
 
+typedef struct text_back {
+    const fdict *d;
+    ps_buf *out;
+    int part;             /* of the last member written, -1 at first */
+} text_back;
+
+static void text_member(void *ctx, uint32_t id)
+{
+    text_back *t = ctx;
+    int p = fdict_part(t->d, id);
+    if (t->part == p)
+        ps_buf_addc(t->out, p < 3 ? ',' : FACET_MEMBER);
+    for (; t->part < p; t->part++)
+        if (t->part >= 0)
+            ps_buf_addc(t->out, FACET_SEP);
+    size_t len;
+    const char *name = fdict_name(t->d, id, &len);
+    ps_buf_add(t->out, name, len);
+}
+
+/* The textual value a coded one stands for, as readers of format 6 take
+ * it: the members in order, parts FACET_SEP apart.  Its parts, or -1. */
+static int fdict_text(const fdict *d, const char *v, size_t n, ps_buf *out)
+{
+    out->len = 0;
+    text_back t = {d, out, -1};
+    int parts = fdict_each(d, v, n, text_member, &t);
+    if (parts < 0)
+        return -1;
+    for (t.part = t.part < 0 ? 0 : t.part; t.part < parts - 1; t.part++)
+        ps_buf_addc(out, FACET_SEP);
+    if (!out->data)
+        ps_buf_add(out, "", 0);
+    return parts;
+}
+
 /* Coded facet values: the same members, parts and order as the text,
  * through a dictionary stored and read back; damage is refused. */
 static void test_fdict(void)
