@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -500,19 +501,37 @@ const char *ps_data_dir(void)
 void ps_heap_hugepages(size_t bytes)
 {
 #if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+    /* The range madvised must not be touched before: a 2 MB range with
+     * one small page in it stays small.  And the heap starts wherever the
+     * break was, rarely on a 2 MB line: the bytes up to the first line
+     * are taken by a block that is never used (address space only). */
     const uintptr_t huge = (uintptr_t)2 << 20;
-    int pad = (int)(bytes < (1u << 30) ? bytes : (1u << 30));
+    size_t pad = bytes < ((size_t)1 << 30) ? bytes : ((size_t)1 << 30);
+    pad = (pad + huge - 1) & ~(huge - 1);
+    if (!pad)
+        return;
     mallopt(M_ARENA_MAX, 1);                /* the pool threads' too */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);    /* large blocks too */
-    mallopt(M_TRIM_THRESHOLD, pad);
-    mallopt(M_TOP_PAD, pad);
-    uintptr_t b0 = (uintptr_t)sbrk(0);
-    void *volatile grow = malloc(huge);     /* grows the heap by pad */
+    mallopt(M_MMAP_MAX, 0);                 /* large blocks too */
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);     /* nothing handed back */
+    mallopt(M_TOP_PAD, 0);
+    /* A block larger than the heap's first free space starts where that
+     * space starts: the top of the heap. */
+    void *probe = malloc(256 << 10);
+    if (!probe)
+        return;
+    uintptr_t top = (uintptr_t)probe - 2 * sizeof(size_t);
+    free(probe);
+    uintptr_t from = (top + 64 + huge - 1) & ~(huge - 1);
+    /* The heap grown past from + pad with nothing written in between,
+     * then advised, then given back to malloc, then the gap filled. */
+    void *grow = malloc((size_t)(from - top) + pad);
+    if (!grow)
+        return;
+    madvise((void *)from, pad, MADV_HUGEPAGE);
     free(grow);
-    uintptr_t b1 = (uintptr_t)sbrk(0);
-    uintptr_t from = (b0 + huge - 1) & ~(huge - 1), to = b1 & ~(huge - 1);
-    if (b0 != (uintptr_t)-1 && to > from)
-        madvise((void *)from, to - from, MADV_HUGEPAGE);
+    void *volatile gap = malloc((size_t)(from - top) - sizeof(size_t));
+    (void)gap;                              /* kept: the heap starts at from */
+    mallopt(M_TOP_PAD, (int)pad);
 #else
     (void)bytes;
 #endif

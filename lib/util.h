@@ -145,8 +145,10 @@ const char *ps_data_dir(void);
  * lets the kernel back the next bytes of the heap with huge pages (where
  * it does so on request), one fault per 2 MB instead of one per 4 KB.
  * A page fault costs microseconds; a one-off query took over a thousand.
- * Call before anything else allocates much; does nothing where malloc is
- * not glibc's or under AddressSanitizer. */
+ * From then on every block comes from the heap and freed memory is not
+ * handed back to the system: for a process that exits soon.  Call before
+ * anything else allocates much; does nothing where malloc is not glibc's
+ * or under AddressSanitizer. */
 void ps_heap_hugepages(size_t bytes);
 
 #endif
