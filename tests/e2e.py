@@ -330,6 +330,24 @@ def batch_mode_one_line_per_query(tmp):
     check(len(lines) == 3 and lines[0]["total"] >= 1 and "error" in lines[2], "batch output wrong")
 
 
+@test
+def an_answer_that_cannot_be_written_is_an_error(tmp):
+    # A full disk under stdout: the caller must not take a cut (here
+    # empty) answer for a whole one.
+    db = fixtures_db(tmp)
+    if not os.path.exists("/dev/full"):
+        raise Skip("needs /dev/full")
+    exe = os.path.join(BIN, "policy-search")
+    for args, inp in (([exe, "--db", db, "--json", "光伏"], None),
+                      ([exe, "--db", db, "光伏"], None),
+                      ([exe, "--db", db, "--batch", "-"], '"光伏"\n肉牛\n'.encode())):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, input=inp)
+        err = p.stderr.decode()
+        check(p.returncode == 1 and "writing the answer" in err,
+              "%s to a full disk: exit %d, %r" % (args[3:], p.returncode, err[-200:]))
+
+
 # ---- indexer ----
 
 @test
