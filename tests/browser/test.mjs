@@ -67,6 +67,12 @@ try {
   // Value range with 万: every shown passage has a mention in range.
   await page.click('#active .chip button');
   await page.waitForFunction(() => !location.search.includes('region='));
+  // The same search again is a kept answer, back in microseconds: the
+  // time reads as such, never as "0.0 毫秒".
+  await waitTotal(t0);
+  const took = await page.textContent('#status');
+  check(/用时(不到 0\.1| \d+\.\d) 毫秒/.test(took) && !took.includes(' 0.0 毫秒'),
+    'the time of a kept answer reads sensibly: ' + took);
   await page.fill('#q', '');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#unit option[value="亩"]', { state: 'attached' });

@@ -8,6 +8,11 @@
 const PAGE = 10;
 const $ = (id) => document.getElementById(id);
 
+// A kept answer comes back in microseconds: "0.0 毫秒" read as broken.
+function tookText(ms) {
+  return ms < 0.1 ? '不到 0.1 毫秒' : ` ${ms.toFixed(1)} 毫秒`;
+}
+
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -342,7 +347,7 @@ async function render() {
   } else {
     const from = s.offset + 1, to = Math.min(s.offset + body.hits.length, body.total);
     status.append(el('span', { id: 'count', 'data-total': String(body.total) },
-      `共 ${body.total} 个${s.group === 'doc' ? '文件' : '段落'}`), `，第 ${from}–${to} 个，用时 ${body.took_ms.toFixed(1)} 毫秒`,
+      `共 ${body.total} 个${s.group === 'doc' ? '文件' : '段落'}`), `，第 ${from}–${to} 个，用时${tookText(body.took_ms)}`,
     s.q ? `（检索：${s.q}）` : '');
   }
   for (const h of body.hits) hits.append(renderHit(s, h));
