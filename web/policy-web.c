@@ -22,6 +22,7 @@
  */
 
 #include "analyze.h"
+#include "pool.h"
 #include "search.h"
 #include "util.h"
 #include "web/assets.h"
@@ -839,6 +840,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         ret = send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3,
                         "no-store", &sent);
     } else if (strncmp(url, "/api/", 5) == 0) {
+        pool_busy(1);           /* this thread answers a search: pool.h */
         MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, &p);
         if (p.err[0]) {
             status = 400;
@@ -855,6 +857,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
             status = 404;
             ret = send_error(c, 404, "no such API", &sent);
         }
+        pool_busy(-1);
     } else {
         ret = static_file(c, url, &status, &sent);
     }
