@@ -334,9 +334,30 @@ static size_t fx_values(const void *ctx, unsigned doc, const unsigned char **buf
 }
 
 /* Opens the index as it is now and reads what queries need of it. */
-static snapshot *snap_build(const char *path, int facets, char *err)
+static atomic_uint fault_modified;   /* srch_fault_modified() */
+
+void srch_fault_modified(unsigned n)
+{
+    atomic_store(&fault_modified, n);
+}
+
+/* Takes one injected failure, if any are left. */
+static int take_fault(void)
+{
+    unsigned n = atomic_load(&fault_modified);
+    while (n && !atomic_compare_exchange_weak(&fault_modified, &n, n - 1))
+        ;
+    return n != 0;
+}
+
+static snapshot *snap_build_once(const char *path, int facets, char *err)
 {
     static atomic_ulong next_seq = 1;
+    if (take_fault()) {
+        snprintf(err, PS_ERRLEN, "shard 0: DatabaseModifiedError: the "
+                 "revision being read has been discarded (PS_FAULT)");
+        return NULL;
+    }
     snapshot *s = ps_xcalloc(1, sizeof *s);
     atomic_init(&s->refs, 1);
     s->seq = atomic_fetch_add(&next_seq, 1);
@@ -399,6 +420,29 @@ static snapshot *snap_build(const char *path, int facets, char *err)
         }
     }
     return s;
+}
+
+/* A writer's change read as an error: the revision a read began on was
+ * overwritten (a shard keeps one old revision), or the facet index or a
+ * retried request met that. */
+#define MODIFIED_RETRIES 4
+
+static int modified_err(const char *err)
+{
+    return strstr(err, "DatabaseModifiedError") != NULL;
+}
+
+/* A snapshot of the index as it is now.  Reading one takes a while (every
+ * passage's length, the facet index), and a writer committing twice
+ * meanwhile overwrites the revision being read: it is read again from
+ * the new one, up to MODIFIED_RETRIES times. */
+static snapshot *snap_build(const char *path, int facets, char *err)
+{
+    for (int i = 0;; i++) {
+        snapshot *s = snap_build_once(path, facets, err);
+        if (s || i == MODIFIED_RETRIES || !modified_err(err))
+            return s;
+    }
 }
 
 /* A handle at s's state: an idle one, or a new one if the index has not
@@ -629,11 +673,9 @@ void srch_refresh(srch_engine *e)
  * and no handle at its state can be opened), the request is answered from
  * a snapshot of the index as it is now, built for it alone without the
  * facet index: never an error, always one committed state. */
-#define MODIFIED_RETRIES 4
-
 static int modified(srch_status st, const char *err)
 {
-    return st == SRCH_INTERNAL && strstr(err, "DatabaseModifiedError");
+    return st == SRCH_INTERNAL && modified_err(err);
 }
 
 typedef json_t *(*request_fn)(srch_engine *e, const void *arg, srch_status *st,

@@ -117,4 +117,8 @@ json_t *srch_stats(srch_engine *e, const char *s, srch_status *status,
 int srch_file(srch_engine *e, const char *doc, char **path, char **format,
               char **encoding, srch_status *status, char *err);
 
+/* Tests: the next n readings of the index fail as when a writer commits
+ * twice during one (PS_FAULT=modified:N in policy-search). */
+void srch_fault_modified(unsigned n);
+
 #endif

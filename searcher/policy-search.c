@@ -275,6 +275,10 @@ int main(int argc, char **argv)
     req.types = types;
     req.ntypes = nt;
     char err[PS_ERRLEN];
+    /* Fault injection for tests: PS_FAULT=modified:N (see search.h). */
+    const char *fault = getenv("PS_FAULT");
+    if (fault && strncmp(fault, "modified:", 9) == 0)
+        srch_fault_modified((unsigned)strtoul(fault + 9, NULL, 10));
     if (!batch)             /* one query and exit: see util.h */
         ps_heap_hugepages((size_t)64 << 20);
     ana_res *res = ana_res_load(1, err);

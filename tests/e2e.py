@@ -331,6 +331,30 @@ def batch_mode_one_line_per_query(tmp):
 
 
 @test
+def an_index_a_writer_moves_on_under_is_read_again(tmp):
+    # Reading a snapshot of the index takes a while; a writer that commits
+    # twice meanwhile overwrites the revision being read (each shard keeps
+    # one old one).  Injected: the first N readings fail that way.  Four
+    # are read past; five, every attempt, are an error naming the cause.
+    db = fixtures_db(tmp)
+    exe = os.path.join(BIN, "policy-search")
+    want = search(db, "光伏")["total"]
+    for n, ok in ((1, True), (4, True), (5, False)):
+        env = dict(os.environ, PS_FAULT="modified:%d" % n)
+        p = subprocess.run([exe, "--db", db, "--json", "光伏"], env=env,
+                           capture_output=True)
+        if ok:
+            got = json.loads(p.stdout.decode().splitlines()[-1])["total"] \
+                if p.returncode == 0 else None
+            check(got == want, "%d overwritten readings: exit %d, total %s, %r"
+                  % (n, p.returncode, got, p.stderr.decode()[-200:]))
+        else:
+            check(p.returncode == 1 and b"DatabaseModifiedError" in p.stderr,
+                  "5 overwritten readings: exit %d, %r"
+                  % (p.returncode, p.stderr.decode()[-200:]))
+
+
+@test
 def an_answer_that_cannot_be_written_is_an_error(tmp):
     # A full disk under stdout: the caller must not take a cut (here
     # empty) answer for a whole one.
