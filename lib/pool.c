@@ -105,7 +105,7 @@ void pool_for(size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
     /* While another loop has the pool, or every core has a caller at
      * work (a server answering requests on each), this one runs on its
      * caller alone: handing work between threads then only costs
-     * (wake-ups, lock traffic, cold caches; a fifth of a busy server's
+     * (wake-ups, lock traffic, cold caches; a sixth of a busy server's
      * throughput). */
     int alone = nthreads == 0 || n < 2 || running > 0 ||
                 atomic_load(&busy) > nthreads;
