@@ -333,7 +333,6 @@ static size_t fx_values(const void *ctx, unsigned doc, const unsigned char **buf
     return xap_facets_values(ctx, doc, buf);
 }
 
-/* Opens the index as it is now and reads what queries need of it. */
 static atomic_uint fault_modified;   /* srch_fault_modified() */
 
 void srch_fault_modified(unsigned n)
@@ -350,6 +349,7 @@ static int take_fault(void)
     return n != 0;
 }
 
+/* Opens the index as it is now and reads what queries need of it. */
 static snapshot *snap_build_once(const char *path, int facets, char *err)
 {
     static atomic_ulong next_seq = 1;
@@ -422,9 +422,10 @@ static snapshot *snap_build_once(const char *path, int facets, char *err)
     return s;
 }
 
-/* A writer's change read as an error: the revision a read began on was
- * overwritten (a shard keeps one old revision), or the facet index or a
- * retried request met that. */
+/* How many times a reading that met a writer's change (the revision it
+ * began on overwritten: a shard keeps one old revision) is made again
+ * from the index's new state: a snapshot here, a request in
+ * with_snapshot(). */
 #define MODIFIED_RETRIES 4
 
 static int modified_err(const char *err)
