@@ -303,6 +303,8 @@ static int emit_doc(void *ctx, xap_doc *doc, const char *text, size_t len,
                                    '\x7f'};
         xap_doc_set_value(doc, SLOT_FACETS, bad, sizeof bad);
     }
+    if (wk->cur && fault("facet-column", wk->cur, ferr))
+        ix_writer_fault_column(wk->ixw);   /* a row naming no member */
     return ix_writer_add(wk->ixw, doc, text, len, data, datalen, wk->err) < 0;
 }
 

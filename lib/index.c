@@ -3,6 +3,7 @@
  */
 #define _DEFAULT_SOURCE
 #include "index.h"
+#include "fcol.h"
 #include "fdict.h"
 #include "grams.h"
 #include "normalize.h"
@@ -271,6 +272,12 @@ struct ix_writer {
     fdict *facets;          /* the shard's facet dictionary (fdict.h) */
     int facets_dirty;       /* members added since the last commit */
     ps_buf coded;           /* a passage's coded facet value */
+    fcol_block col;         /* the facet column's last block (fcol.h) */
+    uint32_t col_start;     /* the column's first docid */
+    int col_dirty;          /* col changed since it was stored */
+    int col_fault;          /* ix_writer_fault_column() */
+    uint32_t *ids;          /* a passage's facet members */
+    size_t idcap;
     int changed;
     char err[PS_ERRLEN];    /* of the last failed metadata write */
 };
@@ -279,7 +286,73 @@ struct ix_writer {
  * shard (schema.h). */
 static int upgraded_in_place(const char *ver)
 {
-    return strcmp(ver, "5") == 0 || strcmp(ver, "6") == 0;
+    return strcmp(ver, "5") == 0 || strcmp(ver, "6") == 0 ||
+           strcmp(ver, "7") == 0;
+}
+
+/* Stores block b of the facet column (in the batch being written). */
+static int col_save(ix_writer *w, const fcol_block *b, char *err)
+{
+    char key[6];
+    ps_buf v;
+    ps_buf_init(&v);
+    fcol_key(b->block, key);
+    fcol_block_encode(b, &v);
+    int rc = xap_wdb_set_metadata_n(w->w, key, 6, v.data, v.len, err) ==
+             XAP_OK ? 0 : -1;
+    ps_buf_free(&v);
+    return rc;
+}
+
+/* Block number block of the facet column into b; -1 when it cannot be
+ * read, is missing or is damaged. */
+static int col_load(ix_writer *w, uint32_t block, fcol_block *b, char *err)
+{
+    char key[6], *v = NULL;
+    size_t vl = 0;
+    fcol_key(block, key);
+    if (xap_wdb_get_metadata_k(w->w, key, 6, &v, &vl, err) != XAP_OK)
+        return -1;
+    int rc = vl ? fcol_block_load(b, block, v, vl) : -1;
+    free(v);
+    if (rc < 0)
+        snprintf(err, PS_ERRLEN, "shard %d: block %u of the facet column is "
+                 "%s (policy-index --check)", w->shard, block,
+                 vl ? "damaged" : "missing");
+    return rc;
+}
+
+/* The facet column's start (META_FCOLSTART), and its last block when it
+ * is not full: a new shard's column starts at 1, an upgraded one's after
+ * its last passage. */
+static int col_open(ix_writer *w, int fresh, int older, char *err)
+{
+    unsigned last = xap_wdb_lastdocid(w->w);
+    char num[16];
+    if (fresh || older) {
+        w->col_start = fresh ? 1 : last + 1;
+        snprintf(num, sizeof num, "%u", w->col_start);
+        if (xap_wdb_set_metadata(w->w, META_FCOLSTART, num, err) != XAP_OK)
+            return -1;
+    } else {
+        char *v = NULL, *end;
+        if (xap_wdb_get_metadata(w->w, META_FCOLSTART, &v, err) != XAP_OK)
+            return -1;
+        unsigned long x = strtoul(v, &end, 10);
+        int bad = !*v || *end || x == 0 || x > (unsigned long)last + 1;
+        free(v);
+        if (bad) {
+            snprintf(err, PS_ERRLEN, "shard %d: the facet column's start is "
+                     "missing or damaged (policy-index --check)", w->shard);
+            return -1;
+        }
+        w->col_start = (uint32_t)x;
+    }
+    uint32_t next = fcol_block_of(last + 1);
+    if (last >= w->col_start && fcol_block_of(last) == next)
+        return col_load(w, next, &w->col, err);
+    fcol_block_start(&w->col, next);
+    return 0;
 }
 
 ix_writer *ix_writer_open(const char *db, int s, char *err)
@@ -320,6 +393,10 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
     }
     int fresh = !*ver;
     free(ver);
+    if (col_open(w, fresh, older, err) < 0) {
+        ix_writer_close(w);
+        return NULL;
+    }
     /* A new shard is a valid, empty index from its first commit: a run
      * killed before its first batch leaves an index that opens. */
     if (fresh && (xap_wdb_set_metadata(w->w, META_VERSION, PS_FORMAT_VERSION,
@@ -371,6 +448,8 @@ void ix_writer_close(ix_writer *w)
     gram_batch_destroy(w->grams);
     fdict_destroy(w->facets);
     ps_buf_free(&w->coded);
+    fcol_block_free(&w->col);
+    free(w->ids);
     free(w->del);
     free(w->segs);
     free(w->db);
@@ -383,16 +462,41 @@ int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
     unsigned docid;
     char key[6];
     size_t fl, added = 0;
+    long nids = 0;
     char *fv = xap_doc_value(doc, SLOT_FACETS, &fl);
     if (fl && !fdict_coded(fv, fl)) {
         fdict_encode(w->facets, fv, fl, &w->coded, &added);
         xap_doc_set_value(doc, SLOT_FACETS, w->coded.data, w->coded.len);
         if (added)
             w->facets_dirty = 1;
+        nids = fcol_value_ids(w->coded.data, w->coded.len, &w->ids, &w->idcap);
+    } else if (fl) {
+        nids = fcol_value_ids(fv, fl, &w->ids, &w->idcap);
     }
     free(fv);
     if (xap_wdb_add(w->w, doc, &docid, err) != XAP_OK)
         return -1;
+    /* Its row of the facet column, after the full block before it. */
+    if (fcol_block_of(docid) != w->col.block) {
+        if (w->col.nrows && col_save(w, &w->col, err) < 0)
+            return -1;
+        fcol_block_start(&w->col, fcol_block_of(docid));
+    }
+    if (w->col_fault) {
+        if ((size_t)(nids > 0 ? nids : 0) == w->idcap) {
+            w->idcap = w->idcap ? 2 * w->idcap : 64;
+            w->ids = ps_xrealloc(w->ids, w->idcap * sizeof(uint32_t));
+        }
+        w->ids[nids > 0 ? nids : 0] = 0x7fffffff;
+        nids = (nids > 0 ? nids : 0) + 1;
+        w->col_fault = 0;
+    }
+    if (fcol_block_put(&w->col, docid, w->ids, nids > 0 ? (size_t)nids : 0) < 0) {
+        snprintf(err, PS_ERRLEN, "shard %d: passage %u out of the facet "
+                 "column's block", w->shard, docid);
+        return -1;
+    }
+    w->col_dirty = 1;
     ps_data_key(docid, key);
     if (xap_wdb_set_metadata_n(w->w, key, 6, data, datalen, err) != XAP_OK)
         return -1;
@@ -401,6 +505,11 @@ int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
     w->pending++;
     w->changed = 1;
     return 0;
+}
+
+void ix_writer_fault_column(ix_writer *w)
+{
+    w->col_fault = 1;
 }
 
 /* The character index still lists deleted passages until their segment
@@ -420,6 +529,27 @@ int ix_writer_delete(ix_writer *w, const char *term, size_t *count, char *err)
         if (xap_wdb_set_metadata_n(w->w, key, 6, "", 0, err) != XAP_OK)
             rc = -1;
     }
+    /* Their rows of the facet column become empty. */
+    fcol_block other;
+    memset(&other, 0, sizeof other);
+    other.block = UINT32_MAX;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (ids[i] < w->col_start)
+            continue;
+        uint32_t b = fcol_block_of(ids[i]);
+        fcol_block *at = b == w->col.block ? &w->col : &other;
+        if (at == &other && other.block != b) {
+            if ((other.block != UINT32_MAX && col_save(w, &other, err) < 0) ||
+                col_load(w, b, &other, err) < 0)
+                rc = -1;
+        }
+        if (!rc && fcol_block_put(at, ids[i], NULL, 0) < 0)
+            rc = -1;
+        w->col_dirty |= at == &w->col;
+    }
+    if (!rc && other.block != UINT32_MAX && col_save(w, &other, err) < 0)
+        rc = -1;
+    fcol_block_free(&other);
     if (n) {
         gram_ranges_add(&w->del, &w->ndel, ids, n);
         w->del_dirty = 1;
@@ -567,6 +697,8 @@ int ix_writer_commit(ix_writer *w, size_t *passages, char *err)
         ps_buf_free(&b);
         w->del_dirty = 0;
     }
+    if (!bad && w->col_dirty)
+        bad = col_save(w, &w->col, err) < 0;
     if (!bad && w->facets_dirty) {
         ps_buf b;
         ps_buf_init(&b);
@@ -579,6 +711,7 @@ int ix_writer_commit(ix_writer *w, size_t *passages, char *err)
     if (bad || xap_wdb_commit(w->w, err) != XAP_OK)
         return -1;
     w->facets_dirty = 0;
+    w->col_dirty = 0;
     w->pending = 0;
     w->run_passages += sg.passages;
     if (passages)
@@ -793,6 +926,154 @@ static void check_facets(check_ctx *c, xap_wdb *w)
     fdict_destroy(f.d);
 }
 
+/* The facet column against the values: walking the passages in docid
+ * order, a block read when the walk enters it. */
+typedef struct col_check {
+    check_ctx *c;
+    xap_wdb *w;
+    uint32_t start, next;     /* the column's first docid; the next row */
+    uint32_t block;           /* the block in view (UINT32_MAX: none) */
+    char *rec;                /* its record */
+    fcol_view view;
+    int usable;               /* the block read and decoded */
+    uint32_t *ids;
+    size_t cap;
+    size_t bad;               /* rows that differ from their passage */
+    unsigned first;           /* the first of them */
+    size_t beyond;            /* blocks outside the passages */
+} col_check;
+
+static void col_check_fail(col_check *k, const char *what)
+{
+    char msg[PS_ERRLEN];
+    snprintf(msg, sizeof msg, "facet column: %s", what);
+    check_fail(k->c, msg);
+}
+
+/* Row docid against ids[0..n). */
+static void col_check_row(col_check *k, uint32_t docid, const uint32_t *ids,
+                          size_t n)
+{
+    uint32_t b = fcol_block_of(docid);
+    if (b != k->block) {
+        char key[6], err[PS_ERRLEN], msg[PS_ERRLEN + 64];
+        size_t vl = 0;
+        free(k->rec);
+        k->rec = NULL;
+        k->block = b;
+        fcol_key(b, key);
+        k->usable = 0;
+        if (xap_wdb_get_metadata_k(k->w, key, 6, &k->rec, &vl, err) != XAP_OK) {
+            snprintf(msg, sizeof msg, "block %u: %s", b, err);
+            col_check_fail(k, msg);
+        } else if (!vl) {
+            snprintf(msg, sizeof msg, "block %u is missing", b);
+            col_check_fail(k, msg);
+        } else if (fcol_view_open(&k->view, k->rec, vl) < 0) {
+            snprintf(msg, sizeof msg, "block %u does not decode", b);
+            col_check_fail(k, msg);
+        } else {
+            k->usable = 1;
+        }
+    }
+    if (!k->usable)
+        return;
+    uint32_t r = docid - b * FCOL_ROWS - 1, at, len;
+    int same = r < k->view.nrows;
+    if (same) {
+        fcol_view_row(&k->view, r, &at, &len);
+        same = len == n;
+        for (uint32_t i = 0; same && i < len; i++)
+            same = fcol_view_id(&k->view, at + i) == ids[i];
+    }
+    if (!same && !k->bad++)
+        k->first = docid;
+}
+
+/* Rows of docids without a passage, up to docid, are empty. */
+static void col_check_upto(col_check *k, uint32_t docid)
+{
+    for (; k->next < docid; k->next++)
+        col_check_row(k, k->next, NULL, 0);
+}
+
+static void col_check_value(void *ctx, unsigned docid, const char *v, size_t n)
+{
+    col_check *k = ctx;
+    if (docid < k->start)
+        return;
+    col_check_upto(k, docid);
+    long nids = fcol_value_ids(v, n, &k->ids, &k->cap);
+    col_check_row(k, docid, k->ids, nids > 0 ? (size_t)nids : 0);
+    k->next = docid + 1;
+}
+
+static int col_check_key(void *ctx, const char *key, size_t klen,
+                         const char *val, size_t vlen)
+{
+    col_check *k = ctx;
+    (void)val;
+    (void)vlen;
+    const unsigned char *p = (const unsigned char *)key + 2;
+    uint32_t b = klen == 6 ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                             (uint32_t)p[2] << 8 | p[3] : 0;
+    uint32_t last = xap_wdb_lastdocid(k->w);
+    if (klen != 6 || last < k->start || b < fcol_block_of(k->start) ||
+        b > fcol_block_of(last))
+        k->beyond++;
+    return 0;
+}
+
+/* Every passage from the column's start has the members of its value as
+ * its row; docids without a passage have empty rows; no block lies
+ * outside the passages. */
+static void check_column(check_ctx *c, xap_wdb *w, int current)
+{
+    char err[PS_ERRLEN], *v = NULL, *end;
+    if (xap_wdb_get_metadata(w, META_FCOLSTART, &v, err) != XAP_OK) {
+        check_fail(c, err);
+        return;
+    }
+    unsigned long start = strtoul(v, &end, 10);
+    int have = *v != '\0';
+    int bad = have && (*end || start == 0 || start > UINT32_MAX);
+    free(v);
+    if (bad || (!have && current)) {
+        check_fail(c, bad ? "facet column: its start does not read"
+                          : "facet column: its start is missing");
+        return;
+    }
+    if (!have)          /* a shard of format 7 or older, not upgraded */
+        return;
+    col_check k;
+    memset(&k, 0, sizeof k);
+    k.c = c;
+    k.w = w;
+    k.start = k.next = (uint32_t)start;
+    k.block = UINT32_MAX;
+    if (xap_wdb_values(w, SLOT_FACETS, col_check_value, &k, err) != XAP_OK)
+        check_fail(c, err);
+    uint32_t last = xap_wdb_lastdocid(w);
+    if (last < UINT32_MAX)
+        col_check_upto(&k, last + 1);
+    if (k.bad) {
+        snprintf(err, sizeof err, "%zu row%s (the first of passage %u) differ%s "
+                 "from the passage's facet value", k.bad, k.bad == 1 ? "" : "s",
+                 k.first, k.bad == 1 ? "s" : "");
+        col_check_fail(&k, err);
+    }
+    if (xap_wdb_metadata_scan(w, META_FCOL, 2, col_check_key, &k, err) !=
+        XAP_OK)
+        check_fail(c, err);
+    else if (k.beyond) {
+        snprintf(err, sizeof err, "%zu block%s outside the passages", k.beyond,
+                 k.beyond == 1 ? "" : "s");
+        col_check_fail(&k, err);
+    }
+    free(k.rec);
+    free(k.ids);
+}
+
 static void check_doc_records(check_ctx *c, xap_wdb *w)
 {
     static const char *const pfx[] = {META_FILE, META_DOC};
@@ -956,12 +1237,14 @@ int ix_check(const char *db, int wait)
         char *ver = NULL;
         if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
             (!upgraded_in_place(ver) && strcmp(ver, PS_FORMAT_VERSION) != 0)) {
-            snprintf(err, sizeof err, "format mark '%.20s', expected '5', "
-                     "'6' or '%s'", ver ? ver : "", PS_FORMAT_VERSION);
+            snprintf(err, sizeof err, "format mark '%.20s', expected '5' to "
+                     "'%s'", ver ? ver : "", PS_FORMAT_VERSION);
             check_fail(&c, err);
         }
+        int current = ver && strcmp(ver, PS_FORMAT_VERSION) == 0;
         free(ver);
         check_facets(&c, w);
+        check_column(&c, w, current);
         c.maxdoc = xap_wdb_lastdocid(w);
         gram_seg *segs = NULL;
         size_t nsegs = 0;

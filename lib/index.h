@@ -52,6 +52,9 @@ void ix_writer_close(ix_writer *w);
  * the character index: a damaged index, made only by tests. */
 int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
                   const char *data, size_t datalen, char *err);
+/* For tests: the next passage's row of the facet column (fcol.h) gets a
+ * member no dictionary has, as damage would. */
+void ix_writer_fault_column(ix_writer *w);
 /* Deletes the passages indexed by term (a document's F term); *n (may be
  * NULL) gets how many. */
 int ix_writer_delete(ix_writer *w, const char *term, size_t *n, char *err);

@@ -26,6 +26,7 @@
  */
 #include "search.h"
 #include "docmeta.h"
+#include "fcol.h"
 #include "fdict.h"
 #include "blockcheck.h"
 #include "dset.h"
@@ -58,6 +59,8 @@ typedef struct shard_info {
     unsigned (*del)[2];
     size_t ndel;
     fdict *facets;            /* members of its coded facet values */
+    unsigned fcol_start;      /* the facet column's first docid (fcol.h);
+                                 0: none (format 7 and before) */
 } shard_info;
 
 /* One committed state of the index, immutable once built and shared by
@@ -238,6 +241,13 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
                      "(policy-index --check)", k);
             return -1;
         }
+        if (xap_db_shard_metadata(db, k, META_FCOLSTART, strlen(META_FCOLSTART),
+                                  &v, &vl, err) != XAP_OK)
+            return -1;
+        char *end;
+        unsigned long start = strtoul(v, &end, 10);
+        si->fcol_start = vl && !*end && start <= UINT32_MAX ? (unsigned)start : 0;
+        free(v);
         fetch_ctx f = {db, k, NULL};
         size_t live, nsum;
         uint64_t lsum;
@@ -2216,6 +2226,7 @@ typedef struct shard_count {
     size_t *at;               /* this shard's i-th passage: ids[at[i]] */
     part_memo memo[FACET_PARTS];
     const fdict *facets;      /* the shard's dictionary */
+    unsigned fcol_start;      /* its facet column's first docid, or 0 */
     unsigned *members;        /* member id -> passages counted */
     size_t shard;
     int rc;
@@ -2264,12 +2275,53 @@ static void count_cb(void *ctx, size_t i, const char *v, size_t n)
     c->whole[c->at[i]] = parts >= FACET_PARTS;
 }
 
+/* Counting the rows of the facet column's block that the passages
+ * local[0..n) are in. */
+typedef struct col_count {
+    shard_count *c;
+    const unsigned *local;
+    size_t n;
+    uint32_t block;
+} col_count;
+
+static void col_block_cb(void *ctx, const char *v, size_t n)
+{
+    col_count *cc = ctx;
+    shard_count *c = cc->c;
+    fcol_view view;
+    if (fcol_view_open(&view, v, n) < 0 ||
+        fcol_count(&view, cc->block, cc->local, cc->n, c->members,
+                   (uint32_t)fdict_count(c->facets)) < 0) {
+        c->rc = -1;
+        snprintf(c->err, PS_ERRLEN, "shard %zu: %s facet column, block %u "
+                 "(policy-index --check)", c->shard,
+                 n ? "corrupt" : "a missing block of the", cc->block);
+    }
+}
+
+/* Counts the members of passages local[0..n) (ascending) from the facet
+ * column, a block at a time. */
+static void count_column(shard_count *c, const unsigned *local, size_t n)
+{
+    for (size_t i = 0; i < n && !c->rc;) {
+        col_count cc = {c, local + i, 0, fcol_block_of(local[i])};
+        while (i + cc.n < n && fcol_block_of(local[i + cc.n]) == cc.block)
+            cc.n++;
+        char key[6];
+        fcol_key(cc.block, key);
+        if (xap_db_shard_metadata_cb(c->db, c->shard, key, 6, col_block_cb,
+                                     &cc, c->err) != XAP_OK)
+            c->rc = -1;
+        i += cc.n;
+    }
+}
+
 static void count_shard(void *ctx, size_t k)
 {
     shard_count *c = (shard_count *)ctx + k;
     unsigned *local = ps_xmalloc((c->n ? c->n : 1) * sizeof(unsigned));
     c->at = ps_xmalloc((c->n ? c->n : 1) * sizeof(size_t));
-    size_t m = 0;
+    size_t m = 0, old = 0;
     for (size_t i = 0; i < c->n; i++) {
         size_t s;
         unsigned l;
@@ -2281,8 +2333,18 @@ static void count_shard(void *ctx, size_t k)
     }
     size_t nm = fdict_count(c->facets);
     c->members = ps_xcalloc(nm ? nm : 1, sizeof(unsigned));
-    if (xap_db_shard_values(c->db, k, SLOT_FACETS, local, m, count_cb, c,
-                            c->err) != XAP_OK)
+    /* Passages the facet column has (every part, format 8) are counted
+     * from it; those before it from their values. */
+    if (c->fcol_start) {
+        while (old < m && local[old] < c->fcol_start)
+            old++;
+        for (size_t i = old; i < m; i++)
+            c->whole[c->at[i]] = 1;
+        count_column(c, local + old, m - old);
+        m = old;
+    }
+    if (!c->rc && xap_db_shard_values(c->db, k, SLOT_FACETS, local, m, count_cb,
+                                      c, c->err) != XAP_OK)
         c->rc = -1;
     for (uint32_t id = 0; id < nm; id++)
         if (c->members[id]) {
@@ -2311,6 +2373,7 @@ static int count_values(srch_engine *e, const dset *base, tally tl[NPARTS],
         c[k].nshards = ns;
         c[k].whole = whole;
         c[k].facets = e->snap->shards[k].facets;
+        c[k].fcol_start = e->snap->shards[k].fcol_start;
         c[k].shard = k;
         c[k].tl = k ? own + k * NPARTS : tl;
         for (int p = 0; k && p < NPARTS; p++)

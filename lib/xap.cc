@@ -669,6 +669,19 @@ xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
     XAP_CATCH_SHARD(s)
 }
 
+xap_status xap_db_shard_metadata_cb(xap_db *db, size_t s, const char *key,
+                                    size_t klen,
+                                    void (*cb)(void *ctx, const char *v,
+                                               size_t n),
+                                    void *ctx, char *err)
+{
+    XAP_TRY
+    std::string v = db->shards.at(s).get_metadata(std::string(key, klen));
+    cb(ctx, v.data(), v.size());
+    return XAP_OK;
+    XAP_CATCH_SHARD(s)
+}
+
 /* ---- reading what the evaluator needs ---- */
 
 xap_status xap_db_terms(xap_db *db, const char *prefix,

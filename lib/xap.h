@@ -140,6 +140,13 @@ xap_status xap_db_shard_scan(xap_db *db, size_t s, const char *prefix,
 xap_status xap_db_shard_metadata(xap_db *db, size_t s, const char *key,
                                  size_t klen, char **value, size_t *len,
                                  char *err);
+/* Calls cb with the value of key[0..klen) in shard s ("" when not set),
+ * without a copy of its own. */
+xap_status xap_db_shard_metadata_cb(xap_db *db, size_t s, const char *key,
+                                    size_t klen,
+                                    void (*cb)(void *ctx, const char *v,
+                                               size_t n),
+                                    void *ctx, char *err);
 /* *value: caller frees. */
 xap_status xap_db_get_metadata(xap_db *db, const char *key, char **value,
                                char *err);

@@ -642,9 +642,9 @@ def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
 def passages_missing_from_the_character_index_or_records_are_named(tmp):
     # Totals that disagree (a passage the database holds but the
     # character index does not list), a document without its metadata
-    # record and passages whose coded facets name members the shard's
-    # dictionary lacks: the searcher refuses with the shard, --check says
-    # DAMAGED.
+    # record, passages whose coded facets name members the shard's
+    # dictionary lacks and a facet column's row that is not its passage's
+    # value: the searcher refuses with the shard, --check says DAMAGED.
     d = os.path.join(tmp, "damage-docs")
     shutil.copytree(FIXTURES, d)
     name = sorted(n for n in os.listdir(d) if n.endswith(".txt"))[0]
@@ -653,8 +653,10 @@ def passages_missing_from_the_character_index_or_records_are_named(tmp):
                       rb"the database holds \d+", b"the character index lists"),
             ("doc-record", rb"shard \d+: passage \d+ matches but the record of "
                            rb"its document is missing", b"no metadata record"),
-            ("facets", rb"shard \d+: corrupt facet value",
-             b"not decode with the facet dictionary")):
+            ("facets", rb"shard \d+: corrupt facet (value|column)",
+             b"not decode with the facet dictionary"),
+            ("facet-column", rb"shard \d+: corrupt facet column, block \d+",
+             b"differ from the passage's facet value")):
         db = os.path.join(tmp, "db-" + fault)
         env = dict(os.environ, PS_FAULT=fault + ":" + name)
         subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
@@ -810,13 +812,14 @@ OLD_FORMAT_DOCS = ["official-0%d.txt" % i for i in range(6)] + ["news-00.txt", "
 
 
 @test
-def indexes_of_formats_5_and_6_are_read_and_upgraded_in_place(tmp):
+def indexes_of_formats_5_to_7_are_read_and_upgraded_in_place(tmp):
     # tests/data/formatN: an index the format-N build wrote of eight
     # documents of tests/data/meta.  This build answers from it as from an
     # index of its own (format 5: agency, type and year facets from the
-    # old passages' terms; format 6: facet values as text, not coded), and
+    # old passages' terms; format 6: facet values as text, not coded;
+    # format 7: no facet column, facets counted from the values), and
     # adding to it upgrades it in place: old and new passages answer alike.
-    for fmt in (5, 6):
+    for fmt in (5, 6, 7):
         old_format_is_read_and_upgraded(os.path.join(tmp, "f%d" % fmt), fmt)
 
 

@@ -22,6 +22,7 @@
 #include "vrange.h"
 #include "blockcheck.h"
 #include "dset.h"
+#include "fcol.h"
 #include "fdict.h"
 
 #include "testhelp.h"
@@ -1071,6 +1072,101 @@ static void test_fdict(void)
 }
 
 /* Document numbers whatever brackets and forms; metadata never guessed. */
+/* The facet column: rows written out of a writer's order (gaps, a row
+ * set again, emptied) read back the same, at every width; counting
+ * reads only the rows asked for; damage is refused. */
+static void test_fcol(void)
+{
+    static const uint32_t widths[] = {200, 60000, 70000000};
+    for (size_t wi = 0; wi < 3; wi++) {
+        uint32_t big = widths[wi];
+        fcol_block b;
+        memset(&b, 0, sizeof b);
+        fcol_block_start(&b, 3);
+        uint32_t first = 3 * FCOL_ROWS + 1;
+        uint32_t r0[] = {5, 7, big}, r2[] = {1}, r9[] = {big, big, 0, 3};
+        CHECK(fcol_block_put(&b, first - 1, r0, 3) == -1);      /* block 2 */
+        CHECK(fcol_block_put(&b, first + FCOL_ROWS, r0, 3) == -1);
+        CHECK(fcol_block_put(&b, first, r0, 3) == 0);
+        CHECK(fcol_block_put(&b, first + 2, r2, 1) == 0);      /* row 1 empty */
+        CHECK(fcol_block_put(&b, first + 9, r9, 4) == 0);
+        CHECK(fcol_block_put(&b, first + 2, r9, 4) == 0);      /* set again */
+        CHECK(fcol_block_put(&b, first, NULL, 0) == 0);        /* emptied */
+        CHECK(b.nrows == 10);
+        ps_buf rec;
+        ps_buf_init(&rec);
+        fcol_block_encode(&b, &rec);
+        fcol_view v;
+        CHECK(fcol_view_open(&v, rec.data, rec.len) == 0);
+        CHECK(v.nrows == 10 && v.nids == 8);
+        CHECK(v.iw == (wi == 0 ? 1u : wi == 1 ? 2u : 4u));
+        uint32_t at, n;
+        fcol_view_row(&v, 2, &at, &n);
+        CHECK(n == 4 && fcol_view_id(&v, at) == big &&
+              fcol_view_id(&v, at + 3) == 3);
+        fcol_view_row(&v, 0, &at, &n);
+        CHECK(n == 0);
+        fcol_view_row(&v, 9, &at, &n);
+        CHECK(n == 4 && fcol_view_id(&v, at + 2) == 0);
+        /* Loaded and written again: the same bytes. */
+        fcol_block c;
+        memset(&c, 0, sizeof c);
+        CHECK(fcol_block_load(&c, 3, rec.data, rec.len) == 0 && c.nrows == 10);
+        ps_buf again;
+        ps_buf_init(&again);
+        fcol_block_encode(&c, &again);
+        CHECK(again.len == rec.len && memcmp(again.data, rec.data, rec.len) == 0);
+        /* Counting rows 2 and 9 (docids), not the others. */
+        unsigned *counts = calloc((size_t)big + 1, sizeof(unsigned));
+        unsigned docs[] = {first + 2, first + 9};
+        CHECK(fcol_count(&v, 3, docs, 2, counts, big + 1) == 0);
+        CHECK(counts[big] == 4 && counts[0] == 2 && counts[3] == 2 &&
+              counts[5] == 0 && counts[1] == 0);
+        /* A member past the dictionary, a row past the record, a docid of
+         * another block. */
+        CHECK(fcol_count(&v, 3, docs, 2, counts, big) == -1);
+        unsigned past[] = {first + 10}, before[] = {first - 1};
+        CHECK(fcol_count(&v, 3, past, 1, counts, big + 1) == -1);
+        CHECK(fcol_count(&v, 3, before, 1, counts, big + 1) == -1);
+        /* Damage: cut, offsets out of order, a width no writer uses, no
+         * rows. */
+        CHECK(fcol_view_open(&v, rec.data, rec.len - 1) == -1);
+        CHECK(fcol_view_open(&v, rec.data, 3) == -1);
+        char *bad = malloc(rec.len);
+        memcpy(bad, rec.data, rec.len);
+        bad[4 + 2 * (size_t)rec.data[1]] = 0x7f;       /* off[2] > off[3] */
+        CHECK(fcol_view_open(&v, bad, rec.len) == -1);
+        memcpy(bad, rec.data, rec.len);
+        bad[0] = 3;
+        CHECK(fcol_view_open(&v, bad, rec.len) == -1);
+        memcpy(bad, rec.data, rec.len);
+        bad[2] = bad[3] = 0;
+        CHECK(fcol_view_open(&v, bad, rec.len) == -1);
+        CHECK(fcol_block_load(&c, 3, bad, rec.len) == -1 && c.nrows == 0);
+        free(bad);
+        free(counts);
+        ps_buf_free(&rec);
+        ps_buf_free(&again);
+        fcol_block_free(&b);
+        fcol_block_free(&c);
+    }
+    /* A coded value's members, in order; not a coded value: -1. */
+    fdict *d = fdict_create();
+    ps_buf coded;
+    ps_buf_init(&coded);
+    size_t added, cap = 0;
+    uint32_t *ids = NULL;
+    const char *text = "150400,150000\x1e" "工业\x1e" "元\x1e\x1e\x1e" "2025";
+    fdict_encode(d, text, strlen(text), &coded, &added);
+    CHECK(fcol_value_ids(coded.data, coded.len, &ids, &cap) == 5);
+    CHECK(ids[0] == 0 && ids[1] == 1 && ids[4] == 4);
+    CHECK(fcol_value_ids(text, strlen(text), &ids, &cap) == -1);
+    CHECK(fcol_value_ids(coded.data, coded.len - 1, &ids, &cap) == -1);
+    free(ids);
+    ps_buf_free(&coded);
+    fdict_destroy(d);
+}
+
 static void test_docmeta(void)
 {
     char out[256];
@@ -1375,6 +1471,7 @@ int main(void)
     test_vrange();
     test_dset();
     test_fdict();
+    test_fcol();
     test_blockcheck();
     test_docmeta();
     test_json_string();
