@@ -55,7 +55,7 @@ void fcol_block_free(fcol_block *b)
 
 static void reserve(fcol_block *b, size_t n)
 {
-    if (n <= b->cap)
+    if (n <= b->cap && b->ids)
         return;
     size_t cap = b->cap ? b->cap : 1024;
     while (cap < n)
@@ -94,13 +94,15 @@ int fcol_block_put(fcol_block *b, uint32_t docid, const uint32_t *ids,
                  tail = b->off[b->nrows] - b->off[r + 1];
         reserve(b, (size_t)b->off[b->nrows] - old + n);
         memmove(b->ids + at + n, b->ids + at + old, tail * sizeof(uint32_t));
-        memcpy(b->ids + at, ids, n * sizeof(uint32_t));
+        if (n)
+            memcpy(b->ids + at, ids, n * sizeof(uint32_t));
         for (uint32_t k = r + 1; k <= b->nrows; k++)
             b->off[k] = b->off[k] - old + (uint32_t)n;
         return 0;
     }
     reserve(b, (size_t)b->off[r] + n);
-    memcpy(b->ids + b->off[r], ids, n * sizeof(uint32_t));
+    if (n)
+        memcpy(b->ids + b->off[r], ids, n * sizeof(uint32_t));
     b->off[r + 1] = b->off[r] + (uint32_t)n;
     b->nrows = r + 1;
     return 0;
