@@ -2483,7 +2483,9 @@ static int count_doc_facets(srch_engine *e, const dset *base, tally tl[NPARTS],
  * rows of passages far apart are cache misses: each is fetched a few
  * passages ahead. */
 typedef struct count_job {
-    const uint32_t *off, *vals;
+    const uint32_t *off;
+    const void *vals;         /* width bytes a term (xap_facets_rows) */
+    unsigned width;
     size_t noff;
     const unsigned *ids;
     const size_t *perm;
@@ -2493,36 +2495,49 @@ typedef struct count_job {
     unsigned *counts;
 } count_job;
 
+/* The loop for one width of term (T), read where it lies. */
+#define COUNT_ROWS(T)                                                        \
+    do {                                                                     \
+        const T *vals = j->vals;                                             \
+        for (size_t x = lo; x < hi; x++) {                                   \
+            if (x + 16 < hi && ids[AT(x + 16)] < j->noff)                    \
+                __builtin_prefetch(&off[ids[AT(x + 16)]]);                   \
+            if (x + 8 < hi && (size_t)ids[AT(x + 8)] + 1 < j->noff)          \
+                __builtin_prefetch(&vals[off[ids[AT(x + 8)]]]);              \
+            size_t i = AT(x);                                                \
+            unsigned d = ids[i];                                             \
+            if ((size_t)d + 1 >= j->noff)                                    \
+                continue;                                                    \
+            for (uint32_t t = off[d]; t < off[d + 1]; t++) {                 \
+                if (stamp) {                                                 \
+                    if (stamp[vals[t]] == j->doc[i] + 1)                     \
+                        continue;                                            \
+                    stamp[vals[t]] = j->doc[i] + 1;                          \
+                }                                                            \
+                c[vals[t]]++;                                                \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
 static void count_part(void *ctx, size_t k)
 {
     const count_job *j = ctx;
     size_t lo = j->n * k / j->nparts, hi = j->n * (k + 1) / j->nparts;
     unsigned *c = j->counts + k * j->nt;
-    const uint32_t *off = j->off, *vals = j->vals;
+    const uint32_t *off = j->off;
     const unsigned *ids = j->ids;
     const size_t *perm = j->perm;
     uint32_t *stamp = j->stamp;
 #define AT(x) (perm ? perm[x] : (x))
-    for (size_t x = lo; x < hi; x++) {
-        if (x + 16 < hi && ids[AT(x + 16)] < j->noff)
-            __builtin_prefetch(&off[ids[AT(x + 16)]]);
-        if (x + 8 < hi && (size_t)ids[AT(x + 8)] + 1 < j->noff)
-            __builtin_prefetch(&vals[off[ids[AT(x + 8)]]]);
-        size_t i = AT(x);
-        unsigned d = ids[i];
-        if ((size_t)d + 1 >= j->noff)
-            continue;
-        for (uint32_t t = off[d]; t < off[d + 1]; t++) {
-            if (stamp) {
-                if (stamp[vals[t]] == j->doc[i] + 1)
-                    continue;
-                stamp[vals[t]] = j->doc[i] + 1;
-            }
-            c[vals[t]]++;
-        }
-    }
+    if (j->width == 1)
+        COUNT_ROWS(uint8_t);
+    else if (j->width == 2)
+        COUNT_ROWS(uint16_t);
+    else
+        COUNT_ROWS(uint32_t);
 #undef AT
 }
+#undef COUNT_ROWS
 
 /* Facet counts over the passages of base; with group, each document
  * (doc[i]: its number, below ndocs) counted once.  doc may be NULL
@@ -2537,9 +2552,9 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
         size_t nt = xap_facets_nterms(e->snap->fx);
         /* In two halves at once when there are many (by document: in
          * one, a document's passages together). */
-        count_job cj = {NULL, NULL, 0, base->ids, perm, doc, NULL, base->n,
+        count_job cj = {NULL, NULL, 0, 0, base->ids, perm, doc, NULL, base->n,
                         !group && base->n >= 8192 ? 2 : 1, nt, NULL};
-        cj.noff = xap_facets_rows(e->snap->fx, &cj.off, &cj.vals);
+        cj.noff = xap_facets_rows(e->snap->fx, &cj.off, &cj.vals, &cj.width);
         cj.counts = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(unsigned));
         if (group)
             cj.stamp = ps_xcalloc(nt ? nt : 1, sizeof(uint32_t));

@@ -862,7 +862,8 @@ xap_status xap_db_shard_values(xap_db *db, size_t s, unsigned slot,
 struct xap_facets {
     std::vector<std::string> terms;
     std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */
-    std::vector<uint32_t> vals;      /* term indices */
+    std::vector<unsigned char> vals; /* term indices, width bytes each */
+    unsigned width;                  /* 1, 2 or 4: as few as the terms need */
     std::vector<uint32_t> poff;      /* term -> start in pdocs; size terms+1 */
     std::vector<uint32_t> pdocs;     /* each term's docids, ascending */
     std::vector<uint32_t> docs;      /* every docid */
@@ -902,10 +903,23 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
     f->off.assign(last + 2, 0);
     for (Xapian::docid d = 1; d <= last; d++)
         f->off[d + 1] = f->off[d] + count[d];
-    f->vals.resize(pairs.size());
+    /* A count reads the rows of every matching document: in bytes for
+     * fewer than 257 terms, a quarter of the memory to read. */
+    size_t nt = f->terms.size();
+    f->width = nt <= 0x100 ? 1 : nt <= 0x10000 ? 2 : 4;
+    f->vals.resize(pairs.size() * f->width);
     std::vector<uint32_t> fill(f->off.begin(), f->off.end());
-    for (const auto &pr : pairs)
-        f->vals[fill[pr.first]++] = pr.second;
+    for (const auto &pr : pairs) {
+        size_t at = (size_t)fill[pr.first]++ * f->width;
+        if (f->width == 1) {
+            f->vals[at] = (unsigned char)pr.second;
+        } else if (f->width == 2) {
+            uint16_t v = (uint16_t)pr.second;
+            memcpy(&f->vals[at], &v, 2);
+        } else {
+            memcpy(&f->vals[at], &pr.second, 4);
+        }
+    }
     for (auto d = db->rep.postlist_begin(""); d != db->rep.postlist_end("");
          ++d)
         if (*d <= last)
@@ -992,10 +1006,11 @@ size_t xap_facets_values(const xap_facets *f, unsigned did,
 }
 
 size_t xap_facets_rows(const xap_facets *f, const uint32_t **off,
-                       const uint32_t **vals)
+                       const void **vals, unsigned *width)
 {
     *off = f->off.data();
     *vals = f->vals.data();
+    *width = f->width;
     return f->off.size();
 }
 

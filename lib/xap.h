@@ -202,11 +202,12 @@ void xap_facets_free(xap_facets *f);
 size_t xap_facets_nterms(const xap_facets *f);
 /* Term i, valid until xap_facets_free(). */
 const char *xap_facets_term(const xap_facets *f, size_t i);
-/* The facet terms of every document (indices into the terms): document
- * did's are vals[off[did] .. off[did + 1]) when did + 1 < the count
- * returned; it has none otherwise. */
+/* The facet terms of every document (indices into the terms, in the
+ * host's order, *width bytes each: 1 for up to 256 terms, 2 for up to
+ * 65,536, else 4): document did's are vals[off[did] .. off[did + 1])
+ * when did + 1 < the count returned; it has none otherwise. */
 size_t xap_facets_rows(const xap_facets *f, const uint32_t **off,
-                       const uint32_t **vals);
+                       const void **vals, unsigned *width);
 /* The documents of term t, ascending. */
 size_t xap_facets_postings(const xap_facets *f, size_t t,
                            const unsigned **ids);

@@ -97,7 +97,9 @@ int main(void)
     xap_facets *fx;
     CHECK(xap_facets_build(db, pfx, 2, 1, 1, &fx, err) == XAP_OK);
     const unsigned *all, *post;
-    const uint32_t *off, *row;
+    const uint32_t *off;
+    const void *row;
+    unsigned width;
     const unsigned char *vals;
     CHECK(xap_facets_docs(fx, &all) == 2 && all[0] == 1 && all[1] == 2);
     CHECK(xap_facets_values(fx, 1, &vals) == 4 && vals[0] == 3 &&
@@ -108,7 +110,38 @@ int main(void)
     CHECK(xap_facets_postings(fx, 3, &post) == 1 && post[0] == 1);
     CHECK(xap_facets_postings(fx, 0, &post) == 2 && post[1] == 2);
     CHECK(xap_facets_postings(fx, 4, &post) == 0);
-    CHECK(xap_facets_rows(fx, &off, &row) > 3 && off[3] - off[2] == 3);
+    /* Document 2's terms: 0 (Bab), 1 and 2, a byte each (4 terms). */
+    CHECK(xap_facets_rows(fx, &off, &row, &width) > 3 && off[3] - off[2] == 3);
+    CHECK(width == 1 && ((const unsigned char *)row)[off[2]] == 0);
+    xap_facets_free(fx);
+    xap_db_close(db);
+
+    /* More than 256 facet terms: two bytes a term, in term order. */
+    char wide[300];
+    snprintf(wide, sizeof wide, "%s/wide", dir);
+    CHECK(xap_wdb_open(wide, &w, err) == XAP_OK);
+    xap_doc *many = xap_doc_create();
+    for (int t = 0; t < 300; t++) {
+        char term[16];
+        snprintf(term, sizeof term, "B%03d", 299 - t);
+        xap_doc_add_boolean(many, term, strlen(term));
+    }
+    unsigned idw;
+    CHECK(xap_wdb_add(w, many, &idw, err) == XAP_OK && idw == 1);
+    xap_doc_destroy(many);
+    CHECK(xap_wdb_commit(w, err) == XAP_OK);
+    xap_wdb_close(w);
+    CHECK(xap_db_open(wide, &db, err) == XAP_OK);
+    CHECK(xap_facets_build(db, pfx, 2, 1, 1, &fx, err) == XAP_OK);
+    CHECK(xap_facets_rows(fx, &off, &row, &width) == 3 && width == 2 &&
+          off[2] - off[1] == 300);
+    int inorder = 1;
+    for (uint32_t t = 0; t < 300; t++) {
+        uint16_t v;
+        memcpy(&v, (const unsigned char *)row + 2 * (off[1] + t), 2);
+        inorder &= v == t && strcmp(xap_facets_term(fx, v), "B000") >= 0;
+    }
+    CHECK(inorder && strcmp(xap_facets_term(fx, 299), "B299") == 0);
     xap_facets_free(fx);
     xap_db_close(db);
 
