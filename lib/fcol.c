@@ -31,12 +31,7 @@ static void put_le(ps_buf *out, uint32_t x, unsigned w)
 
 void fcol_key(uint32_t block, char key[6])
 {
-    key[0] = META_FCOL[0];
-    key[1] = META_FCOL[1];
-    key[2] = (char)(block >> 24);
-    key[3] = (char)(block >> 16);
-    key[4] = (char)(block >> 8);
-    key[5] = (char)block;
+    ps_be32_key(META_FCOL, block, key);
 }
 
 void fcol_block_start(fcol_block *b, uint32_t block)

@@ -53,13 +53,6 @@ static inline const unsigned char *positions_end(const unsigned char *p,
     return p;
 }
 
-static void put_be32(char *out, uint32_t v)
-{
-    out[0] = (char)(v >> 24);
-    out[1] = (char)(v >> 16);
-    out[2] = (char)(v >> 8);
-    out[3] = (char)v;
-}
 
 /* ---- writing ---- */
 
@@ -282,7 +275,7 @@ static size_t entry_key(const entry *e, uint32_t seg, char *out)
     out[n++] = (char)g.len;
     memcpy(out + n, g.data, g.len);
     n += g.len;
-    put_be32(out + n, seg);
+    ps_put_be32(out + n, seg);
     ps_buf_free(&g);
     return n + 4;
 }
@@ -327,7 +320,7 @@ static size_t seg_key(const char *pfx, uint32_t seg, char *out)
 {
     size_t n = strlen(pfx);
     memcpy(out, pfx, n);
-    put_be32(out + n, seg);
+    ps_put_be32(out + n, seg);
     return n + 4;
 }
 
@@ -1162,7 +1155,7 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
             if (d[i].done || d[i].n != gn || memcmp(d[i].cur, gk, gn) != 0)
                 continue;
             memcpy(key, gk, gn);
-            put_be32(key + gn, sg[i].first);
+            ps_put_be32(key + gn, sg[i].first);
             val.len = 0;
             if (get(ctx, key, gn + 4, &val, err) < 0) {
                 rc = -1;
@@ -1183,7 +1176,7 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
         if (rc)
             break;
         memcpy(key, gk, gn);
-        put_be32(key + gn, sg[0].first);
+        ps_put_be32(key + gn, sg[0].first);
         if (put(ctx, key, gn + 4, merged.data ? merged.data : "", merged.len)) {
             rc = -1;
             break;
@@ -1373,7 +1366,7 @@ int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
         gram_batch_destroy(b);
         for (size_t g = 0; g < ng && rc == 0; g++) {
             memcpy(key, groups[g], glen[g]);
-            put_be32(key + glen[g], seg->first);
+            ps_put_be32(key + glen[g], seg->first);
             val.len = 0;
             if (get(ctx, key, glen[g] + 4U, &val, err) < 0) {
                 rc = -1;
@@ -1439,9 +1432,7 @@ int gram_check_chunk(const char *key, size_t klen, const char *val,
         snprintf(err, PS_ERRLEN, "character index: malformed key");
         return -1;
     }
-    const unsigned char *k = (const unsigned char *)key + klen - 4;
-    uint32_t first = (uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 |
-                     (uint32_t)k[2] << 8 | k[3];
+    uint32_t first = ps_get_be32(key + klen - 4);
     const unsigned char *p = (const unsigned char *)val, *end = p + vlen;
     uint32_t doc = 0, last = 0;
     int n = 0;

@@ -482,16 +482,16 @@ int ix_writer_add(ix_writer *w, xap_doc *doc, const char *text, size_t len,
             return -1;
         fcol_block_start(&w->col, fcol_block_of(docid));
     }
-    if (w->col_fault) {
-        if ((size_t)(nids > 0 ? nids : 0) == w->idcap) {
+    size_t n = nids > 0 ? (size_t)nids : 0;
+    if (w->col_fault) {     /* tests: a member no dictionary has */
+        if (n == w->idcap) {
             w->idcap = w->idcap ? 2 * w->idcap : 64;
             w->ids = ps_xrealloc(w->ids, w->idcap * sizeof(uint32_t));
         }
-        w->ids[nids > 0 ? nids : 0] = 0x7fffffff;
-        nids = (nids > 0 ? nids : 0) + 1;
+        w->ids[n++] = 0x7fffffff;
         w->col_fault = 0;
     }
-    if (fcol_block_put(&w->col, docid, w->ids, nids > 0 ? (size_t)nids : 0) < 0) {
+    if (fcol_block_put(&w->col, docid, w->ids, n) < 0) {
         snprintf(err, PS_ERRLEN, "shard %d: passage %u out of the facet "
                  "column's block", w->shard, docid);
         return -1;
@@ -794,9 +794,7 @@ static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
     /* The chunk's segment must be listed; its passages lie within it. */
     unsigned maxdoc = c->maxdoc;
     if (c->segs && klen >= 4) {
-        const unsigned char *k = (const unsigned char *)key + klen - 4;
-        unsigned seg = (unsigned)k[0] << 24 | (unsigned)k[1] << 16 |
-                       (unsigned)k[2] << 8 | k[3];
+        unsigned seg = ps_get_be32(key + klen - 4);
         size_t i = 0;
         while (i < c->nsegs && c->segs[i].first != seg)
             i++;
@@ -1014,9 +1012,7 @@ static int col_check_key(void *ctx, const char *key, size_t klen,
     col_check *k = ctx;
     (void)val;
     (void)vlen;
-    const unsigned char *p = (const unsigned char *)key + 2;
-    uint32_t b = klen == 6 ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                             (uint32_t)p[2] << 8 | p[3] : 0;
+    uint32_t b = klen == 6 ? ps_get_be32(key + 2) : 0;
     uint32_t last = xap_wdb_lastdocid(k->w);
     if (klen != 6 || last < k->start || b < fcol_block_of(k->start) ||
         b > fcol_block_of(last))

@@ -56,6 +56,7 @@
 #define PS_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define PS_FORMAT_VERSION "8"
 /* The oldest format this build reads. */
@@ -114,15 +115,35 @@
 #define META_FCOLSTART "policy-search:fcolstart"  /* decimal docid: the
                                                      column's first row */
 
+/* The big-endian 32-bit numbers that end keys (BE32 above): keys of one
+ * prefix sort in number order. */
+static inline void ps_put_be32(char *out, uint32_t v)
+{
+    out[0] = (char)(v >> 24);
+    out[1] = (char)(v >> 16);
+    out[2] = (char)(v >> 8);
+    out[3] = (char)v;
+}
+
+static inline uint32_t ps_get_be32(const char *in)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+/* A key of a two-byte prefix (META_DATA, META_FCOL) and a BE32. */
+static inline void ps_be32_key(const char *prefix, uint32_t v, char out[6])
+{
+    out[0] = prefix[0];
+    out[1] = prefix[1];
+    ps_put_be32(out + 2, v);
+}
+
 /* The META_DATA key of a passage. */
 static inline void ps_data_key(unsigned docid, char out[6])
 {
-    out[0] = META_DATA[0];
-    out[1] = META_DATA[1];
-    out[2] = (char)(docid >> 24);
-    out[3] = (char)(docid >> 16);
-    out[4] = (char)(docid >> 8);
-    out[5] = (char)docid;
+    ps_be32_key(META_DATA, docid, out);
 }
 
 /* Readers open the shards as one database whose docids interleave: shard
