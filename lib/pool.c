@@ -4,6 +4,7 @@
  * only once no thread is inside it.
  */
 #include "pool.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -59,6 +60,7 @@ static void unlist(job *j)
 static void *worker(void *arg)
 {
     (void)arg;
+    ps_thread_heap_hugepages();
     pthread_mutex_lock(&lock);
     for (;;) {
         while (!jobs)

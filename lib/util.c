@@ -498,9 +498,19 @@ const char *ps_data_dir(void)
     return d && *d ? d : PS_DATA_DIR;
 }
 
-void ps_heap_hugepages(size_t bytes)
-{
 #if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+#define PS_HUGE_HEAPS 1
+/* glibc gives each thread that does not share the main heap a heap of its
+ * own: 64 MB of address space aligned on 64 MB, made writable as it grows
+ * (all at once when the top pad is large, see below). */
+#define THREAD_HEAP ((uintptr_t)64 << 20)
+static int thread_heaps_huge;
+extern char end;                        /* the main heap lies above it */
+#endif
+
+void ps_heap_hugepages(size_t bytes, int one_arena)
+{
+#ifdef PS_HUGE_HEAPS
     /* The range madvised must not be touched before: a 2 MB range with
      * one small page in it stays small.  And the heap starts wherever the
      * break was, rarely on a 2 MB line: the bytes up to the first line
@@ -510,7 +520,8 @@ void ps_heap_hugepages(size_t bytes)
     pad = (pad + huge - 1) & ~(huge - 1);
     if (!pad)
         return;
-    mallopt(M_ARENA_MAX, 1);                /* the pool threads' too */
+    if (one_arena)
+        mallopt(M_ARENA_MAX, 1);            /* the pool threads' too */
     mallopt(M_MMAP_MAX, 0);                 /* large blocks too */
     mallopt(M_TRIM_THRESHOLD, INT_MAX);     /* nothing handed back */
     mallopt(M_TOP_PAD, 0);
@@ -531,9 +542,31 @@ void ps_heap_hugepages(size_t bytes)
     free(grow);
     void *volatile gap = malloc((size_t)(from - top) - sizeof(size_t));
     (void)gap;                              /* kept: the heap starts at from */
+    /* The top pad also makes a thread's new heap writable whole (glibc
+     * caps it at the heap's size), so it can be advised at once. */
     mallopt(M_TOP_PAD, (int)pad);
+    if (!one_arena)
+        thread_heaps_huge = 1;
 #else
     (void)bytes;
+    (void)one_arena;
+#endif
+}
+
+void ps_thread_heap_hugepages(void)
+{
+#ifdef PS_HUGE_HEAPS
+    if (!thread_heaps_huge)
+        return;
+    void *p = malloc(64);
+    if (!p)
+        return;
+    uintptr_t at = (uintptr_t)p;
+    free(p);
+    /* In the main heap (glibc ran out of heaps to give): advised already. */
+    if (at >= (uintptr_t)&end && at < (uintptr_t)sbrk(0))
+        return;
+    madvise((void *)(at & ~(THREAD_HEAP - 1)), THREAD_HEAP, MADV_HUGEPAGE);
 #endif
 }
 

@@ -141,14 +141,22 @@ static inline size_t ps_gallop(const uint32_t *a, size_t n, size_t from,
  * $POLICY_SEARCH_DATA, else the directory compiled in. */
 const char *ps_data_dir(void);
 
-/* For a short-lived process that allocates a few megabytes and exits:
+/* For a process that exits soon (one query, or one batch of queries):
  * lets the kernel back the next bytes of the heap with huge pages (where
  * it does so on request), one fault per 2 MB instead of one per 4 KB.
- * A page fault costs microseconds; a one-off query took over a thousand.
+ * A page fault costs microseconds; a one-off query took over a thousand,
+ * and the first large query of a batch touched 20 MB of fresh memory.
  * From then on every block comes from the heap and freed memory is not
- * handed back to the system: for a process that exits soon.  Call before
- * anything else allocates much; does nothing where malloc is not glibc's
- * or under AddressSanitizer. */
-void ps_heap_hugepages(size_t bytes);
+ * handed back to the system.  With one_arena, every thread allocates from
+ * that heap (for one query: the pool's threads then find it warm);
+ * otherwise each thread keeps its own heap (two threads sharing one slowed
+ * a batch's queries by a sixth), which ps_thread_heap_hugepages() advises
+ * the same way.  Call before anything else allocates much or starts a
+ * thread; does nothing where malloc is not glibc's or under
+ * AddressSanitizer. */
+void ps_heap_hugepages(size_t bytes, int one_arena);
+/* In a thread that is starting, after ps_heap_hugepages(.., 0): lets its
+ * own heap take huge pages too.  Does nothing otherwise. */
+void ps_thread_heap_hugepages(void);
 
 #endif

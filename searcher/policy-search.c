@@ -279,8 +279,12 @@ int main(int argc, char **argv)
     const char *fault = getenv("PS_FAULT");
     if (fault && strncmp(fault, "modified:", 9) == 0)
         srch_fault_modified((unsigned)strtoul(fault + 9, NULL, 10));
-    if (!batch)             /* one query and exit: see util.h */
-        ps_heap_hugepages((size_t)64 << 20);
+    /* A process that exits soon: see util.h.  One query: one heap, warm
+     * for the pool's threads; a batch: each thread its own. */
+    if (!batch)
+        ps_heap_hugepages((size_t)64 << 20, 1);
+    else
+        ps_heap_hugepages((size_t)1 << 30, 0);
     ana_res *res = ana_res_load(1, err);
     if (!res) {
         fprintf(stderr, "policy-search: %s\n", err);
