@@ -11,13 +11,16 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -369,80 +372,206 @@ static void helper_path(const ext_opts *o, char *out, size_t n)
     snprintf(out, n, "%s/policy-extract", self);
 }
 
-/* Runs the helper on path; its stdout is the document's JSON. */
-static ext_status run_helper(const char *path, const ext_opts *o,
-                             ext_doc **out, char *err)
+/* The reader of one thread: policy-extract --serve, started at the
+ * thread's first file of a format other than text, stopped when the
+ * thread ends (its end of the socket closed: the reader sees the end of
+ * its input).  A reader that fails or overruns is killed with the file's
+ * own process and started again for the next file. */
+typedef struct reader {
+    pid_t pid;              /* also its process group */
+    int fd;                 /* our end of the socket: requests, answers */
+} reader;
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_stop(reader *r, int kill_it)
 {
+    if (!r || !r->pid)
+        return;
+    if (kill_it)
+        kill(-r->pid, SIGKILL);
+    close(r->fd);
+    while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    r->pid = 0;
+}
+
+static void reader_end(void *p)
+{
+    reader_stop(p, 0);
+    free(p);
+}
+
+static void reader_key_make(void)
+{
+    pthread_key_create(&reader_key, reader_end);
+}
+
+static reader *reader_get(const ext_opts *o, char *err)
+{
+    pthread_once(&reader_once, reader_key_make);
+    reader *r = pthread_getspecific(reader_key);
+    if (!r) {
+        r = ps_xcalloc(1, sizeof *r);
+        pthread_setspecific(reader_key, r);
+    }
+    if (r->pid)
+        return r;
     char exe[PATH_MAX];
     helper_path(o, exe, sizeof exe);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         snprintf(err, PS_ERRLEN, "cannot start the reader: %s", strerror(errno));
-        return EXT_FAILED;
+        return NULL;
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    char *argv[5];
-    int a = 0;
-    argv[a++] = exe;
-    if (o && o->ocr)
-        argv[a++] = "--ocr";
-    argv[a++] = "--";
-    argv[a++] = (char *)path;
-    argv[a] = NULL;
+    /* Its own process group (killed whole, with its file's child); no
+     * signal blocked or ignored (the child's time limit is SIGALRM). */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGALRM);
+    sigaddset(&dfl, SIGXCPU);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dfl);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0);
+    char *argv[] = {exe, "--serve", NULL};
     pid_t pid;
-    int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, exe, &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
+    posix_spawnattr_destroy(&at);
+    close(sv[1]);
     if (rc != 0) {
-        close(fds[0]);
+        close(sv[0]);
         snprintf(err, PS_ERRLEN, "cannot start %s: %s", exe, strerror(rc));
-        return EXT_FAILED;
+        return NULL;
     }
-    ps_buf b;
-    ps_buf_init(&b);
+    r->pid = pid;
+    r->fd = sv[0];
+    return r;
+}
+
+/* Milliseconds since t0. */
+static long since_ms(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * 1000L +
+           (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Sends the request for path; reads the answer's wait status and the
+ * child's output into b.  0; -2 when the request could not be sent (the
+ * reader had stopped: the file is not read); -1 when the reader failed
+ * (timed_out set when it ran out of time). */
+static int reader_ask(reader *r, const char *path, int ocr, int *status,
+                      ps_buf *b, int *timed_out)
+{
+    char head[64];
+    size_t plen = strlen(path);
+    int hn = snprintf(head, sizeof head, "%d %zu\n", ocr ? 1 : 0, plen);
+    struct iovec iov[2] = {{head, (size_t)hn}, {(void *)path, plen}};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    size_t want = (size_t)hn + plen;
+    ssize_t w;
+    while ((w = sendmsg(r->fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (w != (ssize_t)want)
+        return -2;          /* a path's bytes fit a socket's buffer */
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int timed_out = 0;
+    size_t need = 0, body = 0;  /* need: bytes of header + body, once known */
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = (EXT_SECONDS + 5) * 1000L -
-                    ((now.tv_sec - t0.tv_sec) * 1000L +
-                     (now.tv_nsec - t0.tv_nsec) / 1000000L);
-        if (left <= 0) {
-            timed_out = 1;
+        if (need && b->len >= need)
             break;
+        long left = (EXT_SECONDS + 5) * 1000L - since_ms(&t0);
+        if (left <= 0) {
+            *timed_out = 1;
+            return -1;
         }
-        struct pollfd pf = {fds[0], POLLIN, 0};
+        struct pollfd pf = {r->fd, POLLIN, 0};
         int pr = poll(&pf, 1, (int)left);
         if (pr < 0 && errno == EINTR)
             continue;
-        if (pr <= 0) {
-            timed_out = pr == 0;
-            break;
+        if (pr == 0) {
+            *timed_out = 1;
+            return -1;
         }
-        /* one read: poll again before the next */
-        ps_buf_reserve(&b, 65536);
-        ssize_t r = read(fds[0], b.data + b.len, 65536);
-        if (r < 0 && errno == EINTR)
+        if (pr < 0)
+            return -1;
+        ps_buf_reserve(b, 65536);
+        ssize_t n = read(r->fd, b->data + b->len, 65536);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
-        b.len += (size_t)r;
+        if (n <= 0)
+            return -1;
+        b->len += (size_t)n;
+        if (!need) {
+            char *nl = memchr(b->data, '\n', b->len);
+            if (!nl) {
+                if (b->len > 64)
+                    return -1;
+                continue;
+            }
+            unsigned long long blen;
+            if (sscanf(b->data, "%d %llu", status, &blen) != 2 ||
+                blen > ((size_t)1 << 40))
+                return -1;
+            body = (size_t)(nl + 1 - b->data);
+            need = body + (size_t)blen;
+        }
     }
-    close(fds[0]);
-    if (timed_out)
-        kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    memmove(b->data, b->data + body, b->len - body);
+    b->len -= body;
+    return 0;
+}
+
+/* Reads path in a process of its own (see policy-extract --serve); the
+ * process's output is the document's JSON. */
+static ext_status run_helper(const char *path, const ext_opts *o,
+                             ext_doc **out, char *err)
+{
+    ps_buf b;
+    ps_buf_init(&b);
+    int status = 0, timed_out = 0, rc = -2;
+    /* A reader that stopped between files (killed from outside) is
+     * started again once. */
+    for (int tries = 0; rc == -2 && tries < 2; tries++) {
+        reader *r = reader_get(o, err);
+        if (!r) {
+            ps_buf_free(&b);
+            return EXT_FAILED;
+        }
+        rc = reader_ask(r, path, o && o->ocr, &status, &b, &timed_out);
+        if (rc < 0)
+            reader_stop(r, 1);
+    }
+    if (rc < 0) {
+        /* Its file's process was killed with it. */
+        if (timed_out)
+            snprintf(err, PS_ERRLEN, "reading took longer than %d s; given "
+                     "up", EXT_SECONDS);
+        else
+            snprintf(err, PS_ERRLEN, "the reader stopped without a result");
+        ps_buf_free(&b);
+        return EXT_FAILED;
+    }
     ext_status st = EXT_FAILED;
-    if (timed_out || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGALRM ||
-                                              WTERMSIG(status) == SIGXCPU))) {
+    if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGALRM ||
+                                WTERMSIG(status) == SIGXCPU)) {
         snprintf(err, PS_ERRLEN, "reading took longer than %d s; given up",
                  EXT_SECONDS);
     } else if (WIFSIGNALED(status)) {

@@ -621,6 +621,38 @@ def a_failed_file_record_never_doubles_passages(tmp):
 
 
 @test
+def a_reader_that_crashes_costs_only_its_file(tmp):
+    # Every format but text is read in a process of its own, forked for the
+    # file by one long-lived reader per indexing job.  A crash while
+    # reading a file, or the reader itself going away, costs that file
+    # alone; the files after it are read (by a new reader if need be).
+    d = os.path.join(tmp, "pages")
+    os.makedirs(d)
+    with open(os.path.join(ROOT, "fixtures", "documents",
+                           "chifeng-sand-pv-plan-2025.html"), "rb") as f:
+        page = f.read()
+    names = ["p%d.html" % i for i in range(6)]
+    for i, name in enumerate(names):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(page.replace(b"<title>", b"<title>%d " % i))
+    for fault, msg in (("extract-crash", b"the reader stopped on signal "),
+                       ("extract-reader-exit", b"the reader stopped without a result")):
+        db = os.path.join(tmp, fault)
+        env = dict(os.environ, PS_FAULT=fault + ":p2.html")
+        p = subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, "--jobs", "1", d],
+                           env=env, capture_output=True)
+        mine = [l for l in p.stderr.splitlines() if b"p2.html" in l]
+        check(p.returncode == 1 and len(mine) == 1 and msg in mine[0],
+              "%s: %s" % (fault, p.stderr.decode()[-400:]))
+        got = set(passages_per_doc(db))
+        check(got == set(names) - {"p2.html"}, "%s: indexed %s" % (fault, sorted(got)))
+    # Without a fault every page is read, by one reader.
+    db = os.path.join(tmp, "clean")
+    index(db, d, jobs=1)
+    check(set(passages_per_doc(db)) == set(names), "not every page indexed")
+
+
+@test
 def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
     # Damage is never answered silently: a match whose record is gone.
     d = os.path.join(tmp, "norecord")
