@@ -530,17 +530,20 @@ static int reader_ask(reader *r, const char *path, int ocr, int *status,
             return -1;
         b->len += (size_t)n;
         if (!need) {
-            char *nl = memchr(b->data, '\n', b->len);
+            char *nl = memchr(b->data, '\n', b->len < 65 ? b->len : 65);
             if (!nl) {
-                if (b->len > 64)
-                    return -1;
+                if (b->len >= 65)
+                    return -1;      /* no header line */
                 continue;
             }
+            char line[65];
             unsigned long long blen;
-            if (sscanf(b->data, "%d %llu", status, &blen) != 2 ||
+            body = (size_t)(nl + 1 - b->data);
+            memcpy(line, b->data, body - 1);
+            line[body - 1] = '\0';
+            if (sscanf(line, "%d %llu", status, &blen) != 2 ||
                 blen > ((size_t)1 << 40))
                 return -1;
-            body = (size_t)(nl + 1 - b->data);
             need = body + (size_t)blen;
         }
     }
