@@ -49,6 +49,7 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* What a shard's character index needs besides the grams: passage
  * lengths for ranking and deleted passages to leave out. */
@@ -344,9 +345,17 @@ static size_t fx_values(const void *ctx, unsigned doc, const unsigned char **buf
 }
 
 static atomic_uint fault_modified;   /* srch_fault_modified() */
+static atomic_int fault_opening;     /* the failures are openings */
 
 void srch_fault_modified(unsigned n)
 {
+    atomic_store(&fault_opening, 0);
+    atomic_store(&fault_modified, n);
+}
+
+void srch_fault_opening(unsigned n)
+{
+    atomic_store(&fault_opening, 1);
     atomic_store(&fault_modified, n);
 }
 
@@ -364,8 +373,13 @@ static snapshot *snap_build_once(const char *path, int facets, char *err)
 {
     static atomic_ulong next_seq = 1;
     if (take_fault()) {
-        snprintf(err, PS_ERRLEN, "shard 0: DatabaseModifiedError: the "
-                 "revision being read has been discarded (PS_FAULT)");
+        if (atomic_load(&fault_opening))
+            snprintf(err, PS_ERRLEN, "shard 0: DatabaseOpeningError: "
+                     "Couldn't open %s/shard0/postlist.glass to read (No "
+                     "such file or directory) (PS_FAULT)", path);
+        else
+            snprintf(err, PS_ERRLEN, "shard 0: DatabaseModifiedError: the "
+                     "revision being read has been discarded (PS_FAULT)");
         return NULL;
     }
     snapshot *s = ps_xcalloc(1, sizeof *s);
@@ -447,12 +461,25 @@ static int modified_err(const char *err)
  * passage's length, the facet index), and a writer committing twice
  * meanwhile overwrites the revision being read: it is read again from
  * the new one, up to MODIFIED_RETRIES times. */
+/* A shard that cannot be opened while a compaction swaps it in: between
+ * its two renames (index.c, ix_compact_shard) the shard's directory is
+ * missing, and an opening that began before them finds files gone. */
+static int opening_err(const char *err)
+{
+    return strstr(err, "DatabaseOpeningError") != NULL ||
+           strstr(err, "DatabaseNotFoundError") != NULL;
+}
+
 static snapshot *snap_build(const char *path, int facets, char *err)
 {
     for (int i = 0;; i++) {
         snapshot *s = snap_build_once(path, facets, err);
-        if (s || i == MODIFIED_RETRIES || !modified_err(err))
+        if (s || i == MODIFIED_RETRIES || !(modified_err(err) || opening_err(err)))
             return s;
+        /* A swap takes microseconds; a damaged index fails every time
+         * (after 2 + 4 + 8 + 16 ms). */
+        if (opening_err(err))
+            usleep(2000u << i);
     }
 }
 

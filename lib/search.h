@@ -120,5 +120,8 @@ int srch_file(srch_engine *e, const char *doc, char **path, char **format,
 /* Tests: the next n readings of the index fail as when a writer commits
  * twice during one (PS_FAULT=modified:N in policy-search). */
 void srch_fault_modified(unsigned n);
+/* Tests: the next n readings fail as when a compaction swaps a shard in
+ * meanwhile (PS_FAULT=opening:N). */
+void srch_fault_opening(unsigned n);
 
 #endif
