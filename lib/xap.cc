@@ -19,6 +19,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -747,6 +748,95 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
     })
 }
 
+/* xap_db_value_order when every value is a name, a NUL and four bytes
+ * (the passages' order key: document id, NUL, BE32 ordinal): the names
+ * are sorted once each, not once per passage (a full sort of 2 million
+ * strings took 0.7 s of a server's start at 1 GB).  The order is the
+ * same: a value that starts with a shorter name sorts first, as NUL is
+ * below every other byte.  false when a value is of another shape. */
+static bool value_order_keyed(Xapian::Database &d, unsigned slot, size_t last,
+                              uint32_t *o, uint32_t *g)
+{
+    struct Ent {
+        uint32_t name, rest;
+        Xapian::docid d;
+    };
+    std::vector<Ent> es;
+    es.reserve(d.get_value_freq(slot));
+    std::unordered_map<std::string, uint32_t> ids;
+    std::vector<const std::string *> names;
+    /* The names met last: a document's passages come in runs, one run per
+     * shard interleaved. */
+    enum { RECENT = 8 };
+    uint32_t recent[RECENT];
+    size_t nrecent = 0, at = 0;
+    for (auto it = d.valuestream_begin(slot); it != d.valuestream_end(slot);
+         ++it) {
+        Xapian::docid did = it.get_docid();
+        if (did > last)
+            continue;
+        std::string v = *it;
+        size_t z = v.find('\0');
+        if (z == std::string::npos || v.size() != z + 5)
+            return false;
+        uint32_t id = UINT32_MAX;
+        for (size_t k = 0; k < nrecent; k++) {
+            const std::string &nm = *names[recent[k]];
+            if (nm.size() == z && std::memcmp(nm.data(), v.data(), z) == 0) {
+                id = recent[k];
+                break;
+            }
+        }
+        if (id == UINT32_MAX) {
+            auto r = ids.emplace(v.substr(0, z), (uint32_t)names.size());
+            if (r.second)
+                names.push_back(&r.first->first);
+            id = r.first->second;
+            recent[at++ % RECENT] = id;
+            if (nrecent < RECENT)
+                nrecent++;
+        }
+        const unsigned char *b = (const unsigned char *)v.data() + z + 1;
+        es.push_back(Ent{id, (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+                                 (uint32_t)b[2] << 8 | b[3], did});
+    }
+    std::vector<uint32_t> byname(names.size()), rank(names.size());
+    for (size_t i = 0; i < byname.size(); i++)
+        byname[i] = (uint32_t)i;
+    std::sort(byname.begin(), byname.end(),
+              [&](uint32_t a, uint32_t b) { return *names[a] < *names[b]; });
+    for (size_t i = 0; i < byname.size(); i++)
+        rank[byname[i]] = (uint32_t)i;
+    /* By name rank (a counting sort, stable: docids stay ascending), then
+     * each name's run by the four bytes (already in order as a rule). */
+    std::vector<size_t> start(names.size() + 1, 0);
+    for (const Ent &e : es)
+        start[rank[e.name] + 1]++;
+    for (size_t i = 0; i < names.size(); i++)
+        start[i + 1] += start[i];
+    std::vector<Ent> sorted(es.size());
+    {
+        std::vector<size_t> fill(start.begin(), start.end() - 1);
+        for (const Ent &e : es)
+            sorted[fill[rank[e.name]]++] = e;
+    }
+    auto before = [](const Ent &a, const Ent &b) {
+        return a.rest != b.rest ? a.rest < b.rest : a.d < b.d;
+    };
+    for (size_t i = 0; i < names.size(); i++) {
+        auto lo = sorted.begin() + (std::ptrdiff_t)start[i],
+             hi = sorted.begin() + (std::ptrdiff_t)start[i + 1];
+        if (!std::is_sorted(lo, hi, before))
+            std::sort(lo, hi, before);
+    }
+    for (size_t i = 0; i < sorted.size(); i++) {
+        o[sorted[i].d] = (uint32_t)i;
+        if (g)
+            g[sorted[i].d] = rank[sorted[i].name];
+    }
+    return true;
+}
+
 xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
                               uint32_t **group, size_t *n, char *err)
 {
@@ -756,42 +846,50 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
     *n = 0;
     XAP_TRY
     size_t last = db->rep.get_lastdocid();
-    std::vector<std::pair<std::string, Xapian::docid>> v;
-    for (auto it = db->rep.valuestream_begin(slot);
-         it != db->rep.valuestream_end(slot); ++it)
-        if (it.get_docid() <= last)
-            v.emplace_back(*it, it.get_docid());
-    std::sort(v.begin(), v.end());
-    uint32_t *o = static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t)));
-    if (!o)
+    std::unique_ptr<uint32_t, void (*)(void *)> o(
+        static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t))),
+        std::free);
+    std::unique_ptr<uint32_t, void (*)(void *)> g(
+        group ? static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t)))
+              : nullptr,
+        std::free);
+    if (!o || (group && !g))
         throw std::bad_alloc();
-    for (size_t i = 0; i <= last; i++)
-        o[i] = UINT32_MAX;
-    for (size_t i = 0; i < v.size(); i++)
-        o[v[i].second] = (uint32_t)i;
-    if (group) {
+    for (size_t i = 0; i <= last; i++) {
+        o.get()[i] = UINT32_MAX;
+        if (g)
+            g.get()[i] = UINT32_MAX;
+    }
+    if (!value_order_keyed(db->rep, slot, last, o.get(), g.get())) {
+        for (size_t i = 0; i <= last; i++) {
+            o.get()[i] = UINT32_MAX;
+            if (g)
+                g.get()[i] = UINT32_MAX;
+        }
+        std::vector<std::pair<std::string, Xapian::docid>> v;
+        for (auto it = db->rep.valuestream_begin(slot);
+             it != db->rep.valuestream_end(slot); ++it)
+            if (it.get_docid() <= last)
+                v.emplace_back(*it, it.get_docid());
+        std::sort(v.begin(), v.end());
+        for (size_t i = 0; i < v.size(); i++)
+            o.get()[v[i].second] = (uint32_t)i;
         /* Values alike up to their first NUL share a group, numbered in
          * order. */
-        uint32_t *g = static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t)));
-        if (!g) {
-            std::free(o);
-            throw std::bad_alloc();
-        }
-        for (size_t i = 0; i <= last; i++)
-            g[i] = UINT32_MAX;
         uint32_t k = 0;
-        for (size_t i = 0; i < v.size(); i++) {
+        for (size_t i = 0; g && i < v.size(); i++) {
             if (i) {
                 const std::string &a = v[i - 1].first, &b = v[i].first;
                 size_t ea = a.find('\0'), eb = b.find('\0');
                 if (a.compare(0, ea, b, 0, eb) != 0)
                     k++;
             }
-            g[v[i].second] = k;
+            g.get()[v[i].second] = k;
         }
-        *group = g;
     }
-    *order = o;
+    if (group)
+        *group = g.release();
+    *order = o.release();
     *n = last + 1;
     return XAP_OK;
     XAP_CATCH_FIND([&](Xapian::Database &d) { read_values(d, slot); })

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void add(xap_wdb *w, const char *data, const char *const *terms,
@@ -180,6 +181,51 @@ int main(void)
     CHECK(xap_wdb_commit(w, err) == XAP_OK &&
           xap_wdb_doccount(w, &count, err) == XAP_OK && count == 1);
     xap_wdb_close(w);
+
+    /* The order of values in a slot (ties by docid), and groups of values
+     * alike up to their first NUL: keyed values (name, NUL, four bytes),
+     * then with one value of another shape among them. */
+    for (int shape = 0; shape < 2; shape++) {
+        char opath[300], odir[280];
+        snprintf(odir, sizeof odir, "%s/order%d", dir, shape);
+        snprintf(opath, sizeof opath, "%s/shard0", odir);
+        CHECK(mkdir(odir, 0755) == 0);
+        CHECK(xap_wdb_open(opath, &w, err) == XAP_OK);
+        static const struct { const char *v; size_t n; } ov[] = {
+            {"b\0\0\0\0\2", 6}, {"a\0\0\0\0\1", 6}, {"ab\0\0\0\0\0", 7},
+            {"a\0\0\0\0\1", 6}, {NULL, 0}, {"a\0\0\0\1\0", 6},
+            {"b\0\0\0\0\1", 6}, {"a\0x", 3}};
+        size_t nv = shape ? 8 : 7;
+        for (size_t i = 0; i < nv; i++) {
+            xap_doc *od = xap_doc_create();
+            xap_doc_add_boolean(od, "Fo", 2);
+            if (ov[i].v)
+                xap_doc_set_value(od, 1, ov[i].v, ov[i].n);
+            CHECK(xap_wdb_add(w, od, NULL, err) == XAP_OK);
+            xap_doc_destroy(od);
+        }
+        CHECK(xap_wdb_commit(w, err) == XAP_OK);
+        xap_wdb_close(w);
+        snprintf(stub, sizeof stub, "%s/XAPIANDB", odir);
+        fp = fopen(stub, "w");
+        fprintf(fp, "glass shard0\n");
+        fclose(fp);
+        CHECK(xap_db_open(odir, &db, err) == XAP_OK);
+        uint32_t *ord, *grp;
+        size_t no;
+        CHECK(xap_db_value_order(db, 1, &ord, &grp, &no, err) == XAP_OK &&
+              no == nv + 1);
+        /* Bytes order: 2 and 4 (equal), 6, [8: "a\0x"], 3 ("ab"), 7, 1. */
+        static const uint32_t want0[] = {UINT32_MAX, 5, 0, 3, 1, UINT32_MAX, 2, 4};
+        static const uint32_t want1[] = {UINT32_MAX, 6, 0, 4, 1, UINT32_MAX, 2, 5, 3};
+        static const uint32_t grp0[] = {UINT32_MAX, 2, 0, 1, 0, UINT32_MAX, 0, 2};
+        static const uint32_t grp1[] = {UINT32_MAX, 2, 0, 1, 0, UINT32_MAX, 0, 2, 0};
+        CHECK(memcmp(ord, shape ? want1 : want0, no * sizeof(uint32_t)) == 0);
+        CHECK(memcmp(grp, shape ? grp1 : grp0, no * sizeof(uint32_t)) == 0);
+        free(ord);
+        free(grp);
+        xap_db_close(db);
+    }
 
     /* Errors are statuses with a message. */
     CHECK(xap_db_open("/nonexistent/policy-search", &db, err) != XAP_OK);
