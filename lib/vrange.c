@@ -54,31 +54,39 @@ static const unsigned char *unit_of(const unsigned char *v, size_t l,
 }
 
 /* Sorts the entries by unit and value (least significant digit radix:
- * the value's 8 bytes, then the unit; each pass stable, a pass whose
- * byte is the same in every entry skipped) and sets r->start. */
+ * the value's 64 bits in digits of 11, then the unit; each pass stable,
+ * a pass whose digit is the same in every entry skipped; the digits'
+ * counts all taken in one read of the entries) and sets r->start.
+ * Bytes as digits took 16 reads of the entries, this 9 at most. */
+enum { DIGIT_BITS = 11, DIGITS = 6, DIGIT_VALUES = 1 << DIGIT_BITS };
+
 static void sort_entries(vrange *r)
 {
     size_t n = r->n;
     entry *a = r->e, *t = ps_xmalloc((n ? n : 1) * sizeof(entry));
-    size_t cnt[256];
-    for (int byte = 0; byte < 8; byte++) {
-        int sh = 8 * byte;
-        memset(cnt, 0, sizeof cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[a[i].key >> sh & 255]++;
-        if (n == 0 || cnt[a[0].key >> sh & 255] == n)
+    size_t *cnt = ps_xcalloc((size_t)DIGITS * DIGIT_VALUES, sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = a[i].key;
+        for (int d = 0; d < DIGITS; d++)
+            cnt[d * DIGIT_VALUES + (k >> (d * DIGIT_BITS) & (DIGIT_VALUES - 1))]++;
+    }
+    for (int d = 0; d < DIGITS; d++) {
+        int sh = d * DIGIT_BITS;
+        size_t *c = cnt + (size_t)d * DIGIT_VALUES;
+        if (n == 0 || c[a[0].key >> sh & (DIGIT_VALUES - 1)] == n)
             continue;
-        for (size_t c = 0, sum = 0; c < 256; c++) {
-            size_t k = cnt[c];
-            cnt[c] = sum;
+        for (size_t v = 0, sum = 0; v < DIGIT_VALUES; v++) {
+            size_t k = c[v];
+            c[v] = sum;
             sum += k;
         }
         for (size_t i = 0; i < n; i++)
-            t[cnt[a[i].key >> sh & 255]++] = a[i];
+            t[c[a[i].key >> sh & (DIGIT_VALUES - 1)]++] = a[i];
         entry *x = a;
         a = t;
         t = x;
     }
+    free(cnt);
     r->start = ps_xcalloc(r->nunits + 1, sizeof(size_t));
     for (size_t i = 0; i < n; i++)
         r->start[a[i].unit + 1]++;
