@@ -101,17 +101,13 @@ static void budget(void)
 }
 
 /* Tests: PS_FAULT=extract-crash:NAME crashes the reading of every file
- * whose name ends in NAME, as a broken file could;
+ * named NAME (in any directory), as a broken file could;
  * PS_FAULT=extract-reader-exit:NAME ends the --serve process when it is
  * asked for such a file, as if it had been killed. */
 static int fault_for(const char *what, const char *path)
 {
-    const char *f = getenv("PS_FAULT");
-    size_t w = strlen(what);
-    if (!f || strncmp(f, what, w) != 0 || f[w] != ':')
-        return 0;
-    size_t n = strlen(path), m = strlen(f + w + 1);
-    return m && n >= m && strcmp(path + n - m, f + w + 1) == 0;
+    const char *name = strrchr(path, '/');
+    return ps_fault_on(what, name ? name + 1 : path);
 }
 
 static void take_fault(const char *path)

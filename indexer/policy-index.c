@@ -341,9 +341,7 @@ static int commit(worker *wk)
  * that document (as a failed write would). */
 static int fault(const char *what, const char *docid, char *err)
 {
-    const char *f = getenv("PS_FAULT");
-    size_t n = strlen(what);
-    if (!f || strncmp(f, what, n) != 0 || f[n] != ':' || strcmp(f + n + 1, docid))
+    if (!ps_fault_on(what, docid))
         return 0;
     snprintf(err, PS_ERRLEN, "%s: write failed (PS_FAULT)", what);
     return 1;

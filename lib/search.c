@@ -344,26 +344,28 @@ static size_t fx_values(const void *ctx, unsigned doc, const unsigned char **buf
     return xap_facets_values(ctx, doc, buf);
 }
 
-static atomic_uint fault_modified;   /* srch_fault_modified() */
-static atomic_int fault_opening;     /* the failures are openings */
+/* srch_fault_modified(), srch_fault_opening(): failures left, and of
+ * which kind. */
+static atomic_uint fault_left;
+static atomic_int fault_opening;
 
 void srch_fault_modified(unsigned n)
 {
     atomic_store(&fault_opening, 0);
-    atomic_store(&fault_modified, n);
+    atomic_store(&fault_left, n);
 }
 
 void srch_fault_opening(unsigned n)
 {
     atomic_store(&fault_opening, 1);
-    atomic_store(&fault_modified, n);
+    atomic_store(&fault_left, n);
 }
 
 /* Takes one injected failure, if any are left. */
 static int take_fault(void)
 {
-    unsigned n = atomic_load(&fault_modified);
-    while (n && !atomic_compare_exchange_weak(&fault_modified, &n, n - 1))
+    unsigned n = atomic_load(&fault_left);
+    while (n && !atomic_compare_exchange_weak(&fault_left, &n, n - 1))
         ;
     return n != 0;
 }
@@ -457,10 +459,6 @@ static int modified_err(const char *err)
     return strstr(err, "DatabaseModifiedError") != NULL;
 }
 
-/* A snapshot of the index as it is now.  Reading one takes a while (every
- * passage's length, the facet index), and a writer committing twice
- * meanwhile overwrites the revision being read: it is read again from
- * the new one, up to MODIFIED_RETRIES times. */
 /* A shard that cannot be opened while a compaction swaps it in: between
  * its two renames (index.c, ix_compact_shard) the shard's directory is
  * missing, and an opening that began before them finds files gone. */
@@ -470,15 +468,20 @@ static int opening_err(const char *err)
            strstr(err, "DatabaseNotFoundError") != NULL;
 }
 
+/* A snapshot of the index as it is now.  Reading one takes a while (every
+ * passage's length, the facet index), and a writer committing twice
+ * meanwhile overwrites the revision being read: it is read again from
+ * the new one, up to MODIFIED_RETRIES times.  So is one that could not
+ * be opened (a compaction swapping a shard in), after 2, 4, 8 and 16 ms:
+ * a swap takes microseconds, a damaged index fails every time. */
 static snapshot *snap_build(const char *path, int facets, char *err)
 {
     for (int i = 0;; i++) {
         snapshot *s = snap_build_once(path, facets, err);
-        if (s || i == MODIFIED_RETRIES || !(modified_err(err) || opening_err(err)))
+        int opening = !s && opening_err(err);
+        if (s || i == MODIFIED_RETRIES || !(opening || modified_err(err)))
             return s;
-        /* A swap takes microseconds; a damaged index fails every time
-         * (after 2 + 4 + 8 + 16 ms). */
-        if (opening_err(err))
+        if (opening)
             usleep(2000u << i);
     }
 }

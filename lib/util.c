@@ -492,6 +492,14 @@ double ps_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int ps_fault_on(const char *what, const char *subject)
+{
+    const char *f = getenv("PS_FAULT");
+    size_t n = strlen(what);
+    return f && strncmp(f, what, n) == 0 && f[n] == ':' &&
+           strcmp(f + n + 1, subject) == 0;
+}
+
 const char *ps_data_dir(void)
 {
     const char *d = getenv("POLICY_SEARCH_DATA");

@@ -137,6 +137,10 @@ static inline size_t ps_gallop(const uint32_t *a, size_t n, size_t from,
     return lo;
 }
 
+/* Tests: 1 when $PS_FAULT is "what:subject" exactly (the fault injected
+ * for that step of that document or file). */
+int ps_fault_on(const char *what, const char *subject);
+
 /* Path of the data directory (lexicon, units, regions, sectors):
  * $POLICY_SEARCH_DATA, else the directory compiled in. */
 const char *ps_data_dir(void);

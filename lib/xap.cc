@@ -860,12 +860,8 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
         if (g)
             g.get()[i] = UINT32_MAX;
     }
+    /* (value_order_keyed writes nothing before it knows it can.) */
     if (!value_order_keyed(db->rep, slot, last, o.get(), g.get())) {
-        for (size_t i = 0; i <= last; i++) {
-            o.get()[i] = UINT32_MAX;
-            if (g)
-                g.get()[i] = UINT32_MAX;
-        }
         std::vector<std::pair<std::string, Xapian::docid>> v;
         for (auto it = db->rep.valuestream_begin(slot);
              it != db->rep.valuestream_end(slot); ++it)
