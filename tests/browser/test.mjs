@@ -198,6 +198,10 @@ try {
   // Export: the button downloads the same search as CSV.
   await page.selectOption('#sort', 'date');
   await page.waitForFunction(() => location.search.includes('sort=date'));
+  // The link is set when the sorted answer is shown, after the address
+  // changes: wait for it (a timeout leaves the check below to say so).
+  await page.waitForFunction(() => (document.querySelector('#export').getAttribute('href') || '')
+    .includes('sort=date'), null, { timeout: 10000 }).catch(() => {});
   const exportHref = await page.getAttribute('#export', 'href');
   check(exportHref.startsWith('/api/export?') && exportHref.includes('sort=date') &&
     exportHref.includes('q='), 'the export link carries the search: ' + exportHref);
