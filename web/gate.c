@@ -31,7 +31,9 @@
 #define GATE_DEADLINE 10.0     /* seconds to send the request headers */
 #define GATE_PER_IP 64         /* header-sending connections per address */
 #define GATE_MAX 4096          /* ... in all */
-#define PEEK_BYTES 16384       /* headers longer than this go on (431) */
+#define PEEK_BYTES 16384       /* longer request headers: answered here */
+#define DRAIN_SECONDS 2.0      /* after such an answer, the rest read ... */
+#define DRAIN_BYTES (8 << 20)  /* ... for so long, or so much, at most */
 
 typedef struct pending {
     int fd;
@@ -39,6 +41,8 @@ typedef struct pending {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     uint32_t ip;               /* IPv4 address, for the per-address cap */
+    size_t drained;            /* answered already: bytes read since */
+    int draining;
 } pending;
 
 struct gate {
@@ -116,6 +120,8 @@ static void accept_all(gate *g)
         p->addr = a;
         p->addrlen = al;
         p->ip = ip;
+        p->draining = 0;
+        p->drained = 0;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP,
                                  .data.u64 = slot};
         if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -137,10 +143,69 @@ static void answer_health(int fd)
     (void)w;
 }
 
+/* Request headers that do not end within PEEK_BYTES: answered here with
+ * a JSON error that names the parameter too long when the request line is
+ * what did not end (the server itself would read a few times more into
+ * its per-connection memory and then answer with a page of its own).  The
+ * rest of the request is read and dropped for a while, so that closing
+ * with unread bytes does not reset the connection before the client has
+ * read the answer. */
+static void answer_too_long(gate *g, size_t i, const char *buf, size_t n)
+{
+    pending *p = &g->p[i];
+    char msg[256], name[48];
+    int line_ended = memchr(buf, '\n', n) != NULL;
+    size_t k = n;
+    while (k > 0 && buf[k - 1] != '?' && buf[k - 1] != '&' && buf[k - 1] != ' ')
+        k--;
+    size_t m = 0;
+    while (k > 0 && buf[k - 1] != ' ' && k + m < n && buf[k + m] != '=' &&
+           m + 1 < sizeof name && (buf[k + m] == '_' || buf[k + m] == '-' ||
+                                   (buf[k + m] >= 'a' && buf[k + m] <= 'z') ||
+                                   (buf[k + m] >= 'A' && buf[k + m] <= 'Z') ||
+                                   (buf[k + m] >= '0' && buf[k + m] <= '9'))) {
+        name[m] = buf[k + m];
+        m++;
+    }
+    name[m] = '\0';
+    if (line_ended)
+        snprintf(msg, sizeof msg, "request headers too large: they must end "
+                 "within %d bytes", PEEK_BYTES);
+    else if (m && k + m < n && buf[k + m] == '=')
+        snprintf(msg, sizeof msg, "parameter %s is too long: a request's "
+                 "address and headers must fit in %d bytes", name, PEEK_BYTES);
+    else
+        snprintf(msg, sizeof msg, "request address too long: the address "
+                 "and headers must fit in %d bytes", PEEK_BYTES);
+    char r[512];
+    int len = snprintf(r, sizeof r, "HTTP/1.1 %s\r\nContent-Type: "
+                       "application/json; charset=utf-8\r\nContent-Length: "
+                       "%zu\r\nCache-Control: no-store\r\nConnection: "
+                       "close\r\n\r\n{\"error\":\"%s\"}\n",
+                       line_ended ? "431 Request Header Fields Too Large"
+                                  : "414 URI Too Long",
+                       strlen(msg) + 13, msg);
+    ssize_t w = send(p->fd, r, (size_t)len, MSG_NOSIGNAL);
+    (void)w;
+    shutdown(p->fd, SHUT_WR);
+    p->draining = 1;
+    p->drained = 0;
+    p->deadline = now() + DRAIN_SECONDS;
+}
+
 static void readable(gate *g, size_t i)
 {
     pending *p = &g->p[i];
     char buf[PEEK_BYTES];
+    if (p->draining) {
+        ssize_t n;
+        while ((n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+            p->drained += (size_t)n;
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+            p->drained > DRAIN_BYTES)
+            drop(g, i);
+        return;
+    }
     ssize_t n = recv(p->fd, buf, sizeof buf, MSG_PEEK);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         drop(g, i);
@@ -149,7 +214,11 @@ static void readable(gate *g, size_t i)
     if (n < 0)
         return;
     int done = memmem(buf, (size_t)n, "\r\n\r\n", 4) ||
-               memmem(buf, (size_t)n, "\n\n", 2) || (size_t)n == sizeof buf;
+               memmem(buf, (size_t)n, "\n\n", 2);
+    if (!done && (size_t)n == sizeof buf) {
+        answer_too_long(g, i, buf, (size_t)n);
+        return;
+    }
     if (!done)
         return;
     epoll_ctl(g->ep, EPOLL_CTL_DEL, p->fd, NULL);

@@ -73,6 +73,7 @@ static srch_engine *thread_engine(char *err)
 {
     srch_engine *e = pthread_getspecific(g_engine_key);
     if (!e) {
+        ps_thread_heap_hugepages();
         e = srch_engine_create(g_index, g_res, err);
         if (!e)
             return NULL;
@@ -953,6 +954,10 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[PS_ERRLEN];
+    /* Huge pages for the heaps (util.h): a search reads the snapshot's
+     * facet rows at random; each HTTP worker advises its own heap as it
+     * makes its engine. */
+    ps_heap_hugepages((size_t)1 << 30, 0);
     ana_res *res = ana_res_load(0, err);
     if (!res) {
         fprintf(stderr, "policy-web: %s\n", err);
@@ -992,7 +997,10 @@ int main(int argc, char **argv)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)128,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+        /* At most 32 KB: larger, libmicrohttpd maps it per connection
+         * and clears all of it after every request.  The gate answers
+         * requests whose headers do not fit (gate.c). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_END);
     g_daemon = d;
     if (!d) {
