@@ -538,8 +538,8 @@ static int fetch_gram(gram_fetch fetch, void *fctx, const char *pfx,
 static int match_single(const char *needle, size_t n, int bigram,
                         gram_fetch fetch, void *fctx,
                         const unsigned (*del)[2], size_t ndel,
-                        const unsigned *keep, size_t nkeep, gram_hits *out,
-                        size_t *df, char *err)
+                        const gram_keep *keep, gram_hits *out, size_t *df,
+                        char *err)
 {
     const char *what = bigram ? "bigram" : "unigram";
     ps_buf raw;
@@ -552,13 +552,16 @@ static int match_single(const char *needle, size_t n, int bigram,
     /* Every entry takes two bytes at least: room for all of them at once,
      * so the loop below stores without checking. */
     size_t room = raw.len / 2 + 1;
-    if (keep && nkeep < room)
-        room = nkeep;
+    if (keep && keep->n < room)
+        room = keep->n;
+    const uint64_t *kbits = keep ? keep->bits : NULL;
+    size_t kn = keep ? keep->nbits : 0;
+    uint64_t kstride = keep ? keep->stride : 0, kfirst = keep ? keep->first : 0;
     hits_reserve(out, out->n + room);
     chunks c = {(const unsigned char *)raw.data,
                 (const unsigned char *)raw.data + raw.len};
     const unsigned char *p, *end;
-    size_t at = 0, ki = 0, skipped = 0;
+    size_t at = 0, skipped = 0;
     int rc = 0;
     unsigned *docs = out->docs, *tfs = out->tf;
     size_t nh = out->n;
@@ -571,12 +574,9 @@ static int match_single(const char *needle, size_t n, int bigram,
                 break;
             }
             doc += d;
-            int out_of_keep = 0;
-            if (keep) {
-                while (ki < nkeep && keep[ki] < doc)
-                    ki++;
-                out_of_keep = ki == nkeep || keep[ki] != doc;
-            }
+            uint64_t bit = (uint64_t)(doc - 1) * kstride + kfirst;
+            int out_of_keep = kbits && (bit >= kn ||
+                                        !(kbits[bit / 64] >> (bit % 64) & 1));
             if (!bigram) {
                 if (!ps_get_varint(&p, end, &tf)) {
                     rc = corrupt(err, what);
@@ -599,7 +599,10 @@ static int match_single(const char *needle, size_t n, int bigram,
                 skipped++;
                 continue;
             }
-            ki += keep != NULL;     /* each kept once: at most nkeep hits */
+            if (nh - out->n == room) {  /* more kept than bits set: */
+                rc = corrupt(err, what);    /* docids repeat */
+                break;
+            }
             docs[nh] = doc;
             tfs[nh++] = tf;
         }
@@ -615,7 +618,7 @@ int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
                char *err)
 {
     size_t df;
-    return gram_match_in(needle, n, fetch, fctx, del, ndel, NULL, 0, out, &df,
+    return gram_match_in(needle, n, fetch, fctx, del, ndel, NULL, out, &df,
                          err);
 }
 
@@ -624,8 +627,8 @@ static int match_long(const char *needle, size_t n, size_t nchars,
                       size_t ndel, gram_hits *out, char *err);
 
 int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
-                  const unsigned (*del)[2], size_t ndel, const unsigned *keep,
-                  size_t nkeep, gram_hits *out, size_t *df, char *err)
+                  const unsigned (*del)[2], size_t ndel, const gram_keep *keep,
+                  gram_hits *out, size_t *df, char *err)
 {
     out->n = 0;
     *df = 0;
@@ -634,7 +637,7 @@ int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
         return 0;
     if (nchars <= 2)
         return match_single(needle, n, nchars == 2, fetch, fctx, del, ndel,
-                            keep, nkeep, out, df, err);
+                            keep, out, df, err);
     int rc = match_long(needle, n, nchars, fetch, fctx, del, ndel, out, err);
     *df = out->n;
     return rc;

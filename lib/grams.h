@@ -125,14 +125,26 @@ void gram_hits_free(gram_hits *h);
 int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
                const unsigned (*del)[2], size_t ndel, gram_hits *out,
                char *err);
-/* The same, keeping only the passages in keep[0..nkeep) (ascending), for
- * a needle of one or two characters (the passages are listed as they are
- * read); *df counts every passage that contains it, kept or not, for its
+/* Passages to keep, as bits: docid d is kept when bit b = (d - 1) *
+ * stride + first is set (bit b % 64 of bits[b / 64], b < nbits); at most
+ * n are.  (A database of s shards numbers shard k's docid d (d - 1) * s +
+ * k + 1: one set of bits, over the database's docids, serves every
+ * shard.) */
+typedef struct gram_keep {
+    const uint64_t *bits;
+    size_t nbits;
+    unsigned stride, first;
+    size_t n;
+} gram_keep;
+
+/* The same, keeping only the passages of keep (NULL: all), for a needle
+ * of one or two characters (the passages are listed as they are read);
+ * *df counts every passage that contains it, kept or not, for its
  * weight.  A longer needle is matched in full (keep is not used) and *df
  * is out->n. */
 int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
-                  const unsigned (*del)[2], size_t ndel, const unsigned *keep,
-                  size_t nkeep, gram_hits *out, size_t *df, char *err);
+                  const unsigned (*del)[2], size_t ndel, const gram_keep *keep,
+                  gram_hits *out, size_t *df, char *err);
 
 /* Loads the passage lengths (characters) into *len, indexed by docid,
  * *nlen entries (caller frees).  *live (when not NULL) counts the
