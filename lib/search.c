@@ -30,6 +30,7 @@
 #include "fdict.h"
 #include "blockcheck.h"
 #include "dset.h"
+#include "fcount.h"
 #include "vrange.h"
 #include "grams.h"
 #include "index.h"
@@ -80,6 +81,7 @@ typedef struct snapshot {
     unsigned doccount;
     xap_facets *fx;               /* in-memory facet index, when enabled */
     strset *fxterms;              /* its terms -> their indices */
+    fcount *fc;                   /* its dense terms as bits */
     uint32_t *order;              /* docid -> place by (document, passage),
                                      with the facet index */
     uint32_t *docno;              /* docid -> its document's number, in
@@ -152,6 +154,7 @@ static void snap_free(snapshot *s)
     free(s->revs);
     xap_facets_free(s->fx);
     strset_destroy(s->fxterms);
+    fcount_free(s->fc);
     free(s->order);
     free(s->docno);
     free(s->date);
@@ -421,6 +424,14 @@ static snapshot *snap_build_once(const char *path, int facets, char *err)
         for (size_t i = 0; i < xap_facets_nterms(s->fx); i++)
             strset_put(s->fxterms, xap_facets_term(s->fx, i),
                        strlen(xap_facets_term(s->fx, i)), (int)i);
+        {
+            const uint32_t *off;
+            const void *vals;
+            unsigned width;
+            size_t noff = xap_facets_rows(s->fx, &off, &vals, &width);
+            s->fc = fcount_build(off, vals, width, noff,
+                                 xap_facets_nterms(s->fx));
+        }
         /* The order among equal scores, for every passage at once. */
         if (xap_db_value_order(db, SLOT_ORDER, &s->order, &s->docno,
                                &s->norder, err) != XAP_OK) {
@@ -2537,6 +2548,22 @@ typedef struct count_job {
         }                                                                    \
     } while (0)
 
+/* By bits (fcount.h): part k of nparts. */
+typedef struct bits_job {
+    const fcount *fc;
+    const uint64_t *bits;
+    const unsigned *ids;
+    size_t n, nparts, nt;
+    unsigned *counts;
+} bits_job;
+
+static void count_bits_part(void *ctx, size_t k)
+{
+    const bits_job *j = ctx;
+    fcount_count(j->fc, j->bits, j->ids, j->n, k, j->nparts,
+                 j->counts + k * j->nt);
+}
+
 static void count_part(void *ctx, size_t k)
 {
     const count_job *j = ctx;
@@ -2576,7 +2603,15 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
         cj.counts = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(unsigned));
         if (group)
             cj.stamp = ps_xcalloc(nt ? nt : 1, sizeof(uint32_t));
-        pool_for(cj.nparts, count_part, &cj);
+        if (!group && fcount_worth(e->snap->fc, base->n)) {
+            bits_job bj = {e->snap->fc, fcount_bits(e->snap->fc, base->ids,
+                                                    base->n),
+                           base->ids, base->n, cj.nparts, nt, cj.counts};
+            pool_for(bj.nparts, count_bits_part, &bj);
+            free((void *)bj.bits);
+        } else {
+            pool_for(cj.nparts, count_part, &cj);
+        }
         unsigned *counts = cj.counts;
         for (size_t k = 1; k < cj.nparts; k++)
             for (size_t t = 0; t < nt; t++)

@@ -20,6 +20,7 @@
 #include "tokenize.h"
 #include "util.h"
 #include "vrange.h"
+#include "fcount.h"
 #include "blockcheck.h"
 #include "dset.h"
 #include "fcol.h"
@@ -1236,6 +1237,88 @@ static void vr_bound(unsigned char *out, const char *unit, double value)
  * units kept apart, ends included, a passage once however many of its
  * mentions match, negative and fractional values in order, a damaged
  * value ignored. */
+/* Facet counts by bits: the same as counting every passage's row, for
+ * sets of every size, in one part or several, for each width of term
+ * number. */
+static void test_fcount(void)
+{
+    static const size_t nts[] = {40, 300, 70000};
+    for (size_t w = 0; w < 3; w++) {
+        size_t nt = nts[w], ndocs = 5000;
+        unsigned width = nt <= 0x100 ? 1 : nt <= 0x10000 ? 2 : 4;
+        uint32_t *off = calloc(ndocs + 2, sizeof(uint32_t));
+        unsigned char *vals = malloc(ndocs * 12 * width);
+        uint32_t rnd = 12345;
+#define RND() (rnd = rnd * 1103515245u + 12345u, (rnd >> 8))
+        size_t nv = 0;
+        for (size_t d = 1; d <= ndocs; d++) {
+            off[d] = (uint32_t)nv;
+            if (d % 97 == 0)
+                continue;                   /* a passage without terms */
+            /* term 0 in all, 1..3 in many, the rest seldom */
+            uint32_t row[12];
+            size_t nr = 0;
+            row[nr++] = 0;
+            for (uint32_t t = 1; t <= 3; t++)
+                if (RND() % 3)
+                    row[nr++] = t;
+            size_t extra = RND() % 4;
+            for (size_t k = 0; k < extra; k++) {
+                uint32_t t = 4 + RND() % (uint32_t)(nt - 4);
+                int dup = 0;
+                for (size_t j = 0; j < nr; j++)
+                    dup |= row[j] == t;
+                if (!dup)
+                    row[nr++] = t;
+            }
+            for (size_t j = 0; j < nr; j++) {
+                memcpy(vals + nv * width, (const char *)&row[j], width);
+                nv++;
+            }
+        }
+        off[ndocs + 1] = (uint32_t)nv;
+        fcount *f = fcount_build(off, vals, width, ndocs + 2, nt);
+        CHECK(f != NULL);
+        static const size_t sizes[] = {1, 7, 300, 2500, 4990};
+        unsigned *ids = malloc(ndocs * sizeof(unsigned));
+        unsigned *want = malloc(nt * sizeof(unsigned));
+        unsigned *got = malloc(3 * nt * sizeof(unsigned));
+        for (size_t s = 0; s < 5; s++) {
+            size_t n = 0;
+            for (size_t d = 1; d <= ndocs && n < sizes[s]; d++)
+                if (RND() % ndocs < sizes[s] * 1.2)
+                    ids[n++] = (unsigned)d;
+            memset(want, 0, nt * sizeof(unsigned));
+            for (size_t i = 0; i < n; i++)
+                for (uint32_t k = off[ids[i]]; k < off[ids[i] + 1]; k++) {
+                    uint32_t t = 0;
+                    memcpy(&t, vals + (size_t)k * width, width);
+                    want[t]++;
+                }
+            for (size_t parts = 1; parts <= 3; parts++) {
+                memset(got, 0, 3 * nt * sizeof(unsigned));
+                uint64_t *bits = fcount_bits(f, ids, n);
+                for (size_t k = 0; k < parts; k++)
+                    fcount_count(f, bits, ids, n, k, parts, got + k * nt);
+                free(bits);
+                int same = 1;
+                for (size_t t = 0; t < nt; t++)
+                    same &= got[t] + got[nt + t] + got[2 * nt + t] == want[t];
+                CHECK(same);
+            }
+        }
+        /* Counting thousands is cheaper by bits; a handful, by rows. */
+        CHECK(fcount_worth(f, 4000) && !fcount_worth(f, 5));
+#undef RND
+        fcount_free(f);
+        free(ids);
+        free(want);
+        free(got);
+        free(off);
+        free(vals);
+    }
+}
+
 static void test_vrange(void)
 {
     static const char *units[] = {"亩", "元", "%", "万千瓦"};
@@ -1474,6 +1557,7 @@ int main(void)
     test_grams();
     test_grams_long();
     test_vrange();
+    test_fcount();
     test_dset();
     test_fdict();
     test_fcol();
