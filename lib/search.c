@@ -2086,6 +2086,28 @@ static void range_cb(void *ctx, size_t i, const char *v, size_t n)
         c->ok[i] = 1;
 }
 
+/* The passages with a mention in b's range, from the mentions sorted by
+ * unit and value (a server's or a batch's snapshot): what a query of
+ * filters alone starts from, instead of every passage filtered (at 200 MB,
+ * 8,000 passages instead of 387,000 read and copied). */
+static void range_docs(srch_engine *e, const build *b, dset *out)
+{
+    const vrange *vr = e->snap->vr;
+    unsigned maxdoc = vrange_maxdoc(vr);
+    size_t nb = (size_t)maxdoc / 8 + 1;
+    unsigned char *in = ps_xcalloc(nb, 1);
+    vrange_mark(vr, b->range_lo, b->range_hi, b->range_len, in);
+    /* A passage has one mention in the range at least. */
+    size_t cap = vrange_count(vr, b->range_lo, b->range_hi, b->range_len);
+    out->ids = ps_xmalloc((cap ? cap : 1) * sizeof(unsigned));
+    out->w = ps_xcalloc(cap ? cap : 1, sizeof(double));
+    out->n = 0;
+    for (size_t i = 0; i < nb; i++)
+        for (unsigned m = in[i]; m && out->n < cap; m &= m - 1)
+            out->ids[out->n++] = (unsigned)(i * 8) + (unsigned)__builtin_ctz(m);
+    free(in);
+}
+
 /* Keeps the passages of base with a numeric mention in b's range. */
 static int range_filter(srch_engine *e, const build *b, dset *base, char *err)
 {
@@ -2832,7 +2854,11 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
     memset(&negs, 0, sizeof negs);
     memset(&wholes, 0, sizeof wholes);
     memset(&first, 0, sizeof first);
-    if (!positive) {
+    int ranged = 0;           /* base holds only passages in the range */
+    if (!positive && b->has_range && e->snap->vr) {
+        range_docs(e, b, &base);
+        hb = ranged = 1;
+    } else if (!positive) {
         if (all_docs(e, &base, err) < 0)
             return -1;
         hb = 1;
@@ -2934,7 +2960,7 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
         base = t;
     }
     dset_free(&fset);
-    if (rc == 0 && b->has_range && base.n)
+    if (rc == 0 && b->has_range && base.n && !ranged)
         rc = range_filter(e, b, &base, err);
     /* Dates: to keep a range, or to sort by. */
     uint32_t *date = NULL;
