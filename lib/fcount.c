@@ -18,31 +18,21 @@ struct fcount {
     uint32_t *soff;           /* rows of the other terms, as off/vals */
     uint32_t *svals;
     double dense_per_row;     /* dense terms in a row, on average */
-    uint64_t (*and_count)(const uint64_t *, const uint64_t *, size_t,
-                          size_t);
 };
 
-static uint64_t and_count_plain(const uint64_t *a, const uint64_t *b,
-                                size_t lo, size_t hi)
-{
-    uint64_t c = 0;
-    for (size_t w = lo; w < hi; w++)
-        c += (uint64_t)__builtin_popcountll(a[w] & b[w]);
-    return c;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_POPCNT_TARGET 1
-__attribute__((target("popcnt")))
-static uint64_t and_count_popcnt(const uint64_t *a, const uint64_t *b,
-                                 size_t lo, size_t hi)
-{
-    uint64_t c = 0;
-    for (size_t w = lo; w < hi; w++)
-        c += (uint64_t)__builtin_popcountll(a[w] & b[w]);
-    return c;
-}
+/* The bits two sets share, words [lo, hi): with the popcnt instruction
+ * where the processor has it (chosen when the program loads). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
 #endif
+static uint64_t and_count(const uint64_t *a, const uint64_t *b, size_t lo,
+                          size_t hi)
+{
+    uint64_t c = 0;
+    for (size_t w = lo; w < hi; w++)
+        c += (uint64_t)__builtin_popcountll(a[w] & b[w]);
+    return c;
+}
 
 static uint32_t val_at(const void *vals, unsigned width, size_t i)
 {
@@ -65,12 +55,6 @@ fcount *fcount_build(const uint32_t *off, const void *vals, unsigned width,
     f->nterms = nterms;
     f->noff = noff;
     f->nwords = noff / 64 + 1;
-    f->and_count = and_count_plain;
-#ifdef HAVE_POPCNT_TARGET
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("popcnt"))
-        f->and_count = and_count_popcnt;
-#endif
     size_t rows = noff ? noff - 1 : 0;
     size_t nvals = rows ? off[rows] : 0;
     uint32_t *df = ps_xcalloc(nterms ? nterms : 1, sizeof(uint32_t));
@@ -170,5 +154,5 @@ void fcount_count(const fcount *f, const uint64_t *bits, const unsigned *ids,
     size_t j0 = f->ndense * k / nparts, j1 = f->ndense * (k + 1) / nparts;
     for (size_t j = j0; j < j1 && w0 < w1; j++)
         counts[f->dense[j]] +=
-            (unsigned)f->and_count(bits, f->bits + j * f->nwords, w0, w1);
+            (unsigned)and_count(bits, f->bits + j * f->nwords, w0, w1);
 }
