@@ -157,8 +157,16 @@ static inline unsigned ps_global_docid(unsigned local, size_t shard,
 static inline void ps_local_docid(unsigned global, size_t nshards,
                                   size_t *shard, unsigned *local)
 {
-    /* One 32-bit division (a loop over every hit calls this). */
-    unsigned g = global - 1, n = (unsigned)nshards, q = g / n;
+    /* Loops over every hit call this: a shift for a number of shards
+     * that is a power of two (as --jobs usually gives), otherwise one
+     * 32-bit division. */
+    unsigned g = global - 1, n = (unsigned)nshards;
+    if (n && (n & (n - 1)) == 0) {
+        *shard = g & (n - 1);
+        *local = (g >> __builtin_ctz(n)) + 1;
+        return;
+    }
+    unsigned q = g / n;
     *shard = g - q * n;
     *local = q + 1;
 }

@@ -2373,27 +2373,13 @@ static void count_shard(void *ctx, size_t k)
     unsigned *local = ps_xmalloc((c->n ? c->n : 1) * sizeof(unsigned));
     c->at = ps_xmalloc((c->n ? c->n : 1) * sizeof(size_t));
     size_t m = 0, old = 0;
-    /* Every thread reads every hit: without a division for a number of
-     * shards that is a power of two (ps_local_docid otherwise). */
-    unsigned ns = (unsigned)c->nshards;
-    if (ns && (ns & (ns - 1)) == 0) {
-        unsigned shift = (unsigned)__builtin_ctz(ns), mask = ns - 1;
-        for (size_t i = 0; i < c->n; i++) {
-            unsigned g = c->ids[i] - 1;
-            if ((g & mask) == k) {
-                local[m] = (g >> shift) + 1;
-                c->at[m++] = i;
-            }
-        }
-    } else {
-        for (size_t i = 0; i < c->n; i++) {
-            size_t s;
-            unsigned l;
-            ps_local_docid(c->ids[i], c->nshards, &s, &l);
-            if (s == k) {
-                local[m] = l;
-                c->at[m++] = i;
-            }
+    for (size_t i = 0; i < c->n; i++) {
+        size_t s;
+        unsigned l;
+        ps_local_docid(c->ids[i], c->nshards, &s, &l);
+        if (s == k) {
+            local[m] = l;
+            c->at[m++] = i;
         }
     }
     size_t nm = fdict_count(c->facets);
