@@ -16,6 +16,7 @@
 #include "web/gate.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -155,23 +156,23 @@ static void answer_too_long(gate *g, size_t i, const char *buf, size_t n)
     pending *p = &g->p[i];
     char msg[256], name[48];
     int line_ended = memchr(buf, '\n', n) != NULL;
-    size_t k = n;
-    while (k > 0 && buf[k - 1] != '?' && buf[k - 1] != '&' && buf[k - 1] != ' ')
-        k--;
+    /* The request line's last parameter, cut off: its name, when it is
+     * a plain word followed by '='. */
+    const char *q = line_ended ? NULL : memrchr(buf, '?', n);
+    const char *amp = q ? memrchr(q, '&', n - (size_t)(q - buf)) : NULL;
+    const char *at = amp ? amp + 1 : q ? q + 1 : NULL;
     size_t m = 0;
-    while (k > 0 && buf[k - 1] != ' ' && k + m < n && buf[k + m] != '=' &&
-           m + 1 < sizeof name && (buf[k + m] == '_' || buf[k + m] == '-' ||
-                                   (buf[k + m] >= 'a' && buf[k + m] <= 'z') ||
-                                   (buf[k + m] >= 'A' && buf[k + m] <= 'Z') ||
-                                   (buf[k + m] >= '0' && buf[k + m] <= '9'))) {
-        name[m] = buf[k + m];
+    while (at && at + m < buf + n && m + 1 < sizeof name &&
+           (isalnum((unsigned char)at[m]) || at[m] == '_' || at[m] == '-'))
         m++;
-    }
-    name[m] = '\0';
+    int named = at && m && at + m < buf + n && at[m] == '=';
+    if (named)
+        memcpy(name, at, m);
+    name[named ? m : 0] = '\0';
     if (line_ended)
         snprintf(msg, sizeof msg, "request headers too large: they must end "
                  "within %d bytes", PEEK_BYTES);
-    else if (m && k + m < n && buf[k + m] == '=')
+    else if (named)
         snprintf(msg, sizeof msg, "parameter %s is too long: a request's "
                  "address and headers must fit in %d bytes", name, PEEK_BYTES);
     else
