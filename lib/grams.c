@@ -100,6 +100,8 @@ struct gram_batch {
     ps_buf lengths;
     uint32_t len_last, len_first;
     size_t passages, bytes;
+    uint64_t *keys;       /* the passage being added: its bigram keys */
+    size_t capkeys;
 };
 
 gram_batch *gram_batch_create(void)
@@ -132,6 +134,7 @@ void gram_batch_destroy(gram_batch *b)
     free(b->slots);
     free(b->bmp);
     free(b->e);
+    free(b->keys);
     ps_buf_free(&b->lengths);
     free(b);
 }
@@ -207,14 +210,65 @@ static inline void open_doc(entry *e, uint32_t docid)
     e->last_pos = 0;
 }
 
+/* The entry of key if the first slots probed hold it, else NULL: a look
+ * ahead that never inserts. */
+static inline const entry *peek(const gram_batch *b, uint64_t key)
+{
+    size_t h = hash64(key) & (b->nslots - 1);
+    for (int k = 0; k < 4 && b->slots[h].idx; k++) {
+        if (b->slots[h].key == key)
+            return &b->e[b->slots[h].idx - 1];
+        h = (h + 1) & (b->nslots - 1);
+    }
+    return NULL;
+}
+
+/* How far ahead of the bigram being added its slot, its entry and the end
+ * of its chunk are fetched into the cache.  A batch holds hundreds of
+ * thousands of bigrams: each of the three is a cache miss, and the three
+ * depend on one another, so each is asked for a few bigrams before the one
+ * before it is needed.  Only hints: lookup() below decides. */
+#define AHEAD_SLOT 12
+#define AHEAD_ENTRY 6
+#define AHEAD_TAIL 3
+
 void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
                     size_t len)
 {
-    size_t i = 0;
-    uint32_t pos = 0, prev = 0;
-    size_t before = 0, after = 0;
-    while (i < len) {
+    /* The passage's bigram keys first (at most one per byte). */
+    if (b->capkeys < len + 1) {
+        b->capkeys = len + 1 > 2 * b->capkeys ? len + 1 : 2 * b->capkeys;
+        free(b->keys);
+        b->keys = ps_xmalloc(b->capkeys * sizeof *b->keys);
+    }
+    uint64_t *keys = b->keys;
+    size_t nk = 0;
+    uint32_t prev = 0;
+    for (size_t i = 0; i < len;) {
         uint32_t cp = ps_utf8_next(text, len, &i);
+        keys[nk++] = (uint64_t)prev << 21 | cp;
+        prev = cp;
+    }
+    /* keys[j] & 0x1fffff is character j; keys[j] (j > 0) the bigram
+     * starting at j - 1. */
+    size_t before = 0, after = 0;
+    for (size_t j = 0; j < nk; j++) {
+        if (j + AHEAD_SLOT < nk)
+            __builtin_prefetch(&b->slots[hash64(keys[j + AHEAD_SLOT]) &
+                                         (b->nslots - 1)]);
+        if (j + AHEAD_ENTRY < nk) {
+            const entry *a = peek(b, keys[j + AHEAD_ENTRY]);
+            if (a) {
+                __builtin_prefetch(a, 1);
+                __builtin_prefetch((const char *)(a + 1) - 1, 1);
+            }
+        }
+        if (j + AHEAD_TAIL < nk) {
+            const entry *a = peek(b, keys[j + AHEAD_TAIL]);
+            if (a && a->buf.p)
+                __builtin_prefetch(a->buf.p + a->buf.len, 1);
+        }
+        uint32_t cp = (uint32_t)(keys[j] & 0x1fffff);
         entry *u = lookup(b, UNI_FLAG | cp);
         if (u->last_doc != docid) {
             before += u->buf.len;
@@ -222,9 +276,9 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
             after += u->buf.len + 1;
         }
         u->last_pos++;
-        if (pos > 0) {
-            entry *e = lookup(b, (uint64_t)prev << 21 | cp);
-            uint32_t p = pos - 1;     /* where the bigram starts */
+        if (j > 0) {
+            entry *e = lookup(b, keys[j]);
+            uint32_t p = (uint32_t)j - 1;     /* where the bigram starts */
             before += e->buf.len;
             if (e->last_doc != docid) {
                 open_doc(e, docid);
@@ -235,9 +289,8 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
             after += e->buf.len;
             e->last_pos = p;
         }
-        prev = cp;
-        pos++;
     }
+    uint32_t pos = (uint32_t)nk;
     b->bytes += after - before;
     ps_buf_varint(&b->lengths, docid - b->len_last);
     ps_buf_varint(&b->lengths, pos);
