@@ -373,6 +373,107 @@ static int take_fault(void)
     return n != 0;
 }
 
+/* The values and the index of numeric mentions over them, built while
+ * the snapshot's other thread reads the facet terms: each with a handle
+ * of its own at the same revision. */
+typedef struct values_job {
+    xap_db *db;
+    xap_facets *fx;
+    vrange *vr;
+    int rc;
+    char err[PS_ERRLEN];
+} values_job;
+
+static void values_run(values_job *j)
+{
+    if (xap_facets_add_values(j->db, j->fx, SLOT_NUM0, NUM_SLOTS, j->err) !=
+        XAP_OK) {
+        j->rc = -1;
+        return;
+    }
+    /* The passages with values, ascending: those the mentions come from
+     * (no other passage adds one). */
+    unsigned last = xap_facets_last(j->fx), *docs, n = 0;
+    docs = ps_xmalloc(((size_t)last + 1) * sizeof *docs);
+    for (unsigned d = 1; d <= last; d++) {
+        const unsigned char *buf;
+        if (xap_facets_values(j->fx, d, &buf))
+            docs[n++] = d;
+    }
+    j->vr = vrange_build(docs, n, fx_values, j->fx);
+    free(docs);
+}
+
+static void *values_thread(void *arg)
+{
+    ps_thread_heap_hugepages();
+    values_run(arg);
+    return NULL;
+}
+
+static xap_db *snap_open_at(snapshot *s, const char *path);
+static void snap_give_back(snapshot *s, xap_db *db);
+
+/* Reads the facet index, the order among equal scores, the mentions by
+ * value and every passage's date into s (db: s's first handle).  The
+ * values are read on a second handle in a thread of their own when the
+ * index is still at s's state (at 1 GB, a third of the time). */
+static int snap_facets(snapshot *s, const char *path, xap_db *db, char *err)
+{
+    if (xap_facets_create(db, &s->fx, err) != XAP_OK)
+        return -1;
+    values_job job = {snap_open_at(s, path), s->fx, NULL, 0, ""};
+    pthread_t th;
+    int threaded = job.db && pthread_create(&th, NULL, values_thread, &job) == 0;
+    int rc = 0;
+    if (xap_facets_add_terms(db, s->fx, FACET_PREFIXES, NPARTS, err) != XAP_OK)
+        rc = -1;
+    if (rc == 0) {
+        s->fxterms = strset_create();
+        for (size_t i = 0; i < xap_facets_nterms(s->fx); i++)
+            strset_put(s->fxterms, xap_facets_term(s->fx, i),
+                       strlen(xap_facets_term(s->fx, i)), (int)i);
+        const uint32_t *off;
+        const void *vals;
+        unsigned width;
+        size_t noff = xap_facets_rows(s->fx, &off, &vals, &width);
+        s->fc = fcount_build(off, vals, width, noff, xap_facets_nterms(s->fx));
+        /* The order among equal scores, for every passage at once. */
+        if (xap_db_value_order(db, SLOT_ORDER, &s->order, &s->docno,
+                               &s->norder, err) != XAP_OK)
+            rc = -1;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < s->norder; i++)
+            if (s->docno[i] != UINT32_MAX && s->docno[i] >= s->ndocs)
+                s->ndocs = s->docno[i] + 1;
+        /* Every passage's document date. */
+        s->date = ps_xcalloc(s->norder ? s->norder : 1, sizeof(uint32_t));
+        const unsigned *all;
+        size_t nall = xap_facets_docs(s->fx, &all);
+        date_fill dc = {all, s->date};
+        if (xap_db_values(db, SLOT_DATE, all, nall, snap_date_cb, &dc, err) !=
+            XAP_OK)
+            rc = -1;
+    }
+    if (threaded) {
+        pthread_join(th, NULL);
+        snap_give_back(s, job.db);
+    } else {                                /* one after the other */
+        if (job.db)
+            xap_db_close(job.db);
+        job.db = db;
+        if (rc == 0)
+            values_run(&job);
+    }
+    s->vr = job.vr;
+    if (rc == 0 && job.rc < 0) {
+        memcpy(err, job.err, PS_ERRLEN);
+        rc = -1;
+    }
+    return rc;
+}
+
 /* Opens the index as it is now and reads what queries need of it. */
 static snapshot *snap_build_once(const char *path, int facets, char *err)
 {
@@ -414,47 +515,9 @@ static snapshot *snap_build_once(const char *path, int facets, char *err)
         snap_free(s);
         return NULL;
     }
-    if (facets) {
-        if (xap_facets_build(db, FACET_PREFIXES, NPARTS, SLOT_NUM0, NUM_SLOTS,
-                             &s->fx, err) != XAP_OK) {
-            snap_free(s);
-            return NULL;
-        }
-        s->fxterms = strset_create();
-        for (size_t i = 0; i < xap_facets_nterms(s->fx); i++)
-            strset_put(s->fxterms, xap_facets_term(s->fx, i),
-                       strlen(xap_facets_term(s->fx, i)), (int)i);
-        {
-            const uint32_t *off;
-            const void *vals;
-            unsigned width;
-            size_t noff = xap_facets_rows(s->fx, &off, &vals, &width);
-            s->fc = fcount_build(off, vals, width, noff,
-                                 xap_facets_nterms(s->fx));
-        }
-        /* The order among equal scores, for every passage at once. */
-        if (xap_db_value_order(db, SLOT_ORDER, &s->order, &s->docno,
-                               &s->norder, err) != XAP_OK) {
-            snap_free(s);
-            return NULL;
-        }
-        for (size_t i = 0; i < s->norder; i++)
-            if (s->docno[i] != UINT32_MAX && s->docno[i] >= s->ndocs)
-                s->ndocs = s->docno[i] + 1;
-        /* Every numeric mention, by unit and value (range filters). */
-        const unsigned *every;
-        size_t nevery = xap_facets_docs(s->fx, &every);
-        s->vr = vrange_build(every, nevery, fx_values, s->fx);
-        /* Every passage's document date. */
-        s->date = ps_xcalloc(s->norder ? s->norder : 1, sizeof(uint32_t));
-        const unsigned *all;
-        size_t nall = xap_facets_docs(s->fx, &all);
-        date_fill dc = {all, s->date};
-        if (xap_db_values(db, SLOT_DATE, all, nall, snap_date_cb, &dc, err) !=
-            XAP_OK) {
-            snap_free(s);
-            return NULL;
-        }
+    if (facets && snap_facets(s, path, db, err) < 0) {
+        snap_free(s);
+        return NULL;
     }
     return s;
 }
@@ -504,8 +567,14 @@ static xap_db *snap_borrow(snapshot *s, const char *path)
     pthread_mutex_lock(&s->lock);
     xap_db *db = s->npool ? s->pool[--s->npool] : NULL;
     pthread_mutex_unlock(&s->lock);
-    if (db)
-        return db;
+    return db ? db : snap_open_at(s, path);
+}
+
+/* A new handle, if the index has not changed since s was built (else
+ * NULL: s is out of date). */
+static xap_db *snap_open_at(snapshot *s, const char *path)
+{
+    xap_db *db;
     char err[PS_ERRLEN], gen[64];
     if (xap_db_open(path, &db, err) != XAP_OK)
         return NULL;

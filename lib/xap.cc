@@ -955,6 +955,7 @@ xap_status xap_db_shard_values(xap_db *db, size_t s, unsigned slot,
 }
 
 struct xap_facets {
+    Xapian::docid last;              /* the highest docid indexed */
     std::vector<std::string> terms;
     std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */
     std::vector<unsigned char> vals; /* term indices, width bytes each */
@@ -966,14 +967,27 @@ struct xap_facets {
     std::string pool;                /* length byte + value, per value */
 };
 
-xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
-                            size_t n, unsigned first_slot, unsigned nslots,
-                            xap_facets **out, char *err)
+xap_status xap_facets_create(xap_db *db, xap_facets **out, char *err)
 {
     *out = nullptr;
     XAP_TRY
     std::unique_ptr<xap_facets> f(new xap_facets);
-    Xapian::docid last = db->rep.get_lastdocid();
+    f->last = db->rep.get_lastdocid();
+    f->width = 1;
+    f->off.assign(f->last + 2, 0);
+    f->poff.push_back(0);
+    f->voff.assign(f->last + 2, 0);
+    *out = f.release();
+    return XAP_OK;
+    XAP_CATCH
+}
+
+xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
+                                const char *const *prefixes, size_t n,
+                                char *err)
+{
+    XAP_TRY
+    Xapian::docid last = f->last;
     std::vector<uint32_t> count(last + 2, 0);
     /* Each term's postings straight into pdocs (room for all of them at
      * once: grown by doubling, the list was copied and its new pages
@@ -985,7 +999,11 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
         for (auto t = db->rep.allterms_begin(prefixes[p]);
              t != db->rep.allterms_end(prefixes[p]); ++t)
             postings += t.get_termfreq();
+    f->terms.clear();
+    f->poff.clear();
+    f->pdocs.clear();
     f->pdocs.reserve(postings);
+    f->docs.clear();
     f->docs.reserve(db->rep.get_doccount());
     for (size_t p = 0; p < n; p++) {
         for (auto t = db->rep.allterms_begin(prefixes[p]);
@@ -1032,6 +1050,20 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
          ++d)
         if (*d <= last)
             f->docs.push_back(*d);
+    return XAP_OK;
+    XAP_CATCH_FIND([&](Xapian::Database &d) {
+        for (size_t p = 0; p < n; p++)
+            read_postlists(d, prefixes[p], true);
+        read_postlists(d, "", false);
+    })
+}
+
+xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
+                                 unsigned first_slot, unsigned nslots,
+                                 char *err)
+{
+    XAP_TRY
+    Xapian::docid last = f->last;
     /* Values: per document, in slot order.  Read slot by slot into one
      * buffer (a record of document, place and length each), then placed:
      * no string per value. */
@@ -1087,20 +1119,38 @@ xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
                x.len);
         vbytes[x.d] += x.len;
     }
-    *out = f.release();
     return XAP_OK;
     XAP_CATCH_FIND([&](Xapian::Database &d) {
-        for (size_t p = 0; p < n; p++)
-            read_postlists(d, prefixes[p], true);
-        read_postlists(d, "", false);
         for (unsigned k = 0; k < nslots; k++)
             read_values(d, first_slot + k);
     })
 }
 
+xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
+                            size_t n, unsigned first_slot, unsigned nslots,
+                            xap_facets **out, char *err)
+{
+    xap_facets *f;
+    xap_status st = xap_facets_create(db, &f, err);
+    if (st != XAP_OK)
+        return st;
+    if ((st = xap_facets_add_terms(db, f, prefixes, n, err)) != XAP_OK ||
+        (st = xap_facets_add_values(db, f, first_slot, nslots, err)) != XAP_OK) {
+        xap_facets_free(f);
+        return st;
+    }
+    *out = f;
+    return XAP_OK;
+}
+
 void xap_facets_free(xap_facets *f)
 {
     delete f;
+}
+
+unsigned xap_facets_last(const xap_facets *f)
+{
+    return f->last;
 }
 
 size_t xap_facets_nterms(const xap_facets *f)

@@ -198,7 +198,20 @@ typedef struct xap_facets xap_facets;
 xap_status xap_facets_build(xap_db *db, const char *const *prefixes,
                             size_t n, unsigned first_slot, unsigned nslots,
                             xap_facets **out, char *err);
+/* The same in parts, so that two threads can build it at once, each with
+ * its own handle at the same revision: an empty index up to db's last
+ * document id, then its terms (rows, postings, every document id) and
+ * its values, which touch different parts of it. */
+xap_status xap_facets_create(xap_db *db, xap_facets **out, char *err);
+xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
+                                const char *const *prefixes, size_t n,
+                                char *err);
+xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
+                                 unsigned first_slot, unsigned nslots,
+                                 char *err);
 void xap_facets_free(xap_facets *f);
+/* The highest document id it covers. */
+unsigned xap_facets_last(const xap_facets *f);
 size_t xap_facets_nterms(const xap_facets *f);
 /* Term i, valid until xap_facets_free(). */
 const char *xap_facets_term(const xap_facets *f, size_t i);
