@@ -264,8 +264,13 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
             }
         }
         if (j + AHEAD_TAIL < nk) {
-            const entry *a = peek(b, keys[j + AHEAD_TAIL]);
+            uint64_t k = keys[j + AHEAD_TAIL];
+            const entry *a = peek(b, k);
             if (a && a->buf.p)
+                __builtin_prefetch(a->buf.p + a->buf.len, 1);
+            uint32_t c = (uint32_t)(k & 0x1fffff);
+            if (c < 0x10000 && b->bmp[c] &&
+                (a = &b->e[b->bmp[c] - 1])->last_doc != docid && a->buf.p)
                 __builtin_prefetch(a->buf.p + a->buf.len, 1);
         }
         uint32_t cp = (uint32_t)(keys[j] & 0x1fffff);
