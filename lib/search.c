@@ -364,6 +364,13 @@ void srch_fault_opening(unsigned n)
     atomic_store(&fault_left, n);
 }
 
+static atomic_int fault_one_handle;
+
+void srch_fault_one_handle(void)
+{
+    atomic_store(&fault_one_handle, 1);
+}
+
 /* Takes one injected failure, if any are left. */
 static int take_fault(void)
 {
@@ -422,7 +429,9 @@ static int snap_facets(snapshot *s, const char *path, xap_db *db, char *err)
 {
     if (xap_facets_create(db, &s->fx, err) != XAP_OK)
         return -1;
-    values_job job = {snap_open_at(s, path), s->fx, NULL, 0, ""};
+    values_job job = {atomic_load(&fault_one_handle) ? NULL
+                                                    : snap_open_at(s, path),
+                      s->fx, NULL, 0, ""};
     pthread_t th;
     int threaded = job.db && pthread_create(&th, NULL, values_thread, &job) == 0;
     int rc = 0;

@@ -123,5 +123,9 @@ void srch_fault_modified(unsigned n);
 /* Tests: the next n readings fail as when a compaction swaps a shard in
  * meanwhile (PS_FAULT=opening:N). */
 void srch_fault_opening(unsigned n);
+/* Tests: snapshots are read on one handle, one part after the other, as
+ * when the index moves on before the second handle is opened
+ * (PS_FAULT=one-handle). */
+void srch_fault_one_handle(void);
 
 #endif

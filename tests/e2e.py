@@ -359,6 +359,37 @@ def an_index_a_writer_moves_on_under_is_read_again(tmp):
 
 
 @test
+def a_snapshot_read_on_one_handle_answers_alike(tmp):
+    # A batch reads the facet terms on one handle and the values (numbers
+    # by unit and value) on a second, in two threads; when the index moves
+    # on before the second opens, one handle reads both.  Both ways must
+    # give the same answers: facets, number ranges, dates, order.
+    db = fixtures_db(tmp)
+    exe = os.path.join(BIN, "policy-search")
+    queries = '"光伏"\n肉牛\n\n"亿元"\n生态\n'.encode()
+    flag_sets = ([], ["--unit", "元", "--min", "1亿", "--max", "10亿"],
+                 ["--unit", "亩", "--min", "1"], ["--sort", "date"],
+                 ["--group", "doc"], ["--sector", "工业"])
+    for flags in flag_sets:
+        outs = []
+        for env in (os.environ, dict(os.environ, PS_FAULT="one-handle")):
+            p = subprocess.run([exe, "--db", db, "--batch", "-", "--json"] + flags,
+                               input=queries, env=env, capture_output=True)
+            check(p.returncode == 0, "%s: exit %d %r" % (flags, p.returncode,
+                                                       p.stderr[-200:]))
+            lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
+            for d in lines:
+                d.pop("took_ms", None)
+            outs.append(lines)
+        check(outs[0] == outs[1], "%s: two handles and one answer differently"
+              % flags)
+        check(any(d["total"] for d in outs[0]), "%s: nothing found" % flags)
+        if "--unit" in flags:
+            check(any(d["facets"]["unit"] for d in outs[0] if d["total"]),
+                  "%s: no unit facet" % flags)
+
+
+@test
 def an_answer_that_cannot_be_written_is_an_error(tmp):
     # A full disk under stdout: the caller must not take a cut (here
     # empty) answer for a whole one.
