@@ -44,6 +44,39 @@ void *ps_xcalloc(size_t n, size_t m)
     return p;
 }
 
+void ps_advise_huge(void *p, size_t n)
+{
+#if defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
+    if (e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+void *ps_xmalloc_huge(size_t n)
+{
+    void *p = ps_xmalloc(n);
+    ps_advise_huge(p, n);
+    return p;
+}
+
+void *ps_xcalloc_huge(size_t n, size_t m)
+{
+    size_t bytes = (n ? n : 1) * (m ? m : 1);
+    if (m && bytes / (m ? m : 1) != (n ? n : 1)) {
+        fprintf(stderr, "policy-search: out of memory\n");
+        abort();
+    }
+    void *p = ps_xmalloc_huge(bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+
 void *ps_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

@@ -63,7 +63,7 @@ enum { DIGIT_BITS = 11, DIGITS = 6, DIGIT_VALUES = 1 << DIGIT_BITS };
 static void sort_entries(vrange *r)
 {
     size_t n = r->n;
-    entry *a = r->e, *t = ps_xmalloc((n ? n : 1) * sizeof(entry));
+    entry *a = r->e, *t = ps_xmalloc_huge((n ? n : 1) * sizeof(entry));
     size_t *cnt = ps_xcalloc((size_t)DIGITS * DIGIT_VALUES, sizeof(size_t));
     for (size_t i = 0; i < n; i++) {
         uint64_t k = a[i].key;
@@ -113,7 +113,7 @@ vrange *vrange_build(const unsigned *docs, size_t n, vrange_values_fn values,
         for (size_t k = 0; k < len; k += 1 + v[k])
             cap++;
     }
-    r->e = ps_xmalloc((cap ? cap : 1) * sizeof(entry));
+    r->e = ps_xmalloc_huge((cap ? cap : 1) * sizeof(entry));
     const unsigned char *lastu = NULL;      /* the unit seen last */
     size_t lastl = 0;
     int lastid = -1;

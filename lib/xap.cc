@@ -5,6 +5,9 @@
  */
 #include "xap.h"
 #include "schema.h"
+extern "C" {
+#include "util.h"
+}
 
 #include <xapian.h>
 #include <sstream>
@@ -73,6 +76,14 @@ char *dup_string(const std::string &s)
         set_err(err, e.what());                             \
         return XAP_ERR_MEMORY;                              \
     }
+
+/* v reserved for n elements, the block advised for huge pages before the
+ * first write (see ps_xmalloc_huge). */
+template <class V> static void reserve_huge(V &v, size_t n)
+{
+    v.reserve(n);
+    ps_advise_huge((void *)v.data(), n * sizeof *v.data());
+}
 
 /* A writer always works inside a transaction, so what was not committed
  * explicitly is dropped on close instead of committed half-done. */
@@ -763,7 +774,7 @@ static bool value_order_keyed(Xapian::Database &d, unsigned slot, size_t last,
         Xapian::docid d;
     };
     std::vector<Ent> es;
-    es.reserve(d.get_value_freq(slot));
+    reserve_huge(es, d.get_value_freq(slot));
     std::unordered_map<std::string, uint32_t> ids;
     std::vector<const std::string *> names;
     /* The names met last: a document's passages come in runs, one run per
@@ -856,6 +867,9 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
         std::free);
     if (!o || (group && !g))
         throw std::bad_alloc();
+    ps_advise_huge(o.get(), (last + 1) * sizeof(uint32_t));
+    if (g)
+        ps_advise_huge(g.get(), (last + 1) * sizeof(uint32_t));
     for (size_t i = 0; i <= last; i++) {
         o.get()[i] = UINT32_MAX;
         if (g)
@@ -974,8 +988,10 @@ xap_status xap_facets_create(xap_db *db, xap_facets **out, char *err)
     std::unique_ptr<xap_facets> f(new xap_facets);
     f->last = db->rep.get_lastdocid();
     f->width = 1;
+    reserve_huge(f->off, f->last + 2);
     f->off.assign(f->last + 2, 0);
     f->poff.push_back(0);
+    reserve_huge(f->voff, f->last + 2);
     f->voff.assign(f->last + 2, 0);
     *out = f.release();
     return XAP_OK;
@@ -988,7 +1004,9 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
 {
     XAP_TRY
     Xapian::docid last = f->last;
-    std::vector<uint32_t> count(last + 2, 0);
+    std::vector<uint32_t> count;
+    reserve_huge(count, last + 2);
+    count.assign(last + 2, 0);
     /* Each term's postings straight into pdocs (room for all of them at
      * once: grown by doubling, the list was copied and its new pages
      * faulted in again and again), then each document's row filled from
@@ -1002,9 +1020,9 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
     f->terms.clear();
     f->poff.clear();
     f->pdocs.clear();
-    f->pdocs.reserve(postings);
+    reserve_huge(f->pdocs, postings);
     f->docs.clear();
-    f->docs.reserve(db->rep.get_doccount());
+    reserve_huge(f->docs, db->rep.get_doccount());
     for (size_t p = 0; p < n; p++) {
         for (auto t = db->rep.allterms_begin(prefixes[p]);
              t != db->rep.allterms_end(prefixes[p]); ++t) {
@@ -1027,6 +1045,7 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
      * fewer than 257 terms, a quarter of the memory to read. */
     size_t nt = f->terms.size();
     f->width = nt <= 0x100 ? 1 : nt <= 0x10000 ? 2 : 4;
+    reserve_huge(f->vals, f->pdocs.size() * f->width);
     f->vals.resize(f->pdocs.size() * f->width);
     /* count becomes each row's next free place. */
     for (Xapian::docid d = 0; d <= last; d++)
@@ -1083,8 +1102,10 @@ xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
     size_t nvals = 0;
     for (unsigned k = 0; k < nslots; k++)
         nvals += db->rep.get_value_freq(first_slot + k);
-    vs.reserve(nvals);
-    std::vector<uint32_t> vbytes(last + 2, 0);
+    reserve_huge(vs, nvals);
+    std::vector<uint32_t> vbytes;
+    reserve_huge(vbytes, last + 2);
+    vbytes.assign(last + 2, 0);
     for (unsigned k = 0; k < nslots; k++)
         for (auto v = db->rep.valuestream_begin(first_slot + k);
              v != db->rep.valuestream_end(first_slot + k); ++v) {
@@ -1097,7 +1118,7 @@ xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
                 if (bytes.size() >= ((size_t)1 << (32 - VCHUNK_BITS)))
                     throw std::length_error("facet values beyond 4 GB");
                 bytes.emplace_back();
-                bytes.back().reserve(VCHUNK);
+                reserve_huge(bytes.back(), VCHUNK);
             }
             std::string &c = bytes.back();
             vs.push_back(Val{d, (uint32_t)((bytes.size() - 1) << VCHUNK_BITS |
@@ -1108,6 +1129,7 @@ xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
     f->voff.assign(last + 2, 0);
     for (Xapian::docid d = 1; d <= last; d++)
         f->voff[d + 1] = f->voff[d] + vbytes[d];
+    reserve_huge(f->pool, f->voff[last + 1]);
     f->pool.assign(f->voff[last + 1], '\0');
     /* vbytes becomes each document's next free place. */
     for (Xapian::docid d = 0; d <= last; d++)
