@@ -77,9 +77,9 @@ fcount *fcount_build(const uint32_t *off, const void *vals, unsigned width,
             indense += df[t];
         }
     f->dense_per_row = live ? (double)indense / (double)live : 0;
-    f->bits = ps_xcalloc_huge(f->ndense * f->nwords + 1, sizeof(uint64_t));
-    f->soff = ps_xmalloc_huge((rows + 1) * sizeof(uint32_t));
-    f->svals = ps_xmalloc_huge((nvals - indense + 1) * sizeof(uint32_t));
+    f->bits = ps_big_calloc(f->ndense * f->nwords + 1, sizeof(uint64_t));
+    f->soff = ps_big_alloc((rows + 1) * sizeof(uint32_t));
+    f->svals = ps_big_alloc((nvals - indense + 1) * sizeof(uint32_t));
     size_t at = 0;
     f->soff[0] = 0;
     for (size_t d = 0; d < rows; d++) {
@@ -103,9 +103,9 @@ void fcount_free(fcount *f)
     if (!f)
         return;
     free(f->dense);
-    free(f->bits);
-    free(f->soff);
-    free(f->svals);
+    ps_big_free(f->bits);
+    ps_big_free(f->soff);
+    ps_big_free(f->svals);
     free(f);
 }
 

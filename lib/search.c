@@ -155,9 +155,9 @@ static void snap_free(snapshot *s)
     xap_facets_free(s->fx);
     strset_destroy(s->fxterms);
     fcount_free(s->fc);
-    free(s->order);
-    free(s->docno);
-    free(s->date);
+    ps_big_free(s->order);
+    ps_big_free(s->docno);
+    ps_big_free(s->date);
     for (size_t i = 0; i < s->npool; i++)
         xap_db_close(s->pool[i]);
     free(s->pool);
@@ -457,7 +457,7 @@ static int snap_facets(snapshot *s, const char *path, xap_db *db, char *err)
             if (s->docno[i] != UINT32_MAX && s->docno[i] >= s->ndocs)
                 s->ndocs = s->docno[i] + 1;
         /* Every passage's document date. */
-        s->date = ps_xcalloc_huge(s->norder ? s->norder : 1, sizeof(uint32_t));
+        s->date = ps_big_calloc(s->norder ? s->norder : 1, sizeof(uint32_t));
         const unsigned *all;
         size_t nall = xap_facets_docs(s->fx, &all);
         date_fill dc = {all, s->date};

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -44,12 +45,38 @@ void *ps_xcalloc(size_t n, size_t m)
     return p;
 }
 
+/* ---- large blocks (see util.h) ---- */
+
+#if defined(__linux__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+#define PS_BIG_MAPS 1
+#endif
+
+#define BIG_HUGE ((size_t)2 << 20)
+#define BIG_MIN ((size_t)4 << 20)          /* smaller: from malloc */
+#define BIG_KEEP 32                        /* freed blocks kept at most */
+#define BIG_KEEP_BYTES ((size_t)1 << 30)   /* ... and their bytes */
+
+/* Before each block: its mapping's size (0: from malloc); 16 bytes, so
+ * the block stays aligned for any type. */
+typedef struct big_head {
+    size_t map;
+    size_t pad;
+} big_head;
+
+#ifdef PS_BIG_MAPS
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *base;
+    size_t size;
+} big_kept[BIG_KEEP];
+static size_t big_nkept, big_kept_bytes;
+#endif
+
 void ps_advise_huge(void *p, size_t n)
 {
-#if defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
+#ifdef PS_BIG_MAPS
+    uintptr_t a = ((uintptr_t)p + BIG_HUGE - 1) & ~(BIG_HUGE - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~(BIG_HUGE - 1);
     if (e > a)
         madvise((void *)a, e - a, MADV_HUGEPAGE);
 #else
@@ -58,23 +85,86 @@ void ps_advise_huge(void *p, size_t n)
 #endif
 }
 
-void *ps_xmalloc_huge(size_t n)
+void *ps_big_alloc(size_t n)
 {
-    void *p = ps_xmalloc(n);
-    ps_advise_huge(p, n);
-    return p;
-}
-
-void *ps_xcalloc_huge(size_t n, size_t m)
-{
-    size_t bytes = (n ? n : 1) * (m ? m : 1);
-    if (m && bytes / (m ? m : 1) != (n ? n : 1)) {
+    if (n > SIZE_MAX - BIG_HUGE - sizeof(big_head)) {
         fprintf(stderr, "policy-search: out of memory\n");
         abort();
     }
-    void *p = ps_xmalloc_huge(bytes);
-    memset(p, 0, bytes);
+#ifdef PS_BIG_MAPS
+    if (n >= BIG_MIN) {
+        /* A sixteenth more, so that the next build of a slightly larger
+         * index still fits the block this one frees. */
+        size_t want = n + sizeof(big_head), grown = want + want / 16;
+        size_t map = (grown + BIG_HUGE - 1) & ~(BIG_HUGE - 1);
+        void *base = NULL;
+        pthread_mutex_lock(&big_lock);
+        size_t best = BIG_KEEP;
+        for (size_t i = 0; i < big_nkept; i++)
+            if (big_kept[i].size >= want && big_kept[i].size <= 2 * grown &&
+                (best == BIG_KEEP || big_kept[i].size < big_kept[best].size))
+                best = i;
+        if (best < BIG_KEEP) {
+            base = big_kept[best].base;
+            map = big_kept[best].size;
+            big_kept_bytes -= map;
+            big_kept[best] = big_kept[--big_nkept];
+        }
+        pthread_mutex_unlock(&big_lock);
+        if (!base) {
+            base = mmap(NULL, map, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (base == MAP_FAILED) {
+                fprintf(stderr, "policy-search: out of memory\n");
+                abort();
+            }
+            ps_advise_huge(base, map);
+        }
+        big_head *h = base;
+        h->map = map;
+        return h + 1;
+    }
+#endif
+    big_head *h = ps_xmalloc(n + sizeof(big_head));
+    h->map = 0;
+    return h + 1;
+}
+
+void *ps_big_calloc(size_t n, size_t m)
+{
+    if (m && n > SIZE_MAX / m) {
+        fprintf(stderr, "policy-search: out of memory\n");
+        abort();
+    }
+    void *p = ps_big_alloc(n * m);
+    memset(p, 0, n * m);
     return p;
+}
+
+void ps_big_free(void *p)
+{
+    if (!p)
+        return;
+    big_head *h = (big_head *)p - 1;
+    if (!h->map) {
+        free(h);
+        return;
+    }
+#ifdef PS_BIG_MAPS
+    size_t map = h->map;
+    pthread_mutex_lock(&big_lock);
+    int keep = big_nkept < BIG_KEEP && big_kept_bytes + map <= BIG_KEEP_BYTES;
+    if (keep) {
+        big_kept[big_nkept].base = h;
+        big_kept[big_nkept++].size = map;
+        big_kept_bytes += map;
+    }
+    pthread_mutex_unlock(&big_lock);
+    if (keep)
+        madvise(h, map, MADV_FREE);      /* the kernel's if it needs it */
+    else
+        munmap(h, map);
+#endif
 }
 
 void *ps_xrealloc(void *p, size_t n)

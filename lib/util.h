@@ -73,15 +73,18 @@ void ps_buf_add_escaped(ps_buf *b, const char *s, size_t n);
 
 void *ps_xmalloc(size_t n);
 void *ps_xcalloc(size_t n, size_t m);
-/* For a large array about to be written (a snapshot's): the kernel is
- * asked to back the block with huge pages, so that it is faulted in 2 MB
- * at a time.  glibc gives a thread's block larger than its heap a mapping
- * of its own, faulted in 4 KB at a time and unmapped again on free: at
- * 1 GB, a quarter of every rebuild of a server's snapshot.  Free with
- * free(). */
-void *ps_xmalloc_huge(size_t n);
-void *ps_xcalloc_huge(size_t n, size_t m);
-/* The same advice for [p, p + n), a block not yet written. */
+/* Large arrays (a snapshot's, rebuilt after every commit to the index):
+ * blocks of 4 MB or more are mappings of their own, advised for huge
+ * pages, and kept when freed (up to 32 of them and 1 GB, which the kernel
+ * may take back: MADV_FREE) for the next build to reuse.  glibc gives a
+ * thread's block larger than its heap a fresh mapping, faulted in and
+ * zeroed 4 KB at a time and unmapped again on free: at 1 GB, a third of
+ * every rebuild of a server's snapshot.  ps_big_alloc's bytes are
+ * undefined; free with ps_big_free() only. */
+void *ps_big_alloc(size_t n);
+void *ps_big_calloc(size_t n, size_t m);
+void ps_big_free(void *p);
+/* Asks for huge pages for [p, p + n), a block not yet written. */
 void ps_advise_huge(void *p, size_t n);
 void *ps_xrealloc(void *p, size_t n);
 char *ps_xstrdup(const char *s);

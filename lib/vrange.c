@@ -63,7 +63,7 @@ enum { DIGIT_BITS = 11, DIGITS = 6, DIGIT_VALUES = 1 << DIGIT_BITS };
 static void sort_entries(vrange *r)
 {
     size_t n = r->n;
-    entry *a = r->e, *t = ps_xmalloc_huge((n ? n : 1) * sizeof(entry));
+    entry *a = r->e, *t = ps_big_alloc((n ? n : 1) * sizeof(entry));
     size_t *cnt = ps_xcalloc((size_t)DIGITS * DIGIT_VALUES, sizeof(size_t));
     for (size_t i = 0; i < n; i++) {
         uint64_t k = a[i].key;
@@ -97,7 +97,7 @@ static void sort_entries(vrange *r)
     for (size_t i = 0; i < n; i++)
         t[fill[a[i].unit]++] = a[i];
     free(fill);
-    free(a);
+    ps_big_free(a);
     r->e = t;
 }
 
@@ -113,7 +113,7 @@ vrange *vrange_build(const unsigned *docs, size_t n, vrange_values_fn values,
         for (size_t k = 0; k < len; k += 1 + v[k])
             cap++;
     }
-    r->e = ps_xmalloc_huge((cap ? cap : 1) * sizeof(entry));
+    r->e = ps_big_alloc((cap ? cap : 1) * sizeof(entry));
     const unsigned char *lastu = NULL;      /* the unit seen last */
     size_t lastl = 0;
     int lastid = -1;
@@ -148,7 +148,7 @@ void vrange_free(vrange *r)
 {
     if (!r)
         return;
-    free(r->e);
+    ps_big_free(r->e);
     free(r->start);
     strset_destroy(r->units);
     free(r);

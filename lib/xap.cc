@@ -77,13 +77,25 @@ char *dup_string(const std::string &s)
         return XAP_ERR_MEMORY;                              \
     }
 
-/* v reserved for n elements, the block advised for huge pages before the
- * first write (see ps_xmalloc_huge). */
-template <class V> static void reserve_huge(V &v, size_t n)
-{
-    v.reserve(n);
-    ps_advise_huge((void *)v.data(), n * sizeof *v.data());
-}
+/* The allocator of a snapshot's large arrays (util.h, ps_big_alloc):
+ * kept and reused from one build to the next. */
+template <class T> struct big_alloc {
+    typedef T value_type;
+    big_alloc() = default;
+    template <class U> big_alloc(const big_alloc<U> &) {}
+    T *allocate(size_t n)
+    {
+        if (n > (size_t)-1 / sizeof(T))
+            throw std::bad_alloc();
+        return static_cast<T *>(ps_big_alloc(n * sizeof(T)));
+    }
+    void deallocate(T *p, size_t) { ps_big_free(p); }
+};
+template <class T, class U>
+bool operator==(const big_alloc<T> &, const big_alloc<U> &) { return true; }
+template <class T, class U>
+bool operator!=(const big_alloc<T> &, const big_alloc<U> &) { return false; }
+template <class T> using big_vector = std::vector<T, big_alloc<T>>;
 
 /* A writer always works inside a transaction, so what was not committed
  * explicitly is dropped on close instead of committed half-done. */
@@ -773,8 +785,8 @@ static bool value_order_keyed(Xapian::Database &d, unsigned slot, size_t last,
         uint32_t name, rest;
         Xapian::docid d;
     };
-    std::vector<Ent> es;
-    reserve_huge(es, d.get_value_freq(slot));
+    big_vector<Ent> es;
+    es.reserve(d.get_value_freq(slot));
     std::unordered_map<std::string, uint32_t> ids;
     std::vector<const std::string *> names;
     /* The names met last: a document's passages come in runs, one run per
@@ -859,17 +871,12 @@ xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
     XAP_TRY
     size_t last = db->rep.get_lastdocid();
     std::unique_ptr<uint32_t, void (*)(void *)> o(
-        static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t))),
-        std::free);
+        static_cast<uint32_t *>(ps_big_alloc((last + 1) * sizeof(uint32_t))),
+        ps_big_free);
     std::unique_ptr<uint32_t, void (*)(void *)> g(
-        group ? static_cast<uint32_t *>(std::malloc((last + 1) * sizeof(uint32_t)))
+        group ? static_cast<uint32_t *>(ps_big_alloc((last + 1) * sizeof(uint32_t)))
               : nullptr,
-        std::free);
-    if (!o || (group && !g))
-        throw std::bad_alloc();
-    ps_advise_huge(o.get(), (last + 1) * sizeof(uint32_t));
-    if (g)
-        ps_advise_huge(g.get(), (last + 1) * sizeof(uint32_t));
+        ps_big_free);
     for (size_t i = 0; i <= last; i++) {
         o.get()[i] = UINT32_MAX;
         if (g)
@@ -971,14 +978,14 @@ xap_status xap_db_shard_values(xap_db *db, size_t s, unsigned slot,
 struct xap_facets {
     Xapian::docid last;              /* the highest docid indexed */
     std::vector<std::string> terms;
-    std::vector<uint32_t> off;       /* docid -> start in vals; size last+2 */
-    std::vector<unsigned char> vals; /* term indices, width bytes each */
+    big_vector<uint32_t> off;        /* docid -> start in vals; size last+2 */
+    big_vector<unsigned char> vals;  /* term indices, width bytes each */
     unsigned width;                  /* 1, 2 or 4: as few as the terms need */
     std::vector<uint32_t> poff;      /* term -> start in pdocs; size terms+1 */
-    std::vector<uint32_t> pdocs;     /* each term's docids, ascending */
-    std::vector<uint32_t> docs;      /* every docid */
-    std::vector<uint32_t> voff;      /* docid -> start in pool; size last+2 */
-    std::string pool;                /* length byte + value, per value */
+    big_vector<uint32_t> pdocs;      /* each term's docids, ascending */
+    big_vector<uint32_t> docs;       /* every docid */
+    big_vector<uint32_t> voff;       /* docid -> start in pool; size last+2 */
+    big_vector<char> pool;           /* length byte + value, per value */
 };
 
 xap_status xap_facets_create(xap_db *db, xap_facets **out, char *err)
@@ -988,10 +995,8 @@ xap_status xap_facets_create(xap_db *db, xap_facets **out, char *err)
     std::unique_ptr<xap_facets> f(new xap_facets);
     f->last = db->rep.get_lastdocid();
     f->width = 1;
-    reserve_huge(f->off, f->last + 2);
     f->off.assign(f->last + 2, 0);
     f->poff.push_back(0);
-    reserve_huge(f->voff, f->last + 2);
     f->voff.assign(f->last + 2, 0);
     *out = f.release();
     return XAP_OK;
@@ -1004,9 +1009,7 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
 {
     XAP_TRY
     Xapian::docid last = f->last;
-    std::vector<uint32_t> count;
-    reserve_huge(count, last + 2);
-    count.assign(last + 2, 0);
+    big_vector<uint32_t> count(last + 2, 0);
     /* Each term's postings straight into pdocs (room for all of them at
      * once: grown by doubling, the list was copied and its new pages
      * faulted in again and again), then each document's row filled from
@@ -1020,9 +1023,9 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
     f->terms.clear();
     f->poff.clear();
     f->pdocs.clear();
-    reserve_huge(f->pdocs, postings);
+    f->pdocs.reserve(postings);
     f->docs.clear();
-    reserve_huge(f->docs, db->rep.get_doccount());
+    f->docs.reserve(db->rep.get_doccount());
     for (size_t p = 0; p < n; p++) {
         for (auto t = db->rep.allterms_begin(prefixes[p]);
              t != db->rep.allterms_end(prefixes[p]); ++t) {
@@ -1045,7 +1048,6 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
      * fewer than 257 terms, a quarter of the memory to read. */
     size_t nt = f->terms.size();
     f->width = nt <= 0x100 ? 1 : nt <= 0x10000 ? 2 : 4;
-    reserve_huge(f->vals, f->pdocs.size() * f->width);
     f->vals.resize(f->pdocs.size() * f->width);
     /* count becomes each row's next free place. */
     for (Xapian::docid d = 0; d <= last; d++)
@@ -1064,7 +1066,7 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
             }
         }
     }
-    std::vector<uint32_t>().swap(count);
+    big_vector<uint32_t>().swap(count);
     for (auto d = db->rep.postlist_begin(""); d != db->rep.postlist_end("");
          ++d)
         if (*d <= last)
@@ -1091,21 +1093,19 @@ xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
         uint32_t at;
         uint32_t len;
     };
-    std::vector<Val> vs;
+    big_vector<Val> vs;
     /* The values' bytes in chunks of VCHUNK (a value of at most 255
      * bytes never straddles two): one string grown by doubling was copied
      * again and again, and its new pages faulted in each time (a tenth of
      * a 1 GB snapshot).  Val::at is chunk << VCHUNK_BITS | offset. */
     const unsigned VCHUNK_BITS = 24;
     const size_t VCHUNK = (size_t)1 << VCHUNK_BITS;
-    std::vector<std::string> bytes;
+    std::vector<big_vector<char>> bytes;
     size_t nvals = 0;
     for (unsigned k = 0; k < nslots; k++)
         nvals += db->rep.get_value_freq(first_slot + k);
-    reserve_huge(vs, nvals);
-    std::vector<uint32_t> vbytes;
-    reserve_huge(vbytes, last + 2);
-    vbytes.assign(last + 2, 0);
+    vs.reserve(nvals);
+    big_vector<uint32_t> vbytes(last + 2, 0);
     for (unsigned k = 0; k < nslots; k++)
         for (auto v = db->rep.valuestream_begin(first_slot + k);
              v != db->rep.valuestream_end(first_slot + k); ++v) {
@@ -1118,18 +1118,17 @@ xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
                 if (bytes.size() >= ((size_t)1 << (32 - VCHUNK_BITS)))
                     throw std::length_error("facet values beyond 4 GB");
                 bytes.emplace_back();
-                reserve_huge(bytes.back(), VCHUNK);
+                bytes.back().reserve(VCHUNK);
             }
-            std::string &c = bytes.back();
+            big_vector<char> &c = bytes.back();
             vs.push_back(Val{d, (uint32_t)((bytes.size() - 1) << VCHUNK_BITS |
                                            c.size()),
                              (uint32_t)val.size()});
-            c += val;
+            c.insert(c.end(), val.begin(), val.end());
         }
     f->voff.assign(last + 2, 0);
     for (Xapian::docid d = 1; d <= last; d++)
         f->voff[d + 1] = f->voff[d] + vbytes[d];
-    reserve_huge(f->pool, f->voff[last + 1]);
     f->pool.assign(f->voff[last + 1], '\0');
     /* vbytes becomes each document's next free place. */
     for (Xapian::docid d = 0; d <= last; d++)

@@ -157,7 +157,8 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
                            unsigned **ids, size_t *nids, char *err);
 /* Every document's place in the byte order of its value in slot (ties
  * by docid): (*order)[docid], UINT32_MAX for one without a value; *n
- * entries (caller frees).  With group, also (*group)[docid]: the number,
+ * entries (caller frees both with ps_big_free).  With group, also
+ * (*group)[docid]: the number,
  * counting from 0 in that order, of the document's value up to its
  * first NUL among the distinct such prefixes (UINT32_MAX for none). */
 xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,

@@ -222,8 +222,8 @@ int main(void)
         static const uint32_t grp1[] = {UINT32_MAX, 2, 0, 1, 0, UINT32_MAX, 0, 2, 0};
         CHECK(memcmp(ord, shape ? want1 : want0, no * sizeof(uint32_t)) == 0);
         CHECK(memcmp(grp, shape ? grp1 : grp0, no * sizeof(uint32_t)) == 0);
-        free(ord);
-        free(grp);
+        ps_big_free(ord);
+        ps_big_free(grp);
         xap_db_close(db);
     }
 
