@@ -1240,6 +1240,37 @@ static void vr_bound(unsigned char *out, const char *unit, double value)
 /* Facet counts by bits: the same as counting every passage's row, for
  * sets of every size, in one part or several, for each width of term
  * number. */
+/* Large blocks (ps_big_alloc): usable and aligned at every size, zeroed
+ * by ps_big_calloc even when handed out again with old bytes in it. */
+static void test_big_blocks(void)
+{
+    static const size_t sizes[] = {1, 4000, (size_t)4 << 20,
+                                   ((size_t)9 << 20) + 3, (size_t)33 << 20};
+    for (int round = 0; round < 2; round++) {
+        unsigned char *p[5];
+        for (size_t i = 0; i < 5; i++) {
+            p[i] = ps_big_alloc(sizes[i]);
+            CHECK(((uintptr_t)p[i] & 15) == 0);
+            memset(p[i], 0xab, sizes[i]);
+        }
+        for (size_t i = 0; i < 5; i++)
+            CHECK(p[i][0] == 0xab && p[i][sizes[i] - 1] == 0xab);
+        for (size_t i = 0; i < 5; i++)
+            ps_big_free(p[i]);
+        /* The freed blocks again (kept), as zeroed arrays. */
+        for (size_t i = 0; i < 5; i++) {
+            p[i] = ps_big_calloc(sizes[i], 1);
+            int zero = 1;
+            for (size_t k = 0; k < sizes[i]; k += 4093)
+                zero &= p[i][k] == 0;
+            CHECK(zero && p[i][sizes[i] - 1] == 0);
+        }
+        for (size_t i = 0; i < 5; i++)
+            ps_big_free(p[i]);
+    }
+    ps_big_free(NULL);
+}
+
 static void test_fcount(void)
 {
     static const size_t nts[] = {40, 300, 70000};
@@ -1557,6 +1588,7 @@ int main(void)
     test_grams();
     test_grams_long();
     test_vrange();
+    test_big_blocks();
     test_fcount();
     test_dset();
     test_fdict();
