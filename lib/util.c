@@ -70,20 +70,16 @@ static struct {
     size_t size;
 } big_kept[BIG_KEEP];
 static size_t big_nkept, big_kept_bytes;
-#endif
 
-void ps_advise_huge(void *p, size_t n)
+/* Asks for huge pages for [p, p + n), a block not yet written. */
+static void advise_huge(void *p, size_t n)
 {
-#ifdef PS_BIG_MAPS
     uintptr_t a = ((uintptr_t)p + BIG_HUGE - 1) & ~(BIG_HUGE - 1);
     uintptr_t e = ((uintptr_t)p + n) & ~(BIG_HUGE - 1);
     if (e > a)
         madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
 }
+#endif
 
 void *ps_big_alloc(size_t n)
 {
@@ -118,7 +114,7 @@ void *ps_big_alloc(size_t n)
                 fprintf(stderr, "policy-search: out of memory\n");
                 abort();
             }
-            ps_advise_huge(base, map);
+            advise_huge(base, map);
         }
         big_head *h = base;
         h->map = map;
@@ -160,9 +156,11 @@ void ps_big_free(void *p)
         big_kept_bytes += map;
     }
     pthread_mutex_unlock(&big_lock);
+#ifdef MADV_FREE
     if (keep)
         madvise(h, map, MADV_FREE);      /* the kernel's if it needs it */
-    else
+#endif
+    if (!keep)
         munmap(h, map);
 #endif
 }

@@ -84,8 +84,6 @@ void *ps_xcalloc(size_t n, size_t m);
 void *ps_big_alloc(size_t n);
 void *ps_big_calloc(size_t n, size_t m);
 void ps_big_free(void *p);
-/* Asks for huge pages for [p, p + n), a block not yet written. */
-void ps_advise_huge(void *p, size_t n);
 void *ps_xrealloc(void *p, size_t n);
 char *ps_xstrdup(const char *s);
 char *ps_xstrndup(const char *s, size_t n);
