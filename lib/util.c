@@ -53,8 +53,8 @@ void *ps_xcalloc(size_t n, size_t m)
 
 #define BIG_HUGE ((size_t)2 << 20)
 #define BIG_MIN ((size_t)4 << 20)          /* smaller: from malloc */
-#define BIG_KEEP 32                        /* freed blocks kept at most */
-#define BIG_KEEP_BYTES ((size_t)1 << 30)   /* ... and their bytes */
+#define BIG_KEEP 64                        /* freed blocks kept at most */
+#define BIG_KEEP_MIN ((size_t)256 << 20)   /* bytes kept in any case */
 
 /* Before each block: its mapping's size (0: from malloc); 16 bytes, so
  * the block stays aligned for any type. */
@@ -70,6 +70,11 @@ static struct {
     size_t size;
 } big_kept[BIG_KEEP];
 static size_t big_nkept, big_kept_bytes;
+/* Bytes handed out now, and the most ever: the blocks kept never hold
+ * more than the peak (or BIG_KEEP_MIN), so what is kept scales with the
+ * snapshots built, and a process that built one large one once keeps no
+ * more than it had. */
+static size_t big_live, big_peak;
 
 /* Asks for huge pages for [p, p + n), a block not yet written. */
 static void advise_huge(void *p, size_t n)
@@ -106,6 +111,9 @@ void *ps_big_alloc(size_t n)
             big_kept_bytes -= map;
             big_kept[best] = big_kept[--big_nkept];
         }
+        big_live += map;
+        if (big_live > big_peak)
+            big_peak = big_live;
         pthread_mutex_unlock(&big_lock);
         if (!base) {
             base = mmap(NULL, map, PROT_READ | PROT_WRITE,
@@ -149,7 +157,10 @@ void ps_big_free(void *p)
 #ifdef PS_BIG_MAPS
     size_t map = h->map;
     pthread_mutex_lock(&big_lock);
-    int keep = big_nkept < BIG_KEEP && big_kept_bytes + map <= BIG_KEEP_BYTES;
+    big_live -= map;
+    int keep = big_nkept < BIG_KEEP &&
+               big_kept_bytes + map <= (big_peak > BIG_KEEP_MIN ? big_peak
+                                                                : BIG_KEEP_MIN);
     if (keep) {
         big_kept[big_nkept].base = h;
         big_kept[big_nkept++].size = map;

@@ -75,8 +75,9 @@ void *ps_xmalloc(size_t n);
 void *ps_xcalloc(size_t n, size_t m);
 /* Large arrays (a snapshot's, rebuilt after every commit to the index):
  * blocks of 4 MB or more are mappings of their own, advised for huge
- * pages, and kept when freed (up to 32 of them and 1 GB, which the kernel
- * may take back: MADV_FREE) for the next build to reuse.  glibc gives a
+ * pages, and kept when freed (up to 64 of them, and as many bytes as were
+ * ever handed out at once, which the kernel may take back: MADV_FREE) for
+ * the next build to reuse.  glibc gives a
  * thread's block larger than its heap a fresh mapping, faulted in and
  * zeroed 4 KB at a time and unmapped again on free: at 1 GB, a third of
  * every rebuild of a server's snapshot.  ps_big_alloc's bytes are
