@@ -380,9 +380,9 @@ static int take_fault(void)
     return n != 0;
 }
 
-/* The values and the index of numeric mentions over them, built while
- * the snapshot's other thread reads the facet terms: each with a handle
- * of its own at the same revision. */
+/* The order among equal scores, the values and the index of numeric
+ * mentions over them, read while the snapshot's other thread reads the
+ * facet terms: each with a handle of its own at the same revision. */
 typedef struct values_job {
     xap_db *db;
     snapshot *s;              /* order, docno, norder and vr are the job's */
