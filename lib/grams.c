@@ -101,6 +101,7 @@ struct gram_batch {
     uint32_t len_last, len_first;
     size_t passages, bytes;
     uint64_t *keys;       /* the passage being added: its bigram keys */
+    size_t *hashes;       /* ... and their hash64() */
     size_t capkeys;
 };
 
@@ -135,6 +136,7 @@ void gram_batch_destroy(gram_batch *b)
     free(b->bmp);
     free(b->e);
     free(b->keys);
+    free(b->hashes);
     ps_buf_free(&b->lengths);
     free(b);
 }
@@ -163,19 +165,25 @@ static void grow(gram_batch *b)
     b->nslots = ns;
 }
 
-static entry *lookup(gram_batch *b, uint64_t key)
+/* The slot of key: the one holding it, or the empty one where it goes
+ * (hash: hash64(key)). */
+static inline size_t find(const gram_batch *b, uint64_t key, size_t hash)
+{
+    size_t h = hash & (b->nslots - 1);
+    while (b->slots[h].idx && b->slots[h].key != key)
+        h = (h + 1) & (b->nslots - 1);
+    return h;
+}
+
+/* The entry of key, made (empty) if it has none; hash: hash64(key). */
+static entry *lookup_hashed(gram_batch *b, uint64_t key, size_t hash)
 {
     /* Most unigrams are in the BMP: a direct table, no hashing. */
     uint32_t *direct = (key & UNI_FLAG) && (key & 0x1fffff) < 0x10000
                            ? &b->bmp[key & 0xffff] : NULL;
-    if (direct && *direct)
-        return &b->e[*direct - 1];
-    size_t h = hash64(key) & (b->nslots - 1);
-    while (b->slots[h].idx) {
-        if (b->slots[h].key == key)
-            return &b->e[b->slots[h].idx - 1];
-        h = (h + 1) & (b->nslots - 1);
-    }
+    size_t h = find(b, key, hash);
+    if (b->slots[h].idx)
+        return &b->e[b->slots[h].idx - 1];
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 4096;
         b->e = ps_xrealloc(b->e, b->cap * sizeof(entry));
@@ -190,6 +198,13 @@ static entry *lookup(gram_batch *b, uint64_t key)
     if (b->n * 2 > b->nslots)
         grow(b);
     return &b->e[b->n - 1];
+}
+
+static entry *lookup(gram_batch *b, uint64_t key)
+{
+    if ((key & UNI_FLAG) && (key & 0x1fffff) < 0x10000 && b->bmp[key & 0xffff])
+        return &b->e[b->bmp[key & 0xffff] - 1];
+    return lookup_hashed(b, key, hash64(key));
 }
 
 /* Ends the current passage's record of e. */
@@ -210,17 +225,12 @@ static inline void open_doc(entry *e, uint32_t docid)
     e->last_pos = 0;
 }
 
-/* The entry of key if the first slots probed hold it, else NULL: a look
- * ahead that never inserts. */
-static inline const entry *peek(const gram_batch *b, uint64_t key)
+/* The entry of key, or NULL: a look ahead that never inserts. */
+static inline const entry *peek(const gram_batch *b, uint64_t key,
+                                size_t hash)
 {
-    size_t h = hash64(key) & (b->nslots - 1);
-    for (int k = 0; k < 4 && b->slots[h].idx; k++) {
-        if (b->slots[h].key == key)
-            return &b->e[b->slots[h].idx - 1];
-        h = (h + 1) & (b->nslots - 1);
-    }
-    return NULL;
+    size_t h = find(b, key, hash);
+    return b->slots[h].idx ? &b->e[b->slots[h].idx - 1] : NULL;
 }
 
 /* How far ahead of the bigram being added its slot, its entry and the end
@@ -235,18 +245,22 @@ static inline const entry *peek(const gram_batch *b, uint64_t key)
 void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
                     size_t len)
 {
-    /* The passage's bigram keys first (at most one per byte). */
+    /* The passage's bigram keys and their hashes first (at most one per
+     * byte): each is used four times below. */
     if (b->capkeys < len + 1) {
         b->capkeys = len + 1 > 2 * b->capkeys ? len + 1 : 2 * b->capkeys;
         free(b->keys);
+        free(b->hashes);
         b->keys = ps_xmalloc(b->capkeys * sizeof *b->keys);
+        b->hashes = ps_xmalloc(b->capkeys * sizeof *b->hashes);
     }
     uint64_t *keys = b->keys;
-    size_t nk = 0;
+    size_t *hashes = b->hashes, nk = 0;
     uint32_t prev = 0;
-    for (size_t i = 0; i < len;) {
+    for (size_t i = 0; i < len; nk++) {
         uint32_t cp = ps_utf8_next(text, len, &i);
-        keys[nk++] = (uint64_t)prev << 21 | cp;
+        keys[nk] = (uint64_t)prev << 21 | cp;
+        hashes[nk] = hash64(keys[nk]);
         prev = cp;
     }
     /* keys[j] & 0x1fffff is character j; keys[j] (j > 0) the bigram
@@ -254,10 +268,11 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
     size_t before = 0, after = 0;
     for (size_t j = 0; j < nk; j++) {
         if (j + AHEAD_SLOT < nk)
-            __builtin_prefetch(&b->slots[hash64(keys[j + AHEAD_SLOT]) &
+            __builtin_prefetch(&b->slots[hashes[j + AHEAD_SLOT] &
                                          (b->nslots - 1)]);
         if (j + AHEAD_ENTRY < nk) {
-            const entry *a = peek(b, keys[j + AHEAD_ENTRY]);
+            const entry *a = peek(b, keys[j + AHEAD_ENTRY],
+                                  hashes[j + AHEAD_ENTRY]);
             if (a) {
                 __builtin_prefetch(a, 1);
                 __builtin_prefetch((const char *)(a + 1) - 1, 1);
@@ -265,7 +280,7 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
         }
         if (j + AHEAD_TAIL < nk) {
             uint64_t k = keys[j + AHEAD_TAIL];
-            const entry *a = peek(b, k);
+            const entry *a = peek(b, k, hashes[j + AHEAD_TAIL]);
             if (a && a->buf.p)
                 __builtin_prefetch(a->buf.p + a->buf.len, 1);
             uint32_t c = (uint32_t)(k & 0x1fffff);
@@ -282,7 +297,7 @@ void gram_batch_add(gram_batch *b, unsigned docid, const char *text,
         }
         u->last_pos++;
         if (j > 0) {
-            entry *e = lookup(b, keys[j]);
+            entry *e = lookup_hashed(b, keys[j], hashes[j]);
             uint32_t p = (uint32_t)j - 1;     /* where the bigram starts */
             before += e->buf.len;
             if (e->last_doc != docid) {
