@@ -1044,7 +1044,8 @@ xap_status xap_facets_add_terms(xap_db *db, xap_facets *f,
     size_t nt = f->terms.size();
     f->width = nt <= 0x100 ? 1 : nt <= 0x10000 ? 2 : 4;
     f->vals.resize(f->pdocs.size() * f->width);
-    f->off.assign(last + 2, 0);
+    /* (off: last + 2 zeros since xap_facets_create; every row's start is
+     * set below.) */
     /* The rows a block of documents at a time, each term's postings in
      * the block counted, then placed: the block's counts stay in the
      * cache.  Counting and placing each term's postings over all the
@@ -1144,7 +1145,7 @@ xap_status xap_facets_add_values(xap_db *db, xap_facets *f,
                              (uint32_t)val.size()});
             c.insert(c.end(), val.begin(), val.end());
         }
-    f->voff.assign(last + 2, 0);
+    /* (voff: last + 2 zeros since xap_facets_create.) */
     for (Xapian::docid d = 1; d <= last; d++)
         f->voff[d + 1] = f->voff[d] + vbytes[d];
     f->pool.assign(f->voff[last + 1], '\0');

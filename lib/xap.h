@@ -158,9 +158,9 @@ xap_status xap_db_postlist(xap_db *db, const char *term, size_t n,
 /* Every document's place in the byte order of its value in slot (ties
  * by docid): (*order)[docid], UINT32_MAX for one without a value; *n
  * entries (caller frees both with ps_big_free).  With group, also
- * (*group)[docid]: the number,
- * counting from 0 in that order, of the document's value up to its
- * first NUL among the distinct such prefixes (UINT32_MAX for none). */
+ * (*group)[docid]: the number, counting from 0 in that order, of the
+ * document's value up to its first NUL among the distinct such prefixes
+ * (UINT32_MAX for none). */
 xap_status xap_db_value_order(xap_db *db, unsigned slot, uint32_t **order,
                               uint32_t **group, size_t *n, char *err);
 /* Calls cb with every term of the database starting with prefix. */
