@@ -115,6 +115,7 @@ struct srch_engine {
     /* During a request: the snapshot answered from and a handle at it. */
     snapshot *snap;
     xap_db *db;
+    size_t sunk;              /* hits given to the request's sink */
 };
 
 typedef struct fetch_ctx {
@@ -813,6 +814,7 @@ typedef json_t *(*request_fn)(srch_engine *e, const void *arg, srch_status *st,
 static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
                              srch_status *st, char *err)
 {
+    e->sunk = 0;
     snapshot *s = ix_acquire(e->ix);
     xap_db *db = snap_borrow(s, e->ix->path);
     json_t *res = NULL;
@@ -824,7 +826,8 @@ static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
             xap_db_close(db);
         else
             snap_give_back(s, db);
-        if (res || !modified(*st, err)) {
+        /* Hits already streamed cannot be taken back: no second try. */
+        if (res || !modified(*st, err) || e->sunk) {
             e->snap = NULL;
             e->db = NULL;
             snap_release(s);
@@ -848,7 +851,7 @@ static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
         snap_release(tmp);
         e->snap = NULL;
         e->db = NULL;
-        if (res || !modified(*st, err))
+        if (res || !modified(*st, err) || e->sunk)
             return res;
     }
     /* Changed on every attempt, each from a state just opened: damage
@@ -2902,6 +2905,38 @@ static int add_hit(srch_engine *e, const build *b, const dset *d, size_t i,
 /* One document's best passages (up to GROUP_BEST), best first. */
 #define GROUP_BEST 3
 
+/* With group: hit o (of document dk, with npass matching passages) gets
+ * "passages" and, in "more", the brief of the document's next best
+ * passages (best[dk * GROUP_BEST + 1...]). */
+static int add_more(srch_engine *e, const build *b, const dset *d, json_t *o,
+                    const size_t *best, unsigned npass, uint32_t dk,
+                    char *err)
+{
+    json_object_set_new(o, "passages", json_integer(npass));
+    json_t *more = json_array();
+    int rc = 0;
+    for (unsigned m = 1; m < GROUP_BEST && m < npass && rc == 0; m++) {
+        json_t *x = json_array();
+        rc = add_hit(e, b, d, best[(size_t)dk * GROUP_BEST + m], x, NULL, NULL,
+                     err);
+        json_t *h = json_array_get(x, 0);
+        if (h) {
+            json_t *brief = json_object();
+            static const char *const keep[] = {"passage", "kind", "heading",
+                                               "page", "snippet", "score"};
+            for (size_t f = 0; f < sizeof keep / sizeof keep[0]; f++) {
+                json_t *v = json_object_get(h, keep[f]);
+                if (v)
+                    json_object_set(brief, keep[f], v);
+            }
+            json_array_append_new(more, brief);
+        }
+        json_decref(x);
+    }
+    json_object_set_new(o, "more", more);
+    return rc;
+}
+
 /* Evaluates q with b's filters: *total, tl's counts, and the page of
  * hits asked for.  0, or -1 with err. */
 static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
@@ -3097,31 +3132,19 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
         for (size_t j = (size_t)r->offset; j < got && rc == 0; j++) {
             json_t *o = NULL;
             rc = add_hit(e, b, &base, idx[j], hits, metas, &o, err);
-            if (rc < 0 || !b->group)
-                continue;
-            uint32_t dk = doc[idx[j]];
-            json_object_set_new(o, "passages", json_integer(npass[dk]));
-            json_t *more = json_array();
-            for (unsigned m = 1; m < GROUP_BEST && m < npass[dk] && rc == 0; m++) {
-                json_t *x = json_array();
-                rc = add_hit(e, b, &base, best[dk * GROUP_BEST + m], x, NULL,
-                             NULL, err);
-                json_t *h = json_array_get(x, 0);
-                if (h) {
-                    json_t *brief = json_object();
-                    static const char *const keep[] = {"passage", "kind",
-                                                       "heading", "page",
-                                                       "snippet", "score"};
-                    for (size_t f = 0; f < sizeof keep / sizeof keep[0]; f++) {
-                        json_t *v = json_object_get(h, keep[f]);
-                        if (v)
-                            json_object_set(brief, keep[f], v);
-                    }
-                    json_array_append_new(more, brief);
+            if (rc == 0 && b->group)
+                rc = add_more(e, b, &base, o, best, npass[doc[idx[j]]],
+                              doc[idx[j]], err);
+            if (rc == 0 && r->hit_sink) {
+                /* Streamed: handed on, then dropped. */
+                e->sunk++;
+                if (r->hit_sink(r->sink_ctx, *total, o) != 0) {
+                    snprintf(err, PS_ERRLEN, "the answer could not be "
+                             "written out");
+                    rc = -1;
                 }
-                json_decref(x);
+                json_array_clear(hits);
             }
-            json_object_set_new(o, "more", more);
         }
         json_decref(metas);
         free(idx);

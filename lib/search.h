@@ -59,6 +59,13 @@ typedef struct srch_request {
     int no_facets;                    /* skip facet counting (faster) */
     double budget_ms;                 /* > 0: give up matching after this
                                          long (SRCH_TOO_LONG) */
+    /* When set, each hit goes to hit_sink, in the answer's order, as soon
+     * as it is made (with the total, known by then), and the answer's
+     * "hits" stays empty: an answer of any number of hits then holds one
+     * hit in memory at a time.  The sink returns nonzero to stop (the
+     * answer is then an error); it must not keep the hit. */
+    int (*hit_sink)(void *ctx, unsigned total, json_t *hit);
+    void *sink_ctx;
 } srch_request;
 
 /* Opens the index at path; facets: keep the in-memory facet index in

@@ -68,88 +68,187 @@ static int normalize_lines(void)
     return rc;
 }
 
+static void print_error_json(const char *err)
+{
+    json_t *o = json_pack("{s:s}", "error", err);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 static int bad(int json, const char *msg)
 {
     fprintf(stderr, "policy-search: %s\n", msg);
-    if (json) {
-        json_t *o = json_pack("{s:s}", "error", msg);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        printf("%s\n", s);
-        free(s);
-        json_decref(o);
-    }
+    if (json)
+        print_error_json(msg);
     return 2;
 }
 
-/* Prints a result for people: one block per hit, marks as 【】. */
+/* A result for people: a line of totals, then one block per hit, marks
+ * as 【】. */
+static void print_human_head(unsigned long long total, int grouped, double ms)
+{
+    printf("%llu %s (%.2f ms)\n", total, grouped ? "documents" : "passages",
+           ms);
+}
+
+static void print_human_hit(json_t *h)
+{
+    const char *snip = json_string_value(json_object_get(h, "snippet"));
+    ps_buf b;
+    ps_buf_init(&b);
+    for (const char *p = snip; p && *p;) {
+        static const struct { const char *from, *to; } rep[] = {
+            {"<mark>", "【"}, {"</mark>", "】"}, {"&lt;", "<"},
+            {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+        size_t k;
+        for (k = 0; k < sizeof rep / sizeof rep[0]; k++) {
+            size_t l = strlen(rep[k].from);
+            if (strncmp(p, rep[k].from, l) == 0) {
+                ps_buf_adds(&b, rep[k].to);
+                p += l;
+                break;
+            }
+        }
+        if (k == sizeof rep / sizeof rep[0])
+            ps_buf_addc(&b, *p++);
+    }
+    json_t *m = json_object_get(h, "meta");
+    const char *num = json_string_value(json_object_get(m, "number"));
+    const char *date = json_string_value(json_object_get(m, "date"));
+    if (!date)
+        date = json_string_value(json_object_get(m, "published"));
+    printf("\n%s #%lld  [%.2f]%s%s%s%s\n  %s\n",
+           json_string_value(json_object_get(h, "doc")),
+           (long long)json_integer_value(json_object_get(h, "passage")),
+           json_real_value(json_object_get(h, "score")),
+           num ? "  " : "", num ? num : "", date ? "  " : "",
+           date ? date : "", b.data ? b.data : "");
+    ps_buf_free(&b);
+}
+
 static void print_human(json_t *res)
 {
-    printf("%lld %s (%.2f ms)\n",
-           (long long)json_integer_value(json_object_get(res, "total")),
-           json_array_size(json_object_get(res, "hits")) &&
-           json_object_get(json_array_get(json_object_get(res, "hits"), 0),
-                           "passages") ? "documents" : "passages",
-           json_real_value(json_object_get(res, "took_ms")));
+    json_t *hits = json_object_get(res, "hits");
+    print_human_head((unsigned long long)json_integer_value(
+                         json_object_get(res, "total")),
+                     json_object_get(json_array_get(hits, 0), "passages") != NULL,
+                     json_real_value(json_object_get(res, "took_ms")));
     size_t i;
     json_t *h;
-    json_array_foreach(json_object_get(res, "hits"), i, h)
-    {
-        const char *snip = json_string_value(json_object_get(h, "snippet"));
-        ps_buf b;
-        ps_buf_init(&b);
-        for (const char *p = snip; p && *p;) {
-            static const struct { const char *from, *to; } rep[] = {
-                {"<mark>", "【"}, {"</mark>", "】"}, {"&lt;", "<"},
-                {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
-            size_t k;
-            for (k = 0; k < sizeof rep / sizeof rep[0]; k++) {
-                size_t l = strlen(rep[k].from);
-                if (strncmp(p, rep[k].from, l) == 0) {
-                    ps_buf_adds(&b, rep[k].to);
-                    p += l;
-                    break;
-                }
-            }
-            if (k == sizeof rep / sizeof rep[0])
-                ps_buf_addc(&b, *p++);
-        }
-        json_t *m = json_object_get(h, "meta");
-        const char *num = json_string_value(json_object_get(m, "number"));
-        const char *date = json_string_value(json_object_get(m, "date"));
-        if (!date)
-            date = json_string_value(json_object_get(m, "published"));
-        printf("\n%s #%lld  [%.2f]%s%s%s%s\n  %s\n",
-               json_string_value(json_object_get(h, "doc")),
-               (long long)json_integer_value(json_object_get(h, "passage")),
-               json_real_value(json_object_get(h, "score")),
-               num ? "  " : "", num ? num : "", date ? "  " : "",
-               date ? date : "", b.data ? b.data : "");
-        ps_buf_free(&b);
+    json_array_foreach(hits, i, h)
+        print_human_hit(h);
+}
+
+/* Answers of more hits than this are written hit by hit as they are
+ * made (srch_request.hit_sink): memory for one hit, not for all. */
+#define STREAM_FROM 1000
+
+/* A streamed answer: its head is written with the first hit (the
+ * total is known by then), the rest of the answer after the last. */
+typedef struct stream {
+    const srch_request *req;
+    int json;
+    double t0;
+    unsigned long nhits;
+    int headed;
+} stream;
+
+static void stream_head(stream *s, unsigned long long total, int grouped)
+{
+    s->headed = 1;
+    if (!s->json) {
+        print_human_head(total, grouped, (ps_now() - s->t0) * 1000);
+        return;
     }
+    json_t *q = json_string(s->req->query ? s->req->query : "");
+    char *qs = json_dumps(q, JSON_ENCODE_ANY);
+    printf("{\"query\":%s,\"total\":%llu,\"offset\":%ld,\"limit\":%ld,"
+           "\"hits\":[", qs ? qs : "\"\"", total, s->req->offset,
+           s->req->limit);
+    free(qs);
+    json_decref(q);
+}
+
+static int stream_hit(void *ctx, unsigned total, json_t *hit)
+{
+    stream *s = ctx;
+    if (!s->headed)
+        stream_head(s, total, json_object_get(hit, "passages") != NULL);
+    if (!s->json) {
+        print_human_hit(hit);
+    } else {
+        char *h = json_dumps(hit, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (!h)
+            return -1;
+        if (s->nhits)
+            putchar(',');
+        fputs(h, stdout);
+        free(h);
+    }
+    s->nhits++;
+    return ferror(stdout) ? -1 : 0;
+}
+
+/* The rest of a streamed answer: res without what the head wrote, or
+ * (res NULL) the error that cut it short. */
+static void stream_tail(stream *s, json_t *res, const char *err)
+{
+    if (!s->json) {
+        if (res && !s->headed)
+            print_human(res);
+        return;
+    }
+    if (!s->headed) {
+        if (!res) {
+            print_error_json(err);
+            return;
+        }
+        stream_head(s, (unsigned long long)json_integer_value(
+                           json_object_get(res, "total")), 0);
+    }
+    json_t *rest = res ? json_copy(res) : json_pack("{s:s}", "error", err);
+    static const char *const said[] = {"query", "total", "offset", "limit",
+                                       "hits"};
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
+        json_object_del(rest, said[i]);
+    char *r = json_dumps(rest, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    printf("]%s%s\n", json_object_size(rest) ? "," : "}",
+           json_object_size(rest) ? r + 1 : "");
+    free(r);
+    json_decref(rest);
 }
 
 static int run_one(srch_engine *e, srch_request *req, int json)
 {
     srch_status st;
     char err[PS_ERRLEN];
+    stream s = {req, json, ps_now(), 0, 0};
+    int streamed = req->limit == 0 || req->limit > STREAM_FROM;
+    if (streamed) {
+        req->hit_sink = stream_hit;
+        req->sink_ctx = &s;
+    }
     json_t *res = srch_run(e, req, &st, err);
+    req->hit_sink = NULL;
+    req->sink_ctx = NULL;
     if (!res) {
-        if (st == SRCH_BAD_REQUEST)
+        if (st == SRCH_BAD_REQUEST && !s.headed)
             return bad(json, err);
         fprintf(stderr, "policy-search: %s\n", err);
-        if (json) {
-            json_t *o = json_pack("{s:s}", "error", err);
-            char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-            printf("%s\n", s);
-            free(s);
-            json_decref(o);
-        }
+        if (json && streamed)
+            stream_tail(&s, NULL, err);
+        else if (json)
+            print_error_json(err);
         return 1;
     }
-    if (json) {
-        char *s = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        printf("%s\n", s);
-        free(s);
+    if (streamed)
+        stream_tail(&s, res, NULL);
+    else if (json) {
+        char *out = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        printf("%s\n", out);
+        free(out);
     } else {
         print_human(res);
     }

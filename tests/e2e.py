@@ -284,6 +284,56 @@ def limit_offset_total(tmp):
 
 
 @test
+def every_hit_at_once_is_the_pages_put_together(tmp):
+    # --limit 0 (and any limit over a thousand) writes hits as they are
+    # made: the answer must be the one paging gives, in JSON, for
+    # people and in a batch; an error after some hits still ends the
+    # JSON, with the error, and exits 1.
+    db = fixtures_db(tmp)
+    for q, flags in (("", ()), ('"新能源"', ()), ("", ("--group", "doc")),
+                     ("", ("--sort", "date", "--no-facets"))):
+        whole = search(db, q, "--limit", "0", *flags)
+        check(whole["total"] > 10 and len(whole["hits"]) == whole["total"],
+              "%r %s: %d hits of %d" % (q, flags, len(whole["hits"]), whole["total"]))
+        hits = []
+        while len(hits) < whole["total"]:
+            page = search(db, q, "--limit", "7", "--offset", str(len(hits)), *flags)
+            check(page["hits"], "%r: page at %d is empty" % (q, len(hits)))
+            hits += page["hits"]
+        for h in hits + whole["hits"]:
+            h.pop("score")      # rounded alike, but a float
+        check(hits == whole["hits"], "%r %s: --limit 0 differs from its pages" % (q, flags))
+        check(page["facets"] == whole["facets"] and page["total"] == whole["total"],
+              "%r %s: facets or total differ" % (q, flags))
+        p = run(os.path.join(BIN, "policy-search"), "--db", db, "--limit", "0", *flags, "--", q)
+        out = p.stdout.decode()
+        check(out.split("\n")[0].startswith("%d " % whole["total"]) and
+              len(re.findall(r"(?m)^\S+ #\d+  \[", out)) == whole["total"],
+              "%r %s: the readable list does not hold every hit" % (q, flags))
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--limit", "1001",
+            "--batch", "-", input='"新能源"\n\n'.encode())
+    lines = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    check(len(lines) == 2 and [len(x["hits"]) for x in lines] ==
+          [search(db, q, "--limit", "0")["total"] for q in ('"新能源"', "")],
+          "a batch of two streamed answers: %s" % [len(x.get("hits", ())) for x in lines])
+    # A record lost after the first hits: the JSON still parses.
+    d = os.path.join(tmp, "streamed-cut")
+    os.makedirs(d)
+    for name, times in (("a", 3), ("b", 1)):      # a's passages rank first
+        with open(os.path.join(d, name + ".txt"), "w", encoding="utf-8") as f:
+            f.write("标题\n\n" + "".join("赤峰市推进%s第%d段。\n\n" % ("防沙治沙" * times, i)
+                                         for i in range(30)))
+    cut = os.path.join(tmp, "streamed-cut-db")
+    subprocess.run([os.path.join(BIN, "policy-index"), "--db", cut, d], check=True,
+                   capture_output=True, env=dict(os.environ, PS_FAULT="data-record:b.txt"))
+    p = run(os.path.join(BIN, "policy-search"), "--db", cut, "--json", "--limit", "0",
+            "防沙治沙", ok=(1,))
+    o = json.loads(p.stdout)
+    check(o.get("hits") and "record" in o.get("error", "") and b"record" in p.stderr,
+          "an answer cut short: %s" % p.stdout.decode()[-300:])
+
+
+@test
 def malformed_queries_and_flags_exit_2(tmp):
     db = fixtures_db(tmp)
     for q in ['"unclosed', "OR 光伏", "光伏 OR", '""']:
