@@ -51,8 +51,6 @@
 #define MAX_LIMIT 1000            /* hits a page; limit=0 means this many */
 #define MAX_PARAMS 200            /* query parameters a request */
 #define MAX_EXPORT 100000         /* rows of one CSV export */
-#define EXPORT_PAGE 10000         /* hits read at a time for it: each page
-                                     evaluates the search again, so few */
 static const char *g_db;
 static const ana_res *g_res;
 static srch_index *g_index;       /* shared by every worker thread */
@@ -567,9 +565,27 @@ static void csv_row(ps_buf *out, json_t *h)
     ps_buf_free(&nb);
 }
 
+/* An export's rows, written as the search makes its hits. */
+typedef struct export_rows {
+    ps_buf *out;
+    unsigned total;
+} export_rows;
+
+static int export_hit(void *ctx, unsigned total, json_t *hit)
+{
+    export_rows *x = ctx;
+    x->total = total;
+    if (total > MAX_EXPORT)
+        return 1;                   /* refused below, before any row */
+    csv_row(x->out, hit);
+    return 0;
+}
+
 /* GET /api/export?...: every passage the same search finds, as CSV
  * (UTF-8 with a BOM, so spreadsheets read it as UTF-8; RFC 4180), in the
- * search's order; at most MAX_EXPORT rows, else 400 saying so. */
+ * search's order; at most MAX_EXPORT rows, else 400 saying so.  One
+ * search, on one state of the index, its hits made into rows one by
+ * one. */
 static enum MHD_Result api_export(struct MHD_Connection *c, params *p,
                                   unsigned *status, size_t *sent)
 {
@@ -578,7 +594,7 @@ static enum MHD_Result api_export(struct MHD_Connection *c, params *p,
     request_filters(&req, p);
     req.group = NULL;           /* passages, whatever the page shows */
     req.no_facets = 1;
-    req.limit = EXPORT_PAGE;
+    req.limit = 0;
     char err[PS_ERRLEN];
     srch_engine *e = thread_engine(err);
     if (!e)
@@ -589,38 +605,24 @@ static enum MHD_Result api_export(struct MHD_Connection *c, params *p,
     size_t nc = sizeof CSV_COLUMNS / sizeof CSV_COLUMNS[0];
     for (size_t i = 0; i < nc; i++)
         csv_field(&out, CSV_COLUMNS[i], i + 1 == nc);
-    long total = -1;
-    for (req.offset = 0; total < 0 || req.offset < total;
-         req.offset += EXPORT_PAGE) {
-        srch_status st;
-        json_t *res = srch_run(e, &req, &st, err);
-        if (!res) {
-            ps_buf_free(&out);
-            *status = http_status(st);
-            return send_error(c, *status, err, sent);
+    export_rows rows = {&out, 0};
+    req.hit_sink = export_hit;
+    req.sink_ctx = &rows;
+    srch_status st;
+    json_t *res = srch_run(e, &req, &st, err);
+    if (!res || rows.total > MAX_EXPORT) {
+        ps_buf_free(&out);
+        if (rows.total > MAX_EXPORT) {
+            snprintf(err, sizeof err, "%u passages match; an export takes "
+                     "at most %d: narrow the search (filters, dates) and "
+                     "export again", rows.total, MAX_EXPORT);
+            st = SRCH_BAD_REQUEST;
         }
-        if (total < 0) {
-            total = (long)json_integer_value(json_object_get(res, "total"));
-            if (total > MAX_EXPORT) {
-                json_decref(res);
-                ps_buf_free(&out);
-                snprintf(err, sizeof err, "%ld passages match; an export takes "
-                         "at most %d: narrow the search (filters, dates) and "
-                         "export again", total, MAX_EXPORT);
-                *status = 400;
-                return send_error(c, 400, err, sent);
-            }
-        }
-        json_t *hits = json_object_get(res, "hits");
-        size_t i;
-        json_t *h;
-        json_array_foreach(hits, i, h)
-            csv_row(&out, h);
-        size_t got = json_array_size(hits);
         json_decref(res);
-        if (!got)
-            break;
+        *status = http_status(st);
+        return send_error(c, *status, err, sent);
     }
+    json_decref(res);
     *status = 200;
     enum MHD_Result ret = send_body_as(
         c, 200, "text/csv; charset=utf-8; header=present",
