@@ -105,6 +105,12 @@ struct srch_index {
     int watching;
     atomic_int stop;
     char last_err[PS_ERRLEN];     /* of the last failed build, once said */
+    /* With a watcher, the snapshots with the facet index are read by a
+     * thread of their own (srch_index_watch()); under build: */
+    pthread_t builder;
+    pthread_cond_t wake;          /* want_full or stop */
+    int want_full, building;
+    char full_err[PS_ERRLEN];     /* of the last failed full reading */
 };
 
 struct srch_engine {
@@ -647,25 +653,52 @@ static int snap_stale(snapshot *s, const char *path)
     return stale;
 }
 
+/* Makes s the snapshot new requests take; the previous one goes when
+ * its last request does. */
+static void ix_publish(srch_index *ix, snapshot *s)
+{
+    pthread_mutex_lock(&ix->lock);
+    snapshot *prev = ix->cur;
+    ix->cur = s;
+    pthread_mutex_unlock(&ix->lock);
+    snap_release(prev);
+}
+
+/* With the facet index, a changed index is taken in two steps.  Reading
+ * the facet index takes about a second a GB of text; a snapshot without
+ * it (lengths, deleted passages: what a one-off query reads) takes
+ * milliseconds.  That one is published first, so new documents are found
+ * at once (answered as a one-off query is: the same answers, slower),
+ * and the old snapshot is let go before the full one is read (its large
+ * blocks are then reused for it: util.h).  The full one replaces it as
+ * soon as it is read; a snapshot left without its facet index (that
+ * reading failed) is read again at the next refresh. */
 int srch_index_refresh(srch_index *ix, char *err)
 {
     pthread_mutex_lock(&ix->build);
     snapshot *old = ix_acquire(ix);
+    int stale = snap_stale(old, ix->path);
+    int bare = ix->facets && !old->fx;
+    snap_release(old);
     int rc = 0;
-    if (snap_stale(old, ix->path)) {
+    if (stale && ix->facets) {
+        snapshot *light = snap_build(ix->path, 0, err);
+        if (!light) {
+            pthread_mutex_unlock(&ix->build);
+            return -1;
+        }
+        ix_publish(ix, light);
+        rc = 1;
+    }
+    if (stale || bare) {
         snapshot *s = snap_build(ix->path, ix->facets, err);
         if (!s) {
             rc = -1;
         } else {
-            pthread_mutex_lock(&ix->lock);
-            snapshot *prev = ix->cur;
-            ix->cur = s;
-            pthread_mutex_unlock(&ix->lock);
-            snap_release(prev);
+            ix_publish(ix, s);
             rc = 1;
         }
     }
-    snap_release(old);
     pthread_mutex_unlock(&ix->build);
     return rc;
 }
@@ -683,8 +716,46 @@ srch_index *srch_index_open(const char *path, int facets, char *err)
     ix->cur = s;
     pthread_mutex_init(&ix->lock, NULL);
     pthread_mutex_init(&ix->build, NULL);
+    pthread_cond_init(&ix->wake, NULL);
     atomic_init(&ix->stop, 0);
     return ix;
+}
+
+/* Says err once for as long as it repeats (last: the error said last). */
+static void say_once(srch_index *ix, char *last, const char *err)
+{
+    if (strcmp(err, last) != 0)
+        fprintf(stderr, "policy-search: %s: cannot read the index's new "
+                "state (answering from the previous one): %s\n", ix->path,
+                err);
+    snprintf(last, PS_ERRLEN, "%s", err);
+}
+
+/* The watcher's look at the index: a changed index is published at once
+ * without the facet index (see srch_index_refresh()), and the builder is
+ * asked for the full snapshot. */
+static void watch_step(srch_index *ix)
+{
+    char err[PS_ERRLEN];
+    pthread_mutex_lock(&ix->build);
+    snapshot *old = ix_acquire(ix);
+    int stale = snap_stale(old, ix->path);
+    int bare = ix->facets && !old->fx;
+    snap_release(old);
+    if (stale) {
+        snapshot *light = snap_build(ix->path, 0, err);
+        if (light) {
+            ix_publish(ix, light);
+            ix->last_err[0] = '\0';
+        } else {
+            say_once(ix, ix->last_err, err);
+        }
+    }
+    if (ix->facets && (stale || (bare && !ix->building))) {
+        ix->want_full = 1;
+        pthread_cond_signal(&ix->wake);
+    }
+    pthread_mutex_unlock(&ix->build);
 }
 
 static void *watch_loop(void *arg)
@@ -693,18 +764,42 @@ static void *watch_loop(void *arg)
     while (!atomic_load(&ix->stop)) {
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
+        watch_step(ix);
+    }
+    return NULL;
+}
+
+/* Reads full snapshots when asked, outside the build lock (the watcher
+ * goes on publishing new states meanwhile).  One is published only if
+ * the index is still in its state: never an older state over a newer;
+ * else it is read again. */
+static void *build_loop(void *arg)
+{
+    srch_index *ix = arg;
+    pthread_mutex_lock(&ix->build);
+    for (;;) {
+        while (!ix->want_full && !atomic_load(&ix->stop))
+            pthread_cond_wait(&ix->wake, &ix->build);
+        if (atomic_load(&ix->stop))
+            break;
+        ix->want_full = 0;
+        ix->building = 1;
+        pthread_mutex_unlock(&ix->build);
         char err[PS_ERRLEN];
-        if (srch_index_refresh(ix, err) < 0) {
-            /* The old state keeps answering; say why once. */
-            if (strcmp(err, ix->last_err) != 0)
-                fprintf(stderr, "policy-search: %s: cannot read the index's "
-                        "new state (answering from the previous one): %s\n",
-                        ix->path, err);
-            memcpy(ix->last_err, err, PS_ERRLEN);
+        snapshot *s = snap_build(ix->path, 1, err);
+        pthread_mutex_lock(&ix->build);
+        ix->building = 0;
+        if (!s) {
+            say_once(ix, ix->full_err, err);
+        } else if (snap_stale(s, ix->path)) {
+            snap_release(s);
+            ix->want_full = 1;
         } else {
-            ix->last_err[0] = '\0';
+            ix_publish(ix, s);
+            ix->full_err[0] = '\0';
         }
     }
+    pthread_mutex_unlock(&ix->build);
     return NULL;
 }
 
@@ -712,7 +807,18 @@ int srch_index_watch(srch_index *ix, char *err)
 {
     if (ix->watching)
         return 0;
-    int rc = pthread_create(&ix->watcher, NULL, watch_loop, ix);
+    int rc = pthread_create(&ix->builder, NULL, build_loop, ix);
+    if (rc == 0) {
+        rc = pthread_create(&ix->watcher, NULL, watch_loop, ix);
+        if (rc != 0) {
+            pthread_mutex_lock(&ix->build);
+            atomic_store(&ix->stop, 1);
+            pthread_cond_signal(&ix->wake);
+            pthread_mutex_unlock(&ix->build);
+            pthread_join(ix->builder, NULL);
+            atomic_store(&ix->stop, 0);
+        }
+    }
     if (rc != 0) {
         snprintf(err, PS_ERRLEN, "cannot start the index watcher: %s",
                  strerror(rc));
@@ -727,9 +833,14 @@ void srch_index_close(srch_index *ix)
     if (!ix)
         return;
     if (ix->watching) {
+        pthread_mutex_lock(&ix->build);
         atomic_store(&ix->stop, 1);
+        pthread_cond_signal(&ix->wake);
+        pthread_mutex_unlock(&ix->build);
         pthread_join(ix->watcher, NULL);
+        pthread_join(ix->builder, NULL);
     }
+    pthread_cond_destroy(&ix->wake);
     snap_release(ix->cur);
     pthread_mutex_destroy(&ix->lock);
     pthread_mutex_destroy(&ix->build);
@@ -770,13 +881,8 @@ int srch_use_facet_index(srch_engine *e, char *err)
     pthread_mutex_lock(&ix->build);
     ix->facets = 1;
     snapshot *s = snap_build(ix->path, 1, err);
-    if (s) {
-        pthread_mutex_lock(&ix->lock);
-        snapshot *prev = ix->cur;
-        ix->cur = s;
-        pthread_mutex_unlock(&ix->lock);
-        snap_release(prev);
-    }
+    if (s)
+        ix_publish(ix, s);
     pthread_mutex_unlock(&ix->build);
     return s ? 1 : -1;
 }
