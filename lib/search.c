@@ -721,13 +721,13 @@ srch_index *srch_index_open(const char *path, int facets, char *err)
     return ix;
 }
 
-/* Says err once for as long as it repeats (last: the error said last). */
-static void say_once(srch_index *ix, char *last, const char *err)
+/* Says what failed once for as long as err repeats (last: the error
+ * said last). */
+static void say_once(srch_index *ix, char *last, const char *what,
+                     const char *err)
 {
     if (strcmp(err, last) != 0)
-        fprintf(stderr, "policy-search: %s: cannot read the index's new "
-                "state (answering from the previous one): %s\n", ix->path,
-                err);
+        fprintf(stderr, "policy-search: %s: %s: %s\n", ix->path, what, err);
     snprintf(last, PS_ERRLEN, "%s", err);
 }
 
@@ -748,7 +748,8 @@ static void watch_step(srch_index *ix)
             ix_publish(ix, light);
             ix->last_err[0] = '\0';
         } else {
-            say_once(ix, ix->last_err, err);
+            say_once(ix, ix->last_err, "cannot read the index's new state "
+                     "(answering from the previous one)", err);
         }
     }
     if (ix->facets && (stale || (bare && !ix->building))) {
@@ -790,7 +791,9 @@ static void *build_loop(void *arg)
         pthread_mutex_lock(&ix->build);
         ix->building = 0;
         if (!s) {
-            say_once(ix, ix->full_err, err);
+            say_once(ix, ix->full_err, "cannot read the facet index of the "
+                     "index's new state (answering without it: the same "
+                     "answers, slower)", err);
         } else if (snap_stale(s, ix->path)) {
             snap_release(s);
             ix->want_full = 1;

@@ -316,6 +316,13 @@ def every_hit_at_once_is_the_pages_put_together(tmp):
     check(len(lines) == 2 and [len(x["hits"]) for x in lines] ==
           [search(db, q, "--limit", "0")["total"] for q in ('"新能源"', "")],
           "a batch of two streamed answers: %s" % [len(x.get("hits", ())) for x in lines])
+    # Written to a full disk: an error, not a cut answer taken for whole.
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, "--json",
+                                "--limit", "0", ""], stdout=full, stderr=subprocess.PIPE)
+        check(p.returncode == 1 and b"writing the answer" in p.stderr,
+              "--limit 0 to a full disk: exit %d, %r" % (p.returncode, p.stderr[-200:]))
     # A record lost after the first hits: the JSON still parses.
     d = os.path.join(tmp, "streamed-cut")
     os.makedirs(d)
