@@ -124,6 +124,47 @@ ms = (int(sys.argv[2]) - int(sys.argv[1])) * 1000.0 / os.sysconf("SC_CLK_TCK")
 print("server CPU a request (every request evaluated): %.2f ms" % (ms / max(n, 1)))' "$t0" "$t1"
 kill $pid; trap - EXIT
 
+# A new document on a running server: from the indexer's exit until a
+# search finds it (a snapshot without the facet index comes first), and
+# until the server has read its full snapshot again (a quoted search is
+# as fast as before the change).
+set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log" --cache-mb 0)
+pid=$1 port=$2
+trap 'kill $pid 2>/dev/null' EXIT
+python3 - "$BIN" "$db" "$port" "$dir/newdoc" <<'PY'
+import http.client, json, os, shutil, statistics, subprocess, sys, time, urllib.parse
+bin_, db, port, d = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def ask(q):
+    c.request("GET", "/api/search?limit=1&q=" + urllib.parse.quote(q))
+    o = json.loads(c.getresponse().read())
+    return o["total"], o["took_ms"]
+steady = statistics.median(ask('"防沙治沙"')[1] for _ in range(20))
+shutil.rmtree(d, ignore_errors=True)
+os.makedirs(d)
+seen, full = [], []
+for k in range(3):
+    word = "新增文件第%d号%d" % (k, time.time_ns())
+    with open(os.path.join(d, "new%d.txt" % k), "w", encoding="utf-8") as f:
+        f.write("新增文件\n\n赤峰市%s，推进防沙治沙。\n" % word)
+    subprocess.run([bin_ + "/policy-index", "--db", db, d], check=True, capture_output=True)
+    t0 = time.time()
+    while ask('"%s"' % word)[0] != 1:
+        if time.time() - t0 > 60:
+            sys.exit("bench: a new document was not found within 60 s")
+        time.sleep(0.005)
+    seen.append(time.time() - t0)
+    while statistics.median(ask('"防沙治沙"')[1] for _ in range(3)) > 2 * steady:
+        if time.time() - t0 > 60:
+            break
+        time.sleep(0.02)
+    full.append(time.time() - t0)
+    time.sleep(0.5)
+print("new document found after the indexer exits: %s s; full snapshot again after %s s"
+      % (" ".join("%.2f" % x for x in seen), " ".join("%.2f" % x for x in full)))
+PY
+kill $pid; trap - EXIT
+
 # Growth: the corpus added in 20 runs of a twentieth each, to a fresh
 # index; the last run should cost about what the first did, and the
 # grown index should answer like the one built in one run.
