@@ -624,6 +624,17 @@ unsigned long srch_index_seq(srch_index *ix)
     return seq;
 }
 
+void srch_index_describe(srch_index *ix, srch_index_info *out)
+{
+    pthread_mutex_lock(&ix->lock);
+    snapshot *s = ix->cur;
+    out->seq = s->seq;
+    out->passages = s->doccount;
+    out->shards = s->nshards;
+    out->facet_index = s->fx != NULL;
+    pthread_mutex_unlock(&ix->lock);
+}
+
 static snapshot *ix_acquire(srch_index *ix)
 {
     pthread_mutex_lock(&ix->lock);

@@ -81,6 +81,17 @@ int srch_index_refresh(srch_index *ix, char *err);
 unsigned long srch_index_seq(srch_index *ix);
 /* Refreshes from a thread of its own, five times a second, until closed. */
 int srch_index_watch(srch_index *ix, char *err);
+/* The state new requests are answered from: its number (as
+ * srch_index_seq()), its passages and shards, and whether its facet index
+ * is read (after a commit, a server answers without it for a moment:
+ * the same answers, slower). */
+typedef struct srch_index_info {
+    unsigned long seq;
+    unsigned long passages;
+    size_t shards;
+    int facet_index;
+} srch_index_info;
+void srch_index_describe(srch_index *ix, srch_index_info *out);
 srch_engine *srch_engine_create(srch_index *ix, const ana_res *res,
                                 char *err);
 

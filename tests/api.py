@@ -198,6 +198,12 @@ check(status == 200 and "default-src 'self'" in headers.get("content-security-po
 check(headers.get("content-type", "").startswith("text/html"), "page is text/html")
 status, _, _ = get("/healthz")
 check(status == 200, "healthz")
+status, _, body = get("/api/status")
+st = json.loads(body) if status == 200 else {}
+status, _, body = get("/api/search?q=&limit=1&facets=0")
+check(st.get("facet_index") is True and isinstance(st.get("state"), int) and
+      st.get("shards", 0) >= 1 and st.get("passages") == json.loads(body)["total"] > 0,
+      "/api/status: %s" % st)
 
 # Documents indexed while the server runs show up without a restart (the
 # indexer also compacts the shard it wrote, replacing its files).

@@ -158,6 +158,21 @@ def main():
             log.seek(0)
             print("server log:\n" + log.read()[-3000:])
         check(stats["ok"] > 50, "too few requests to say anything: %d" % stats["ok"])
+        # After the last run the server reads its full snapshot again (a
+        # new document is found before, without the facet index): it
+        # gets there, and describes the state it answers from.
+        t0, st = time.time(), {}
+        while time.time() - t0 < 30:
+            status, body = get("/api/status")
+            st = json.loads(body) if status == 200 else {}
+            if st.get("facet_index"):
+                break
+            time.sleep(0.05)
+        status, body = get("/api/search?q=&limit=1&facets=0")
+        check(st.get("facet_index") is True and st.get("shards") == 2 and
+              st.get("passages") == json.loads(body)["total"],
+              "the server's state after the last run: %s (%s passages found)" % (
+                  st, json.loads(body)["total"]))
         # After the last run: the server answers like a fresh process.
         for q in QUERIES:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

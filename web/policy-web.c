@@ -651,6 +651,22 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
     return r;
 }
 
+/* GET /api/status: the state searches are answered from (see
+ * srch_index_describe()). */
+static enum MHD_Result api_status(struct MHD_Connection *c, unsigned *status,
+                                  size_t *sent)
+{
+    srch_index_info in;
+    srch_index_describe(g_index, &in);
+    json_t *o = json_pack("{s:I, s:I, s:I, s:b}", "state", (json_int_t)in.seq,
+                          "passages", (json_int_t)in.passages, "shards",
+                          (json_int_t)in.shards, "facet_index", in.facet_index);
+    *status = 200;
+    enum MHD_Result r = send_json(c, 200, o, sent);
+    json_decref(o);
+    return r;
+}
+
 /* The Content-Type of an indexed file of this format and encoding. */
 static const char *file_type(const char *format, const char *encoding,
                              char *buf, size_t n)
@@ -856,6 +872,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
             ret = api_doc(c, &p, &status, &sent);
         } else if (strcmp(url, "/api/file") == 0) {
             ret = api_file(c, &p, &status, &sent);
+        } else if (strcmp(url, "/api/status") == 0) {
+            ret = api_status(c, &status, &sent);
         } else {
             status = 404;
             ret = send_error(c, 404, "no such API", &sent);
