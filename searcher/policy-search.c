@@ -463,6 +463,9 @@ int main(int argc, char **argv)
         }
     } else {
         req.query = query;
+        /* The readable list shows no facets: not counted for it. */
+        if (!json)
+            req.no_facets = 1;
         rc = run_one(e, &req, json);
 #if !defined(__SANITIZE_ADDRESS__)
         /* One query answered: the process ends, and freeing what it
