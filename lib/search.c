@@ -683,32 +683,44 @@ static void ix_publish(srch_index *ix, snapshot *s)
  * and the old snapshot is let go before the full one is read (its large
  * blocks are then reused for it: util.h).  The full one replaces it as
  * soon as it is read; a snapshot left without its facet index (that
- * reading failed) is read again at the next refresh. */
+ * reading failed) is read again at the next refresh.
+ *
+ * The first step (under build): *stale when the index changed since the
+ * current snapshot, *bare when that snapshot lacks the facet index it
+ * should have; a changed index is published at once without the facet
+ * index (without a facet index to read, that is all).  0, or -1 with err
+ * when it cannot be read. */
+static int take_light(srch_index *ix, int *stale, int *bare, char *err)
+{
+    snapshot *old = ix_acquire(ix);
+    *stale = snap_stale(old, ix->path);
+    *bare = ix->facets && !old->fx;
+    snap_release(old);
+    if (!*stale)
+        return 0;
+    snapshot *light = snap_build(ix->path, 0, err);
+    if (!light)
+        return -1;
+    ix_publish(ix, light);
+    return 0;
+}
+
 int srch_index_refresh(srch_index *ix, char *err)
 {
     pthread_mutex_lock(&ix->build);
-    snapshot *old = ix_acquire(ix);
-    int stale = snap_stale(old, ix->path);
-    int bare = ix->facets && !old->fx;
-    snap_release(old);
-    int rc = 0;
-    if (stale && ix->facets) {
-        snapshot *light = snap_build(ix->path, 0, err);
-        if (!light) {
-            pthread_mutex_unlock(&ix->build);
-            return -1;
-        }
-        ix_publish(ix, light);
-        rc = 1;
-    }
-    if (stale || bare) {
-        snapshot *s = snap_build(ix->path, ix->facets, err);
+    int stale, bare, rc = 0;
+    if (take_light(ix, &stale, &bare, err) < 0) {
+        rc = -1;
+    } else if (ix->facets && (stale || bare)) {
+        snapshot *s = snap_build(ix->path, 1, err);
         if (!s) {
             rc = -1;
         } else {
             ix_publish(ix, s);
             rc = 1;
         }
+    } else {
+        rc = stale;
     }
     pthread_mutex_unlock(&ix->build);
     return rc;
@@ -748,21 +760,13 @@ static void say_once(srch_index *ix, char *last, const char *what,
 static void watch_step(srch_index *ix)
 {
     char err[PS_ERRLEN];
+    int stale, bare;
     pthread_mutex_lock(&ix->build);
-    snapshot *old = ix_acquire(ix);
-    int stale = snap_stale(old, ix->path);
-    int bare = ix->facets && !old->fx;
-    snap_release(old);
-    if (stale) {
-        snapshot *light = snap_build(ix->path, 0, err);
-        if (light) {
-            ix_publish(ix, light);
-            ix->last_err[0] = '\0';
-        } else {
-            say_once(ix, ix->last_err, "cannot read the index's new state "
-                     "(answering from the previous one)", err);
-        }
-    }
+    if (take_light(ix, &stale, &bare, err) < 0)
+        say_once(ix, ix->last_err, "cannot read the index's new state "
+                 "(answering from the previous one)", err);
+    else if (stale)
+        ix->last_err[0] = '\0';
     if (ix->facets && (stale || (bare && !ix->building))) {
         ix->want_full = 1;
         pthread_cond_signal(&ix->wake);
