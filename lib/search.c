@@ -378,6 +378,28 @@ void srch_fault_one_handle(void)
     atomic_store(&fault_one_handle, 1);
 }
 
+/* srch_fault_corrupt(): the request that fails, counted from 1 (0:
+ * none), and the requests begun so far. */
+static atomic_uint fault_request_at;
+static atomic_uint requests_begun;
+
+void srch_fault_corrupt(unsigned k)
+{
+    atomic_store(&requests_begun, 0);
+    atomic_store(&fault_request_at, k);
+}
+
+/* 1 (with err) when the request beginning now is the one to fail. */
+static int request_fault(char *err)
+{
+    unsigned at = atomic_load(&fault_request_at);
+    if (!at || atomic_fetch_add(&requests_begun, 1) + 1 != at)
+        return 0;
+    snprintf(err, PS_ERRLEN, "shard 0: DatabaseCorruptError: Unexpected "
+             "end of posting list (PS_FAULT)");
+    return 1;
+}
+
 /* Takes one injected failure, if any are left. */
 static int take_fault(void)
 {
@@ -489,9 +511,15 @@ static int snap_facets(snapshot *s, const char *path, xap_db *db, char *err)
     return rc;
 }
 
-/* Opens the index as it is now and reads what queries need of it. */
-static snapshot *snap_build_once(const char *path, int facets, char *err)
+static int snap_stale(snapshot *s, const char *path);
+
+/* Opens the index as it is now and reads what queries need of it.  A
+ * reading that fails after the index moved on from the state it began
+ * on sets *moved (what it read may have been overwritten meanwhile). */
+static snapshot *snap_build_once(const char *path, int facets, int *moved,
+                                 char *err)
 {
+    *moved = 0;
     static atomic_ulong next_seq = 1;
     if (take_fault()) {
         if (atomic_load(&fault_opening))
@@ -531,6 +559,7 @@ static snapshot *snap_build_once(const char *path, int facets, char *err)
         return NULL;
     }
     if (facets && snap_facets(s, path, db, err) < 0) {
+        *moved = snap_stale(s, path);
         snap_free(s);
         return NULL;
     }
@@ -566,9 +595,11 @@ static int opening_err(const char *err)
 static snapshot *snap_build(const char *path, int facets, char *err)
 {
     for (int i = 0;; i++) {
-        snapshot *s = snap_build_once(path, facets, err);
+        int moved;
+        snapshot *s = snap_build_once(path, facets, &moved, err);
         int opening = !s && opening_err(err);
-        if (s || i == MODIFIED_RETRIES || !(opening || modified_err(err)))
+        if (s || i == MODIFIED_RETRIES ||
+            !(opening || moved || modified_err(err)))
             return s;
         if (opening)
             usleep(2000u << i);
@@ -927,13 +958,52 @@ void srch_refresh(srch_engine *e)
  * and no handle at its state can be opened), the request is answered from
  * a snapshot of the index as it is now, built for it alone without the
  * facet index: never an error, always one committed state. */
-static int modified(srch_status st, const char *err)
+/* Is a request that failed on snapshot s made again from the index's new
+ * state?  When it met a writer's change (DatabaseModifiedError), and on
+ * any failure once s is out of date: each shard keeps one old revision,
+ * and the blocks of an older one can be overwritten while they are read,
+ * which Xapian does not always tell as a change ("DatabaseError: EOF
+ * reading block", a corrupt block, a record that does not decode).  The
+ * same failure on the current state is damage, and is said.  Never once
+ * hits were streamed: they cannot be taken back. */
+static int read_again(srch_engine *e, snapshot *s, srch_status st,
+                      const char *err)
 {
-    return st == SRCH_INTERNAL && modified_err(err);
+    if (st != SRCH_INTERNAL || e->sunk)
+        return 0;
+    return modified_err(err) || snap_stale(s, e->ix->path);
+}
+
+/* A request was answered from a state newer than the current snapshot's:
+ * the index as it is now is published at once, not at the watcher's next
+ * look (a batch has no watcher), so no later request answers from an
+ * older state than this one did.  Without the facet index (a watcher's
+ * builder reads the full snapshot). */
+static void catch_up(srch_index *ix)
+{
+    char err[PS_ERRLEN];
+    int stale, bare;
+    pthread_mutex_lock(&ix->build);
+    if (take_light(ix, &stale, &bare, err) == 0 && stale && ix->facets &&
+        ix->watching) {
+        ix->want_full = 1;
+        pthread_cond_signal(&ix->wake);
+    }
+    pthread_mutex_unlock(&ix->build);
 }
 
 typedef json_t *(*request_fn)(srch_engine *e, const void *arg, srch_status *st,
                               char *err);
+
+static json_t *run_request(srch_engine *e, request_fn fn, const void *arg,
+                           srch_status *st, char *err)
+{
+    if (request_fault(err)) {
+        *st = SRCH_INTERNAL;
+        return NULL;
+    }
+    return fn(e, arg, st, err);
+}
 
 static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
                              srch_status *st, char *err)
@@ -945,15 +1015,15 @@ static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
     if (db) {
         e->snap = s;
         e->db = db;
-        res = fn(e, arg, st, err);
-        if (!res && modified(*st, err))
-            xap_db_close(db);
+        res = run_request(e, fn, arg, st, err);
+        int again = !res && read_again(e, s, *st, err);
+        if (again)
+            xap_db_close(db);      /* its revision may be gone */
         else
             snap_give_back(s, db);
-        /* Hits already streamed cannot be taken back: no second try. */
-        if (res || !modified(*st, err) || e->sunk) {
-            e->snap = NULL;
-            e->db = NULL;
+        e->snap = NULL;
+        e->db = NULL;
+        if (!again) {
             snap_release(s);
             return res;
         }
@@ -963,20 +1033,21 @@ static json_t *with_snapshot(srch_engine *e, request_fn fn, const void *arg,
         snapshot *tmp = snap_build(e->ix->path, 0, err);
         if (!tmp) {
             *st = SRCH_INTERNAL;
-            e->snap = NULL;
-            e->db = NULL;
             return NULL;
         }
         e->snap = tmp;
         e->db = tmp->pool[0];
         if (i == MODIFIED_RETRIES - 1)      /* the last: name the shard */
             xap_db_name_every_error(e->db);
-        res = fn(e, arg, st, err);
+        res = run_request(e, fn, arg, st, err);
+        int again = !res && read_again(e, tmp, *st, err);
         snap_release(tmp);
         e->snap = NULL;
         e->db = NULL;
-        if (res || !modified(*st, err) || e->sunk)
+        if (!again) {
+            catch_up(e->ix);
             return res;
+        }
     }
     /* Changed on every attempt, each from a state just opened: damage
      * that reads as a writer's change. */

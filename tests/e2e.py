@@ -416,6 +416,51 @@ def an_index_a_writer_moves_on_under_is_read_again(tmp):
 
 
 @test
+def a_damaged_read_of_an_outdated_state_is_answered_from_the_new_one(tmp):
+    # A long-lived reader (a batch, a server) holds a snapshot; a writer's
+    # commits overwrite the blocks of the revision it reads, and Xapian
+    # does not always tell that as a change: "DatabaseError: EOF reading
+    # block", a corrupt block.  Injected: the second query's reading fails
+    # that way.  After the index moved on, the query is answered from the
+    # new state; on an index that did not move, it is damage, and said.
+    docs = os.path.join(tmp, "moved-docs")
+    os.makedirs(docs)
+    with open(os.path.join(docs, "a.txt"), "w", encoding="utf-8") as f:
+        f.write("赤峰市推进光伏产业发展。\n")
+    db = os.path.join(tmp, "moved-db")
+    index(db, docs)
+    exe = os.path.join(BIN, "policy-search")
+    for moves in (False, True):
+        p = subprocess.Popen([exe, "--db", db, "--json", "--batch", "-"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
+                             env=dict(os.environ, PS_FAULT="corrupt:2"))
+        p.stdin.write("光伏\n".encode())
+        p.stdin.flush()
+        first = json.loads(p.stdout.readline())
+        if moves:
+            # Two commits: the first state's revision is overwritten.
+            for i in (1, 2):
+                with open(os.path.join(docs, "b%d.txt" % i), "w",
+                          encoding="utf-8") as f:
+                    f.write("通辽市光伏项目第%d期建成。\n" % i)
+                index(db, docs)
+        out, errs = p.communicate("光伏\n光伏\n".encode(), timeout=60)
+        lines = [json.loads(l) for l in out.decode().splitlines()]
+        totals = [d.get("total") for d in lines]
+        check(first["total"] == 1, "before: %r" % first)
+        if moves:
+            check(p.returncode == 0 and totals == [3, 3],
+                  "after two commits, a damaged read of the old state: exit "
+                  "%d, totals %r, %r" % (p.returncode, totals, errs.decode()[-300:]))
+        else:
+            check(p.returncode == 1 and b"DatabaseCorruptError" in errs and
+                  totals[1:] == [1],
+                  "a damaged read of the current state: exit %d, totals %r, %r"
+                  % (p.returncode, totals, errs.decode()[-300:]))
+
+
+@test
 def a_snapshot_read_on_one_handle_answers_alike(tmp):
     # A batch reads the facet terms on one handle and the values (numbers
     # by unit and value) on a second, in two threads; when the index moves
