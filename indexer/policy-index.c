@@ -991,12 +991,6 @@ int main(int argc, char **argv)
         ix_writer_close(wk[s].ixw);
         ana_ctx_destroy(wk[s].ana);
     }
-    /* Tell readers that compaction replaced shard files. */
-    int compacted = 0;
-    for (int s = 0; s < opened; s++)
-        compacted |= wk[s].compacted;
-    if (compacted)
-        ix_bump_generation(db);
     double secs = ps_now() - t0;
     double mb = (double)atomic_load(&r.bytes) / 1e6;
     struct rusage ru;

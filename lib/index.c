@@ -94,6 +94,10 @@ int ix_compact_shard(const char *db, int s, char *err)
         recover_shard(db, s);
         return -1;
     }
+    /* At once, not at the end of the run (other shards may take seconds
+     * to compact): a reader whose handle opened some of the old files and
+     * some of the new while they were swapped knows it by the generation. */
+    ix_bump_generation(db);
     rm_rf(old);
     return 0;
 }
