@@ -68,6 +68,13 @@ def search(db, query, *flags, ok=(0,)):
     return json.loads(p.stdout.decode().splitlines()[-1])
 
 
+def write_text(path, text):
+    """Writes text (UTF-8) to path, making its directory."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)
@@ -424,9 +431,7 @@ def a_damaged_read_of_an_outdated_state_is_answered_from_the_new_one(tmp):
     # that way.  After the index moved on, the query is answered from the
     # new state; on an index that did not move, it is damage, and said.
     docs = os.path.join(tmp, "moved-docs")
-    os.makedirs(docs)
-    with open(os.path.join(docs, "a.txt"), "w", encoding="utf-8") as f:
-        f.write("赤峰市推进光伏产业发展。\n")
+    write_text(os.path.join(docs, "a.txt"), "赤峰市推进光伏产业发展。\n")
     db = os.path.join(tmp, "moved-db")
     index(db, docs)
     exe = os.path.join(BIN, "policy-search")
@@ -441,9 +446,8 @@ def a_damaged_read_of_an_outdated_state_is_answered_from_the_new_one(tmp):
         if moves:
             # Two commits: the first state's revision is overwritten.
             for i in (1, 2):
-                with open(os.path.join(docs, "b%d.txt" % i), "w",
-                          encoding="utf-8") as f:
-                    f.write("通辽市光伏项目第%d期建成。\n" % i)
+                write_text(os.path.join(docs, "b%d.txt" % i),
+                           "通辽市光伏项目第%d期建成。\n" % i)
                 index(db, docs)
         out, errs = p.communicate("光伏\n光伏\n".encode(), timeout=60)
         lines = [json.loads(l) for l in out.decode().splitlines()]
@@ -793,9 +797,7 @@ def a_reader_that_crashes_costs_only_its_file(tmp):
 def a_passage_without_its_record_is_an_error_naming_the_shard(tmp):
     # Damage is never answered silently: a match whose record is gone.
     d = os.path.join(tmp, "norecord")
-    os.makedirs(d)
-    with open(os.path.join(d, "a.txt"), "w", encoding="utf-8") as f:
-        f.write("标题\n\n赤峰市推进防沙治沙，完成治理任务。\n")
+    write_text(os.path.join(d, "a.txt"), "标题\n\n赤峰市推进防沙治沙，完成治理任务。\n")
     db = os.path.join(tmp, "norecord-db")
     env = dict(os.environ, PS_FAULT="data-record:a.txt")
     subprocess.run([os.path.join(BIN, "policy-index"), "--db", db, d], env=env,
