@@ -977,17 +977,24 @@ static int read_again(srch_engine *e, snapshot *s, srch_status st,
 /* A request was answered from a state newer than the current snapshot's:
  * the index as it is now is published at once, not at the watcher's next
  * look (a batch has no watcher), so no later request answers from an
- * older state than this one did.  Without the facet index (a watcher's
- * builder reads the full snapshot). */
+ * older state than this one did.  First without the facet index; the
+ * full snapshot is then read by the watcher's builder, or here when
+ * there is none (a batch would otherwise count facets without it from
+ * then on). */
 static void catch_up(srch_index *ix)
 {
     char err[PS_ERRLEN];
     int stale, bare;
     pthread_mutex_lock(&ix->build);
-    if (take_light(ix, &stale, &bare, err) == 0 && stale && ix->facets &&
-        ix->watching) {
-        ix->want_full = 1;
-        pthread_cond_signal(&ix->wake);
+    if (take_light(ix, &stale, &bare, err) == 0 && stale && ix->facets) {
+        if (ix->watching) {
+            ix->want_full = 1;
+            pthread_cond_signal(&ix->wake);
+        } else {
+            snapshot *s = snap_build(ix->path, 1, err);
+            if (s)
+                ix_publish(ix, s);
+        }
     }
     pthread_mutex_unlock(&ix->build);
 }
