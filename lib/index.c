@@ -88,15 +88,18 @@ int ix_compact_shard(const char *db, int s, char *err)
         rm_rf(fresh);
         return -1;
     }
+    /* The generation moves before the swap and after it (at once, not at
+     * the end of the run: other shards may take seconds to compact).  A
+     * reader that finds it the same before and after opening the index
+     * opened it wholly before the swap or wholly after; one that opened
+     * some of the old files and some of the new sees it move. */
+    ix_bump_generation(db);
     if (rename(cur, old) < 0 || rename(fresh, cur) < 0) {
         snprintf(err, PS_ERRLEN, "cannot swap in the compacted shard: %s",
                  strerror(errno));
         recover_shard(db, s);
         return -1;
     }
-    /* At once, not at the end of the run (other shards may take seconds
-     * to compact): a reader whose handle opened some of the old files and
-     * some of the new while they were swapped knows it by the generation. */
     ix_bump_generation(db);
     rm_rf(old);
     return 0;

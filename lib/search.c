@@ -548,13 +548,22 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
     s->pool[s->npool++] = db;
     size_t n = xap_db_nshards(db);
     s->revs = ps_xcalloc(n ? n : 1, sizeof *s->revs);
-    if (check_formats(db, err) < 0 ||
-        xap_db_revisions(db, s->revs, n, err) != XAP_OK ||
-        load_shard_info(s, db, err) < 0) {
-        snap_free(s);
-        return NULL;
+    int failed = check_formats(db, err) < 0 ||
+                 xap_db_revisions(db, s->revs, n, err) != XAP_OK ||
+                 load_shard_info(s, db, err) < 0 ||
+                 xap_db_doccount(db, &s->doccount, err) != XAP_OK;
+    /* A compaction that swapped a shard in while it was opened (the
+     * handle may hold old files and new): read again. */
+    char gen[sizeof s->generation];
+    ix_generation(path, gen, sizeof gen);
+    if (strcmp(gen, s->generation) != 0) {
+        if (!failed)
+            snprintf(err, PS_ERRLEN, "the index's files were replaced while "
+                     "it was opened (a compaction)");
+        *moved = 1;
+        failed = 1;
     }
-    if (xap_db_doccount(db, &s->doccount, err) != XAP_OK) {
+    if (failed) {
         snap_free(s);
         return NULL;
     }
@@ -588,8 +597,9 @@ static int opening_err(const char *err)
 
 /* A snapshot of the index as it is now.  Reading one takes a while (every
  * passage's length, the facet index), and a writer committing twice
- * meanwhile overwrites the revision being read: it is read again from
- * the new one, up to MODIFIED_RETRIES times.  So is one that could not
+ * meanwhile overwrites the revision being read, or a compaction swaps a
+ * shard's files: it is read again from the new state, up to
+ * MODIFIED_RETRIES times.  So is one that could not
  * be opened (a compaction swapping a shard in), after 2, 4, 8 and 16 ms:
  * a swap takes microseconds, a damaged index fails every time. */
 static snapshot *snap_build(const char *path, int facets, char *err)
@@ -622,7 +632,11 @@ static xap_db *snap_open_at(snapshot *s, const char *path)
 {
     xap_db *db;
     char err[PS_ERRLEN], gen[64];
-    if (xap_db_open(path, &db, err) != XAP_OK)
+    /* The generation before and after the opening: the same, s's, when
+     * no compaction swapped files in meanwhile (ix_compact_shard). */
+    ix_generation(path, gen, sizeof gen);
+    if (strcmp(gen, s->generation) != 0 ||
+        xap_db_open(path, &db, err) != XAP_OK)
         return NULL;
     unsigned long long revs[64];
     size_t n = xap_db_nshards(db);
