@@ -19,7 +19,7 @@ BIN = os.environ.get("BIN", "bin")
 DB = sys.argv[1]
 host, port = urllib.parse.urlparse(BASE).netloc.split(":")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report, start_web  # noqa: E402
+from checks import check, report, start_web, stop_web  # noqa: E402
 
 
 def get(path):
@@ -185,8 +185,7 @@ c.request("GET", "/api/search?q=" + urllib.parse.quote("防沙\nforged 200 OK \x
 c.getresponse().read()
 c.close()
 _time.sleep(0.3)
-w.terminate()
-w.wait()
+check(stop_web(w), "the logging server did not stop on SIGTERM")
 log = open(logf.name, encoding="utf-8", errors="replace").read()
 os.unlink(logf.name)
 check("\nforged" not in log and "\x1b" not in log and "\\x0Aforged" in log,

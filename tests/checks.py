@@ -52,3 +52,16 @@ def start_web(bin_dir, db, log, *flags, quiet=True):
             break
         time.sleep(0.1)
     return w, None
+
+
+def stop_web(w, timeout=15):
+    """Stops a server started by start_web as a user would (SIGTERM):
+    True when it exits within timeout s; else it is killed, and False."""
+    w.terminate()
+    try:
+        w.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        w.kill()
+        w.wait()
+        return False

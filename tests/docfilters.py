@@ -40,7 +40,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report, start_web  # noqa: E402
+from checks import check, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -77,8 +77,7 @@ class Web:
             return e.code, dict((k.lower(), v) for k, v in e.headers.items()), e.read()
 
     def stop(self):
-        self.p.terminate()
-        self.p.wait()
+        check(stop_web(self.p), "the server did not stop on SIGTERM")
         os.unlink(self.log.name)
 
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import start_web  # noqa: E402
+from checks import start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -976,8 +976,7 @@ def a_table_cut_short_under_a_running_server_is_an_error_not_a_crash(tmp):
         check(w.poll() is None, "the server died: exit %s" % w.poll())
         check(any(st != 200 for st in statuses), "no query met the cut: %s" % statuses)
     finally:
-        w.terminate()
-        w.wait()
+        check(stop_web(w), "the server did not stop on SIGTERM")
 
 
 OLD_FORMAT_DOCS = ["official-0%d.txt" % i for i in range(6)] + ["news-00.txt", "page-00.html"]

@@ -23,7 +23,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report, start_web  # noqa: E402
+from checks import check, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -186,8 +186,7 @@ def main():
                   sorted((h["doc"], h["passage"]) for h in got["hits"]) ==
                   sorted((h["doc"], h["passage"]) for h in want["hits"]),
                   "after reindexing, %r: server %d, fresh process %d" % (q, got["total"], want["total"]))
-        web.terminate()
-        web.wait()
+        check(stop_web(web), "the server did not stop on SIGTERM")
     return report("live")
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report, start_web  # noqa: E402
+from checks import check, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -121,8 +121,7 @@ def main():
         time.sleep(2)
     for s in held:
         s.close()
-    web.terminate()
-    web.wait()
+    check(stop_web(web), "the server did not stop on SIGTERM")
     os.unlink(log.name)
     print("%d slow connections for %d s: /healthz answered %d times, slowest %.3f s; "
           "%d searches answered" % (len(socks), SECONDS, answered, worst, searched))

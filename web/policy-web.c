@@ -912,15 +912,27 @@ static int bind_socket(int fd, const struct sockaddr_in *sa)
     return bind(fd, (const struct sockaddr *)sa, sizeof *sa);
 }
 
-static volatile sig_atomic_t g_stop;
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    (void)sig;                /* never runs: the signals are blocked */
 }
 
 int main(int argc, char **argv)
 {
+    /* SIGINT and SIGTERM are taken by this thread alone, with sigwait()
+     * at the end: blocked before any thread starts, so that every thread
+     * inherits the block.  (A handler runs on whichever thread the kernel
+     * picks; one that ran elsewhere left this thread asleep in pause(),
+     * and the server did not stop.)  A handler is still set: a signal
+     * ignored (SIGINT in a shell's background job) is discarded, never
+     * waited for. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     const char *bind = "127.0.0.1";
     long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN), cache_mb = 64;
     for (int i = 1; i < argc; i++) {
@@ -1039,10 +1051,9 @@ int main(int argc, char **argv)
     getsockname(lfd, (struct sockaddr *)&got, &gl);
     fprintf(stderr, "policy-web: serving %s on http://%s:%u/\n", g_db, bind,
             (unsigned)ntohs(got.sin_port));
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    while (!g_stop)
-        pause();
+    int sig;
+    while (sigwait(&stop, &sig) != 0)
+        ;
     gate_stop(gt);
     close(lfd);
     MHD_stop_daemon(d);
