@@ -1035,7 +1035,7 @@ int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
         uint32_t f, span, np, lv;
         if (!ps_get_varint(&p, end, &f) || !ps_get_varint(&p, end, &span) ||
             !ps_get_varint(&p, end, &np) || !ps_get_varint(&p, end, &lv) ||
-            f == 0 || f <= prev_last || f + span < f || lv > 64) {
+            f == 0 || f <= prev_last || f + span < f || lv > GRAM_MAX_LEVEL) {
             free(sg);
             *segs = NULL;
             *nsegs = 0;
@@ -1279,11 +1279,19 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
         out->first = sg[0].first;
         out->last = sg[n - 1].last;
         out->passages = (unsigned)passages;
-        unsigned lv = 0;
-        for (size_t i = 0; i < n; i++)
-            if (sg[i].level > lv)
+        /* Up one only when two of the highest level merge.  (Each merge
+         * went up one: --optimize after every run reached level 65 after
+         * 65 runs, past what the list's reader took, and the shard no
+         * longer opened for writing.) */
+        unsigned lv = 0, at_lv = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (sg[i].level > lv) {
                 lv = sg[i].level;
-        out->level = n > 1 ? lv + 1 : lv;
+                at_lv = 0;
+            }
+            at_lv += sg[i].level == lv;
+        }
+        out->level = at_lv > 1 && lv < GRAM_MAX_LEVEL ? lv + 1 : lv;
     } else if (!*err) {
         snprintf(err, PS_ERRLEN, "character index: cannot write a merged "
                  "segment");

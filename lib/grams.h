@@ -51,7 +51,11 @@ size_t gram_batch_passages(const gram_batch *b);
 
 /* A segment: the passages first..last (docids of one shard, every one
  * of them written by the segment's batches), how many of them its chunks
- * hold, and its merge level (0: one batch). */
+ * hold, and its merge level (0: one batch; one more only when two or
+ * more segments of the highest level merge: a segment that takes in
+ * smaller ones keeps its level, so --optimize run daily does not raise
+ * it).  Levels up to GRAM_MAX_LEVEL read back; more is damage. */
+#define GRAM_MAX_LEVEL 65535
 typedef struct gram_seg {
     unsigned first, last;
     unsigned passages;

@@ -550,6 +550,30 @@ def bad_input_is_reported_and_the_rest_indexed(tmp):
 
 
 @test
+def an_index_optimized_after_every_daily_run_still_opens(tmp):
+    # A document added and --optimize run, seventy times over (a daily
+    # habit of ten weeks).  Each full merge raised the segment's level by
+    # one, and past 64 the shard no longer opened for writing: "the list
+    # of segments of the character index does not decode".
+    docs = os.path.join(tmp, "daily-docs")
+    db = os.path.join(tmp, "daily-db")
+    exe = os.path.join(BIN, "policy-index")
+    failed = []
+    for day in range(1, 71):
+        write_text(os.path.join(docs, "day%02d.txt" % day),
+                   "第%d天：赤峰市完成防沙治沙%d万亩。\n" % (day, day))
+        p = subprocess.run([exe, "--db", db, "--optimize", docs],
+                           capture_output=True)
+        if p.returncode != 0:
+            failed.append((day, p.stderr.decode()[-200:]))
+            break
+    check(not failed, "an --optimize run failed: %r" % failed[:1])
+    c = subprocess.run([exe, "--check", db], capture_output=True)
+    check(c.returncode == 0, "--check: %s" % c.stderr.decode()[-300:])
+    check(search(db, '"防沙治沙"')["total"] == 70, "not every day's document found")
+
+
+@test
 def incremental_runs(tmp):
     d = os.path.join(tmp, "inc")
     shutil.copytree(FIXTURES, d)

@@ -826,6 +826,11 @@ static void test_grams(void)
     free(back);
     CHECK(gram_segs_decode("\x05\x00\x01\x00\x03\x00\x01\x00", 8, &back,
                            &nback) == -1);     /* overlapping segments */
+    /* Level 65, as --optimize after every run once wrote after 65 runs:
+     * read back, not taken for damage. */
+    CHECK(gram_segs_decode("\x01\x05\x06\x41", 4, &back, &nback) == 0 &&
+          nback == 1 && back[0].level == 65 && back[0].passages == 6);
+    free(back);
     ps_buf_free(&enc);
     /* The policy: a half-deleted segment alone; K of one level at the end. */
     size_t start;
