@@ -362,6 +362,27 @@ static int col_open(ix_writer *w, int fresh, int older, char *err)
     return 0;
 }
 
+/* One of the shard's lists (metadata key), with Xapian's own words when
+ * it cannot be read: -1 with err naming the shard and the list. */
+static int read_meta(ix_writer *w, const char *path, const char *key,
+                     const char *what, char **v, size_t *vl, char *err)
+{
+    if (xap_wdb_get_metadata_n(w->w, key, v, vl, err) == XAP_OK)
+        return 0;
+    char why[PS_ERRLEN];
+    memcpy(why, err, PS_ERRLEN);
+    snprintf(err, PS_ERRLEN, "%s: cannot read the %s: %s", path, what, why);
+    return -1;
+}
+
+/* A list read but not decoded: damage (always 1, for conditions). */
+static int undecodable(const char *path, const char *what, char *err)
+{
+    snprintf(err, PS_ERRLEN, "%s: the %s does not decode: the index is "
+             "damaged (policy-index --check)", path, what);
+    return 1;
+}
+
 ix_writer *ix_writer_open(const char *db, int s, char *err)
 {
     char path[PATH_MAX];
@@ -414,31 +435,32 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
     }
     char *v = NULL;
     size_t vl = 0;
-    if (xap_wdb_get_metadata_n(w->w, META_DELETED, &v, &vl, err) != XAP_OK ||
-        gram_ranges_decode(v, vl, &w->del, &w->ndel) < 0) {
+    if (read_meta(w, path, META_DELETED, "list of deleted passages", &v, &vl,
+                  err) < 0 ||
+        (gram_ranges_decode(v, vl, &w->del, &w->ndel) < 0 &&
+         undecodable(path, "list of deleted passages", err))) {
         free(v);
-        snprintf(err, PS_ERRLEN, "%s: cannot read the list of deleted passages",
-                 path);
         ix_writer_close(w);
         return NULL;
     }
     free(v);
     v = NULL;
-    if (xap_wdb_get_metadata_n(w->w, META_SEGMENTS, &v, &vl, err) != XAP_OK ||
-        gram_segs_decode(v, vl, &w->segs, &w->nsegs) < 0) {
+    if (read_meta(w, path, META_SEGMENTS, "list of segments of the character "
+                  "index", &v, &vl, err) < 0 ||
+        (gram_segs_decode(v, vl, &w->segs, &w->nsegs) < 0 &&
+         undecodable(path, "list of segments of the character index", err))) {
         free(v);
-        snprintf(err, PS_ERRLEN, "%s: cannot read the list of segments of the "
-                 "character index", path);
         ix_writer_close(w);
         return NULL;
     }
     free(v);
     v = NULL;
     w->facets = fdict_create();
-    if (xap_wdb_get_metadata_n(w->w, META_FACETDICT, &v, &vl, err) != XAP_OK ||
-        fdict_load(w->facets, v, vl) < 0) {
+    if (read_meta(w, path, META_FACETDICT, "facet dictionary", &v, &vl,
+                  err) < 0 ||
+        (fdict_load(w->facets, v, vl) < 0 &&
+         undecodable(path, "facet dictionary", err))) {
         free(v);
-        snprintf(err, PS_ERRLEN, "%s: cannot read the facet dictionary", path);
         ix_writer_close(w);
         return NULL;
     }
