@@ -511,6 +511,7 @@ static int snap_facets(snapshot *s, const char *path, xap_db *db, char *err)
     return rc;
 }
 
+static int snap_changed(snapshot *s, const char *path);
 static int snap_stale(snapshot *s, const char *path);
 
 /* Opens the index as it is now and reads what queries need of it.  A
@@ -568,7 +569,7 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
         return NULL;
     }
     if (facets && snap_facets(s, path, db, err) < 0) {
-        *moved = snap_stale(s, path);
+        *moved = snap_changed(s, path) != 0;
         snap_free(s);
         return NULL;
     }
@@ -690,8 +691,9 @@ static snapshot *ix_acquire(srch_index *ix)
 }
 
 /* Has the index changed since s?  (A new generation or a shard's new
- * revision.)  Checked on one of s's handles. */
-static int snap_stale(snapshot *s, const char *path)
+ * revision.)  1 changed, 0 not, -1 cannot tell: the index does not open
+ * (a compaction between its two renames, or damage). */
+static int snap_changed(snapshot *s, const char *path)
 {
     char gen[64], err[PS_ERRLEN];
     ix_generation(path, gen, sizeof gen);
@@ -699,14 +701,20 @@ static int snap_stale(snapshot *s, const char *path)
         return 1;
     xap_db *db;
     if (xap_db_open(path, &db, err) != XAP_OK)
-        return 0;             /* mid-swap: look again later */
+        return -1;
     unsigned long long revs[64];
     size_t n = xap_db_nshards(db);
-    int stale = n != s->nshards || n > 64 ||
-                xap_db_revisions(db, revs, n, err) != XAP_OK ||
-                memcmp(revs, s->revs, n * sizeof *revs) != 0;
+    int changed = n != s->nshards || n > 64 ||
+                  xap_db_revisions(db, revs, n, err) != XAP_OK ||
+                  memcmp(revs, s->revs, n * sizeof *revs) != 0;
     xap_db_close(db);
-    return stale;
+    return changed;
+}
+
+/* Changed for certain (a watcher that cannot tell looks again later). */
+static int snap_stale(snapshot *s, const char *path)
+{
+    return snap_changed(s, path) == 1;
 }
 
 /* Makes s the snapshot new requests take; the previous one goes when
@@ -985,7 +993,10 @@ static int read_again(srch_engine *e, snapshot *s, srch_status st,
 {
     if (st != SRCH_INTERNAL || e->sunk)
         return 0;
-    return modified_err(err) || snap_stale(s, e->ix->path);
+    /* An index that does not open just after a failed reading is most
+     * likely a compaction swapping the shard that failed: read again
+     * (damage fails every fresh opening too, and is then said). */
+    return modified_err(err) || snap_changed(s, e->ix->path) != 0;
 }
 
 /* A request was answered from a state newer than the current snapshot's:
