@@ -52,7 +52,7 @@ $(EXT_OBJ) $(BUILD)/indexer/policy-extract.o: CFLAGS += $(shell pkg-config --cfl
 PROGS = $(BIN)/policy-index $(BIN)/policy-search $(BIN)/policy-web $(BIN)/policy-extract
 UNIT_TESTS = $(BIN)/test-unit $(BIN)/test-xap
 
-.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean fuzz fuzz-build fuzz-replay soak
+.PHONY: all setup test test-unit test-e2e test-asan test-browser run bench clean fuzz fuzz-build fuzz-replay soak stress
 
 all: $(PROGS) $(UNIT_TESTS)
 
@@ -157,6 +157,11 @@ run: setup
 # moments (or a second indexer started beside it); make test runs it too.
 soak: $(PROGS)
 	BIN=$(CURDIR)/$(BIN) python3 tests/soak.py --rounds $(or $(SOAK_ROUNDS),25)
+
+# A minute of queries against an indexer committing as fast as it can,
+# compactions included: every request must answer 200 (not in make test).
+stress: $(PROGS)
+	BIN=$(CURDIR)/$(BIN) python3 tests/stress.py --seconds $(or $(STRESS_SECONDS),60)
 
 bench: setup
 	$(MAKE) all
