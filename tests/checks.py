@@ -65,3 +65,15 @@ def stop_web(w, timeout=15):
         w.kill()
         w.wait()
         return False
+
+
+def http_get(port, path, timeout=30):
+    """GET path from the server on 127.0.0.1:port: (status, body)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()

@@ -11,7 +11,6 @@ be those of that state.
 
   live.py            (BIN: directory of the binaries)
 """
-import http.client
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report, start_web, stop_web  # noqa: E402
+from checks import check, http_get, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -53,12 +52,7 @@ def main():
         docs_seen = sorted(n for n in os.listdir(d) if n.endswith(".txt"))
 
         def get(path):
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            c.request("GET", path)
-            r = c.getresponse()
-            body = r.read()
-            c.close()
-            return r.status, body
+            return http_get(port, path)
 
         def loop(k):
             i = k
@@ -175,10 +169,8 @@ def main():
                   st, json.loads(body)["total"]))
         # After the last run: the server answers like a fresh process.
         for q in QUERIES:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            c.request("GET", "/api/search?q=" + urllib.parse.quote(q) + "&limit=0&facets=0")
-            got = json.loads(c.getresponse().read())
-            c.close()
+            got = json.loads(get("/api/search?q=" + urllib.parse.quote(q) +
+                                 "&limit=0&facets=0")[1])
             p = subprocess.run([os.path.join(BIN, "policy-search"), "--db", db, "--json", "--limit",
                                 "0", "--no-facets", "--", q], capture_output=True)
             want = json.loads(p.stdout)

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, report, start_web, stop_web  # noqa: E402
+from checks import check, http_get, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -63,16 +63,13 @@ def main():
                 q = QUERIES[i % len(QUERIES)]
                 i += 1
                 try:
-                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    c.request("GET", "/api/search?limit=20&q=" + urllib.parse.quote(q))
-                    r = c.getresponse()
-                    body = r.read()
-                    c.close()
+                    status, body = http_get(port, "/api/search?limit=20&q=" +
+                                            urllib.parse.quote(q))
                     with lock:
-                        if r.status == 200:
+                        if status == 200:
                             stats["ok"] += 1
                         else:
-                            stats["bad"].append((r.status, body[:200]))
+                            stats["bad"].append((status, body[:200]))
                 except (OSError, http.client.HTTPException) as e:
                     with lock:
                         stats["bad"].append(("no answer", repr(e)))
