@@ -77,3 +77,27 @@ def http_get(port, path, timeout=30):
         return r.status, r.read()
     finally:
         c.close()
+
+
+def query_loops(n, one):
+    """Starts n threads, thread k calling one(k), one(k + 1), ... (each
+    a request to a server under test) until the function returned here
+    is called, which stops and joins them."""
+    import threading
+    stop = threading.Event()
+
+    def run(k):
+        i = k
+        while not stop.is_set():
+            one(i)
+            i += 1
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+
+    def halt():
+        stop.set()
+        for t in threads:
+            t.join()
+    return halt

@@ -22,7 +22,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, http_get, report, start_web, stop_web  # noqa: E402
+from checks import check, http_get, query_loops, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -44,7 +44,6 @@ def main():
         if os.environ.get("ASAN_OPTIONS"):
             os.environ["ASAN_OPTIONS"] += ":quarantine_size_mb=16"
         web, port = start_web(BIN, db, log)
-        stop = threading.Event()
         stats = {"ok": 0, "bad": []}
         lock = threading.Lock()
 
@@ -54,39 +53,37 @@ def main():
         def get(path):
             return http_get(port, path)
 
-        def loop(k):
-            i = k
-            while not stop.is_set():
-                q = QUERIES[i % len(QUERIES)]
-                i += 1
-                try:
-                    if i % 3 == 0:
-                        # a whole document: passages 0..n-1, one state
-                        doc = docs_seen[i % len(docs_seen)]
-                        status, body = get("/api/doc?doc=" + urllib.parse.quote(doc))
-                        if status == 200:
-                            ords = [p["passage"] for p in json.loads(body)["passages"]]
-                            if ords != list(range(len(ords))):
-                                with lock:
-                                    stats["mixed"].append((doc, ords[:20]))
-                        elif status == 404:
-                            status = 200      # removed in this state
+        def one(i):
+            q = QUERIES[i % len(QUERIES)]
+            i += 1
+            try:
+                if i % 3 == 0:
+                    # a whole document: passages 0..n-1, one state
+                    doc = docs_seen[i % len(docs_seen)]
+                    status, body = get("/api/doc?doc=" + urllib.parse.quote(doc))
+                    if status == 200:
+                        ords = [p["passage"] for p in json.loads(body)["passages"]]
+                        if ords != list(range(len(ords))):
+                            with lock:
+                                stats["mixed"].append((doc, ords[:20]))
+                    elif status == 404:
+                        status = 200      # removed in this state
+                else:
+                    status, body = get("/api/search?q=" + urllib.parse.quote(q) +
+                                       "&limit=0&facets=0")
+                    if status == 200:
+                        o = json.loads(body)
+                        if o["total"] <= 1000 and o["total"] != len(o["hits"]):
+                            with lock:
+                                stats["mixed"].append((q, o["total"], len(o["hits"])))
+                with lock:
+                    if status == 200:
+                        stats["ok"] += 1
                     else:
-                        status, body = get("/api/search?q=" + urllib.parse.quote(q) +
-                                           "&limit=0&facets=0")
-                        if status == 200:
-                            o = json.loads(body)
-                            if o["total"] <= 1000 and o["total"] != len(o["hits"]):
-                                with lock:
-                                    stats["mixed"].append((q, o["total"], len(o["hits"])))
-                    with lock:
-                        if status == 200:
-                            stats["ok"] += 1
-                        else:
-                            stats["bad"].append((status, body[:200]))
-                except Exception as e:          # noqa: BLE001
-                    with lock:
-                        stats["bad"].append(("exception", repr(e)))
+                        stats["bad"].append((status, body[:200]))
+            except Exception as e:          # noqa: BLE001
+                with lock:
+                    stats["bad"].append(("exception", repr(e)))
 
         def rss():
             with open("/proc/%d/status" % web.pid) as f:
@@ -95,9 +92,7 @@ def main():
                         return int(line.split()[1])
             return 0
 
-        threads = [threading.Thread(target=loop, args=(k,)) for k in range(2)]
-        for t in threads:
-            t.start()
+        halt = query_loops(2, one)
         names = sorted(n for n in os.listdir(d) if n.endswith(".txt") and "gb18030" not in n)
         rss_after = []
         late = []
@@ -137,9 +132,7 @@ def main():
                            check=True, capture_output=True)
             time.sleep(1.0)         # the watcher takes a new state within 0.2 s
         finally:
-            stop.set()
-            for t in threads:
-                t.join()
+            halt()
         check(not late, "documents added by runs %s were not found within a second" % late)
         print("requests answering from two states at once: %d" % len(stats["mixed"]))
         check(not stats["mixed"], "answers mixing two states: %s" % stats["mixed"][:3])

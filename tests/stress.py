@@ -21,7 +21,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, http_get, report, start_web, stop_web  # noqa: E402
+from checks import check, http_get, query_loops, report, start_web, stop_web  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
@@ -53,30 +53,24 @@ def main():
         check(port is not None, "policy-web did not start")
         if port is None:
             return report("stress")
-        stop = threading.Event()
         lock = threading.Lock()
         stats = {"ok": 0, "bad": []}
 
-        def loop(k):
-            i = k
-            while not stop.is_set():
-                q = QUERIES[i % len(QUERIES)]
-                i += 1
-                try:
-                    status, body = http_get(port, "/api/search?limit=20&q=" +
-                                            urllib.parse.quote(q))
-                    with lock:
-                        if status == 200:
-                            stats["ok"] += 1
-                        else:
-                            stats["bad"].append((status, body[:200]))
-                except (OSError, http.client.HTTPException) as e:
-                    with lock:
-                        stats["bad"].append(("no answer", repr(e)))
+        def one(i):
+            q = QUERIES[i % len(QUERIES)]
+            try:
+                status, body = http_get(port, "/api/search?limit=20&q=" +
+                                        urllib.parse.quote(q))
+                with lock:
+                    if status == 200:
+                        stats["ok"] += 1
+                    else:
+                        stats["bad"].append((status, body[:200]))
+            except (OSError, http.client.HTTPException) as e:
+                with lock:
+                    stats["bad"].append(("no answer", repr(e)))
 
-        loops = [threading.Thread(target=loop, args=(k,)) for k in range(4)]
-        for t in loops:
-            t.start()
+        halt = query_loops(4, one)
         names = sorted(n for n in os.listdir(d) if n.endswith(".txt") and utf8(os.path.join(d, n)))
         runs = failed_runs = 0
         first_failure = None
@@ -94,9 +88,7 @@ def main():
             if p.returncode != 0:
                 failed_runs += 1
                 first_failure = first_failure or p.stderr.decode()[-300:]
-        stop.set()
-        for t in loops:
-            t.join()
+        halt()
         print("%d index runs in %.0f s; %d requests answered 200, %d not"
               % (runs, secs, stats["ok"], len(stats["bad"])))
         check(failed_runs == 0, "%d index runs failed, the first: %s"
