@@ -354,20 +354,27 @@ static size_t fx_values(const void *ctx, unsigned doc, const unsigned char **buf
     return xap_facets_values(ctx, doc, buf);
 }
 
-/* srch_fault_modified(), srch_fault_opening(): failures left, and of
- * which kind. */
+/* srch_fault_modified(), srch_fault_opening(), srch_fault_overwritten():
+ * failures left, and of which kind. */
+enum { FAULT_MODIFIED, FAULT_OPENING, FAULT_OVERWRITTEN };
 static atomic_uint fault_left;
-static atomic_int fault_opening;
+static atomic_int fault_kind;
 
 void srch_fault_modified(unsigned n)
 {
-    atomic_store(&fault_opening, 0);
+    atomic_store(&fault_kind, FAULT_MODIFIED);
     atomic_store(&fault_left, n);
 }
 
 void srch_fault_opening(unsigned n)
 {
-    atomic_store(&fault_opening, 1);
+    atomic_store(&fault_kind, FAULT_OPENING);
+    atomic_store(&fault_left, n);
+}
+
+void srch_fault_overwritten(unsigned n)
+{
+    atomic_store(&fault_kind, FAULT_OVERWRITTEN);
     atomic_store(&fault_left, n);
 }
 
@@ -512,6 +519,7 @@ static int snap_facets(snapshot *s, const char *path, xap_db *db, char *err)
 }
 
 static int snap_changed(snapshot *s, const char *path);
+static int opening_err(const char *err);
 static int snap_stale(snapshot *s, const char *path);
 
 /* Opens the index as it is now and reads what queries need of it.  A
@@ -522,14 +530,16 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
 {
     *moved = 0;
     static atomic_ulong next_seq = 1;
-    if (take_fault()) {
-        if (atomic_load(&fault_opening))
-            snprintf(err, PS_ERRLEN, "shard 0: DatabaseOpeningError: "
-                     "Couldn't open %s/shard0/postlist.glass to read (No "
-                     "such file or directory) (PS_FAULT)", path);
-        else
-            snprintf(err, PS_ERRLEN, "shard 0: DatabaseModifiedError: the "
-                     "revision being read has been discarded (PS_FAULT)");
+    int fault = take_fault() ? atomic_load(&fault_kind) : -1;
+    if (fault == FAULT_OPENING) {
+        snprintf(err, PS_ERRLEN, "shard 0: DatabaseOpeningError: Couldn't "
+                 "open %s/shard0/postlist.glass to read (No such file or "
+                 "directory) (PS_FAULT)", path);
+        return NULL;
+    }
+    if (fault == FAULT_MODIFIED) {
+        snprintf(err, PS_ERRLEN, "shard 0: DatabaseModifiedError: the "
+                 "revision being read has been discarded (PS_FAULT)");
         return NULL;
     }
     snapshot *s = ps_xcalloc(1, sizeof *s);
@@ -539,8 +549,23 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
     /* The generation before the database: a compaction that replaces
      * files after this point is seen at the next check. */
     ix_generation(path, s->generation, sizeof s->generation);
+    /* An opening reads every table's root block at the revision the
+     * shard's version file names.  A writer that commits twice meanwhile
+     * may overwrite that block, and Xapian then says so as it says damage
+     * ("Expected block N to be level 1, not 0", "EOF reading block N"),
+     * not as a change.  So a failed opening is made again, as a reading
+     * the index moved on under: damage fails every attempt and is said
+     * (a shard missing for a moment has its own pause, in snap_build). */
     xap_db *db;
+    if (fault == FAULT_OVERWRITTEN) {
+        snprintf(err, PS_ERRLEN, "shard 0: DatabaseCorruptError: Expected "
+                 "block 5 to be level 1, not 0 (PS_FAULT)");
+        *moved = 1;
+        snap_free(s);
+        return NULL;
+    }
     if (xap_db_open(path, &db, err) != XAP_OK) {
+        *moved = !opening_err(err);
         snap_free(s);
         return NULL;
     }
@@ -549,7 +574,8 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
     s->pool[s->npool++] = db;
     size_t n = xap_db_nshards(db);
     s->revs = ps_xcalloc(n ? n : 1, sizeof *s->revs);
-    int failed = check_formats(db, err) < 0 ||
+    int bad_format = check_formats(db, err) < 0;
+    int failed = bad_format ||
                  xap_db_revisions(db, s->revs, n, err) != XAP_OK ||
                  load_shard_info(s, db, err) < 0 ||
                  xap_db_doccount(db, &s->doccount, err) != XAP_OK;
@@ -564,6 +590,10 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
         *moved = 1;
         failed = 1;
     }
+    /* The lengths take a while to read: a writer that commits twice
+     * meanwhile overwrites what they are read from. */
+    if (failed && !*moved && !bad_format)
+        *moved = snap_changed(s, path) != 0;
     if (failed) {
         snap_free(s);
         return NULL;

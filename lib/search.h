@@ -141,6 +141,10 @@ void srch_fault_modified(unsigned n);
 /* Tests: the next n readings fail as when a compaction swaps a shard in
  * meanwhile (PS_FAULT=opening:N). */
 void srch_fault_opening(unsigned n);
+/* Tests: the next n openings of the index fail as when a writer commits
+ * twice while one reads its root blocks, which Xapian reports as damage
+ * (PS_FAULT=overwritten:N). */
+void srch_fault_overwritten(unsigned n);
 /* Tests: the k-th request from now (counted from 1) fails once as a
  * damaged block reads (PS_FAULT=corrupt:K): answered from the index's
  * new state if it has moved on, else an error. */

@@ -375,12 +375,14 @@ int main(int argc, char **argv)
     req.ntypes = nt;
     char err[PS_ERRLEN];
     /* Fault injection for tests: PS_FAULT=modified:N, opening:N,
-     * corrupt:K, one-handle (see search.h). */
+     * overwritten:N, corrupt:K, one-handle (see search.h). */
     const char *fault = getenv("PS_FAULT");
     if (fault && strncmp(fault, "modified:", 9) == 0)
         srch_fault_modified((unsigned)strtoul(fault + 9, NULL, 10));
     else if (fault && strncmp(fault, "opening:", 8) == 0)
         srch_fault_opening((unsigned)strtoul(fault + 8, NULL, 10));
+    else if (fault && strncmp(fault, "overwritten:", 12) == 0)
+        srch_fault_overwritten((unsigned)strtoul(fault + 12, NULL, 10));
     else if (fault && strncmp(fault, "corrupt:", 8) == 0)
         srch_fault_corrupt((unsigned)strtoul(fault + 8, NULL, 10));
     else if (fault && strcmp(fault, "one-handle") == 0)
