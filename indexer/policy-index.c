@@ -281,7 +281,6 @@ typedef struct worker {
     ana_ctx *ana;
     /* indexed since the last commit: counted only once committed */
     size_t pend_files, pend_passages, pend_bytes;
-    int compacted;
     const char *cur;        /* the document being written */
     char err[PS_ERRLEN];    /* of the last failed passage write */
 } worker;
@@ -640,7 +639,7 @@ static void *work(void *arg)
     wk->ixw = NULL;
     if (!ok) {
         ix_writer_close(w);
-    } else if (ix_writer_finish(w, r->compact, &wk->compacted, err) < 0) {
+    } else if (ix_writer_finish(w, r->compact, err) < 0) {
         fprintf(stderr, "policy-index: %s/shard%d: compaction failed "
                 "(the index is fine, just larger): %s\n", r->db, wk->shard, err);
     }

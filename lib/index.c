@@ -767,9 +767,8 @@ int ix_writer_optimize(ix_writer *w, char *err)
     return ix_writer_commit(w, NULL, err);
 }
 
-int ix_writer_finish(ix_writer *w, int mode, int *compacted, char *err)
+int ix_writer_finish(ix_writer *w, int mode, char *err)
 {
-    *compacted = 0;
     unsigned live = 0;
     if (xap_wdb_doccount(w->w, &live, err) != XAP_OK) {
         ix_writer_close(w);
@@ -785,10 +784,8 @@ int ix_writer_finish(ix_writer *w, int mode, int *compacted, char *err)
     int s = w->shard;
     ix_writer_close(w);
     int rc = 0;
-    if (worth && changed) {
+    if (worth && changed)
         rc = ix_compact_shard(db, s, err);
-        *compacted = rc == 0;
-    }
     free(db);
     return rc;
 }

@@ -82,8 +82,8 @@ int ix_writer_commit(ix_writer *w, size_t *passages, char *err);
 int ix_writer_optimize(ix_writer *w, char *err);
 /* Closes the writer and compacts the shard when mode says so (0: never;
  * 1: when this writer wrote at least half the shard's passages; 2:
- * always) and it changed anything.  *compacted: 1 when done. */
-int ix_writer_finish(ix_writer *w, int mode, int *compacted, char *err);
+ * always) and it changed anything. */
+int ix_writer_finish(ix_writer *w, int mode, char *err);
 /* Whether anything was written, and how many merges were done. */
 int ix_writer_changed(const ix_writer *w);
 size_t ix_writer_merges(const ix_writer *w);
