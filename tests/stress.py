@@ -83,6 +83,10 @@ def main():
             with open(os.path.join(d, "new%d.txt" % (runs % 7)), "w",
                       encoding="utf-8") as f:
                 f.write("新文件%d：赤峰市防沙治沙%d万亩。\n" % (runs, runs))
+            if runs % 3 == 0:   # and one removed now and then
+                gone = os.path.join(d, "new%d.txt" % ((runs + 3) % 7))
+                if os.path.exists(gone):
+                    os.remove(gone)
             args = [index, "--db", db] + (["--optimize"] if runs % 5 == 0 else []) + [d]
             p = subprocess.run(args, capture_output=True)
             if p.returncode != 0:
