@@ -557,14 +557,10 @@ static snapshot *snap_build_once(const char *path, int facets, int *moved,
      * the index moved on under: damage fails every attempt and is said
      * (a shard missing for a moment has its own pause, in snap_build). */
     xap_db *db;
-    if (fault == FAULT_OVERWRITTEN) {
+    if (fault == FAULT_OVERWRITTEN)
         snprintf(err, PS_ERRLEN, "shard 0: DatabaseCorruptError: Expected "
                  "block 5 to be level 1, not 0 (PS_FAULT)");
-        *moved = 1;
-        snap_free(s);
-        return NULL;
-    }
-    if (xap_db_open(path, &db, err) != XAP_OK) {
+    if (fault == FAULT_OVERWRITTEN || xap_db_open(path, &db, err) != XAP_OK) {
         *moved = !opening_err(err);
         snap_free(s);
         return NULL;
