@@ -2862,9 +2862,9 @@ static int count_doc_facets(srch_engine *e, const dset *base, tally tl[NPARTS],
 
 /* Counting the facet terms of passages: part k of nparts counts its
  * share into counts + k * nt.  Passages are taken in the order perm gives
- * (NULL: as they are); with stamp (nt a part), a document's passages come
- * together and count each term once (doc[i]: passage i's document), and
- * part k takes [cut[k], cut[k + 1]), cuts that never split a document.
+ * (NULL: as they are), part k those in [cut[k], cut[k + 1]); with stamp
+ * (nt a part), a document's passages come together and count each term
+ * once (doc[i]: passage i's document), and no cut splits a document.
  * The rows of passages far apart are cache misses: each is fetched a few
  * passages ahead. */
 typedef struct count_job {
@@ -2878,7 +2878,7 @@ typedef struct count_job {
     uint32_t *stamp;
     size_t n, nparts, nt;
     unsigned *counts;
-    size_t cut[3];            /* with stamp: the parts' bounds */
+    size_t cut[3];            /* the parts' bounds */
 } count_job;
 
 /* The loop for one width of term (T), read where it lies. */
@@ -2924,11 +2924,7 @@ static void count_bits_part(void *ctx, size_t k)
 static void count_part(void *ctx, size_t k)
 {
     const count_job *j = ctx;
-    size_t lo = j->n * k / j->nparts, hi = j->n * (k + 1) / j->nparts;
-    if (j->stamp) {
-        lo = j->cut[k];
-        hi = j->cut[k + 1];
-    }
+    size_t lo = j->cut[k], hi = j->cut[k + 1];
     unsigned *c = j->counts + k * j->nt;
     const uint32_t *off = j->off;
     const unsigned *ids = j->ids;
@@ -2962,14 +2958,13 @@ static int count_facets(srch_engine *e, const dset *base, const uint32_t *doc,
                         base->n >= 8192 ? 2 : 1, nt, NULL, {0, 0, 0}};
         cj.noff = xap_facets_rows(e->snap->fx, &cj.off, &cj.vals, &cj.width);
         cj.counts = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(unsigned));
-        if (group) {
+        if (group)
             cj.stamp = ps_xcalloc(cj.nparts * (nt ? nt : 1), sizeof(uint32_t));
-            size_t m = base->n / 2;
-            while (m > 0 && m < base->n && doc[perm[m]] == doc[perm[m - 1]])
-                m++;
-            cj.cut[1] = cj.nparts == 2 ? m : base->n;
-            cj.cut[2] = base->n;
-        }
+        size_t m = cj.nparts == 2 ? base->n / 2 : base->n;
+        while (group && m > 0 && m < base->n && doc[perm[m]] == doc[perm[m - 1]])
+            m++;
+        cj.cut[1] = m;
+        cj.cut[2] = base->n;
         if (!group && fcount_worth(e->snap->fc, base->n)) {
             bits_job bj = {e->snap->fc, fcount_bits(e->snap->fc, base->ids,
                                                     base->n),
