@@ -71,20 +71,27 @@ qry *qry_parse(const char *s, char *err)
     qry *q = ps_xcalloc(1, sizeof *q);
     size_t i = 0;
     int group = -1, pending_or = 0, last_neg = 0, have_item = 0;
+    int pending_and = 0, pending_not = 0;
     while (i < n) {
         size_t start = i;
         uint32_t cp = ps_utf8_next(s, n, &i);
         if (ps_is_space(cp) || cp == 0x3000)
             continue;
-        int neg = 0;
-        if (cp == '-' && i < n) {
+        int neg = 0, plus = 0;
+        if ((cp == '-' || cp == '+') && i < n) {
             size_t k = i;
             uint32_t nx = ps_utf8_next(s, n, &k);
-            if (!ps_is_space(nx)) {
-                neg = 1;
+            if (!ps_is_space(nx) && nx != 0x3000) {
+                neg = cp == '-';
+                plus = cp == '+';       /* required, as every term is */
                 start = i;
                 cp = ps_utf8_next(s, n, &i);
             }
+        }
+        if (pending_not && neg) {
+            snprintf(err, PS_ERRLEN, "NOT must be followed by a term");
+            qry_free(q);
+            return NULL;
         }
         const char *text;
         size_t tlen;
@@ -123,16 +130,37 @@ qry *qry_parse(const char *s, char *err)
             text = s + start;
             tlen = end - start;
             i = end;
-            if (!neg && tlen == 2 && memcmp(text, "OR", 2) == 0) {
-                if (!have_item || pending_or || last_neg) {
-                    snprintf(err, PS_ERRLEN, "OR must stand between two terms");
+            /* Operators, written in capitals: OR, AND (what a space
+             * means already), NOT (as -). */
+            int op = neg || plus ? 0
+                     : tlen == 2 && memcmp(text, "OR", 2) == 0 ? 'o'
+                     : tlen == 3 && memcmp(text, "AND", 3) == 0 ? 'a'
+                     : tlen == 3 && memcmp(text, "NOT", 3) == 0 ? 'n' : 0;
+            if (op && pending_not) {
+                snprintf(err, PS_ERRLEN, "NOT must be followed by a term");
+                qry_free(q);
+                return NULL;
+            }
+            if (op == 'o' || op == 'a') {
+                if (!have_item || pending_or || pending_and ||
+                    (op == 'o' && last_neg)) {
+                    snprintf(err, PS_ERRLEN, "%s must stand between two terms",
+                             op == 'o' ? "OR" : "AND");
                     qry_free(q);
                     return NULL;
                 }
-                pending_or = 1;
+                if (op == 'o')
+                    pending_or = 1;
+                else
+                    pending_and = 1;
+                continue;
+            }
+            if (op == 'n') {
+                pending_not = 1;
                 continue;
             }
         }
+        neg |= pending_not;
         if (pending_or && neg) {
             snprintf(err, PS_ERRLEN, "an excluded term cannot be part of OR");
             qry_free(q);
@@ -149,10 +177,12 @@ qry *qry_parse(const char *s, char *err)
             group--;
         have_item = q->n > 0;
         last_neg = neg;
-        pending_or = 0;
+        pending_or = pending_and = pending_not = 0;
     }
-    if (pending_or) {
-        snprintf(err, PS_ERRLEN, "OR must stand between two terms");
+    if (pending_or || pending_and || pending_not) {
+        snprintf(err, PS_ERRLEN, pending_not ? "NOT must be followed by a term"
+                                             : "%s must stand between two terms",
+                 pending_or ? "OR" : "AND");
         qry_free(q);
         return NULL;
     }

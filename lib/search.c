@@ -1500,6 +1500,14 @@ typedef struct plan {
     size_t wlen;
 } plan;
 
+static int has_han(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;)
+        if (ps_is_han(ps_utf8_next(s, n, &i)))
+            return 1;
+    return 0;
+}
+
 static int item_plan(srch_engine *e, build *b, const qry_item *it, plan *p,
                      char *err)
 {
@@ -1520,7 +1528,13 @@ static int item_plan(srch_engine *e, build *b, const qry_item *it, plan *p,
             multi++;
     if (!it->negated)
         add_needle(b, t);
-    if (it->negated || it->quoted || w.n <= 1 || (w.s[0] == 0 && w.e[0] == tl)) {
+    /* One word with punctuation around it (防沙治沙。, 《防沙治沙》, pasted
+     * from a document) asks for the word: the punctuation is not words.
+     * A word of other scripts keeps its symbols (C++, 1.5%). */
+    int lone = w.n == 1 && !(w.s[0] == 0 && w.e[0] == tl) &&
+               has_han(t + w.s[0], w.e[0] - w.s[0]);
+    if (it->negated || it->quoted || (w.n <= 1 && !lone) ||
+        (w.s[0] == 0 && w.e[0] == tl)) {
         p->must[0] = t;
         p->mlen[0] = tl;
         p->nmust = 1;

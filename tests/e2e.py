@@ -265,6 +265,27 @@ def query_syntax_and_exclusion(tmp):
     check(ex["total"] > 0 and all("鄂尔多斯" not in h["text"] for h in ex["hits"]), "exclusion leaked")
     anded = search(db, "新能源 装机", "--limit", "0")
     check(all("新能源" in h["text"] and "装机" in h["text"] for h in anded["hits"]), "AND broken")
+    # The operators users bring from other search boxes, in capitals.
+    def ids(r):
+        return [(h["doc"], h["passage"]) for h in r["hits"]]
+    check(ids(search(db, "新能源 AND 装机", "--limit", "0")) == ids(anded), "AND differs from a space")
+    check(ids(search(db, '"新能源" NOT "鄂尔多斯"', "--limit", "0")) == ids(ex), "NOT differs from -")
+    check(ids(search(db, "+新能源 +装机", "--limit", "0")) == ids(anded), "+term differs from term")
+
+
+@test
+def a_word_pasted_with_its_punctuation_finds_the_word(tmp):
+    # Copied out of a document: 防沙治沙。 or 《防沙治沙》; the text has the
+    # word followed or framed by other characters.
+    db = fixtures_db(tmp)
+    word = search(db, "防沙治沙", "--limit", "0")
+    check(word["total"] > 0, "no hits for the word")
+    for q in ["防沙治沙。", "《防沙治沙》", "“防沙治沙，"[1:]]:
+        r = search(db, q, "--limit", "0")
+        check(r["total"] == word["total"], "%s: %d hits, the word alone %d" % (q, r["total"], word["total"]))
+    # Quoted, the punctuation is part of the phrase.
+    quoted = search(db, '"防沙治沙。"', "--limit", "0")
+    check(all("防沙治沙。" in h["text"] for h in quoted["hits"]), "quoted punctuation ignored")
 
 
 @test
@@ -350,7 +371,7 @@ def every_hit_at_once_is_the_pages_put_together(tmp):
 @test
 def malformed_queries_and_flags_exit_2(tmp):
     db = fixtures_db(tmp)
-    for q in ['"unclosed', "OR 光伏", "光伏 OR", '""']:
+    for q in ['"unclosed', "OR 光伏", "光伏 OR", '""', "光伏 AND", "NOT"]:
         p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--", q, ok=(2,))
         check("error" in json.loads(p.stdout), "no JSON error for %r" % q)
         check(p.stderr.strip(), "no message for %r" % q)

@@ -376,6 +376,27 @@ static void test_query(void)
     q = qry_parse("", err);
     CHECK(q && q->n == 0);
     qry_free(q);
+    /* AND is what a space means; NOT is -; +term is a term. */
+    q = qry_parse("光伏 AND 风电 NOT 煤炭 +储能", err);
+    CHECK(q && q->n == 4 && q->ngroups == 4);
+    if (q && q->n == 4) {
+        CHECK_STR(q->items[1].text, "风电");
+        CHECK(!q->items[1].negated && q->items[2].negated);
+        CHECK_STR(q->items[2].text, "煤炭");
+        CHECK_STR(q->items[3].text, "储能");
+        CHECK(!q->items[3].negated);
+    }
+    qry_free(q);
+    q = qry_parse("光伏 and 风电 \"AND\"", err);     /* only capitals */
+    CHECK(q && q->n == 4 && q->items[3].quoted);
+    qry_free(q);
+    CHECK(qry_parse("AND x", err) == NULL && strstr(err, "AND"));
+    CHECK(qry_parse("x AND", err) == NULL && strstr(err, "AND"));
+    CHECK(qry_parse("x AND OR y", err) == NULL);
+    CHECK(qry_parse("x NOT", err) == NULL && strstr(err, "NOT"));
+    CHECK(qry_parse("NOT NOT x", err) == NULL && strstr(err, "NOT"));
+    CHECK(qry_parse("NOT -x", err) == NULL && strstr(err, "NOT"));
+    CHECK(qry_parse("x OR NOT y", err) == NULL && strstr(err, "excluded"));
 }
 
 static void test_snippet(void)
