@@ -159,7 +159,8 @@ soak: $(PROGS)
 	BIN=$(CURDIR)/$(BIN) python3 tests/soak.py --rounds $(or $(SOAK_ROUNDS),25)
 
 # A minute of queries against an indexer committing as fast as it can,
-# compactions included: every request must answer 200 (not in make test).
+# compactions included: every request must answer 200 (make test runs
+# half a minute of it).
 stress: $(PROGS)
 	BIN=$(CURDIR)/$(BIN) python3 tests/stress.py --seconds $(or $(STRESS_SECONDS),60)
 

@@ -34,6 +34,11 @@ fi
 python3 tests/formats.py
 # Reindexing while the server answers two query loops: only 200s.
 python3 tests/live.py
+# The same at full speed: four loops against an indexer committing as
+# fast as it can, compactions and removals included (make stress runs it
+# longer).  Not in the sanitizer build, whose pace would hide the races
+# this is for.
+case "$BIN" in *asan*) ;; *) python3 tests/stress.py --seconds 30 ;; esac
 # kill -9 at random moments, two indexers together: the index survives.
 python3 tests/soak.py
 python3 tests/numbers_gold.py

@@ -5,7 +5,7 @@ the indexer commits as fast as it can, changing and adding documents, an
 request must answer 200: a reading that meets a writer's change or a
 shard swapped in is answered from the index's new state, never an error.
 At the end the server stops on SIGTERM.  (tests/live.py checks the same
-at a slower pace in make test; this is `make stress`.)
+at a slower pace; make test runs this for 30 s, `make stress` for 60.)
 
   stress.py [--seconds N]        (BIN: directory of the binaries)
 """
