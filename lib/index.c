@@ -193,9 +193,9 @@ int ix_layout(const char *db, int jobs, char *err)
             char want[32];
             snprintf(want, sizeof want, "glass shard%d", n);
             if (strcmp(line, want) != 0) {
-                snprintf(err, PS_ERRLEN, "%s: line %d is '%.60s', expected '%s': "
+                snprintf(err, PS_ERRLEN, "%s: line %d is '%.*s', expected '%s': "
                          "not a stub this program wrote (damaged?); nothing "
-                         "written", stub, n + 1, line, want);
+                         "written", stub, n + 1, ps_clip(line, 60), line, want);
                 bad = 1;
                 break;
             }
@@ -412,9 +412,9 @@ ix_writer *ix_writer_open(const char *db, int s, char *err)
         return NULL;
     }
     if (*ver && !older && strcmp(ver, PS_FORMAT_VERSION) != 0) {
-        snprintf(err, PS_ERRLEN, "%s: index format %.20s, this build writes %s; "
+        snprintf(err, PS_ERRLEN, "%s: index format %.*s, this build writes %s; "
                  "index the documents into a new --db (searching the old one "
-                 "still works)", path, ver, PS_FORMAT_VERSION);
+                 "still works)", path, ps_clip(ver, 20), ver, PS_FORMAT_VERSION);
         free(ver);
         ix_writer_close(w);
         return NULL;
@@ -1259,8 +1259,9 @@ int ix_check(const char *db, int wait)
         char *ver = NULL;
         if (xap_wdb_get_metadata(w, META_VERSION, &ver, err) != XAP_OK ||
             (!upgraded_in_place(ver) && strcmp(ver, PS_FORMAT_VERSION) != 0)) {
-            snprintf(err, sizeof err, "format mark '%.20s', expected '5' to "
-                     "'%s'", ver ? ver : "", PS_FORMAT_VERSION);
+            const char *v = ver ? ver : "";
+            snprintf(err, sizeof err, "format mark '%.*s', expected '5' to "
+                     "'%s'", ps_clip(v, 20), v, PS_FORMAT_VERSION);
             check_fail(&c, err);
         }
         int current = ver && strcmp(ver, PS_FORMAT_VERSION) == 0;

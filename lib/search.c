@@ -203,10 +203,10 @@ static int check_formats(xap_db *db, char *err)
         if (!*ver || *endp || v < PS_FORMAT_OLDEST_READ ||
             v > atol(PS_FORMAT_VERSION)) {
             if (*ver)
-                snprintf(err, PS_ERRLEN, "shard %zu: index format %.20s, this "
+                snprintf(err, PS_ERRLEN, "shard %zu: index format %.*s, this "
                          "build reads formats %d to %s: index the documents "
                          "into a new --db (policy-index --db NEW PATH...)", s,
-                         ver, PS_FORMAT_OLDEST_READ, PS_FORMAT_VERSION);
+                         ps_clip(ver, 20), ver, PS_FORMAT_OLDEST_READ, PS_FORMAT_VERSION);
             else
                 snprintf(err, PS_ERRLEN, "shard %zu: not a policy-search index "
                          "(no format mark)", s);
@@ -1559,8 +1559,8 @@ static int parse_bound(const char *s, const char *what, double *v, char *err)
 {
     if (ps_parse_amount(s, v) < 0) {
         snprintf(err, PS_ERRLEN,
-                 "bad %s value '%.60s': expected a number like 100万, 1.5亿, "
-                 "2e6 or 12.5", what, s);
+                 "bad %s value '%.*s': expected a number like 100万, 1.5亿, "
+                 "2e6 or 12.5", what, ps_clip(s, 60), s);
         return -1;
     }
     return 0;
@@ -1579,7 +1579,8 @@ static int filter_parse(srch_engine *e, build *b, const srch_request *r,
                               strlen(r->regions[i]), c, 8);
         if (!n) {
             *st = SRCH_BAD_REQUEST;
-            snprintf(err, PS_ERRLEN, "unknown region '%.80s'", r->regions[i]);
+            snprintf(err, PS_ERRLEN, "unknown region '%.*s'",
+                     ps_clip(r->regions[i], 80), r->regions[i]);
             return -1;
         }
         for (size_t k = 0; k < n && b->fterms[0].n < 256; k++) {
@@ -1591,7 +1592,8 @@ static int filter_parse(srch_engine *e, build *b, const srch_request *r,
     for (size_t i = 0; i < r->nsectors && b->fterms[1].n < 64; i++) {
         if (sec_find(e->res->sec, r->sectors[i]) < 0) {
             *st = SRCH_BAD_REQUEST;
-            snprintf(err, PS_ERRLEN, "unknown sector '%.80s'", r->sectors[i]);
+            snprintf(err, PS_ERRLEN, "unknown sector '%.*s'",
+                     ps_clip(r->sectors[i], 80), r->sectors[i]);
             return -1;
         }
         snprintf(term, sizeof term, PFX_SECTOR "%s", r->sectors[i]);
@@ -1611,7 +1613,8 @@ static int filter_parse(srch_engine *e, build *b, const srch_request *r,
         u.len > NUM_UNIT_MAX - 1) {
         ps_buf_free(&u);
         *st = SRCH_BAD_REQUEST;
-        snprintf(err, PS_ERRLEN, "bad unit '%.60s'", r->unit);
+        snprintf(err, PS_ERRLEN, "bad unit '%.*s'", ps_clip(r->unit, 60),
+                 r->unit);
         return -1;
     }
     if (!has_range) {
@@ -1708,8 +1711,8 @@ static int parse_date(const char *s, const char *what, uint32_t *code,
 {
     *code = date_code(s, strlen(s));
     if (!*code) {
-        snprintf(err, PS_ERRLEN, "bad %s date '%.40s': expected YYYY, YYYY-MM "
-                 "or YYYY-MM-DD, a day of the calendar", what, s);
+        snprintf(err, PS_ERRLEN, "bad %s date '%.*s': expected YYYY, YYYY-MM "
+                 "or YYYY-MM-DD, a day of the calendar", what, ps_clip(s, 40), s);
         return -1;
     }
     return 0;
@@ -1737,8 +1740,8 @@ static int doc_filter_parse(srch_engine *e, build *b, const srch_request *r,
         b->date_lo = lo ? lo : 1;
         b->date_hi = hi ? date_end(hi) : UINT32_MAX;
         if (b->date_lo > b->date_hi) {
-            snprintf(err, PS_ERRLEN, "from (%.12s) is after to (%.12s)", r->from,
-                     r->to);
+            snprintf(err, PS_ERRLEN, "from (%.*s) is after to (%.*s)",
+                     ps_clip(r->from, 12), r->from, ps_clip(r->to, 12), r->to);
             return -1;
         }
     }
@@ -1759,10 +1762,11 @@ static int doc_filter_parse(srch_engine *e, build *b, const srch_request *r,
     char term[256];
     for (size_t i = 0; i < r->ntypes; i++) {
         if (!r->types[i] || !dm_type_known(r->types[i])) {
-            snprintf(err, PS_ERRLEN, "unknown document type '%.40s': expected "
+            const char *t = r->types[i] ? r->types[i] : "";
+            snprintf(err, PS_ERRLEN, "unknown document type '%.*s': expected "
                      "通知, 通报, 意见, 决定, 决议, 命令, 公告, 通告, 报告, 请示, "
                      "批复, 议案, 函, 纪要, 方案, 办法, 规定, 规划, 细则, 措施, 要点, "
-                     "新闻 or 其他", r->types[i] ? r->types[i] : "");
+                     "新闻 or 其他", ps_clip(t, 40), t);
             return -1;
         }
         snprintf(term, sizeof term, PFX_TYPE "%s", r->types[i]);
@@ -1775,8 +1779,9 @@ static int doc_filter_parse(srch_engine *e, build *b, const srch_request *r,
     } else if (strcmp(r->sort, "-date") == 0) {
         b->sort = -1;
     } else {
-        snprintf(err, PS_ERRLEN, "unknown sort '%.40s': expected relevance, "
-                 "date (newest first) or -date (oldest first)", r->sort);
+        snprintf(err, PS_ERRLEN, "unknown sort '%.*s': expected relevance, "
+                 "date (newest first) or -date (oldest first)",
+                 ps_clip(r->sort, 40), r->sort);
         return -1;
     }
     if (!r->group || !*r->group || strcmp(r->group, "passage") == 0) {
@@ -1784,8 +1789,8 @@ static int doc_filter_parse(srch_engine *e, build *b, const srch_request *r,
     } else if (strcmp(r->group, "doc") == 0) {
         b->group = 1;
     } else {
-        snprintf(err, PS_ERRLEN, "unknown group '%.40s': expected doc or "
-                 "passage", r->group);
+        snprintf(err, PS_ERRLEN, "unknown group '%.*s': expected doc or "
+                 "passage", ps_clip(r->group, 40), r->group);
         return -1;
     }
     *st = SRCH_OK;
@@ -3693,7 +3698,8 @@ static json_t *file_once(srch_engine *e, const void *arg, srch_status *st,
     if (!t2 || t2[1] != '/') {
         free(v);
         *st = SRCH_NOT_FOUND;
-        snprintf(err, PS_ERRLEN, "unknown document '%.100s'", doc);
+        snprintf(err, PS_ERRLEN, "unknown document '%.*s'",
+                 ps_clip(doc, 100), doc);
         return NULL;
     }
     json_t *o = json_pack("{s:s%,s:s%,s:s%}", "format", v, (size_t)(t1 - v),
@@ -3702,8 +3708,8 @@ static json_t *file_once(srch_engine *e, const void *arg, srch_status *st,
     free(v);
     if (!o) {
         *st = SRCH_INTERNAL;
-        snprintf(err, PS_ERRLEN, "document '%.100s': its file record is not "
-                 "valid text", doc);
+        snprintf(err, PS_ERRLEN, "document '%.*s': its file record is not "
+                 "valid text", ps_clip(doc, 100), doc);
     }
     return o;
 }
@@ -3763,7 +3769,8 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
     if (nids == 0) {
         free(ids);
         *st = SRCH_NOT_FOUND;
-        snprintf(err, PS_ERRLEN, "unknown document '%.100s'", doc);
+        snprintf(err, PS_ERRLEN, "unknown document '%.*s'",
+                 ps_clip(doc, 100), doc);
         return NULL;
     }
     /* The query's strings, as the search marks them. */
@@ -3800,9 +3807,9 @@ static json_t *doc_once(srch_engine *e, const char *doc, const char *query,
             size_t sh;
             unsigned local;
             ps_local_docid(ids[i], e->snap->nshards, &sh, &local);
-            snprintf(err, PS_ERRLEN, "shard %zu: passage %u of '%.100s' has no "
+            snprintf(err, PS_ERRLEN, "shard %zu: passage %u of '%.*s' has no "
                      "readable record: the index is damaged (policy-index "
-                     "--check)", sh, local, doc);
+                     "--check)", sh, local, ps_clip(doc, 100), doc);
             goto fail;
         }
         if (first) {

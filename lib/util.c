@@ -429,6 +429,26 @@ uint32_t ps_utf8_next(const char *str, size_t n, size_t *i)
     return c;
 }
 
+int ps_clip(const char *s, int max)
+{
+    size_t n = strnlen(s, max > 0 ? (size_t)max : 0);
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+void ps_utf8_scrub(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        int len = ps_utf8_len((unsigned char)s[i]);
+        if (len > 0 && i + (size_t)len <= n && ps_utf8_valid(s + i, (size_t)len))
+            i += (size_t)len;
+        else
+            s[i++] = '?';
+    }
+}
+
 int ps_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

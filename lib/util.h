@@ -96,6 +96,12 @@ uint32_t ps_utf8_next(const char *s, size_t n, size_t *i);
 int ps_utf8_len(unsigned char c);
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int ps_utf8_valid(const char *s, size_t n);
+/* How many bytes of s to print as "%.*s" for at most max of them: never
+ * half a character (a message cut inside one is not UTF-8, and JSON
+ * cannot carry it). */
+int ps_clip(const char *s, int max);
+/* Replaces each byte of s that is not part of valid UTF-8 with '?'. */
+void ps_utf8_scrub(char *s);
 /* Number of code points in valid UTF-8 s[0..n). */
 size_t ps_utf8_count(const char *s, size_t n);
 /* Byte offsets of the code points of valid UTF-8 s[0..n), plus n at the

@@ -70,11 +70,16 @@ static int normalize_lines(void)
 
 static void print_error_json(const char *err)
 {
-    json_t *o = json_pack("{s:s}", "error", err);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    printf("%s\n", s);
+    /* A message quoting an argument that is not UTF-8 is printed with
+     * its bad bytes as '?': JSON cannot carry them. */
+    char *m = ps_xstrdup(err);
+    ps_utf8_scrub(m);
+    json_t *o = json_pack("{s:s}", "error", m);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    printf("%s\n", s ? s : "{\"error\":\"(a message that cannot be printed)\"}");
     free(s);
     json_decref(o);
+    free(m);
 }
 
 static int bad(int json, const char *msg)
@@ -352,7 +357,8 @@ int main(int argc, char **argv)
             break;
         } else if (a[0] == '-' && a[1] == '-') {
             char m[128];
-            snprintf(m, sizeof m, "unknown or incomplete option %.60s", a);
+            snprintf(m, sizeof m, "unknown or incomplete option %.*s",
+                     ps_clip(a, 60), a);
             usage(stderr);
             return bad(json, m);
         } else if (query) {

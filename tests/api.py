@@ -83,6 +83,13 @@ bad = [
     "/api/search?q=%22unclosed",
     "/api/search?region=%E7%81%AB%E6%98%9F",
     "/api/search?sector=%E4%B8%8D%E5%AD%98%E5%9C%A8",
+    # Quoted in the message, cut at a whole character (cut inside one,
+    # the message was not UTF-8 and the server fell over writing it).
+    "/api/search?region=" + urllib.parse.quote("北京市" * 30),
+    "/api/search?sector=" + urllib.parse.quote("生态环保" * 30),
+    "/api/search?type=" + urllib.parse.quote("通知" * 30),
+    "/api/search?sort=" + urllib.parse.quote("日期" * 30),
+    "/api/search?" + urllib.parse.quote("参数" * 20) + "=%E9%98%B2%00",
 ]
 for path in bad:
     status, res, _ = api(path)

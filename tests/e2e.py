@@ -380,6 +380,16 @@ def malformed_queries_and_flags_exit_2(tmp):
     run(os.path.join(BIN, "policy-search"), "--db", db, "--unit", "亩", "--min", "abc", "x", ok=(2,))
     run(os.path.join(BIN, "policy-search"), "--db", db, "--region", "火星", "x", ok=(2,))
     run(os.path.join(BIN, "policy-index"), ok=(2,))
+    # A flag's value quoted in the message: cut at a whole character, and
+    # bytes that are not UTF-8 shown as '?' (JSON cannot carry either).
+    for flag in ["--region", "--sector", "--type", "--agency", "--sort",
+                 "--group", "--unit", "--from"]:
+        for v in ["北京市" * 30, b"\xe5\x8c\x97\xff\xe5".decode("utf-8", "surrogateescape")]:
+            p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", flag, v,
+                    "x", ok=(0, 2))
+            out = p.stdout.decode("utf-8")
+            check(out and json.loads(out.splitlines()[-1]) is not None,
+                  "%s %r: no JSON answer" % (flag, v[:8]))
     hostile = "\"" * 3 + "防" * 5000
     run(os.path.join(BIN, "policy-search"), "--db", db, "--", hostile, ok=(2,))
     p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--", "<script>*?[(\\", ok=(0,))

@@ -48,6 +48,12 @@ static void test_utf8_and_amounts(void)
     CHECK(!ps_utf8_valid("\xff\xfe", 2));
     CHECK(!ps_utf8_valid("\xc0\xaf", 2));          /* overlong '/' */
     CHECK(!ps_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+    /* Messages quote input cut at a whole character, bad bytes as '?'. */
+    CHECK(ps_clip("防沙治沙", 7) == 6 && ps_clip("防沙治沙", 6) == 6);
+    CHECK(ps_clip("防沙", 100) == 6 && ps_clip("ab", 1) == 1 && ps_clip("防", 2) == 0);
+    char scrub[] = "a\xff\xe9\x98\xb2\xe9\x98" "b";
+    ps_utf8_scrub(scrub);
+    CHECK_STR(scrub, "a?防??b");
     CHECK(ps_utf8_count("防沙a", strlen("防沙a")) == 3);
     double v;
     CHECK(ps_parse_amount("100万", &v) == 0 && v == 1e6);

@@ -210,7 +210,13 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status,
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
                                  json_t *o, size_t *sent)
 {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    if (!s) {       /* never expected: every string is checked UTF-8 */
+        static const char oops[] = "{\"error\":\"an answer that cannot be "
+                                   "written as JSON\"}";
+        return send_body(c, 500, "application/json; charset=utf-8", oops,
+                         sizeof oops - 1, "no-store", sent);
+    }
     enum MHD_Result r = send_body(c, status, "application/json; charset=utf-8",
                                   s, strlen(s), "no-store", sent);
     free(s);
@@ -220,9 +226,13 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
                                   const char *msg, size_t *sent)
 {
-    json_t *o = json_pack("{s:s}", "error", msg);
+    /* A message quoting damaged bytes (an index's) shows them as '?'. */
+    char *m = ps_xstrdup(msg);
+    ps_utf8_scrub(m);
+    json_t *o = json_pack("{s:s}", "error", m);
     enum MHD_Result r = send_json(c, status, o, sent);
     json_decref(o);
+    free(m);
     return r;
 }
 
@@ -256,17 +266,22 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
     size_t n = strlen(value);
     /* %00 decodes to a NUL that would silently cut the value short. */
     if (n != (value_size ? value_size : n) || strlen(key) != key_size) {
-        snprintf(p->err, sizeof p->err, "parameter %.40s contains a NUL byte",
-                 strlen(key) == key_size ? key : "?");
+        const char *k = strlen(key) == key_size && ps_utf8_valid(key, key_size)
+                        ? key : "?";
+        snprintf(p->err, sizeof p->err, "parameter %.*s contains a NUL byte",
+                 ps_clip(k, 40), k);
         return MHD_NO;
     }
     if (n > MAX_PARAM_BYTES && strcmp(key, "q") != 0) {
-        snprintf(p->err, sizeof p->err, "parameter %.40s is too long", key);
+        const char *k = ps_utf8_valid(key, strlen(key)) ? key : "?";
+        snprintf(p->err, sizeof p->err, "parameter %.*s is too long",
+                 ps_clip(k, 40), k);
         return MHD_NO;
     }
     if (!ps_utf8_valid(value, n) || !ps_utf8_valid(key, strlen(key))) {
-        snprintf(p->err, sizeof p->err, "parameter %.40s is not valid UTF-8",
-                 ps_utf8_valid(key, strlen(key)) ? key : "?");
+        const char *k = ps_utf8_valid(key, strlen(key)) ? key : "?";
+        snprintf(p->err, sizeof p->err, "parameter %.*s is not valid UTF-8",
+                 ps_clip(k, 40), k);
         return MHD_NO;
     }
     if (strcmp(key, "q") == 0) p->q = value;
@@ -475,6 +490,12 @@ static enum MHD_Result api_search(struct MHD_Connection *c, params *p,
     *status = 200;
     char *body = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(res);
+    if (!body) {
+        ps_buf_free(&key);
+        *status = 500;
+        return send_error(c, 500, "an answer that cannot be written as JSON",
+                          sent);
+    }
     rc_put(g_cache, key.data, key.len, seq, body, strlen(body));
     ps_buf_free(&key);
     enum MHD_Result r = send_body(c, 200, "application/json; charset=utf-8",

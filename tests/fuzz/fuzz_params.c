@@ -61,6 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         i = e + 1;
     }
+    /* A message goes out as JSON: it must be UTF-8 whatever the input
+     * (a parameter name cut inside a character was not). */
+    if (p.err[0] && !ps_utf8_valid(p.err, strlen(p.err)))
+        abort();
     if (!p.err[0]) {
         long limit, offset;
         char err[PS_ERRLEN];
