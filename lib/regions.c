@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define REG_NAME_MAX 64      /* bytes: the longest name is 13 characters */
+
 typedef struct node {
     char code[8];
     char *name;
@@ -242,6 +244,46 @@ size_t reg_lookup(const reg_gazetteer *g, const char *s, size_t n, int *out,
     for (; k < c->n && k < max; k++)
         out[k] = c->idx[k];
     return k;
+}
+
+/* A path has three parts at most (province, prefecture, county). */
+static size_t lookup_path(const reg_gazetteer *g, const char *s, size_t n,
+                          int *out, size_t max, int parts)
+{
+    size_t k = reg_lookup(g, s, n, out, max);
+    if (k || max == 0 || parts < 2 || n > 3 * REG_NAME_MAX)
+        return k;
+    /* Every cut after a whole character: the part before names regions,
+     * the part after (itself a path) regions within one of them. */
+    int outer[16], inner[64];
+    for (size_t i = 0; i < n;) {
+        ps_utf8_next(s, n, &i);
+        if (i >= n)
+            break;
+        size_t no = reg_lookup(g, s, i, outer, 16);
+        if (!no)
+            continue;
+        size_t ni = lookup_path(g, s + i, n - i, inner, 64, parts - 1);
+        for (size_t a = 0; a < ni; a++)
+            for (size_t b = 0; b < no; b++)
+                if (inner[a] != outer[b] && reg_is_within(g, inner[a], outer[b])) {
+                    size_t j = 0;
+                    while (j < k && out[j] != inner[a])
+                        j++;
+                    if (j == k && k < max)
+                        out[k++] = inner[a];
+                    break;
+                }
+        if (k)
+            return k;
+    }
+    return 0;
+}
+
+size_t reg_lookup_path(const reg_gazetteer *g, const char *s, size_t n,
+                       int *out, size_t max)
+{
+    return lookup_path(g, s, n, out, max, 3);
 }
 
 int reg_resolve(const reg_gazetteer *g, const int *c, size_t nc,

@@ -39,6 +39,12 @@ void reg_each_alias(const reg_gazetteer *g,
 size_t reg_lookup(const reg_gazetteer *g, const char *s, size_t n, int *out,
                   size_t max);
 
+/* reg_lookup, and for a name it does not know, the name written as a
+ * path from a larger region down (赤峰市红山区, 北京市朝阳区): the last
+ * part's regions that lie within the first part's. */
+size_t reg_lookup_path(const reg_gazetteer *g, const char *s, size_t n,
+                       int *out, size_t max);
+
 /* Resolves the candidates of one mention given context regions (the
  * document's region and unambiguous mentions nearby).  Returns the region
  * meant, or the closest common ancestor of the candidates, or -1. */

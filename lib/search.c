@@ -1566,6 +1566,33 @@ static int parse_bound(const char *s, const char *what, double *v, char *err)
     return 0;
 }
 
+/* A region as a user may write it (内蒙古, 內蒙古, " 赤峰市", 赤峰市/红山区)
+ * in the form the gazetteer knows: folded (Traditional to Simplified,
+ * full-width to ASCII), without spaces or separators between the parts
+ * of a path.  -1 when it is not text. */
+static int region_key(const char *s, ps_buf *out)
+{
+    char err[PS_ERRLEN];
+    ps_buf f;
+    ps_buf_init(&f);
+    size_t n = strlen(s);
+    if (n > 1024 || norm_fold(s, n, &f, err) < 0) {
+        ps_buf_free(&f);
+        return -1;
+    }
+    for (size_t i = 0; i < f.len;) {
+        size_t at = i;
+        uint32_t cp = ps_utf8_next(f.data, f.len, &i);
+        if (ps_is_space(cp) || cp == 0x3000 || cp == '/' || cp == '\\' ||
+            cp == '-' || cp == '>' || cp == '|' || cp == 0xB7 || cp == 0x30FB)
+            continue;
+        ps_buf_add(out, f.data + at, i - at);
+    }
+    ps_buf_add(out, "", 0);
+    ps_buf_free(&f);
+    return 0;
+}
+
 /* Region, sector and number filters, checked and kept in b: facet terms
  * per facet (OR within one, AND across), the value range.  0, or -1 with
  * *st and err set. */
@@ -1575,8 +1602,11 @@ static int filter_parse(srch_engine *e, build *b, const srch_request *r,
     char term[256];
     for (size_t i = 0; i < r->nregions; i++) {
         int c[8];
-        size_t n = reg_lookup(e->res->gaz, r->regions[i],
-                              strlen(r->regions[i]), c, 8);
+        ps_buf key;
+        ps_buf_init(&key);
+        size_t n = region_key(r->regions[i], &key) < 0 ? 0
+                   : reg_lookup_path(e->res->gaz, key.data, key.len, c, 8);
+        ps_buf_free(&key);
         if (!n) {
             *st = SRCH_BAD_REQUEST;
             snprintf(err, PS_ERRLEN, "unknown region '%.*s'",

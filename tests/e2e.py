@@ -274,6 +274,26 @@ def query_syntax_and_exclusion(tmp):
 
 
 @test
+def a_region_is_found_however_it_is_written(tmp):
+    # Padded, Traditional, a short form, or a path down from its province
+    # (the way to say which 朝阳区): the same passages as its name.
+    db = fixtures_db(tmp)
+    def hits(region):
+        r = search(db, "", "--region", region, "--limit", "0")
+        return sorted((h["doc"], h["passage"]) for h in r["hits"])
+    for name, forms in [("赤峰市", [" 赤峰市 ", "赤峰", "內蒙古赤峰市", "内蒙古自治区/赤峰市"]),
+                        ("石拐区", ["包头市石拐区", "包头 石拐区", "內蒙古包頭市石拐區"]),
+                        ("内蒙古自治区", ["內蒙古", "内蒙古　"])]:
+        want = hits(name)
+        check(want, "no passages in %s" % name)
+        for f in forms:
+            check(hits(f) == want, "--region %r differs from %s" % (f, name))
+    p = run(os.path.join(BIN, "policy-search"), "--db", db, "--json", "--region",
+            "赤峰市石拐区", "", ok=(2,))
+    check("unknown region" in json.loads(p.stdout)["error"], "a path that does not nest is unknown")
+
+
+@test
 def a_word_pasted_with_its_punctuation_finds_the_word(tmp):
     # Copied out of a document: 防沙治沙。 or 《防沙治沙》; the text has the
     # word followed or framed by other characters.

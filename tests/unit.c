@@ -292,6 +292,18 @@ static void test_tokenize_and_regions(const ana_res *res)
     CHECK(r >= 0 && strcmp(reg_code(g, r), "150102") == 0);
     CHECK(reg_resolve(g, c, n, NULL, 0) < 0 ||
           reg_level(g, reg_resolve(g, c, n, NULL, 0)) < 3);
+    /* A name written as a path picks the one meant. */
+#define PATH(s) reg_lookup_path(g, s, strlen(s), c, 8)
+    CHECK(PATH("朝阳区") >= 2);
+    CHECK(PATH("北京市朝阳区") == 1 && strcmp(reg_code(g, c[0]), "110105") == 0);
+    CHECK(PATH("吉林长春朝阳区") == 1 && strcmp(reg_code(g, c[0]), "220104") == 0);
+    CHECK(PATH("内蒙古自治区赤峰市巴林右旗") == 1 && c[0] == br);
+    CHECK(PATH("赤峰巴林右旗") == 1 && c[0] == br);
+    CHECK(PATH("赤峰市") == 1 && strcmp(reg_code(g, c[0]), "150400") == 0);
+    CHECK(PATH("巴林右旗赤峰市") == 0);         /* not a path downwards */
+    CHECK(PATH("赤峰市朝阳区") == 0);           /* no 朝阳区 in 赤峰 */
+    CHECK(PATH("赤峰市赤峰市") == 0);
+#undef PATH
 
     sec_score s;
     sec_score_reset(&s);
