@@ -213,7 +213,11 @@ static void stream_tail(stream *s, json_t *res, const char *err)
         stream_head(s, (unsigned long long)json_integer_value(
                            json_object_get(res, "total")), 0);
     }
-    json_t *rest = res ? json_copy(res) : json_pack("{s:s}", "error", err);
+    char *m = res ? NULL : ps_xstrdup(err);
+    if (m)
+        ps_utf8_scrub(m);
+    json_t *rest = res ? json_copy(res) : json_pack("{s:s}", "error", m);
+    free(m);
     static const char *const said[] = {"query", "total", "offset", "limit",
                                        "hits"};
     for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
@@ -252,6 +256,13 @@ static int run_one(srch_engine *e, srch_request *req, int json)
         stream_tail(&s, res, NULL);
     else if (json) {
         char *out = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (!out) {     /* never expected: every string is checked UTF-8 */
+            json_decref(res);
+            fprintf(stderr, "policy-search: an answer that cannot be written "
+                    "as JSON\n");
+            print_error_json("an answer that cannot be written as JSON");
+            return 1;
+        }
         printf("%s\n", out);
         free(out);
     } else {
