@@ -150,17 +150,58 @@ static void count_skip(run *r, const char *path, const char *reason)
     atomic_fetch_add(&r->skipped, 1);
 }
 
-static void add_file(run *r, const char *path, const char *docid,
+/* The document id of a file's path below its root, as UTF-8.  A name
+ * that is not UTF-8 is mostly GBK (a zip made on Chinese Windows,
+ * unpacked here): each such part of the path is read as GB18030, and
+ * what even that cannot read is written as %XX.  The same bytes always
+ * give the same id, so the next run finds the document again. */
+static char *docid_of(const char *raw)
+{
+    size_t n = strlen(raw);
+    if (ps_utf8_valid(raw, n))
+        return ps_xstrdup(raw);
+    ps_buf out;
+    ps_buf_init(&out);
+    for (size_t i = 0; i <= n;) {
+        size_t e = i;
+        while (e < n && raw[e] != '/')
+            e++;
+        char *dec = NULL, err[PS_ERRLEN];
+        size_t dl = 0;
+        if (ps_utf8_valid(raw + i, e - i)) {
+            ps_buf_add(&out, raw + i, e - i);
+        } else if (dec_named(raw + i, e - i, "GB18030", &dec, &dl, err) == 0 &&
+                   ps_utf8_valid(dec, dl) && !memchr(dec, '/', dl) &&
+                   !memchr(dec, '\0', dl)) {
+            ps_buf_add(&out, dec, dl);
+        } else {
+            for (size_t k = i; k < e;) {
+                int l = ps_utf8_len((unsigned char)raw[k]);
+                if (k + (size_t)l <= e && ps_utf8_valid(raw + k, (size_t)l)) {
+                    ps_buf_add(&out, raw + k, (size_t)l);
+                    k += (size_t)l;
+                } else {
+                    ps_buf_printf(&out, "%%%02X", (unsigned char)raw[k++]);
+                }
+            }
+        }
+        free(dec);
+        if (e < n)
+            ps_buf_addc(&out, '/');
+        i = e + 1;
+    }
+    ps_buf_add(&out, "", 0);
+    return ps_buf_steal(&out);
+}
+
+static void add_file(run *r, const char *path, const char *rawid,
                      const char *root, const struct stat *st)
 {
-    if (!ps_utf8_valid(docid, strlen(docid))) {
-        report(r, path, "file name is not valid UTF-8; skipped");
-        atomic_fetch_add(&r->failed, 1);
-        return;
-    }
+    char *docid = docid_of(rawid);
     if (strset_get(r->seen, docid, strlen(docid)) >= 0) {
         report(r, path, "another file has the same document id; skipped");
         atomic_fetch_add(&r->failed, 1);
+        free(docid);
         return;
     }
     strset_put(r->seen, docid, strlen(docid), 1);
@@ -170,7 +211,7 @@ static void add_file(run *r, const char *path, const char *docid,
     }
     file *f = &r->files[r->nfiles++];
     f->path = ps_xstrdup(path);
-    f->docid = ps_xstrdup(docid);
+    f->docid = docid;
     f->root = ps_xstrdup(root);
     f->mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
     f->size = (long long)st->st_size;
@@ -484,9 +525,16 @@ static void index_file(worker *wk, file *f)
     char abs[PATH_MAX], pkey[PATH_MAX + 8];
     ps_buf pv;
     ps_buf_init(&pv);
-    ps_buf_printf(&pv, "%s\t%s\t%s", xd->format,
-                  xd->encoding ? xd->encoding : "",
-                  realpath(f->path, abs) ? abs : "");
+    ps_buf_printf(&pv, "%s\t%s\t", xd->format, xd->encoding ? xd->encoding : "");
+    if (!realpath(f->path, abs))
+        abs[0] = '\0';
+    if (ps_utf8_valid(abs, strlen(abs))) {
+        ps_buf_adds(&pv, abs);
+    } else {        /* a path that is not UTF-8: its bytes, in hex */
+        ps_buf_adds(&pv, PATH_HEX);
+        for (const char *c = abs; *c; c++)
+            ps_buf_printf(&pv, "%02x", (unsigned char)*c);
+    }
     snprintf(pkey, sizeof pkey, META_PATH "%s", f->docid);
     int bad = ix_writer_set(wk->ixw, pkey, pv.data, err) < 0;
     ps_buf_free(&pv);

@@ -93,7 +93,10 @@
 #define META_VERSION "policy-search:format"
 #define META_FILE "f:"    /* + document id -> "mtime size root" */
 #define META_PATH "p:"    /* + document id -> "format TAB encoding TAB
-                             absolute path" of the file indexed */
+                             absolute path" of the file indexed; a path
+                             that is not UTF-8 as PATH_HEX and its bytes
+                             in hex */
+#define PATH_HEX "hex:"
 #define META_DOC "m:"     /* + document id -> JSON: what the file says of
                              itself (format, pages, ocr, title, and the
                              key/value pairs of its metadata: an HTML

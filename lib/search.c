@@ -3725,7 +3725,7 @@ static json_t *file_once(srch_engine *e, const void *arg, srch_status *st,
     ps_buf_free(&key);
     char *t1 = v && vl ? memchr(v, '\t', vl) : NULL;
     char *t2 = t1 ? memchr(t1 + 1, '\t', vl - (size_t)(t1 + 1 - v)) : NULL;
-    if (!t2 || t2[1] != '/') {
+    if (!t2 || (t2[1] != '/' && strncmp(t2 + 1, PATH_HEX, strlen(PATH_HEX)) != 0)) {
         free(v);
         *st = SRCH_NOT_FOUND;
         snprintf(err, PS_ERRLEN, "unknown document '%.*s'",
@@ -3751,7 +3751,20 @@ int srch_file(srch_engine *e, const char *doc, char **path, char **format,
     json_t *o = with_snapshot(e, file_once, doc, st, err);
     if (!o)
         return -1;
-    *path = ps_xstrdup(json_string_value(json_object_get(o, "path")));
+    const char *p = json_string_value(json_object_get(o, "path"));
+    size_t hl = strlen(PATH_HEX);
+    if (strncmp(p, PATH_HEX, hl) == 0) {    /* a path that is not UTF-8 */
+        size_t n = (strlen(p) - hl) / 2;
+        *path = ps_xmalloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+            unsigned x = 0;
+            sscanf(p + hl + 2 * i, "%2x", &x);
+            (*path)[i] = x ? (char)x : '?';
+        }
+        (*path)[n] = '\0';
+    } else {
+        *path = ps_xstrdup(p);
+    }
     *format = ps_xstrdup(json_string_value(json_object_get(o, "format")));
     *encoding = ps_xstrdup(json_string_value(json_object_get(o, "encoding")));
     json_decref(o);

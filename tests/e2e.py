@@ -274,6 +274,48 @@ def query_syntax_and_exclusion(tmp):
 
 
 @test
+def files_named_in_gbk_are_indexed_under_their_chinese_names(tmp):
+    # A zip made on Chinese Windows, unpacked here, leaves names in GBK:
+    # they were skipped.  Each part of the path that is not UTF-8 is read
+    # as GB18030 (what even that cannot read becomes %XX); the file itself
+    # is found by its bytes.
+    from checks import http_get
+    import urllib.parse
+    d = os.path.join(tmp, "gbk-docs").encode()
+    os.makedirs(os.path.join(d, "附件".encode("gbk")))
+    files = {"赤峰治沙方案.txt".encode("gbk"): "赤峰市防沙治沙三年行动方案。\n",
+             os.path.join("附件".encode("gbk"), "项目清单.txt".encode()): "重点项目：防沙治沙工程。\n",
+             b"\xff\xfeodd.txt": "另一份防沙治沙材料。\n"}
+    for name, text in files.items():
+        with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    db = os.path.join(tmp, "gbk-db")
+    index(db, d.decode("utf-8", "surrogateescape"))
+    r = search(db, '"防沙治沙"', "--limit", "0")
+    got = sorted(h["doc"] for h in r["hits"])
+    check(got == ["%FF%FEodd.txt", "赤峰治沙方案.txt", "附件/项目清单.txt"], "documents: %r" % got)
+    titles = {h["doc"]: h["title"] for h in r["hits"]}
+    check(titles["赤峰治沙方案.txt"] == "赤峰治沙方案", "title from the name: %r" % titles)
+    p = index(db, d.decode("utf-8", "surrogateescape"))
+    check(b"3 unchanged" in p.stderr, "a second run: " + p.stderr.decode()[-200:])
+    log = open(os.path.join(tmp, "gbk-web.log"), "w+")
+    w, port = start_web(BIN, db, log)
+    try:
+        check(port is not None, "policy-web did not start")
+        for doc, text in [("赤峰治沙方案.txt", "赤峰市防沙治沙三年行动方案"),
+                          ("%FF%FEodd.txt", "另一份防沙治沙材料")]:
+            status, body = http_get(port, "/api/file?doc=" + urllib.parse.quote(doc))
+            check(status == 200 and text in body.decode("utf-8", "replace"),
+                  "/api/file %s: %d %r" % (doc, status, body[:80]))
+    finally:
+        stop_web(w)
+    os.remove(os.path.join(d, "赤峰治沙方案.txt".encode("gbk")))
+    p = index(db, d.decode("utf-8", "surrogateescape"))
+    check(b"1 removed" in p.stderr, "removal: " + p.stderr.decode()[-200:])
+    check(search(db, '"防沙治沙"')["total"] == 2, "the removed file's passage is gone")
+
+
+@test
 def a_region_is_found_however_it_is_written(tmp):
     # Padded, Traditional, a short form, or a path down from its province
     # (the way to say which 朝阳区): the same passages as its name.
