@@ -132,7 +132,7 @@ char *ext_doc_to_json(const ext_doc *d)
 
 static const char *const formats[] = {"text", "markdown", "html", "pdf",
                                       "docx", "ofd", "doc", "wps", "rtf",
-                                      "mht"};
+                                      "mht", "xlsx", "et"};
 
 static const char *static_format(const char *f)
 {

@@ -66,6 +66,11 @@ ext_status ext_ole(const char *path, const char *ext, ext_doc **out, char *err)
                   "UTF-8.txt", "-w", "0", (char *)path, NULL};
     char *cd[] = {"timeout", "-s", "KILL", TOOL_SECONDS, "catdoc", "-d",
                   "utf-8", "-w", (char *)path, NULL};
+    if (strcasecmp(ext, ".xls") == 0 || strcasecmp(ext, ".et") == 0) {
+        snprintf(err, PS_ERRLEN, "unsupported format (Excel 97-2003 or old WPS "
+                 "spreadsheet, %s): saved as .xlsx it is read", ext);
+        return EXT_UNSUPPORTED;
+    }
     size_t len = 0;
     char *text = ext_run_tool(aw, &len);
     if (!text)

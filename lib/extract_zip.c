@@ -6,6 +6,10 @@
  * the paragraph styles (styles.xml: "heading N", "Title", an outline
  * level), tables cell by cell, text boxes, then footnotes and endnotes.
  *
+ * XLSX (and WPS spreadsheets saved as OOXML): each sheet's name, then its
+ * rows, a passage each, cells joined by " | " (shared strings, inline
+ * strings, numbers as stored).
+ *
  * OFD (GB/T 33190-2016): OFD.xml names the document root and its
  * DocInfo title; Document.xml lists the pages; each page's TextObjects
  * are placed by position, read top to bottom and left to right, grouped
@@ -69,7 +73,8 @@ static int zip_read(const char *data, size_t len, zipfile *z, char *err)
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
         size_t nl = name ? strlen(name) : 0;
-        if (nl < 4 || strcasecmp(name + nl - 4, ".xml") != 0)
+        if (!((nl >= 4 && strcasecmp(name + nl - 4, ".xml") == 0) ||
+              (nl >= 5 && strcasecmp(name + nl - 5, ".rels") == 0)))
             continue;
         ps_buf b;
         ps_buf_init(&b);
@@ -361,6 +366,195 @@ static ext_status read_docx(const zipfile *z, const char *format, ext_doc **out,
     return EXT_OK;
 }
 
+/* ---- XLSX ---- */
+
+/* The text of the <t> elements below n (a shared string's runs, an
+ * inline string), phonetic guides (<rPh>) left out. */
+static void t_text(const xmlNode *n, ps_buf *b, int depth)
+{
+    for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE || named(k, "rPh"))
+            continue;
+        if (named(k, "t")) {
+            xmlChar *t = xmlNodeGetContent(k);
+            if (t)
+                ps_buf_adds(b, (const char *)t);
+            xmlFree(t);
+        } else {
+            t_text(k, b, depth + 1);
+        }
+    }
+}
+
+typedef struct sheet_ref {
+    char *name, *target;
+} sheet_ref;
+
+/* The workbook's sheets in order, each with the member holding it. */
+static size_t xlsx_sheets(const zipfile *z, sheet_ref **out)
+{
+    *out = NULL;
+    size_t n = 0;
+    xmlDocPtr wb = parse_xml(zip_get(z, "xl/workbook.xml"));
+    xmlDocPtr rels = parse_xml(zip_get(z, "xl/_rels/workbook.xml.rels"));
+    xmlNode *sheets = child(wb ? xmlDocGetRootElement(wb) : NULL, "sheets");
+    xmlNode *rr = rels ? xmlDocGetRootElement(rels) : NULL;
+    for (xmlNode *k = sheets ? sheets->children : NULL; k; k = k->next) {
+        if (!named(k, "sheet"))
+            continue;
+        char *id = prop(k, "id"), *target = NULL;
+        for (xmlNode *r = rr ? rr->children : NULL; r && id && !target; r = r->next) {
+            char *rid = named(r, "Relationship") ? prop(r, "Id") : NULL;
+            if (rid && strcmp(rid, id) == 0) {
+                char *t = prop(r, "Target");
+                if (t) {
+                    target = ps_xmalloc(strlen(t) + 4);
+                    if (t[0] == '/')
+                        strcpy(target, t + 1);
+                    else
+                        sprintf(target, "xl/%s", t);
+                }
+                free(t);
+            }
+            free(rid);
+        }
+        free(id);
+        if (!target)
+            continue;
+        *out = ps_xrealloc(*out, (n + 1) * sizeof(sheet_ref));
+        (*out)[n].name = prop(k, "name");
+        (*out)[n++].target = target;
+    }
+    if (wb)
+        xmlFreeDoc(wb);
+    if (rels)
+        xmlFreeDoc(rels);
+    /* No workbook relations to go by: the worksheets in the archive. */
+    size_t listed = n;
+    for (size_t j = 0; j < z->n && !listed; j++)
+        if (strncasecmp(z->m[j].name, "xl/worksheets/sheet", 19) == 0) {
+            *out = ps_xrealloc(*out, (n + 1) * sizeof(sheet_ref));
+            (*out)[n].name = NULL;
+            (*out)[n++].target = ps_xstrdup(z->m[j].name);
+        }
+    return n;
+}
+
+/* 1 for a sheet name someone chose (not Sheet1, 工作表1). */
+static int named_sheet(const char *n)
+{
+    if (!n || !*n)
+        return 0;
+    const char *p = strncasecmp(n, "sheet", 5) == 0 ? n + 5
+                    : strncmp(n, "工作表", strlen("工作表")) == 0 ? n + strlen("工作表")
+                                                                : NULL;
+    if (!p)
+        return 1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p != '\0';
+}
+
+/* A workbook: each sheet's name as a heading (when there are several and
+ * it was given one), then each row of it as a passage, its cells' text (shared strings, inline strings, the numbers
+ * as stored) joined by " | ". */
+static ext_status read_xlsx(const zipfile *z, const char *format,
+                            ext_doc **out, char *err)
+{
+    char **sst = NULL;
+    size_t nsst = 0;
+    xmlDocPtr sd = parse_xml(zip_get(z, "xl/sharedStrings.xml"));
+    for (xmlNode *k = sd ? xmlDocGetRootElement(sd)->children : NULL; k; k = k->next) {
+        if (!named(k, "si"))
+            continue;
+        ps_buf b;
+        ps_buf_init(&b);
+        t_text(k, &b, 0);
+        ps_buf_add(&b, "", 0);
+        sst = ps_xrealloc(sst, (nsst + 1) * sizeof(char *));
+        sst[nsst++] = ps_buf_steal(&b);
+    }
+    if (sd)
+        xmlFreeDoc(sd);
+    sheet_ref *sh;
+    size_t nsh = xlsx_sheets(z, &sh);
+    ext_doc *d = ext_doc_new(format);
+    size_t read = 0;
+    ps_buf row, cell;
+    ps_buf_init(&row);
+    ps_buf_init(&cell);
+    for (size_t i = 0; i < nsh; i++) {
+        xmlDocPtr ws = parse_xml(zip_get(z, sh[i].target));
+        xmlNode *data = child(ws ? xmlDocGetRootElement(ws) : NULL, "sheetData");
+        if (data)
+            read++;
+        if (data && nsh > 1 && named_sheet(sh[i].name))
+            ext_add(d, PSG_IN_HEADING, sh[i].name, strlen(sh[i].name), 0);
+        for (xmlNode *r = data ? data->children : NULL; r; r = r->next) {
+            if (!named(r, "row"))
+                continue;
+            row.len = 0;
+            for (xmlNode *c = r->children; c; c = c->next) {
+                if (!named(c, "c"))
+                    continue;
+                char *t = prop(c, "t");
+                cell.len = 0;
+                if (t && strcmp(t, "inlineStr") == 0) {
+                    t_text(child(c, "is"), &cell, 0);
+                } else {
+                    xmlChar *v = child(c, "v") ? xmlNodeGetContent(child(c, "v")) : NULL;
+                    if (v && t && strcmp(t, "s") == 0) {
+                        char *end;
+                        unsigned long ix = strtoul((const char *)v, &end, 10);
+                        if (!*end && ix < nsst)
+                            ps_buf_adds(&cell, sst[ix]);
+                    } else if (v && t && strcmp(t, "b") == 0) {
+                        ps_buf_adds(&cell, strcmp((const char *)v, "1") == 0 ? "TRUE" : "FALSE");
+                    } else if (v) {
+                        ps_buf_adds(&cell, (const char *)v);
+                    }
+                    xmlFree(v);
+                }
+                free(t);
+                size_t a = 0, b = cell.len;     /* trimmed */
+                while (a < b && (cell.data[a] == ' ' || cell.data[a] == '\n' ||
+                                 cell.data[a] == '\r' || cell.data[a] == '\t'))
+                    a++;
+                while (b > a && (cell.data[b - 1] == ' ' || cell.data[b - 1] == '\n' ||
+                                 cell.data[b - 1] == '\r' || cell.data[b - 1] == '\t'))
+                    b--;
+                if (a == b)
+                    continue;
+                if (row.len)
+                    ps_buf_adds(&row, " | ");
+                ps_buf_add(&row, cell.data + a, b - a);
+            }
+            if (row.len)
+                ext_add(d, PSG_IN_CELL, row.data, row.len, 0);
+        }
+        if (ws)
+            xmlFreeDoc(ws);
+    }
+    ps_buf_free(&row);
+    ps_buf_free(&cell);
+    for (size_t i = 0; i < nsh; i++) {
+        free(sh[i].name);
+        free(sh[i].target);
+    }
+    free(sh);
+    for (size_t i = 0; i < nsst; i++)
+        free(sst[i]);
+    free(sst);
+    if (!read) {
+        ext_doc_free(d);
+        snprintf(err, PS_ERRLEN, "a spreadsheet without a readable sheet "
+                 "(xl/workbook.xml lists none that its members hold)");
+        return EXT_FAILED;
+    }
+    *out = d;
+    return EXT_OK;
+}
+
 /* ---- OFD ---- */
 
 typedef struct glyphrun {
@@ -587,9 +781,10 @@ ext_status ext_zip(const char *data, size_t len, const char *ext,
                        err);
     } else if (zip_get(&z, "OFD.xml")) {
         rc = read_ofd(&z, out, err);
+    } else if (zip_get(&z, "xl/workbook.xml")) {
+        rc = read_xlsx(&z, strcasecmp(ext, ".et") == 0 ? "et" : "xlsx", out, err);
     } else {
-        const char *kind = zip_get(&z, "xl/workbook.xml")       ? "spreadsheet"
-                           : zip_get(&z, "ppt/presentation.xml") ? "presentation"
+        const char *kind = zip_get(&z, "ppt/presentation.xml") ? "presentation"
                            : zip_get(&z, "content.xml")          ? "OpenDocument"
                                                                  : "zip archive";
         snprintf(err, PS_ERRLEN, "unsupported format (%s%s%s)", kind,

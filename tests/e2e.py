@@ -273,6 +273,63 @@ def query_syntax_and_exclusion(tmp):
     check(ids(search(db, "+新能源 +装机", "--limit", "0")) == ids(anded), "+term differs from term")
 
 
+def write_xlsx(path, sheets, shared, rels=True):
+    """A workbook as Excel writes one: sheets [(name, rows XML)], the
+    shared strings [<si> XML], the workbook's relations unless rels is
+    False."""
+    import zipfile
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        wb, rl = [], []
+        for i, (name, rows) in enumerate(sheets, 1):
+            wb.append('<sheet name="%s" sheetId="%d" r:id="rId%d"/>' % (name, i, i))
+            rl.append('<Relationship Id="rId%d" Target="worksheets/sheet%d.xml"/>' % (i, i))
+            z.writestr("xl/worksheets/sheet%d.xml" % i,
+                       '<worksheet %s><sheetData>%s</sheetData></worksheet>' % (ns, rows))
+        z.writestr("xl/workbook.xml", '<workbook %s xmlns:r="http://schemas.openxml'
+                   'formats.org/officeDocument/2006/relationships"><sheets>%s</sheets>'
+                   '</workbook>' % (ns, "".join(wb)))
+        if rels:
+            z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.'
+                       'openxmlformats.org/package/2006/relationships">%s</Relationships>'
+                       % "".join(rl))
+        z.writestr("xl/sharedStrings.xml", '<sst %s>%s</sst>' % (ns, "".join(shared)))
+
+
+@test
+def spreadsheet_rows_are_passages(tmp):
+    # A project list attached as .xlsx: every row a passage (its cells
+    # joined), under its sheet's name; regions, amounts and the value
+    # filter work on them as on any text.
+    d = os.path.join(tmp, "xlsx-docs")
+    os.makedirs(d)
+    shared = ["<si><t>项目名称</t></si>", "<si><t>总投资</t></si>", "<si><t>翁牛特旗光伏治沙基地</t></si>",
+              "<si><r><t>科尔沁沙地</t></r><r><t>综合治理</t></r><rPh><t>ke</t></rPh></si>",
+              "<si><t>5.2亿元</t></si>"]
+    rows1 = ('<row><c t="s"><v>0</v></c><c t="s"><v>1</v></c></row>'
+             '<row><c t="s"><v>2</v></c><c t="s"><v>4</v></c><c><v>2025</v></c></row>'
+             '<row><c t="s"><v>3</v></c><c t="inlineStr"><is><t>3.8亿元</t></is></c></row>')
+    rows2 = '<row><c t="inlineStr"><is><t>敖汉旗退化草原修复</t></is></c><c><v>98.2</v></c></row>'
+    write_xlsx(os.path.join(d, "projects.xlsx"), [("重点项目", rows1), ("Sheet2", rows2)], shared)
+    write_xlsx(os.path.join(d, "bare.xlsx"), [("Sheet1", rows2)], [], rels=False)
+    db = os.path.join(tmp, "xlsx-db")
+    p = index(db, d)
+    check(b"2 indexed" in p.stderr, p.stderr.decode()[-200:])
+    hits = search(db, "", "--limit", "0")["hits"]
+    rows = {(h["doc"], h["text"]): h for h in hits}
+    row = rows.get(("projects.xlsx", "翁牛特旗光伏治沙基地 | 5.2亿元 | 2025"))
+    check(row is not None, "row not a passage: %r" % sorted(rows))
+    check(row["kind"] == "table" and row["heading"] == "重点项目" and row["format"] == "xlsx",
+          "row: %r" % {k: row[k] for k in ("kind", "heading", "format")})
+    check("赤峰市" in row["regions"] or "翁牛特旗" in row["regions"], "regions %r" % row["regions"])
+    check(("projects.xlsx", "科尔沁沙地综合治理 | 3.8亿元") in rows, "rich text runs joined, phonetic left out")
+    check(("bare.xlsx", "敖汉旗退化草原修复 | 98.2") in rows, "a workbook without relations")
+    check(not any(h["text"] == "Sheet2" for h in hits), "a default sheet name is not a heading")
+    r = search(db, "", "--unit", "元", "--min", "4亿", "--limit", "0")
+    check([h["text"] for h in r["hits"]] == ["翁牛特旗光伏治沙基地 | 5.2亿元 | 2025"],
+          "value filter on rows: %r" % [h["text"] for h in r["hits"]])
+
+
 @test
 def files_named_in_gbk_are_indexed_under_their_chinese_names(tmp):
     # A zip made on Chinese Windows, unpacked here, leaves names in GBK:

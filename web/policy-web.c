@@ -699,6 +699,10 @@ static const char *file_type(const char *format, const char *encoding,
         {"doc", "application/msword"},
         {"wps", "application/vnd.ms-works"},
         {"ofd", "application/ofd"},
+        {"xlsx", "application/vnd.openxmlformats-officedocument."
+                 "spreadsheetml.sheet"},
+        {"et", "application/vnd.openxmlformats-officedocument."
+               "spreadsheetml.sheet"},
         {"html", "text/html"},
         {"markdown", "text/markdown"},
     };
