@@ -241,7 +241,7 @@ static int collect_word(void *ctx, const char *tok, size_t n, size_t s,
     (void)n;
     plist *p = ctx;
     if (p->nwords == p->capwords) {
-        p->capwords = p->capwords ? 2 * p->capwords : 128;
+        p->capwords = p->capwords ? 2 * p->capwords : 16;
         p->words = ps_xrealloc(p->words, p->capwords * sizeof(word));
     }
     p->words[p->nwords].start = s;
@@ -624,6 +624,23 @@ static int agency_region(ana_ctx *c, char *err)
     return best;
 }
 
+/* The per-passage lists are kept for the next document, but not those
+ * of one very long document (a spreadsheet of 100,000 rows): the rest
+ * of the run would hold them. */
+#define PL_KEPT 4096
+
+static void release_plists(ana_ctx *c)
+{
+    if (c->cappl <= PL_KEPT)
+        return;
+    for (size_t i = PL_KEPT; i < c->cappl; i++) {
+        free(c->pl[i].words);
+        free(c->pl[i].rm);
+    }
+    c->pl = ps_xrealloc(c->pl, PL_KEPT * sizeof(plist));
+    c->cappl = PL_KEPT;
+}
+
 int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
                  size_t nin, const char *title_hint, const char *format,
                  int ocr, ana_emit emit, void *ectx, size_t *npassages,
@@ -682,5 +699,6 @@ int ana_document(ana_ctx *c, const char *docid, const psg_input *in,
     }
     *npassages = np;
     psg_doc_free(pd);
+    release_plists(c);
     return 0;
 }
