@@ -15,5 +15,6 @@ set -- $(sh tools/start-web.sh "$BIN" "$tmp/db" "$tmp/web.log")
 pid=$1 port=$2
 mkdir -p tests/artifacts
 BASE="http://127.0.0.1:$port" python3 tests/api.py "$tmp/db"
+BASE="http://127.0.0.1:$port" python3 tests/hostile_http.py --seconds 15
 python3 tests/slowloris.py "$tmp/db"
 node tests/browser/test.mjs "http://127.0.0.1:$port" tests/artifacts
