@@ -39,6 +39,22 @@ python3 tests/live.py
 # longer).  Not in the sanitizer build, whose pace would hide the races
 # this is for.
 case "$BIN" in *asan*) ;; *) python3 tests/stress.py --seconds 30 ;; esac
+# Hostile query strings under the sanitizers (the normal build's server
+# gets them in the browser test's run).
+case "$BIN" in *asan*)
+  hd=$(mktemp -d)
+  "$BIN/policy-index" --db "$hd/db" fixtures 2>/dev/null
+  set -- $(sh tools/start-web.sh "$BIN" "$hd/db" "$hd/web.log")
+  hrc=0
+  BASE="http://127.0.0.1:$2" python3 tests/hostile_http.py --seconds 10 || hrc=1
+  kill "$1"
+  for i in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  if grep -q "ERROR: AddressSanitizer\|runtime error:" "$hd/web.log"; then
+    cat "$hd/web.log"; hrc=1
+  fi
+  rm -rf "$hd"
+  [ $hrc = 0 ] ;;
+esac
 # kill -9 at random moments, two indexers together: the index survives.
 python3 tests/soak.py
 python3 tests/numbers_gold.py
