@@ -464,7 +464,8 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
     char **sst = NULL;
     size_t nsst = 0;
     xmlDocPtr sd = parse_xml(zip_get(z, "xl/sharedStrings.xml"));
-    for (xmlNode *k = sd ? xmlDocGetRootElement(sd)->children : NULL; k; k = k->next) {
+    xmlNode *sroot = sd ? xmlDocGetRootElement(sd) : NULL;
+    for (xmlNode *k = sroot ? sroot->children : NULL; k; k = k->next) {
         if (!named(k, "si"))
             continue;
         ps_buf b;
