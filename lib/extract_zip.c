@@ -150,6 +150,15 @@ static xmlNode *child(const xmlNode *n, const char *local)
     return NULL;
 }
 
+/* Appends the text content of n to b. */
+static void add_content(const xmlNode *n, ps_buf *b)
+{
+    xmlChar *t = xmlNodeGetContent(n);
+    if (t)
+        ps_buf_adds(b, (const char *)t);
+    xmlFree(t);
+}
+
 static char *prop(const xmlNode *n, const char *name)
 {
     xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
@@ -214,10 +223,7 @@ static void runs_text(docx *x, xmlNode *n, ps_buf *b, int depth)
         if (k->type != XML_ELEMENT_NODE)
             continue;
         if (named(k, "t")) {
-            xmlChar *t = xmlNodeGetContent(k);
-            if (t)
-                ps_buf_adds(b, (const char *)t);
-            xmlFree(t);
+            add_content(k, b);
         } else if (named(k, "tab")) {
             ps_buf_addc(b, '\t');
         } else if (named(k, "br") || named(k, "cr")) {
@@ -375,14 +381,10 @@ static void t_text(const xmlNode *n, ps_buf *b, int depth)
     for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
         if (k->type != XML_ELEMENT_NODE || named(k, "rPh"))
             continue;
-        if (named(k, "t")) {
-            xmlChar *t = xmlNodeGetContent(k);
-            if (t)
-                ps_buf_adds(b, (const char *)t);
-            xmlFree(t);
-        } else {
+        if (named(k, "t"))
+            add_content(k, b);
+        else
             t_text(k, b, depth + 1);
-        }
     }
 }
 

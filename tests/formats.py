@@ -213,6 +213,7 @@ def bad_input(tmp, docs):
     open(os.path.join(b, "nested.rtf"), "w").write("{\\rtf1 " + "{" * 300 + "x" + "}" * 300 + "}")
     open(os.path.join(b, "broken.mht"), "w").write("MIME-Version: 1.0\nContent-Type: multipart/related\n\nno parts")
     open(os.path.join(b, "sheet.xlsx"), "wb").write(zip_with("xl/workbook.xml", "<workbook/>"))
+    open(os.path.join(b, "slides.pptx"), "wb").write(zip_with("ppt/presentation.xml", "<presentation/>"))
     open(os.path.join(b, "photo.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + os.urandom(500))
     db = os.path.join(tmp, "bad-db")
     p = index(db, b, ok=(1,))
@@ -224,7 +225,8 @@ def bad_input(tmp, docs):
         "bomb.pdf": "PDF",
         "zipbomb.docx": "zip bomb",
         "huge.html": "web page too large",
-        "sheet.xlsx": "unsupported format (spreadsheet, .xlsx)",
+        "sheet.xlsx": "a spreadsheet without a readable sheet",
+        "slides.pptx": "unsupported format (presentation, .pptx)",
         "entities.docx": "not well-formed XML: Detected an entity reference loop",
         "nested.html": "web page nested more than 250 elements deep",
         "nested.rtf": "RTF nested more than 255 groups deep",
@@ -238,7 +240,7 @@ def bad_input(tmp, docs):
         check(len(mine) == 1 and msg in mine[0], "%s: expected one line with %r, got %s" % (name, msg, mine))
     for name in ("good.docx", "really-docx.pdf", "really-html.doc"):
         check(not any("/" + name + ":" in l for l in lines), "%s reported: %s" % (name, err[-400:]))
-    check("unsupported format: .jpg ×1, .xlsx ×1" in lines[-1], "summary: " + lines[-1])
+    check("unsupported format: .jpg ×1, .pptx ×1" in lines[-1], "summary: " + lines[-1])
     res = batch(db, ["风电光伏一体化"])
     docs = {h["doc"] for h in res[0]["hits"]}
     check({"good.docx", "really-docx.pdf", "really-html.doc"} <= docs, "liars not read as what they are: %s" % docs)
