@@ -12,8 +12,9 @@
  * '+' (5G, PM2.5, A1, 1+3), rankings (前10强), list markers (1、 (1) and a
  * bare number opening a paragraph), a number followed by 年 月 日 号 时
  * (dates and times),
- * a bare four-digit 1900-2099 (a year, as in 2023-2025), and the first
- * number of a range that ends in a month (1至7月).
+ * a bare four-digit 1900-2099 (a year, as in 2023-2025), dates written
+ * with digits only (2025-03-12, 2024/5/6, 2025.3.12, 2025-03), and the
+ * first number of a range that ends in a month (1至7月).
  */
 #include "numbers.h"
 #include "strset.h"
@@ -295,6 +296,41 @@ static void set_surface(num_mention *m, const char *t, size_t s, size_t e)
     m->surface[o] = '\0';
 }
 
+/* 1-2 digits at t[i] worth lo..hi, not followed by a digit: their end,
+ * else 0. */
+static size_t small_at(const char *t, size_t len, size_t i, int lo, int hi)
+{
+    size_t e = i;
+    int v = 0;
+    while (e < len && e < i + 3 && is_digit(t[e]))
+        v = v * 10 + (t[e++] - '0');
+    return e > i && e - i <= 2 && v >= lo && v <= hi ? e : 0;
+}
+
+/* The end of a date in digits starting at t[i] (a year 1900-2099, then
+ * month and day after - / or ., or only a month after - or /), else 0. */
+static size_t digit_date_end(const char *t, size_t len, size_t i)
+{
+    if (i + 6 > len)
+        return 0;
+    int y = 0;
+    for (size_t k = i; k < i + 4; k++) {
+        if (!is_digit(t[k]))
+            return 0;
+        y = y * 10 + (t[k] - '0');
+    }
+    char sep = t[i + 4];
+    if (y < 1900 || y > 2099 || (sep != '-' && sep != '/' && sep != '.'))
+        return 0;
+    size_t m = small_at(t, len, i + 5, 1, 12);
+    if (!m)
+        return 0;
+    size_t d = m + 1 < len && t[m] == sep ? small_at(t, len, m + 1, 1, 31) : 0;
+    if (d)
+        return d;
+    return sep == '.' ? 0 : m;      /* 2025.5 is a number */
+}
+
 size_t num_extract(const num_units *u, const char *t, size_t len,
                    num_mention **out)
 {
@@ -304,6 +340,11 @@ size_t num_extract(const num_units *u, const char *t, size_t len,
     while (i < len) {
         if (!is_digit(t[i])) {
             i++;
+            continue;
+        }
+        size_t de = digit_date_end(t, len, i);
+        if (de) {
+            i = de;
             continue;
         }
         rawnum r;
