@@ -442,6 +442,81 @@ static size_t xlsx_sheets(const zipfile *z, sheet_ref **out)
     return n;
 }
 
+/* Which cell styles show dates: styles.xml's cellXfs, in order, each
+ * 0 (not a date), 1 (a date) or 2 (a date written with 年). */
+static size_t date_styles(const zipfile *z, unsigned char **out)
+{
+    *out = NULL;
+    xmlDocPtr st = parse_xml(zip_get(z, "xl/styles.xml"));
+    xmlNode *root = st ? xmlDocGetRootElement(st) : NULL;
+    /* Custom formats: a date has y or d outside quotes and brackets. */
+    int custom[256] = {0};      /* numFmtId - 164 -> kind */
+    xmlNode *fmts = child(root, "numFmts");
+    for (xmlNode *k = fmts ? fmts->children : NULL; k; k = k->next) {
+        char *id = named(k, "numFmt") ? prop(k, "numFmtId") : NULL;
+        char *code = id ? prop(k, "formatCode") : NULL;
+        long n = id ? strtol(id, NULL, 10) - 164 : -1;
+        if (code && n >= 0 && n < 256) {
+            int quoted = 0, bracket = 0, date = 0;
+            for (const char *c = code; *c; c++) {
+                if (*c == '"')
+                    quoted = !quoted;
+                else if (!quoted && *c == '[')
+                    bracket = 1;
+                else if (!quoted && *c == ']')
+                    bracket = 0;
+                else if (!quoted && !bracket && strchr("yYdD", *c))
+                    date = 1;
+            }
+            custom[n] = date ? (strstr(code, "年") ? 2 : 1) : 0;
+        }
+        free(id);
+        free(code);
+    }
+    size_t n = 0;
+    xmlNode *xfs = child(root, "cellXfs");
+    for (xmlNode *k = xfs ? xfs->children : NULL; k; k = k->next) {
+        if (!named(k, "xf"))
+            continue;
+        char *id = prop(k, "numFmtId");
+        long f = id ? strtol(id, NULL, 10) : 0;
+        free(id);
+        /* Built in: 14-17, 22 (d/m/y), 27-36 and 50-58 (the CJK ones). */
+        int kind = (f >= 14 && f <= 17) || f == 22 ? 1
+                   : (f >= 27 && f <= 36) || (f >= 50 && f <= 58) ? 2
+                   : f >= 164 && f < 164 + 256 ? custom[f - 164] : 0;
+        *out = ps_xrealloc(*out, n + 1);
+        (*out)[n++] = (unsigned char)kind;
+    }
+    if (st)
+        xmlFreeDoc(st);
+    return n;
+}
+
+/* A serial day number of the 1900 date system as a date (its 60 is the
+ * 29 February 1900 that never was); 0 when v is not one. */
+static int serial_date(const char *v, int kind, ps_buf *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !(d >= 1 && d < 2958466))       /* to 9999-12-31 */
+        return 0;
+    long days = (long)d;        /* since 1899-12-31 */
+    if (days >= 60)
+        days--;                 /* after the day that never was */
+    /* Its Julian day number to a Gregorian date. */
+    long jd = days + 2415020;
+    long a = jd + 32044, b = (4 * a + 3) / 146097, c = a - 146097 * b / 4;
+    long dd = (4 * c + 3) / 1461, e = c - 1461 * dd / 4, m = (5 * e + 2) / 153;
+    int day = (int)(e - (153 * m + 2) / 5 + 1), month = (int)(m + 3 - 12 * (m / 10));
+    long year = 100 * b + dd - 4800 + m / 10;
+    if (kind == 2)
+        ps_buf_printf(out, "%ld年%d月%d日", year, month, day);
+    else
+        ps_buf_printf(out, "%04ld-%02d-%02d", year, month, day);
+    return 1;
+}
+
 /* 1 for a sheet name someone chose (not Sheet1, 工作表1). */
 static int named_sheet(const char *n)
 {
@@ -479,6 +554,8 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
     }
     if (sd)
         xmlFreeDoc(sd);
+    unsigned char *dates;
+    size_t ndates = date_styles(z, &dates);
     sheet_ref *sh;
     size_t nsh = xlsx_sheets(z, &sh);
     ext_doc *d = ext_doc_new(format);
@@ -514,7 +591,12 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
                     } else if (v && t && strcmp(t, "b") == 0) {
                         ps_buf_adds(&cell, strcmp((const char *)v, "1") == 0 ? "TRUE" : "FALSE");
                     } else if (v) {
-                        ps_buf_adds(&cell, (const char *)v);
+                        char *sa = t ? NULL : prop(c, "s");
+                        unsigned long si = sa ? strtoul(sa, NULL, 10) : 0;
+                        free(sa);
+                        if (!(si < ndates && dates[si] &&
+                              serial_date((const char *)v, dates[si], &cell)))
+                            ps_buf_adds(&cell, (const char *)v);
                     }
                     xmlFree(v);
                 }
@@ -548,6 +630,7 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
     for (size_t i = 0; i < nsst; i++)
         free(sst[i]);
     free(sst);
+    free(dates);
     if (!read) {
         ext_doc_free(d);
         snprintf(err, PS_ERRLEN, "a spreadsheet without a readable sheet "

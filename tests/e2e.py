@@ -273,10 +273,10 @@ def query_syntax_and_exclusion(tmp):
     check(ids(search(db, "+新能源 +装机", "--limit", "0")) == ids(anded), "+term differs from term")
 
 
-def write_xlsx(path, sheets, shared, rels=True):
+def write_xlsx(path, sheets, shared, rels=True, styles=None):
     """A workbook as Excel writes one: sheets [(name, rows XML)], the
     shared strings [<si> XML], the workbook's relations unless rels is
-    False."""
+    False, styles.xml's body when given."""
     import zipfile
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
@@ -294,6 +294,8 @@ def write_xlsx(path, sheets, shared, rels=True):
                        'openxmlformats.org/package/2006/relationships">%s</Relationships>'
                        % "".join(rl))
         z.writestr("xl/sharedStrings.xml", '<sst %s>%s</sst>' % (ns, "".join(shared)))
+        if styles:
+            z.writestr("xl/styles.xml", '<styleSheet %s>%s</styleSheet>' % (ns, styles))
 
 
 @test
@@ -310,7 +312,16 @@ def spreadsheet_rows_are_passages(tmp):
              '<row><c t="s"><v>2</v></c><c t="s"><v>4</v></c><c><v>2025</v></c></row>'
              '<row><c t="s"><v>3</v></c><c t="inlineStr"><is><t>3.8亿元</t></is></c></row>')
     rows2 = '<row><c t="inlineStr"><is><t>敖汉旗退化草原修复</t></is></c><c><v>98.2</v></c></row>'
-    write_xlsx(os.path.join(d, "projects.xlsx"), [("重点项目", rows1), ("Sheet2", rows2)], shared)
+    # Dates are day numbers under a date style: a built-in one (14), a
+    # custom one with 年, and a custom number format quoting a "d".
+    styles = ('<numFmts><numFmt numFmtId="164" formatCode="yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot;"/>'
+              '<numFmt numFmtId="165" formatCode="0.0&quot;d&quot;"/></numFmts>'
+              '<cellXfs><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/>'
+              '<xf numFmtId="165"/></cellXfs>')
+    rows1 += ('<row><c t="inlineStr"><is><t>开工</t></is></c><c s="1"><v>45728</v></c>'
+              '<c s="2"><v>45717</v></c><c s="3"><v>12.5</v></c></row>')
+    write_xlsx(os.path.join(d, "projects.xlsx"), [("重点项目", rows1), ("Sheet2", rows2)], shared,
+               styles=styles)
     write_xlsx(os.path.join(d, "bare.xlsx"), [("Sheet1", rows2)], [], rels=False)
     db = os.path.join(tmp, "xlsx-db")
     p = index(db, d)
@@ -324,6 +335,8 @@ def spreadsheet_rows_are_passages(tmp):
     check("赤峰市" in row["regions"] or "翁牛特旗" in row["regions"], "regions %r" % row["regions"])
     check(("projects.xlsx", "科尔沁沙地综合治理 | 3.8亿元") in rows, "rich text runs joined, phonetic left out")
     check(("bare.xlsx", "敖汉旗退化草原修复 | 98.2") in rows, "a workbook without relations")
+    check(("projects.xlsx", "开工 | 2025-03-12 | 2025年3月1日 | 12.5") in rows,
+          "date cells: %r" % [t for (dc, t) in rows if t.startswith("开工")])
     check(not any(h["text"] == "Sheet2" for h in hits), "a default sheet name is not a heading")
     r = search(db, "", "--unit", "元", "--min", "4亿", "--limit", "0")
     check([h["text"] for h in r["hits"]] == ["翁牛特旗光伏治沙基地 | 5.2亿元 | 2025"],
