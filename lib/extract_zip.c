@@ -582,7 +582,8 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
                 if (t && strcmp(t, "inlineStr") == 0) {
                     t_text(child(c, "is"), &cell, 0);
                 } else {
-                    xmlChar *v = child(c, "v") ? xmlNodeGetContent(child(c, "v")) : NULL;
+                    xmlNode *vn = child(c, "v");
+                    xmlChar *v = vn ? xmlNodeGetContent(vn) : NULL;
                     if (v && t && strcmp(t, "s") == 0) {
                         char *end;
                         unsigned long ix = strtoul((const char *)v, &end, 10);
@@ -602,11 +603,9 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
                 }
                 free(t);
                 size_t a = 0, b = cell.len;     /* trimmed */
-                while (a < b && (cell.data[a] == ' ' || cell.data[a] == '\n' ||
-                                 cell.data[a] == '\r' || cell.data[a] == '\t'))
+                while (a < b && cell.data[a] && strchr(" \t\r\n", cell.data[a]))
                     a++;
-                while (b > a && (cell.data[b - 1] == ' ' || cell.data[b - 1] == '\n' ||
-                                 cell.data[b - 1] == '\r' || cell.data[b - 1] == '\t'))
+                while (b > a && cell.data[b - 1] && strchr(" \t\r\n", cell.data[b - 1]))
                     b--;
                 if (a == b)
                     continue;

@@ -3744,6 +3744,15 @@ static json_t *file_once(srch_engine *e, const void *arg, srch_status *st,
     return o;
 }
 
+json_t *srch_error_json(const char *msg)
+{
+    char *m = ps_xstrdup(msg);
+    ps_utf8_scrub(m);
+    json_t *o = json_pack("{s:s}", "error", m);
+    free(m);
+    return o;
+}
+
 int srch_file(srch_engine *e, const char *doc, char **path, char **format,
               char **encoding, srch_status *st, char *err)
 {

@@ -109,6 +109,10 @@ int srch_use_facet_index(srch_engine *e, char *err);
 /* Picks up documents indexed since the engine's index was opened. */
 void srch_refresh(srch_engine *e);
 
+/* {"error": msg}, with bytes of msg that are not UTF-8 (quoted from an
+ * argument or a damaged index) shown as '?': JSON cannot carry them. */
+json_t *srch_error_json(const char *msg);
+
 json_t *srch_run(srch_engine *e, const srch_request *req, srch_status *status,
                  char *err);
 /* The passages of one document, in order.  With a query (NULL or "" for

@@ -70,16 +70,11 @@ static int normalize_lines(void)
 
 static void print_error_json(const char *err)
 {
-    /* A message quoting an argument that is not UTF-8 is printed with
-     * its bad bytes as '?': JSON cannot carry them. */
-    char *m = ps_xstrdup(err);
-    ps_utf8_scrub(m);
-    json_t *o = json_pack("{s:s}", "error", m);
+    json_t *o = srch_error_json(err);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     printf("%s\n", s ? s : "{\"error\":\"(a message that cannot be printed)\"}");
     free(s);
     json_decref(o);
-    free(m);
 }
 
 static int bad(int json, const char *msg)
@@ -213,11 +208,7 @@ static void stream_tail(stream *s, json_t *res, const char *err)
         stream_head(s, (unsigned long long)json_integer_value(
                            json_object_get(res, "total")), 0);
     }
-    char *m = res ? NULL : ps_xstrdup(err);
-    if (m)
-        ps_utf8_scrub(m);
-    json_t *rest = res ? json_copy(res) : json_pack("{s:s}", "error", m);
-    free(m);
+    json_t *rest = res ? json_copy(res) : srch_error_json(err);
     static const char *const said[] = {"query", "total", "offset", "limit",
                                        "hits"};
     for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)

@@ -226,13 +226,9 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
                                   const char *msg, size_t *sent)
 {
-    /* A message quoting damaged bytes (an index's) shows them as '?'. */
-    char *m = ps_xstrdup(msg);
-    ps_utf8_scrub(m);
-    json_t *o = json_pack("{s:s}", "error", m);
+    json_t *o = srch_error_json(msg);
     enum MHD_Result r = send_json(c, status, o, sent);
     json_decref(o);
-    free(m);
     return r;
 }
 
