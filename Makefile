@@ -78,7 +78,7 @@ $(BUILD)/%.o: %.cc lib/xap.h
 	@echo "  CXX  $<"
 	@$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-$(BIN)/policy-index: $(BUILD)/indexer/policy-index.o $(LIB_OBJ)
+$(BIN)/policy-index: $(BUILD)/indexer/policy-index.o $(BUILD)/indexer/deflate_level.o $(LIB_OBJ)
 	@mkdir -p $(BIN)
 	@echo "  LINK $@"
 	@$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
