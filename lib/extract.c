@@ -132,7 +132,7 @@ char *ext_doc_to_json(const ext_doc *d)
 
 static const char *const formats[] = {"text", "markdown", "html", "pdf",
                                       "docx", "ofd", "doc", "wps", "rtf",
-                                      "mht", "xlsx", "et"};
+                                      "mht", "xlsx", "et", "xls"};
 
 static const char *static_format(const char *f)
 {
@@ -653,4 +653,32 @@ ext_status ext_read_file(const char *path, const ext_opts *o, ext_doc **out,
     ext_status rc = ext_read_text(data, len, path, out, err);
     free(data);
     return rc;
+}
+
+int ext_named_sheet(const char *n)
+{
+    if (!n || !*n)
+        return 0;
+    const char *p = strncasecmp(n, "sheet", 5) == 0 ? n + 5
+                    : strncmp(n, "工作表", strlen("工作表")) == 0 ? n + strlen("工作表")
+                                                                : NULL;
+    if (!p)
+        return 1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p != '\0';
+}
+
+void ext_row_add(ps_buf *row, const char *cell, size_t n)
+{
+    size_t a = 0, b = n;
+    while (a < b && cell[a] && strchr(" \t\r\n", cell[a]))
+        a++;
+    while (b > a && cell[b - 1] && strchr(" \t\r\n", cell[b - 1]))
+        b--;
+    if (a == b)
+        return;
+    if (row->len)
+        ps_buf_adds(row, " | ");
+    ps_buf_add(row, cell + a, b - a);
 }

@@ -93,6 +93,11 @@ void ext_add(ext_doc *d, psg_in_kind kind, const char *text, size_t len,
 void ext_add_meta(ext_doc *d, const char *key, const char *value);
 /* The value of meta key, or NULL. */
 const char *ext_meta_get(const ext_doc *d, const char *key);
+/* Spreadsheets: 1 for a sheet name someone chose (not Sheet1, 工作表1);
+ * a cell added to a row passage, trimmed, after " | " unless first
+ * (a blank cell is left out). */
+int ext_named_sheet(const char *name);
+void ext_row_add(ps_buf *row, const char *cell, size_t n);
 
 /* The helper's output and its reading. */
 char *ext_doc_to_json(const ext_doc *d);

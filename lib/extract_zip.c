@@ -517,21 +517,6 @@ static int serial_date(const char *v, int kind, ps_buf *out)
     return 1;
 }
 
-/* 1 for a sheet name someone chose (not Sheet1, 工作表1). */
-static int named_sheet(const char *n)
-{
-    if (!n || !*n)
-        return 0;
-    const char *p = strncasecmp(n, "sheet", 5) == 0 ? n + 5
-                    : strncmp(n, "工作表", strlen("工作表")) == 0 ? n + strlen("工作表")
-                                                                : NULL;
-    if (!p)
-        return 1;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    return *p != '\0';
-}
-
 /* A workbook: each sheet's name as a heading (when there are several and
  * it was given one), then each row of it as a passage, its cells' text (shared strings, inline strings, the numbers
  * as stored) joined by " | ". */
@@ -568,7 +553,7 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
         xmlNode *data = child(ws ? xmlDocGetRootElement(ws) : NULL, "sheetData");
         if (data)
             read++;
-        if (data && nsh > 1 && named_sheet(sh[i].name))
+        if (data && nsh > 1 && ext_named_sheet(sh[i].name))
             ext_add(d, PSG_IN_HEADING, sh[i].name, strlen(sh[i].name), 0);
         for (xmlNode *r = data ? data->children : NULL; r; r = r->next) {
             if (!named(r, "row"))
@@ -602,16 +587,7 @@ static ext_status read_xlsx(const zipfile *z, const char *format,
                     xmlFree(v);
                 }
                 free(t);
-                size_t a = 0, b = cell.len;     /* trimmed */
-                while (a < b && cell.data[a] && strchr(" \t\r\n", cell.data[a]))
-                    a++;
-                while (b > a && cell.data[b - 1] && strchr(" \t\r\n", cell.data[b - 1]))
-                    b--;
-                if (a == b)
-                    continue;
-                if (row.len)
-                    ps_buf_adds(&row, " | ");
-                ps_buf_add(&row, cell.data + a, b - a);
+                ext_row_add(&row, cell.data, cell.len);
             }
             if (row.len)
                 ext_add(d, PSG_IN_CELL, row.data, row.len, 0);

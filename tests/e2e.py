@@ -344,6 +344,49 @@ def spreadsheet_rows_are_passages(tmp):
 
 
 @test
+def excel_97_workbook_rows_are_passages(tmp):
+    # An .xls attachment (tests/data/projects.xls, written by a BIFF8
+    # writer: tools/make-xls.py): rows as for .xlsx, dates as dates, the
+    # cell with a comma, quotes and a line break whole; a damaged copy
+    # and a Word file named .xls are reported, the rest indexed.
+    d = os.path.join(tmp, "xls-docs")
+    os.makedirs(d)
+    src = os.path.join(ROOT, "tests", "data", "projects.xls")
+    shutil.copy(src, os.path.join(d, "projects.xls"))
+    data = open(src, "rb").read()
+    open(os.path.join(d, "damaged.xls"), "wb").write(data[:len(data) // 3])
+    shutil.copy(os.path.join(ROOT, "tests", "data", "plan.doc"), os.path.join(d, "word.xls"))
+    db = os.path.join(tmp, "xls-db")
+    p = index(db, d, ok=(1,))
+    err = p.stderr.decode()
+    check(b"1 indexed" in p.stderr and "2 failed" in err, err[-300:])
+    for name in ("damaged.xls", "word.xls"):
+        check(any(("/%s: cannot read this Excel 97-2003 spreadsheet" % name) in l
+                  for l in err.splitlines()), "%s not reported: %s" % (name, err[-400:]))
+    hits = search(db, "", "--limit", "0")["hits"]
+    rows = {h["text"]: h for h in hits}
+    row = rows.get("1 | 翁牛特旗光伏治沙基地 | 翁牛特旗 | 5.2 | 2025-03-12 | 板上发电、板下种植")
+    check(row is not None, "row not a passage: %r" % sorted(rows)[:5])
+    if row:
+        check(row["kind"] == "table" and row["heading"] == "重点项目" and row["format"] == "xls",
+              "row: %r" % {k: row[k] for k in ("kind", "heading", "format")})
+        check("翁牛特旗" in row["regions"], "regions %r" % row["regions"])
+    check('2 | 科尔沁沙地综合治理 | 敖汉旗 | 3.8亿元 | 2025-05-06 | 含"三北"工程, 年内完工' in rows,
+          "the cell with a comma and quotes")
+    check("3 | 巴林右旗退化草原修复 | 巴林右旗 | 1.25 | 第一期第二期" in rows,
+          "the two-line cell, its lines joined")
+    check(len([t for t in rows if t[:1].isdigit()]) == 123, "rows: %d" % len(rows))
+    heads = [h["text"] for h in hits if h["kind"] == "heading"]
+    check(heads == ["重点项目", "任务分工"], "sheet headings: %r" % heads)
+    check("备用" in rows, "the third sheet's cell")
+    r = search(db, '"退化草原修复"')
+    check(r["total"] == 1 and r["hits"][0]["doc"] == "projects.xls", "quoted search: %r" % r["total"])
+    r = search(db, "", "--unit", "元", "--min", "3亿", "--limit", "0")
+    check([h["text"].split(" | ")[1] for h in r["hits"]] == ["科尔沁沙地综合治理"],
+          "value filter on rows: %r" % [h["text"] for h in r["hits"]])
+
+
+@test
 def files_named_in_gbk_are_indexed_under_their_chinese_names(tmp):
     # A zip made on Chinese Windows, unpacked here, leaves names in GBK:
     # they were skipped.  Each part of the path that is not UTF-8 is read

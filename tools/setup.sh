@@ -12,7 +12,7 @@ command -v pkg-config >/dev/null 2>&1 || add pkg-config
 for pair in xapian-core:libxapian-dev icu-uc:libicu-dev icu-i18n:libicu-dev \
             libmicrohttpd:libmicrohttpd-dev jansson:libjansson-dev zlib:zlib1g-dev \
             libxml-2.0:libxml2-dev libarchive:libarchive-dev poppler-glib:libpoppler-glib-dev \
-            cairo:libcairo2-dev tesseract:libtesseract-dev; do
+            cairo:libcairo2-dev tesseract:libtesseract-dev freexl:libfreexl-dev; do
   pc=${pair%%:*}; deb=${pair#*:}
   pkg-config --exists "$pc" 2>/dev/null || add "$deb"
 done

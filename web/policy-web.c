@@ -699,6 +699,7 @@ static const char *file_type(const char *format, const char *encoding,
                  "spreadsheetml.sheet"},
         {"et", "application/vnd.openxmlformats-officedocument."
                "spreadsheetml.sheet"},
+        {"xls", "application/vnd.ms-excel"},
         {"html", "text/html"},
         {"markdown", "text/markdown"},
     };

@@ -2,8 +2,9 @@
  * Fuzz target: the document readers of policy-extract, in process:
  * the format is picked by content as policy-extract does, with the first
  * byte choosing the claimed extension.  Built once per format family
- * with FUZZ_FORMAT set (html, zip, pdf, rtf, mht) so each gets its own
- * corpus and coverage.
+ * with FUZZ_FORMAT set (html, zip, pdf, rtf, mht, xls) so each gets its
+ * own corpus and coverage.  FreeXL reads a workbook from a path: the
+ * input is written to one temporary file first.
  */
 #include "extract.h"
 #include "passage.h"
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,8 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = ext_rtf(buf, size, &d, err);
 #elif defined(FUZZ_MHT)
     rc = ext_mht(buf, size, &d, err);
+#elif defined(FUZZ_XLS)
+    static char path[] = "/tmp/fuzz-xls-XXXXXX";
+    static int fd = -1;
+    if (fd < 0 && (fd = mkstemp(path)) < 0)
+        abort();
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, size, 0) != (ssize_t)size)
+        abort();
+    rc = ext_ole(path, size && (data[0] & 1) ? ".et" : ".xls", &d, err);
 #else
-#error "define one of FUZZ_HTML FUZZ_ZIP FUZZ_PDF FUZZ_RTF FUZZ_MHT"
+#error "define one of FUZZ_HTML FUZZ_ZIP FUZZ_PDF FUZZ_RTF FUZZ_MHT FUZZ_XLS"
 #endif
     if (rc == EXT_OK) {
         /* and on through the passage layer, as the indexer would */
