@@ -83,6 +83,9 @@ static ext_status read_inprocess(const char *path, const ext_opts *o,
     case EXT_SN_RTF:
         rc = ext_rtf(data, len, out, err);
         break;
+    case EXT_SN_IMAGE:
+        rc = o && o->ocr ? ext_image(data, len, out, err) : EXT_UNSUPPORTED;
+        break;
     default:
         rc = EXT_UNSUPPORTED;
     }

@@ -132,7 +132,7 @@ char *ext_doc_to_json(const ext_doc *d)
 
 static const char *const formats[] = {"text", "markdown", "html", "pdf",
                                       "docx", "ofd", "doc", "wps", "rtf",
-                                      "mht", "xlsx", "et", "xls"};
+                                      "mht", "xlsx", "et", "xls", "image"};
 
 static const char *static_format(const char *f)
 {
@@ -233,10 +233,12 @@ static ext_kind sniff(const char *h, size_t n, const char *ext,
         const char *magic;
         size_t len;
         const char *name;
-    } other[] = {
+    } images[] = {
         {"\x89PNG", 4, "PNG image"}, {"\xff\xd8\xff", 3, "JPEG image"},
         {"GIF8", 4, "GIF image"}, {"II*\0", 4, "TIFF image"},
-        {"MM\0*", 4, "TIFF image"}, {"7z\xbc\xaf", 4, "7z archive"},
+        {"MM\0*", 4, "TIFF image"},
+    }, other[] = {
+        {"7z\xbc\xaf", 4, "7z archive"},
         {"Rar!", 4, "RAR archive"}, {"\x1f\x8b", 2, "gzip archive"},
         {"\x7f" "ELF", 4, "program"}, {"BZh", 3, "bzip2 archive"},
     };
@@ -254,6 +256,19 @@ static ext_kind sniff(const char *h, size_t n, const char *ext,
     if (has_ci(h, n < 2048 ? n : 2048, "MIME-Version:") &&
         has_ci(h, n, "multipart/related"))
         return EXT_SN_MHT;
+    for (size_t i = 0; i < sizeof images / sizeof images[0]; i++)
+        if (n >= images[i].len && memcmp(h, images[i].magic, images[i].len) == 0) {
+            *what = images[i].name;
+            return EXT_SN_IMAGE;
+        }
+    if (n >= 12 && memcmp(h, "RIFF", 4) == 0 && memcmp(h + 8, "WEBP", 4) == 0) {
+        *what = "WebP image";
+        return EXT_SN_IMAGE;
+    }
+    if (n >= 26 && h[0] == 'B' && h[1] == 'M' && strcasecmp(ext, ".bmp") == 0) {
+        *what = "BMP image";
+        return EXT_SN_IMAGE;
+    }
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
         if (n >= other[i].len && memcmp(h, other[i].magic, other[i].len) == 0) {
             *what = other[i].name;
@@ -286,9 +301,12 @@ static ext_kind sniff(const char *h, size_t n, const char *ext,
 
 static void unsupported(const char *what, const char *ext, char *err)
 {
+    /* An image may be a scanned page: it is read with --ocr. */
+    int image = what && strstr(what, " image") != NULL;
     if (what)
-        snprintf(err, PS_ERRLEN, "unsupported format (%s%s%s)", what,
-                 *ext ? ", " : "", ext);
+        snprintf(err, PS_ERRLEN, "unsupported format (%s%s%s)%s", what,
+                 *ext ? ", " : "", ext,
+                 image ? ": an image is read with --ocr (a scanned page)" : "");
     else
         snprintf(err, PS_ERRLEN, "unsupported format (%s)",
                  *ext ? ext : "no extension");
@@ -298,7 +316,7 @@ ext_kind ext_sniff(const char *head, size_t n, const char *path, char *err)
 {
     const char *what, *ext = ext_extension(path);
     ext_kind k = sniff(head, n, ext, &what);
-    if (k == EXT_SN_UNSUPPORTED)
+    if (k == EXT_SN_UNSUPPORTED || k == EXT_SN_IMAGE)
         unsupported(what, ext, err);
     return k;
 }
@@ -638,7 +656,7 @@ ext_status ext_read_file(const char *path, const ext_opts *o, ext_doc **out,
     }
     const char *ext = ext_extension(path), *what;
     ext_kind s = sniff(head, (size_t)n, ext, &what);
-    if (s == EXT_SN_UNSUPPORTED) {
+    if (s == EXT_SN_UNSUPPORTED || (s == EXT_SN_IMAGE && !(o && o->ocr))) {
         unsupported(what, ext, err);
         return EXT_UNSUPPORTED;
     }

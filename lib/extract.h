@@ -64,10 +64,11 @@ ext_status ext_read_file(const char *path, const ext_opts *o, ext_doc **out,
                          char *err);
 
 /* What a file's first bytes (up to EXT_SNIFF_BYTES) and its name say it
- * is; for EXT_SN_UNSUPPORTED err names the format. */
+ * is; for EXT_SN_UNSUPPORTED err names the format, for EXT_SN_IMAGE it
+ * says the image is read with OCR only. */
 typedef enum {
     EXT_SN_TEXT, EXT_SN_HTML, EXT_SN_PDF, EXT_SN_ZIP, EXT_SN_OLE,
-    EXT_SN_MHT, EXT_SN_RTF, EXT_SN_UNSUPPORTED
+    EXT_SN_MHT, EXT_SN_RTF, EXT_SN_IMAGE, EXT_SN_UNSUPPORTED
 } ext_kind;
 #define EXT_SNIFF_BYTES 8192
 ext_kind ext_sniff(const char *head, size_t n, const char *path, char *err);
@@ -112,6 +113,9 @@ ext_status ext_pdf(const char *data, size_t len, const ext_opts *o,
 ext_status ext_ole(const char *path, const char *ext, ext_doc **out,
                    char *err);
 ext_status ext_mht(const char *data, size_t len, ext_doc **out, char *err);
+/* A scanned page as an image (PNG, JPEG, TIFF with one page or several,
+ * GIF, BMP, WebP), read with OCR (extract_pdf.c). */
+ext_status ext_image(const char *data, size_t len, ext_doc **out, char *err);
 ext_status ext_rtf(const char *data, size_t len, ext_doc **out, char *err);
 /* Runs argv (a reader program, under timeout(1)) and returns its stdout
  * if it exits 0 with valid UTF-8, else NULL.  *len: its length. */

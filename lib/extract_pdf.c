@@ -17,6 +17,7 @@
 #include "util.h"
 
 #include <cairo.h>
+#include <leptonica/allheaders.h>
 #include <poppler.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,28 @@ static void drop_running(pgtext *pg, int np)
     free(v);
 }
 
+/* Tesseract for Simplified Chinese (with its Latin letters and digits),
+ * or NULL with err set. */
+static TessBaseAPI *ocr_open(char *err)
+{
+    TessBaseAPI *api = TessBaseAPICreate();
+    if (TessBaseAPIInit3(api, NULL, "chi_sim") != 0) {
+        TessBaseAPIDelete(api);
+        snprintf(err, PS_ERRLEN, "OCR unavailable: Tesseract's chi_sim "
+                 "data is not installed (tesseract-ocr-chi-sim)");
+        return NULL;
+    }
+    return api;
+}
+
+static void ocr_close(TessBaseAPI *api)
+{
+    if (api) {
+        TessBaseAPIEnd(api);
+        TessBaseAPIDelete(api);
+    }
+}
+
 /* Renders page at OCR_DPI and reads it with Tesseract. */
 static char *ocr_page(TessBaseAPI *api, PopplerPage *page)
 {
@@ -224,17 +247,10 @@ ext_status ext_pdf(const char *data, size_t len, const ext_opts *o,
             split(&pg[p], text);
             readable++;
         } else if (o && o->ocr) {
-            if (!api) {
-                api = TessBaseAPICreate();
-                if (TessBaseAPIInit3(api, NULL, "chi_sim") != 0) {
-                    TessBaseAPIDelete(api);
-                    api = NULL;
-                    g_free(text);
-                    g_object_unref(page);
-                    snprintf(err, PS_ERRLEN, "OCR unavailable: Tesseract's chi_sim "
-                             "data is not installed (tesseract-ocr-chi-sim)");
-                    goto fail;
-                }
+            if (!api && !(api = ocr_open(err))) {
+                g_free(text);
+                g_object_unref(page);
+                goto fail;
             }
             char *ot = ocr_page(api, page);
             if (ot) {
@@ -283,12 +299,104 @@ fail:
         free(pg[p].lines);
     }
     free(pg);
-    if (api) {
-        TessBaseAPIEnd(api);
-        TessBaseAPIDelete(api);
-    }
+    ocr_close(api);
     ext_doc_free(d);        /* NULL on success: it is the caller's */
     g_object_unref(doc);
     g_bytes_unref(bytes);
     return d ? EXT_FAILED : EXT_OK;
+}
+
+/* An image larger than this (pixels; a 600 dpi A3 page has 70 million)
+ * or with more pages is refused before it is decoded. */
+#define MAX_IMAGE_PIXELS 150000000.0
+#define MAX_IMAGE_PAGES 2000
+
+static int is_tiff(l_int32 f)
+{
+    return f == IFF_TIFF || f == IFF_TIFF_PACKBITS || f == IFF_TIFF_RLE ||
+           f == IFF_TIFF_G3 || f == IFF_TIFF_G4 || f == IFF_TIFF_LZW ||
+           f == IFF_TIFF_ZIP || f == IFF_TIFF_JPEG;
+}
+
+ext_status ext_image(const char *data, size_t len, ext_doc **out, char *err)
+{
+    const l_uint8 *b = (const l_uint8 *)data;
+    l_int32 fmt = 0, w = 0, h = 0, bps = 0, spp = 0, cmap = 0;
+    setMsgSeverity(L_SEVERITY_NONE);    /* errors are reported here */
+    if (pixReadHeaderMem(b, len, &fmt, &w, &h, &bps, &spp, &cmap) != 0 ||
+        w <= 0 || h <= 0) {
+        snprintf(err, PS_ERRLEN, "corrupt or unreadable image");
+        return EXT_FAILED;
+    }
+    if ((double)w * h > MAX_IMAGE_PIXELS) {
+        snprintf(err, PS_ERRLEN, "image too large to read (%d x %d pixels)",
+                 (int)w, (int)h);
+        return EXT_FAILED;
+    }
+    PIXA *pa = NULL;
+    if (is_tiff(fmt)) {
+        /* (pages beyond memory or time end the reading child) */
+        pa = pixaReadMemMultipageTiff(b, len);
+    } else {
+        PIX *p = pixReadMem(b, len);
+        if (p) {
+            pa = pixaCreate(1);
+            pixaAddPix(pa, p, L_INSERT);
+        }
+    }
+    l_int32 np = pa ? pixaGetCount(pa) : 0;
+    if (np <= 0 || np > MAX_IMAGE_PAGES) {
+        pixaDestroy(&pa);
+        snprintf(err, PS_ERRLEN, np > MAX_IMAGE_PAGES
+                 ? "TIFF of %d pages (the limit is %d)"
+                 : "corrupt or unreadable image", (int)np, MAX_IMAGE_PAGES);
+        return EXT_FAILED;
+    }
+    TessBaseAPI *api = ocr_open(err);
+    if (!api) {
+        pixaDestroy(&pa);
+        return EXT_FAILED;
+    }
+    ps_buf all;
+    ps_buf_init(&all);
+    size_t good = 0, bad = 0;
+    for (l_int32 i = 0; i < np; i++) {
+        PIX *p = pixaGetPix(pa, i, L_CLONE);
+        if (i)
+            ps_buf_addc(&all, '\f');
+        if (!p)
+            continue;
+        if ((double)pixGetWidth(p) * pixGetHeight(p) <= MAX_IMAGE_PIXELS) {
+            /* Its own resolution when it states a plausible one. */
+            l_int32 res = pixGetXRes(p);
+            TessBaseAPISetImage2(api, p);
+            TessBaseAPISetSourceResolution(api, res >= 70 && res <= 2400
+                                                    ? res : (int)OCR_DPI);
+            char *t = TessBaseAPIGetUTF8Text(api);
+            if (t) {
+                size_t g, x;
+                census(t, &g, &x);
+                good += g;
+                bad += x;
+                ps_buf_adds(&all, t);
+                TessDeleteText(t);
+            }
+        }
+        pixDestroy(&p);
+    }
+    ocr_close(api);
+    pixaDestroy(&pa);
+    if (good < 8 || bad * 3 >= good) {
+        ps_buf_free(&all);
+        snprintf(err, PS_ERRLEN, "image without readable text (OCR found "
+                 "none)");
+        return EXT_FAILED;
+    }
+    ext_doc *d = ext_doc_new("image");
+    d->ocr = 1;
+    d->pages = (int)np;
+    ext_add(d, PSG_IN_LINES, all.data, all.len, 1);
+    ps_buf_free(&all);
+    *out = d;
+    return EXT_OK;
 }

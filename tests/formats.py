@@ -172,6 +172,17 @@ def main():
             acc = difflib.SequenceMatcher(None, got, want, autojunk=False).ratio()
             print("OCR character accuracy (300 dpi): %.4f on %d characters" % (acc, len(want)))
             check(acc >= 0.95, "OCR character accuracy %.4f < 0.95" % acc)
+            # The same pages as images, a PNG (300 dpi) and a JPEG (200 dpi).
+            ps = passages_of(db, "plan-page1.png") + passages_of(db, "plan-page2.jpg")
+            check(ps and all(h.get("ocr") and h["format"] == "image" and h.get("page") == 1
+                             for h in ps), "image passages: %r" % [(h["doc"], h["format"]) for h in ps[:3]])
+            got = norm("".join(h["text"] for h in ps))
+            acc = difflib.SequenceMatcher(None, got, want, autojunk=False).ratio()
+            print("OCR character accuracy (PNG and JPEG pages): %.4f" % acc)
+            check(acc >= 0.95, "OCR character accuracy of the images %.4f < 0.95" % acc)
+            r = batch(db, ["防沙治沙工作的责任主体"])[0]
+            check({"plan-page2.jpg", "plan-scan.pdf", "plan.pdf"} <= {h["doc"] for h in r["hits"]},
+                  "a phrase of page 2: %r" % [h["doc"] for h in r["hits"]])
         bad_input(tmp, d)
     return report("formats")
 
@@ -215,6 +226,7 @@ def bad_input(tmp, docs):
     open(os.path.join(b, "sheet.xlsx"), "wb").write(zip_with("xl/workbook.xml", "<workbook/>"))
     open(os.path.join(b, "slides.pptx"), "wb").write(zip_with("ppt/presentation.xml", "<presentation/>"))
     open(os.path.join(b, "photo.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + os.urandom(500))
+    open(os.path.join(b, "garbled.png"), "wb").write(b"\x89PNG\r\n\x1a\n" + os.urandom(3000))
     db = os.path.join(tmp, "bad-db")
     p = index(db, b, ok=(1,))
     err = p.stderr.decode()
@@ -231,7 +243,8 @@ def bad_input(tmp, docs):
         "nested.html": "web page nested more than 250 elements deep",
         "nested.rtf": "RTF nested more than 255 groups deep",
         "broken.mht": "saved web page (MHT) without a multipart boundary",
-        "photo.jpg": "unsupported format (JPEG image, .jpg)",
+        "photo.jpg": "unsupported format (JPEG image, .jpg): an image is read with --ocr",
+        "garbled.png": "unsupported format (PNG image, .png): an image is read with --ocr",
     }
     if os.path.exists(os.path.join(b, "scanned.pdf")):
         expect["scanned.pdf"] = "scanned PDF (2 pages without a text layer): index with --ocr"
@@ -240,7 +253,26 @@ def bad_input(tmp, docs):
         check(len(mine) == 1 and msg in mine[0], "%s: expected one line with %r, got %s" % (name, msg, mine))
     for name in ("good.docx", "really-docx.pdf", "really-html.doc"):
         check(not any("/" + name + ":" in l for l in lines), "%s reported: %s" % (name, err[-400:]))
-    check("unsupported format: .jpg ×1, .pptx ×1" in lines[-1], "summary: " + lines[-1])
+    check("3 skipped (unsupported format: " in lines[-1] and
+          all(x in lines[-1] for x in (".jpg ×1", ".png ×1", ".pptx ×1")), "summary: " + lines[-1])
+    # With --ocr, an image that is not one, and a photograph without text.
+    o = os.path.join(tmp, "bad-images")
+    os.makedirs(o)
+    shutil.copy(os.path.join(b, "garbled.png"), o)
+    if os.path.exists(os.path.join(docs, "plan-page1.png")):
+        shutil.copy(os.path.join(docs, "plan-page1.png"), o)
+    blank = os.path.join(o, "blank.png")
+    # a 64 x 64 grey PNG: no text in it
+    import struct, zlib
+    raw = b"".join(b"\0" + b"\x80" * 64 for _ in range(64))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    open(blank, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 0, 0, 0, 0))
+                            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    err = index(os.path.join(tmp, "bad-images-db"), o, ok=(1,), extra=("--ocr",)).stderr.decode()
+    for name, msg in (("garbled.png", "corrupt or unreadable image"),
+                      ("blank.png", "image without readable text")):
+        mine = [l for l in err.splitlines() if "/" + name + ":" in l]
+        check(len(mine) == 1 and msg in mine[0], "%s with --ocr: %s" % (name, mine))
     res = batch(db, ["风电光伏一体化"])
     docs = {h["doc"] for h in res[0]["hits"]}
     check({"good.docx", "really-docx.pdf", "really-html.doc"} <= docs, "liars not read as what they are: %s" % docs)

@@ -15,6 +15,7 @@ para or cell, in order) and the same text as
   plan.pdf    printed by headless Chromium from HTML (running header)
   plan-scan.pdf  the PDF's pages rasterized (pdftoppm, 300 dpi) and put
               back as images: no text layer
+  plan-page1.png, plan-page2.jpg  its pages as images (300 and 200 dpi)
   plan.wps    the DOCX under the name Kingsoft WPS gives OOXML files
   plan.mht    the web page saved as one file (MIME, quoted-printable GBK,
               with an image part)
@@ -335,6 +336,11 @@ td { padding: 2pt 10pt; }
                     'page-break-after:always}</style></head><body>%s</body></html>'
                     % "".join('<img src="%s">' % n for n in imgs))
         chromium_pdf(scan, os.path.join(outdir, "plan-scan.pdf"))
+        # The pages as a phone or scanner saves them: page 1 a PNG, page
+        # 2 a JPEG at 200 dpi.
+        shutil.copy(os.path.join(tmp, imgs[0]), os.path.join(outdir, "plan-page1.png"))
+        subprocess.run(["pdftoppm", "-r", "200", "-jpeg", "-f", "2", "-l", "2", "-singlefile",
+                        pdf, os.path.join(outdir, "plan-page2")], check=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -684,10 +684,23 @@ static enum MHD_Result api_status(struct MHD_Connection *c, unsigned *status,
     return r;
 }
 
-/* The Content-Type of an indexed file of this format and encoding. */
+/* The Content-Type of an indexed file of this format and encoding (an
+ * image's by its name). */
 static const char *file_type(const char *format, const char *encoding,
-                             char *buf, size_t n)
+                             const char *path, char *buf, size_t n)
 {
+    static const struct { const char *e, *t; } images[] = {
+        {".png", "image/png"}, {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
+        {".tif", "image/tiff"}, {".tiff", "image/tiff"}, {".gif", "image/gif"},
+        {".bmp", "image/bmp"}, {".webp", "image/webp"},
+    };
+    if (strcmp(format, "image") == 0) {
+        const char *dot = strrchr(path, '.');
+        for (size_t i = 0; dot && i < sizeof images / sizeof images[0]; i++)
+            if (strcasecmp(dot, images[i].e) == 0)
+                return images[i].t;
+        return "application/octet-stream";
+    }
     static const struct { const char *f, *t; } types[] = {
         {"pdf", "application/pdf"},
         {"docx", "application/vnd.openxmlformats-officedocument."
@@ -764,7 +777,7 @@ static enum MHD_Result api_file(struct MHD_Connection *c, params *p,
         MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
     char tb[96];
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            file_type(format, enc, tb, sizeof tb));
+                            file_type(format, enc, path, tb, sizeof tb));
     const char *base = strrchr(p->doc, '/');
     ps_buf cd;
     ps_buf_init(&cd);
