@@ -101,7 +101,7 @@ const char *ext_meta_get(const ext_doc *d, const char *key)
 /* ---- the helper's output ---- */
 
 static const char *const in_kinds[] = {"lines", "para", "heading", "title",
-                                       "cell"};
+                                       "cell", "text"};
 
 char *ext_doc_to_json(const ext_doc *d)
 {
@@ -132,7 +132,8 @@ char *ext_doc_to_json(const ext_doc *d)
 
 static const char *const formats[] = {"text", "markdown", "html", "pdf",
                                       "docx", "ofd", "doc", "wps", "rtf",
-                                      "mht", "xlsx", "et", "xls", "image"};
+                                      "mht", "xlsx", "et", "xls", "image",
+                                      "pptx", "dps"};
 
 static const char *static_format(const char *f)
 {

@@ -655,10 +655,14 @@ psg_doc *psg_parse_input(const psg_input *in, size_t n,
                 bl->forced = in[i].kind != PSG_IN_PARA;
                 if (in[i].kind == PSG_IN_HEADING || in[i].kind == PSG_IN_TITLE)
                     bl->kind = PSG_HEADING;
-                else if (in[i].kind == PSG_IN_CELL || bl->kind == PSG_NOISE)
+                else if (in[i].kind == PSG_IN_CELL || in[i].kind == PSG_IN_TEXT ||
+                         bl->kind == PSG_NOISE)
                     bl->kind = PSG_TEXT;
                 bl->is_title = in[i].kind == PSG_IN_TITLE;
                 bl->table = in[i].kind == PSG_IN_CELL;
+                /* A block's own page: a slide's number. */
+                if (in[i].paged > 0)
+                    bl->page = in[i].paged;
             }
         }
         for (size_t k = 0; k < nlines; k++) {

@@ -88,14 +88,17 @@ typedef enum {
                           short unpunctuated one reads as a heading */
     PSG_IN_HEADING,    /* a heading, as the format marks it */
     PSG_IN_TITLE,      /* the document's title */
-    PSG_IN_CELL        /* a table cell */
+    PSG_IN_CELL,       /* a table cell */
+    PSG_IN_TEXT        /* one paragraph of body text, never a heading (a
+                        * slide's text below its title) */
 } psg_in_kind;
 
 typedef struct psg_input {
     psg_in_kind kind;
     const char *text;  /* UTF-8 */
     size_t len;
-    int paged;         /* PSG_IN_LINES: '\f' starts the next page */
+    int paged;         /* PSG_IN_LINES: '\f' starts the next page; other
+                        * kinds: the block's page (a slide), 0 none */
 } psg_input;
 
 /* Parses a document given as pieces.  fallback_title is used when the

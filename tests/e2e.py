@@ -387,6 +387,44 @@ def excel_97_workbook_rows_are_passages(tmp):
 
 
 @test
+def presentation_slides_are_passages(tmp):
+    # A policy briefing as .pptx (tests/data/briefing.pptx, written by a
+    # PPTX writer: tools/make-pptx.cjs): slides in order, each slide's
+    # number its page, title placeholders as headings (the first slide's
+    # the title), bullets as text under them, a table a passage a row;
+    # speaker notes are not passages.
+    d = os.path.join(tmp, "pptx-docs")
+    os.makedirs(d)
+    shutil.copy(os.path.join(ROOT, "tests", "data", "briefing.pptx"), d)
+    db = os.path.join(tmp, "pptx-db")
+    index(db, d)
+    hits = sorted(search(db, "", "--limit", "0")["hits"], key=lambda h: h["passage"])
+    got = [(h["kind"], h.get("page"), h["heading"], h["text"]) for h in hits]
+    want = [("title", 1, None, "赤峰市防沙治沙三年行动政策解读"),
+            ("text", 1, None, "赤峰市林业和草原局\u30002025年3月"),
+            ("heading", 2, None, "一、主要目标"),
+            ("text", 2, "一、主要目标", "到2026年底完成沙化土地治理任务462万亩"),
+            ("text", 2, "一、主要目标", "新增风电光伏装机200万千瓦"),
+            ("text", 2, "一、主要目标", "项目区植被覆盖度提高到百分之四十以上"),
+            ("heading", 3, None, "二、重点工程"),
+            ("table", 3, "二、重点工程", "工程 | 地点 | 投资"),
+            ("table", 3, "二、重点工程", "光伏治沙示范工程 | 翁牛特旗 | 5.2亿元"),
+            ("table", 3, "二、重点工程", "退化草原修复 | 巴林右旗 | 1.25亿元"),
+            ("heading", 4, None, "三、保障措施"),
+            ("text", 4, "三、保障措施", "各旗县区人民政府是防沙治沙工作的责任主体。"),
+            ("text", 4, "三、保障措施", "建立月调度、季通报、年考核工作机制。")]
+    check(got == want, "passages:\n%s" % "\n".join(map(repr, got)))
+    check(all(h["format"] == "pptx" and h["title"] == "赤峰市防沙治沙三年行动政策解读" for h in hits),
+          "format and title: %r" % {(h["format"], h["title"]) for h in hits})
+    r = search(db, '"防沙治沙工作的责任主体"')
+    check(r["total"] == 1 and r["hits"][0].get("page") == 4, "a phrase of slide 4: %r" % r["hits"])
+    check(search(db, '"以工代赈"')["total"] == 0, "speaker notes were indexed")
+    r = search(db, "", "--region", "巴林右旗", "--limit", "0")
+    check([h["text"] for h in r["hits"]] == ["退化草原修复 | 巴林右旗 | 1.25亿元"],
+          "region filter on a table row: %r" % [h["text"] for h in r["hits"]])
+
+
+@test
 def files_named_in_gbk_are_indexed_under_their_chinese_names(tmp):
     # A zip made on Chinese Windows, unpacked here, leaves names in GBK:
     # they were skipped.  Each part of the path that is not UTF-8 is read

@@ -225,6 +225,7 @@ def bad_input(tmp, docs):
     open(os.path.join(b, "broken.mht"), "w").write("MIME-Version: 1.0\nContent-Type: multipart/related\n\nno parts")
     open(os.path.join(b, "sheet.xlsx"), "wb").write(zip_with("xl/workbook.xml", "<workbook/>"))
     open(os.path.join(b, "slides.pptx"), "wb").write(zip_with("ppt/presentation.xml", "<presentation/>"))
+    open(os.path.join(b, "letter.odt"), "wb").write(zip_with("content.xml", "<office:document-content/>"))
     open(os.path.join(b, "photo.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + os.urandom(500))
     open(os.path.join(b, "garbled.png"), "wb").write(b"\x89PNG\r\n\x1a\n" + os.urandom(3000))
     db = os.path.join(tmp, "bad-db")
@@ -238,7 +239,8 @@ def bad_input(tmp, docs):
         "zipbomb.docx": "zip bomb",
         "huge.html": "web page too large",
         "sheet.xlsx": "a spreadsheet without a readable sheet",
-        "slides.pptx": "unsupported format (presentation, .pptx)",
+        "slides.pptx": "a presentation without a readable slide",
+        "letter.odt": "unsupported format (OpenDocument, .odt)",
         "entities.docx": "not well-formed XML: Detected an entity reference loop",
         "nested.html": "web page nested more than 250 elements deep",
         "nested.rtf": "RTF nested more than 255 groups deep",
@@ -254,7 +256,7 @@ def bad_input(tmp, docs):
     for name in ("good.docx", "really-docx.pdf", "really-html.doc"):
         check(not any("/" + name + ":" in l for l in lines), "%s reported: %s" % (name, err[-400:]))
     check("3 skipped (unsupported format: " in lines[-1] and
-          all(x in lines[-1] for x in (".jpg ×1", ".png ×1", ".pptx ×1")), "summary: " + lines[-1])
+          all(x in lines[-1] for x in (".jpg ×1", ".png ×1", ".odt ×1")), "summary: " + lines[-1])
     # With --ocr, an image that is not one, and a photograph without text.
     o = os.path.join(tmp, "bad-images")
     os.makedirs(o)

@@ -713,6 +713,10 @@ static const char *file_type(const char *format, const char *encoding,
         {"et", "application/vnd.openxmlformats-officedocument."
                "spreadsheetml.sheet"},
         {"xls", "application/vnd.ms-excel"},
+        {"pptx", "application/vnd.openxmlformats-officedocument."
+                 "presentationml.presentation"},
+        {"dps", "application/vnd.openxmlformats-officedocument."
+                "presentationml.presentation"},
         {"html", "text/html"},
         {"markdown", "text/markdown"},
     };
