@@ -857,7 +857,7 @@ static int check_text(void *ctx, unsigned docid, ps_buf *out, int *live,
     free(v);
     const char *src = j ? json_string_value(json_object_get(j, "text")) : NULL;
     if (src) {
-        size_t *from = NULL, *to = NULL;
+        uint32_t *from = NULL, *to = NULL;
         if (norm_text_map(src, strlen(src), out, &from, &to, err) == 0)
             *live = 1;
         free(from);

@@ -272,7 +272,7 @@ void norm_squeeze_map(const char *s, size_t n, ps_buf *out,
 typedef struct mapout {
     ps_buf *out;
     size_t base, cap;
-    size_t *from, *to;
+    uint32_t *from, *to;    /* source offsets: 4 bytes each, not 8 */
     uint32_t prev;          /* last non-space code point written */
     int pending, newline;   /* whitespace seen since, and a line break */
     size_t ws_from, ws_to;  /* its source range */
@@ -283,13 +283,13 @@ static void put(mapout *m, const char *x, size_t n, size_t a, size_t b)
     size_t at = m->out->len - m->base;
     if (at + n > m->cap) {
         m->cap = (at + n) * 2 + 64;
-        m->from = ps_xrealloc(m->from, m->cap * sizeof(size_t));
-        m->to = ps_xrealloc(m->to, m->cap * sizeof(size_t));
+        m->from = ps_xrealloc(m->from, m->cap * sizeof(uint32_t));
+        m->to = ps_xrealloc(m->to, m->cap * sizeof(uint32_t));
     }
     ps_buf_add(m->out, x, n);
     for (size_t i = 0; i < n; i++) {
-        m->from[at + i] = a;
-        m->to[at + i] = b;
+        m->from[at + i] = (uint32_t)a;
+        m->to[at + i] = (uint32_t)b;
     }
 }
 
@@ -321,13 +321,17 @@ static void feed(mapout *m, const char *x, size_t n, size_t a, size_t b)
     }
 }
 
-int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
-                  size_t **to, char *err)
+int norm_text_map(const char *s, size_t n, ps_buf *out, uint32_t **from,
+                  uint32_t **to, char *err)
 {
     pthread_once(&once, init_tables);
+    if (n >= UINT32_MAX) {
+        snprintf(err, PS_ERRLEN, "text of %zu bytes: too long to map", n);
+        return -1;
+    }
     mapout m = {out, out->len, n + 16, NULL, NULL, 0, 0, 0, 0, 0};
-    m.from = ps_xmalloc(m.cap * sizeof(size_t));
-    m.to = ps_xmalloc(m.cap * sizeof(size_t));
+    m.from = ps_xmalloc(m.cap * sizeof(uint32_t));
+    m.to = ps_xmalloc(m.cap * sizeof(uint32_t));
     ps_buf_reserve(out, n);
     size_t i = 0;
     while (i < n) {

@@ -39,8 +39,8 @@ int norm_query(const char *s, size_t n, ps_buf *out, char *err);
  * is how text shown as the source writes it gets its highlights: matching
  * runs on the normalized form, marks land on the source characters.
  * Returns 0, or -1 with err set. */
-int norm_text_map(const char *s, size_t n, ps_buf *out, size_t **from,
-                  size_t **to, char *err);
+int norm_text_map(const char *s, size_t n, ps_buf *out, uint32_t **from,
+                  uint32_t **to, char *err);
 
 /* The Simplified form of code point cp (cp itself when there is none). */
 uint32_t norm_t2s(uint32_t cp);

@@ -25,6 +25,7 @@
 #define PS_PASSAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define PSG_MAX_CHARS 300      /* passages longer than this are cut */
 #define PSG_HARD_CHARS 1200    /* a cut is forced past this, sentence or not */
@@ -48,7 +49,7 @@ typedef struct psg_block {
     char *src;               /* as the source writes it, line breaks of
                                 wrapped lines removed, NUL-terminated */
     size_t srclen;
-    size_t *from, *to;       /* text byte i comes from src[from[i]..to[i]) */
+    uint32_t *from, *to;     /* text byte i comes from src[from[i]..to[i]) */
     int md;                  /* a markdown "#" heading */
     int forced;              /* kind given by the format, not guessed */
     int is_title;            /* the document's title */

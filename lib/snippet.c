@@ -25,7 +25,7 @@ void snip_make(const char *src, const char *const *needles, size_t n,
     size_t srclen = strlen(src);
     ps_buf nb;
     ps_buf_init(&nb);
-    size_t *from = NULL, *to = NULL;
+    uint32_t *from = NULL, *to = NULL;
     char err[PS_ERRLEN];
     if (norm_text_map(src, srclen, &nb, &from, &to, err) < 0) {
         /* not valid UTF-8: cannot happen for stored text; show it plain */

@@ -138,7 +138,7 @@ static void test_text_map(void)
         ps_buf a, b;
         ps_buf_init(&a);
         ps_buf_init(&b);
-        size_t *from = NULL, *to = NULL;
+        uint32_t *from = NULL, *to = NULL;
         CHECK(norm_query(s, strlen(s), &a, err) == 0);
         CHECK(norm_text_map(s, strlen(s), &b, &from, &to, err) == 0);
         CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
@@ -153,7 +153,7 @@ static void test_text_map(void)
     const char *s = "防沙，治沙";
     ps_buf b;
     ps_buf_init(&b);
-    size_t *from, *to;
+    uint32_t *from, *to;
     norm_text_map(s, strlen(s), &b, &from, &to, err);
     CHECK_STR(b.data, "防沙,治沙");
     CHECK(from[6] == 6 && to[6] == 9);
