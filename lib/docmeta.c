@@ -605,14 +605,15 @@ static json_t *extract(const char *const *lines, size_t n, const ext_meta *meta,
                 break;          /* the body has begun */
             if (strlen(l) <= 9 || strstr(l, "签发人") || line_date(&rd, l, d) ||
                 rx_find(&rd.number, l, g, 0) || dm_number(l, nb, sizeof nb) ||
-                rx_find(&rd.section, l, g, 0))
+                rx_find(&rd.section, l, g, 0) || ps_table_row(l, strlen(l)))
                 continue;
             snprintf(title, sizeof title, "%s", l);
             snprintf(shown, sizeof shown, "%s", rd.src[i]);
             if (!type_of(title) && i + 1 < head) {
                 const char *nx = rd.line[i + 1];
                 if (strlen(nx) <= 90 && !has_sentence_mark(nx) &&
-                    !rx_find(&rd.addressee, nx, g, 0) && !line_date(&rd, nx, d)) {
+                    !rx_find(&rd.addressee, nx, g, 0) && !line_date(&rd, nx, d) &&
+                    !rx_find(&rd.section, nx, g, 0)) {
                     snprintf(buf, sizeof buf, "%s%s", title, nx);
                     if (type_of(buf)) {
                         snprintf(title, sizeof title, "%s", buf);

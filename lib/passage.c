@@ -244,7 +244,8 @@ static void emit_paragraph(builder *b, srcline *lines, const size_t *idx,
         bl->kind = PSG_HEADING;
     else if (bl->len == 0 || is_noise(bl->text, bl->len))
         bl->kind = PSG_NOISE;
-    else if (looks_like_heading(bl->text, bl->len))
+    else if (looks_like_heading(bl->text, bl->len) &&
+             !ps_table_row(bl->text, bl->len))
         bl->kind = PSG_HEADING;
     else
         bl->kind = PSG_TEXT;
@@ -357,6 +358,36 @@ static int starts_mid_sentence(const srcline *l)
     return 0;
 }
 
+static int cn_numeral(uint32_t c)
+{
+    return c == 0x4E00 || c == 0x4E8C || c == 0x4E09 || c == 0x56DB ||
+           c == 0x4E94 || c == 0x516D || c == 0x4E03 || c == 0x516B ||
+           c == 0x4E5D || c == 0x5341 || c == 0x96F6 || c == 0x3007;
+}
+
+/* Text that opens a numbered section: "四、", "(二)", "第三章". */
+static int starts_section(const char *t, size_t len)
+{
+    size_t i = 0, n = 0;
+    uint32_t c = 0;
+    while (i < len && ps_is_space(c = ps_utf8_next(t, len, &i)))
+        ;
+    uint32_t open = c;
+    if (open == '(' || open == 0x7B2C)      /* ( 第 */
+        c = i < len ? ps_utf8_next(t, len, &i) : 0;
+    while (cn_numeral(c) && n < 4) {
+        n++;
+        c = i < len ? ps_utf8_next(t, len, &i) : 0;
+    }
+    if (!n)
+        return 0;
+    if (open == '(')
+        return c == ')';
+    if (open == 0x7B2C)
+        return c == 0x7AE0 || c == 0x8282 || c == 0x6761;  /* 章 节 条 */
+    return c == 0x3001;                                     /* 、 */
+}
+
 /* Groups lines into paragraphs (see the file comment). */
 static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
 {
@@ -406,7 +437,14 @@ static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
                  * column or page break: the paragraph goes on. */
                 end = !((full || frag) && !ends_sentence(l));
             else
-                end = !(full || open || frag || starts_mid_sentence(&lines[i + 1]));
+                /* A numbered section starts a paragraph (a table's last
+                 * row, wide with its spaces, is not wrapped into the
+                 * heading after it), unless the line ends in an
+                 * enumeration ("一、\n二、三产业"). */
+                end = !(full || open || frag || starts_mid_sentence(&lines[i + 1])) ||
+                      (starts_section(lines[i + 1].text, lines[i + 1].len) &&
+                       last_cp(l->text, l->len) != 0x3001 &&
+                       last_cp(l->text, l->len) != ',');
             if (end) {
                 emit_paragraph(b, lines, para, np, 0);
                 np = 0;
@@ -539,7 +577,8 @@ static void pick_title(psg_doc *d, const char *fallback)
      * further down, which would misname a continuation page). */
     for (size_t bi = 0; bi < d->nblocks && bi < 3; bi++) {
         if (d->blocks[bi].kind == PSG_HEADING && !d->blocks[bi].forced &&
-            ps_utf8_count(d->blocks[bi].text, d->blocks[bi].len) >= 4) {
+            ps_utf8_count(d->blocks[bi].text, d->blocks[bi].len) >= 4 &&
+            !starts_section(d->blocks[bi].text, d->blocks[bi].len)) {
             set_title(d, &d->blocks[bi]);
             return;
         }

@@ -741,3 +741,25 @@ void ps_buf_varint(ps_buf *b, uint32_t v)
     tmp[n++] = (char)v;
     ps_buf_add(b, tmp, n);
 }
+
+int ps_table_row(const char *s, size_t n)
+{
+    int numbers = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t t = i;
+        int digits = 0, other = 0;
+        while (i < n && s[i] != ' ' && s[i] != '\t') {
+            if (s[i] >= '0' && s[i] <= '9')
+                digits++;
+            else if (!strchr(".,%-+", s[i]))
+                other++;
+            i++;
+        }
+        if (i > t && digits && !other)
+            numbers++;
+    }
+    return numbers >= 2;
+}

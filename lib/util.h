@@ -96,6 +96,9 @@ uint32_t ps_utf8_next(const char *s, size_t n, size_t *i);
 int ps_utf8_len(unsigned char c);
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int ps_utf8_valid(const char *s, size_t n);
+/* 1 for text that reads as a table's row: two numbers or more standing
+ * apart ("敖汉旗 98.2 2.9"), which no title or heading has. */
+int ps_table_row(const char *s, size_t n);
 /* How many bytes of s to print as "%.*s" for at most max of them: never
  * half a character (a message cut inside one is not UTF-8, and JSON
  * cannot carry it). */

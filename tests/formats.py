@@ -180,6 +180,12 @@ def main():
             acc = difflib.SequenceMatcher(None, got, want, autojunk=False).ratio()
             print("OCR character accuracy (PNG and JPEG pages): %.4f" % acc)
             check(acc >= 0.95, "OCR character accuracy of the images %.4f < 0.95" % acc)
+            # Page 2 alone has no title of its own: not its table's last
+            # row or its section heading, but its name.
+            p2 = passages_of(db, "plan-page2.jpg")
+            check(p2 and p2[0]["title"] == "plan-page2" and
+                  any(h["kind"] == "heading" and h["text"] == "四、保障措施" for h in p2),
+                  "page 2's title and heading: %r" % [(h["kind"], h["title"], h["text"][:12]) for h in p2[:3]])
             r = batch(db, ["防沙治沙工作的责任主体"])[0]
             check({"plan-page2.jpg", "plan-scan.pdf", "plan.pdf"} <= {h["doc"] for h in r["hits"]},
                   "a phrase of page 2: %r" % [h["doc"] for h in r["hits"]])

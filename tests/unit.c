@@ -228,6 +228,51 @@ static void test_passages(void)
     }
     psg_doc_free(d);
 
+    /* A scanned continuation page as OCR reads it: a table's last row,
+     * wide with its spaces, then a numbered heading.  The row is text,
+     * the heading starts a block of its own, and neither is the title. */
+    const char *ocr =
+        "敖汉旗   98.2          2.9\n"
+        "四、保障措施\n"
+        "各旗县区人民政府是防沙治沙工作的责任主体，要建立月调度、季\n"
+        "通报、年考核工作机制，将任务完成情况纳入年度实绩考核， 财\n"
+        "政、林草、能源等部门要加强协作，确保各项资金及时足额到位。\n";
+    d = psg_parse(ocr, strlen(ocr), "plan-page2", err);
+    CHECK(d && d->npassages == 3);
+    if (d && d->npassages == 3) {
+        CHECK_STR(d->title, "plan-page2");
+        CHECK(d->passages[0].kind == PSG_K_TEXT && strstr(d->passages[0].text, "98.2"));
+        CHECK(d->passages[1].kind == PSG_K_HEADING);
+        CHECK_STR(d->passages[1].text, "四、保障措施");
+        CHECK(d->passages[2].heading && strcmp(d->passages[2].heading, "四、保障措施") == 0);
+    }
+    psg_doc_free(d);
+    /* A wrap after an enumeration comma is not a new section. */
+    const char *wrap =
+        "坚持农牧业优先发展，深入推进农村牧区改革，加快推动一、\n"
+        "二、三产业融合发展，带动农牧民持续增收致富奔小康，全面\n"
+        "推进乡村振兴。\n";
+    d = psg_parse(wrap, strlen(wrap), "x", err);
+    CHECK(d && d->npassages == 1 && strstr(d->passages[0].text, "一、二、三产业"));
+    psg_doc_free(d);
+    CHECK(ps_table_row("敖汉旗 98.2 2.9", strlen("敖汉旗 98.2 2.9")));
+    CHECK(ps_table_row("1 | 5.2 | 2025", strlen("1 | 5.2 | 2025")));
+    CHECK(!ps_table_row("赤峰市2025年政府工作报告", strlen("赤峰市2025年政府工作报告")));
+    CHECK(!ps_table_row("政 府 工 作 报 告", strlen("政 府 工 作 报 告")));
+    CHECK(!ps_table_row("第 3 页", strlen("第 3 页")));
+    /* Body text a format marks as such (a slide's) is never a heading,
+     * and a piece's own page is its block's. */
+    psg_input slide[] = {
+        {PSG_IN_HEADING, "一、主要目标", 18, 2},
+        {PSG_IN_TEXT, "新增风电光伏装机200万千瓦", 36, 2},
+    };
+    d = psg_parse_input(slide, 2, "x", err);
+    CHECK(d && d->npassages == 2);
+    if (d && d->npassages == 2)
+        CHECK(d->passages[1].kind == PSG_K_TEXT && d->passages[1].page == 2 &&
+              d->passages[0].page == 2);
+    psg_doc_free(d);
+
     /* A long paragraph is cut at sentence ends into pieces of at most
      * PSG_MAX_CHARS characters. */
     ps_buf b;
