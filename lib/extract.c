@@ -133,7 +133,7 @@ char *ext_doc_to_json(const ext_doc *d)
 static const char *const formats[] = {"text", "markdown", "html", "pdf",
                                       "docx", "ofd", "doc", "wps", "rtf",
                                       "mht", "xlsx", "et", "xls", "image",
-                                      "pptx", "dps"};
+                                      "pptx", "dps", "odt", "ods", "odp"};
 
 static const char *static_format(const char *f)
 {

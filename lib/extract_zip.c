@@ -1005,6 +1005,237 @@ static ext_status read_pptx(const zipfile *z, const char *format,
     return EXT_OK;
 }
 
+/* ---- OpenDocument (.odt, .ods, .odp) ---- */
+
+typedef struct odf {
+    ext_doc *d;
+    int page;                 /* a presentation's slide, else 0 */
+    int body_text;            /* a slide with a title: text is body text */
+    char **title_styles;      /* "Title" and the automatic styles on it */
+    size_t ntitle_styles;
+} odf;
+
+/* 1 for a paragraph in the Title style (or an automatic style based on
+ * it). */
+static int odf_title_para(const odf *o, const xmlNode *p)
+{
+    char *st = prop(p, "style-name");
+    int yes = 0;
+    for (size_t i = 0; st && i < o->ntitle_styles && !yes; i++)
+        yes = strcmp(st, o->title_styles[i]) == 0;
+    free(st);
+    return yes;
+}
+
+/* A paragraph's text: spans and links gone into, text:s a space,
+ * text:tab a tab, text:line-break a line end; notes' citations,
+ * annotations and deleted text left out. */
+static void odf_inline(const xmlNode *n, ps_buf *b, int depth)
+{
+    for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
+        if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+            if (k->content)
+                ps_buf_adds(b, (const char *)k->content);
+        } else if (named(k, "s")) {
+            ps_buf_addc(b, ' ');
+        } else if (named(k, "tab")) {
+            ps_buf_addc(b, '\t');
+        } else if (named(k, "line-break")) {
+            ps_buf_addc(b, '\n');
+        } else if (named(k, "note-citation") || named(k, "annotation") ||
+                   named(k, "tracked-changes") || named(k, "note")) {
+            continue;
+        } else if (k->type == XML_ELEMENT_NODE) {
+            odf_inline(k, b, depth + 1);
+        }
+    }
+}
+
+/* The paragraphs below n joined by '\n' (a table cell). */
+static void odf_cell(const xmlNode *n, ps_buf *b, int depth)
+{
+    for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
+        if (named(k, "p") || named(k, "h")) {
+            size_t before = b->len;
+            if (before)
+                ps_buf_addc(b, '\n');
+            size_t start = b->len;
+            odf_inline(k, b, 0);
+            if (b->len == start)
+                b->len = before;
+        } else if (k->type == XML_ELEMENT_NODE && !named(k, "annotation")) {
+            odf_cell(k, b, depth + 1);
+        }
+    }
+}
+
+/* A table: a passage a row, its cells joined by " | " (rows inside
+ * header and row groups too). */
+static void odf_rows(odf *o, const xmlNode *n, int depth)
+{
+    ps_buf row, cell;
+    ps_buf_init(&row);
+    ps_buf_init(&cell);
+    for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
+        if (named(k, "table-row")) {
+            row.len = 0;
+            for (xmlNode *c = k->children; c; c = c->next) {
+                if (!named(c, "table-cell"))
+                    continue;
+                cell.len = 0;
+                odf_cell(c, &cell, 0);
+                ext_row_add(&row, cell.data ? cell.data : "", cell.len);
+            }
+            if (row.len)
+                ext_add(o->d, PSG_IN_CELL, row.data, row.len, o->page);
+        } else if (named(k, "table-header-rows") || named(k, "table-rows") ||
+                   named(k, "table-row-group")) {
+            odf_rows(o, k, depth + 1);
+        }
+    }
+    ps_buf_free(&row);
+    ps_buf_free(&cell);
+}
+
+/* Text content in document order: headings, paragraphs, lists, sections,
+ * frames, tables; the tracked changes' deleted text is not content. */
+static void odf_flow(odf *o, const xmlNode *n, int depth)
+{
+    ps_buf b;
+    ps_buf_init(&b);
+    for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
+        if (named(k, "h") || named(k, "p")) {
+            b.len = 0;
+            odf_inline(k, &b, 0);
+            int title = named(k, "p") && !o->d->title && b.len &&
+                        odf_title_para(o, k);
+            ext_add(o->d, title ? PSG_IN_TITLE
+                          : named(k, "h") ? PSG_IN_HEADING
+                          : o->body_text ? PSG_IN_TEXT : PSG_IN_PARA,
+                    b.data ? b.data : "", b.len, o->page);
+            if (title)
+                o->d->title = ps_xstrndup(b.data, b.len);
+            /* a frame anchored in the paragraph: its text follows it */
+            for (xmlNode *f = k->children; f; f = f->next)
+                if (named(f, "frame"))
+                    odf_flow(o, f, depth + 1);
+        } else if (named(k, "table")) {
+            odf_rows(o, k, depth + 1);
+        } else if (named(k, "tracked-changes") || named(k, "annotation") ||
+                   named(k, "sequence-decls") || named(k, "forms")) {
+            continue;
+        } else if (k->type == XML_ELEMENT_NODE) {
+            odf_flow(o, k, depth + 1);
+        }
+    }
+    ps_buf_free(&b);
+}
+
+static int odf_title_frame(const xmlNode *f)
+{
+    char *c = prop(f, "class");
+    int yes = c && strcmp(c, "title") == 0;
+    free(c);
+    return yes;
+}
+
+/* An OpenDocument text, spreadsheet or presentation (what its body
+ * holds says which): text as a document's, a sheet's rows as a
+ * workbook's, slides as a presentation's (each a page, its title frame
+ * a heading). */
+static ext_status read_odf(const zipfile *z, const char *ext, ext_doc **out,
+                           char *err)
+{
+    xmlDocPtr doc = parse_xml(zip_get(z, "content.xml"));
+    xmlNode *body = child(doc ? xmlDocGetRootElement(doc) : NULL, "body");
+    xmlNode *text = child(body, "text"), *sheet = child(body, "spreadsheet"),
+            *pres = child(body, "presentation");
+    if (!text && !sheet && !pres) {
+        if (doc)
+            xmlFreeDoc(doc);
+        snprintf(err, PS_ERRLEN, "unsupported format (OpenDocument without "
+                 "text, sheets or slides%s%s)", *ext ? ", " : "", ext);
+        return EXT_UNSUPPORTED;
+    }
+    odf o = {ext_doc_new(text ? "odt" : sheet ? "ods" : "odp"), 0, 0, NULL, 0};
+    if (text) {
+        o.title_styles = ps_xmalloc(sizeof(char *));
+        o.title_styles[o.ntitle_styles++] = ps_xstrdup("Title");
+        xmlNode *auto_st = child(xmlDocGetRootElement(doc), "automatic-styles");
+        for (xmlNode *k = auto_st ? auto_st->children : NULL; k; k = k->next) {
+            char *parent = named(k, "style") ? prop(k, "parent-style-name") : NULL;
+            char *name = parent && strcmp(parent, "Title") == 0 ? prop(k, "name") : NULL;
+            if (name) {
+                o.title_styles = ps_xrealloc(o.title_styles,
+                                             (o.ntitle_styles + 1) * sizeof(char *));
+                o.title_styles[o.ntitle_styles++] = name;
+            }
+            free(parent);
+        }
+        odf_flow(&o, text, 0);
+        for (size_t i = 0; i < o.ntitle_styles; i++)
+            free(o.title_styles[i]);
+        free(o.title_styles);
+    } else if (sheet) {
+        size_t named_sheets = 0, sheets = 0;
+        for (xmlNode *t = sheet->children; t; t = t->next)
+            if (named(t, "table")) {
+                char *nm = prop(t, "name");
+                sheets++;
+                named_sheets += ext_named_sheet(nm);
+                free(nm);
+            }
+        for (xmlNode *t = sheet->children; t; t = t->next) {
+            if (!named(t, "table"))
+                continue;
+            char *nm = prop(t, "name");
+            if (sheets > 1 && named_sheets && ext_named_sheet(nm))
+                ext_add(o.d, PSG_IN_HEADING, nm, strlen(nm), 0);
+            free(nm);
+            odf_rows(&o, t, 0);
+        }
+    } else {
+        for (xmlNode *pg = pres->children; pg; pg = pg->next) {
+            if (!named(pg, "page"))
+                continue;
+            o.page++;
+            o.body_text = 0;
+            for (xmlNode *f = pg->children; f; f = f->next)
+                o.body_text |= named(f, "frame") && odf_title_frame(f);
+            for (xmlNode *f = pg->children; f; f = f->next) {
+                if (!named(f, "frame"))
+                    continue;
+                if (odf_title_frame(f)) {
+                    ps_buf b;
+                    ps_buf_init(&b);
+                    odf_cell(f, &b, 0);
+                    int first = o.page == 1 && !o.d->title && b.len;
+                    ext_add(o.d, first ? PSG_IN_TITLE : PSG_IN_HEADING,
+                            b.data ? b.data : "", b.len, o.page);
+                    if (first)
+                        o.d->title = ps_xstrndup(b.data, b.len);
+                    ps_buf_free(&b);
+                } else {
+                    odf_flow(&o, f, 1);
+                }
+            }
+        }
+        o.d->pages = o.page;
+    }
+    xmlFreeDoc(doc);
+    xmlDocPtr meta = parse_xml(zip_get(z, "meta.xml"));
+    xmlNode *m = child(meta ? xmlDocGetRootElement(meta) : NULL, "meta");
+    xmlNode *t = child(m, "title");
+    xmlChar *tv = t ? xmlNodeGetContent(t) : NULL;
+    if (tv)
+        ext_add_meta(o.d, "odf-title", (const char *)tv);
+    xmlFree(tv);
+    if (meta)
+        xmlFreeDoc(meta);
+    *out = o.d;
+    return EXT_OK;
+}
+
 ext_status ext_zip(const char *data, size_t len, const char *ext,
                    ext_doc **out, char *err)
 {
@@ -1021,10 +1252,10 @@ ext_status ext_zip(const char *data, size_t len, const char *ext,
         rc = read_xlsx(&z, strcasecmp(ext, ".et") == 0 ? "et" : "xlsx", out, err);
     } else if (zip_get(&z, "ppt/presentation.xml")) {
         rc = read_pptx(&z, strcasecmp(ext, ".dps") == 0 ? "dps" : "pptx", out, err);
+    } else if (zip_get(&z, "content.xml")) {
+        rc = read_odf(&z, ext, out, err);
     } else {
-        const char *kind = zip_get(&z, "content.xml") ? "OpenDocument"
-                                                      : "zip archive";
-        snprintf(err, PS_ERRLEN, "unsupported format (%s%s%s)", kind,
+        snprintf(err, PS_ERRLEN, "unsupported format (zip archive%s%s)",
                  *ext ? ", " : "", ext);
         rc = EXT_UNSUPPORTED;
     }

@@ -424,6 +424,91 @@ def presentation_slides_are_passages(tmp):
           "region filter on a table row: %r" % [h["text"] for h in r["hits"]])
 
 
+ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+          'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+          'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
+          'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+          'xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"')
+
+
+def write_odf(path, mime, body, title=None):
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), mime)       # first, stored
+        z.writestr("content.xml", '<?xml version="1.0" encoding="UTF-8"?>'
+                   '<office:document-content %s><office:automatic-styles><style:style style:name="P1" '
+                   'style:family="paragraph" style:parent-style-name="Title"/></office:automatic-styles>'
+                   '<office:body>%s</office:body>'
+                   '</office:document-content>' % (ODF_NS, body))
+        if title:
+            z.writestr("meta.xml", '<office:document-meta %s><office:meta><dc:title>%s</dc:title>'
+                       '</office:meta></office:document-meta>' % (ODF_NS, title))
+        z.writestr("META-INF/manifest.xml", '<manifest:manifest xmlns:manifest='
+                   '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>')
+
+
+@test
+def opendocument_files_are_read(tmp):
+    # Offices on domestic Linux desktops save OpenDocument: text (headings,
+    # spans, spaces, a list, a table, a deletion tracked but not content),
+    # a spreadsheet (named sheets, rows) and a presentation (slides as
+    # pages, title frames as headings).
+    d = os.path.join(tmp, "odf-docs")
+    os.makedirs(d)
+    write_odf(os.path.join(d, "plan.odt"), "application/vnd.oasis.opendocument.text",
+              '<office:text><text:tracked-changes><text:changed-region><text:deletion>'
+              '<text:p>已删除的旧表述</text:p></text:deletion></text:changed-region></text:tracked-changes>'
+              '<text:p text:style-name="P1">赤峰市防沙治沙工作方案</text:p>'
+              '<text:h text:outline-level="2">一、总体要求</text:h>'
+              '<text:p>到2026年底完成<text:span>沙化土地</text:span>治理任务462万亩<text:s text:c="2"/>，'
+              '新增风电光伏装机200万千瓦。</text:p>'
+              '<text:list><text:list-item><text:p>敖汉旗完成造林种草38万亩。</text:p></text:list-item></text:list>'
+              '<table:table table:name="表1"><table:table-row><table:table-cell><text:p>工程</text:p></table:table-cell>'
+              '<table:table-cell><text:p>投资</text:p></table:table-cell></table:table-row>'
+              '<table:table-row><table:table-cell><text:p>光伏治沙</text:p></table:table-cell>'
+              '<table:table-cell><text:p>5.2亿元</text:p></table:table-cell></table:table-row></table:table>'
+              '</office:text>', title="赤峰市防沙治沙工作方案")
+    write_odf(os.path.join(d, "list.ods"), "application/vnd.oasis.opendocument.spreadsheet",
+              '<office:spreadsheet><table:table table:name="重点项目"><table:table-row>'
+              '<table:table-cell><text:p>巴林右旗退化草原修复</text:p></table:table-cell>'
+              '<table:table-cell office:value-type="float" office:value="1.25"><text:p>1.25</text:p></table:table-cell>'
+              '</table:table-row><table:table-row table:number-rows-repeated="1048570"><table:table-cell/>'
+              '</table:table-row></table:table><table:table table:name="任务分工"><table:table-row>'
+              '<table:table-cell><text:p>市林草局</text:p></table:table-cell></table:table-row></table:table>'
+              '</office:spreadsheet>')
+    write_odf(os.path.join(d, "talk.odp"), "application/vnd.oasis.opendocument.presentation",
+              '<office:presentation><draw:page draw:name="p1"><draw:frame presentation:class="title">'
+              '<draw:text-box><text:p>防沙治沙政策解读</text:p></draw:text-box></draw:frame></draw:page>'
+              '<draw:page draw:name="p2"><draw:frame presentation:class="title"><draw:text-box>'
+              '<text:p>主要目标</text:p></draw:text-box></draw:frame><draw:frame presentation:class="outline">'
+              '<draw:text-box><text:list><text:list-item><text:p>植被覆盖度提高到百分之四十</text:p>'
+              '</text:list-item></text:list></draw:text-box></draw:frame></draw:page></office:presentation>')
+    db = os.path.join(tmp, "odf-db")
+    p = index(db, d)
+    check(b"3 indexed" in p.stderr, p.stderr.decode()[-300:])
+    hits = sorted(search(db, "", "--limit", "0")["hits"], key=lambda h: (h["doc"], h["passage"]))
+    got = {}
+    for h in hits:
+        got.setdefault(h["doc"], []).append((h["kind"], h.get("page"), h["text"]))
+    check(got.get("plan.odt") == [
+        ("title", None, "赤峰市防沙治沙工作方案"), ("heading", None, "一、总体要求"),
+        ("text", None, "到2026年底完成沙化土地治理任务462万亩 ，新增风电光伏装机200万千瓦。"),
+        ("text", None, "敖汉旗完成造林种草38万亩。"),
+        ("table", None, "工程 | 投资"), ("table", None, "光伏治沙 | 5.2亿元")],
+        "odt: %r" % got.get("plan.odt"))
+    check(got.get("list.ods") == [("heading", None, "重点项目"), ("table", None, "巴林右旗退化草原修复 | 1.25"),
+                                  ("heading", None, "任务分工"), ("table", None, "市林草局")],
+          "ods: %r" % got.get("list.ods"))
+    check(got.get("talk.odp") == [("title", 1, "防沙治沙政策解读"), ("heading", 2, "主要目标"),
+                                  ("text", 2, "植被覆盖度提高到百分之四十")],
+          "odp: %r" % got.get("talk.odp"))
+    check({h["format"] for h in hits} == {"odt", "ods", "odp"}, "formats")
+    check(search(db, '"已删除的旧表述"')["total"] == 0, "deleted text was indexed")
+
+
 @test
 def files_named_in_gbk_are_indexed_under_their_chinese_names(tmp):
     # A zip made on Chinese Windows, unpacked here, leaves names in GBK:

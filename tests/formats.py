@@ -246,7 +246,7 @@ def bad_input(tmp, docs):
         "huge.html": "web page too large",
         "sheet.xlsx": "a spreadsheet without a readable sheet",
         "slides.pptx": "a presentation without a readable slide",
-        "letter.odt": "unsupported format (OpenDocument, .odt)",
+        "letter.odt": "unsupported format (OpenDocument without text, sheets or slides, .odt)",
         "entities.docx": "not well-formed XML: Detected an entity reference loop",
         "nested.html": "web page nested more than 250 elements deep",
         "nested.rtf": "RTF nested more than 255 groups deep",

@@ -713,6 +713,9 @@ static const char *file_type(const char *format, const char *encoding,
         {"et", "application/vnd.openxmlformats-officedocument."
                "spreadsheetml.sheet"},
         {"xls", "application/vnd.ms-excel"},
+        {"odt", "application/vnd.oasis.opendocument.text"},
+        {"ods", "application/vnd.oasis.opendocument.spreadsheet"},
+        {"odp", "application/vnd.oasis.opendocument.presentation"},
         {"pptx", "application/vnd.openxmlformats-officedocument."
                  "presentationml.presentation"},
         {"dps", "application/vnd.openxmlformats-officedocument."

@@ -232,7 +232,7 @@ function renderYears(s, years) {
 
 const FORMATS = { pdf: 'PDF', html: '网页', docx: 'Word', doc: 'Word', wps: 'WPS',
   ofd: 'OFD', text: '文本', markdown: '文本', xlsx: 'Excel', xls: 'Excel', et: 'WPS表格', image: '图片',
-  pptx: 'PPT', dps: 'WPS演示',
+  pptx: 'PPT', dps: 'WPS演示', odt: 'ODF文档', ods: 'ODF表格', odp: 'ODF演示',
   rtf: 'RTF', mht: '网页' };
 const KINDS = { title: '标题', heading: '小标题', table: '表格' };
 
