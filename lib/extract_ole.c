@@ -18,9 +18,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <freexl.h>
 #include <math.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>

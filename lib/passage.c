@@ -437,14 +437,13 @@ static void build_paragraphs(builder *b, srcline *lines, size_t nlines)
                  * column or page break: the paragraph goes on. */
                 end = !((full || frag) && !ends_sentence(l));
             else
-                /* A numbered section starts a paragraph (a table's last
-                 * row, wide with its spaces, is not wrapped into the
-                 * heading after it), unless the line ends in an
-                 * enumeration ("一、\n二、三产业"). */
+                /* A numbered section after a sentence's end or a table's
+                 * row starts a paragraph: a row, wide with its spaces, is
+                 * not wrapped into the heading after it.  (Mid-sentence,
+                 * "依照本条例\n第三十二条规定" goes on.) */
                 end = !(full || open || frag || starts_mid_sentence(&lines[i + 1])) ||
                       (starts_section(lines[i + 1].text, lines[i + 1].len) &&
-                       last_cp(l->text, l->len) != 0x3001 &&
-                       last_cp(l->text, l->len) != ',');
+                       (ends_sentence(l) || ps_table_row(l->text, l->len)));
             if (end) {
                 emit_paragraph(b, lines, para, np, 0);
                 np = 0;

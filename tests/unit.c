@@ -247,14 +247,22 @@ static void test_passages(void)
         CHECK(d->passages[2].heading && strcmp(d->passages[2].heading, "四、保障措施") == 0);
     }
     psg_doc_free(d);
-    /* A wrap after an enumeration comma is not a new section. */
-    const char *wrap =
+    /* A wrap mid-sentence before a section's number is not a new
+     * section. */
+    const char *wraps[] = {
         "坚持农牧业优先发展，深入推进农村牧区改革，加快推动一、\n"
         "二、三产业融合发展，带动农牧民持续增收致富奔小康，全面\n"
-        "推进乡村振兴。\n";
-    d = psg_parse(wrap, strlen(wrap), "x", err);
-    CHECK(d && d->npassages == 1 && strstr(d->passages[0].text, "一、二、三产业"));
-    psg_doc_free(d);
+        "推进乡村振兴。\n",
+        "违反规定的，由县级以上人民政府林业草原主管部门依照本条例\n"
+        "第三十二条规定责令改正，没收违法所得，并处罚款，情节严\n"
+        "重的依法追究责任。\n"};
+    for (size_t k = 0; k < 2; k++) {
+        d = psg_parse(wraps[k], strlen(wraps[k]), "x", err);
+        CHECK(d && d->npassages == 1 &&
+              (strstr(d->passages[0].text, "一、二、三产业") ||
+               strstr(d->passages[0].text, "本条例第三十二条")));
+        psg_doc_free(d);
+    }
     CHECK(ps_table_row("敖汉旗 98.2 2.9", strlen("敖汉旗 98.2 2.9")));
     CHECK(ps_table_row("1 | 5.2 | 2025", strlen("1 | 5.2 | 2025")));
     CHECK(!ps_table_row("赤峰市2025年政府工作报告", strlen("赤峰市2025年政府工作报告")));
