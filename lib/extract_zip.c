@@ -167,6 +167,40 @@ static char *prop(const xmlNode *n, const char *name)
     return s;
 }
 
+/* docProps/core.xml's title, author and creation date as prefix-title,
+ * prefix-creator, prefix-created (DOCX, PPTX). */
+static void core_props(const zipfile *z, ext_doc *d, const char *prefix)
+{
+    xmlDocPtr core = parse_xml(zip_get(z, "docProps/core.xml"));
+    xmlNode *cr = core ? xmlDocGetRootElement(core) : NULL;
+    for (xmlNode *k = cr ? cr->children : NULL; k; k = k->next) {
+        const char *what = named(k, "title")     ? "title"
+                           : named(k, "creator") ? "creator"
+                           : named(k, "created") ? "created"
+                                                 : NULL;
+        xmlChar *t = what ? xmlNodeGetContent(k) : NULL;
+        if (t) {
+            char key[32];
+            snprintf(key, sizeof key, "%s-%s", prefix, what);
+            ext_add_meta(d, key, (const char *)t);
+        }
+        xmlFree(t);
+    }
+    if (core)
+        xmlFreeDoc(core);
+}
+
+/* A slide's title (PPTX, ODP): a heading, the first slide's the
+ * document's title. */
+static void slide_title(ext_doc *d, const ps_buf *b, int slide)
+{
+    int first = slide == 1 && !d->title && b->len;
+    ext_add(d, first ? PSG_IN_TITLE : PSG_IN_HEADING, b->data ? b->data : "",
+            b->len, slide);
+    if (first)
+        d->title = ps_xstrndup(b->data, b->len);
+}
+
 /* ---- DOCX ---- */
 
 typedef struct style {
@@ -349,21 +383,7 @@ static ext_status read_docx(const zipfile *z, const char *format, ext_doc **out,
     xmlFreeDoc(doc);
     notes(&x, zip_get(z, "word/footnotes.xml"), "footnote");
     notes(&x, zip_get(z, "word/endnotes.xml"), "endnote");
-    xmlDocPtr core = parse_xml(zip_get(z, "docProps/core.xml"));
-    xmlNode *cr = core ? xmlDocGetRootElement(core) : NULL;
-    for (xmlNode *k = cr ? cr->children : NULL; k; k = k->next) {
-        if (named(k, "title") || named(k, "creator") || named(k, "created")) {
-            xmlChar *t = xmlNodeGetContent(k);
-            if (t)
-                ext_add_meta(x.d, named(k, "title") ? "docx-title"
-                                  : named(k, "creator") ? "docx-creator"
-                                                        : "docx-created",
-                             (const char *)t);
-            xmlFree(t);
-        }
-    }
-    if (core)
-        xmlFreeDoc(core);
+    core_props(z, x.d, "docx");
     for (size_t i = 0; i < x.nst; i++)
         free(x.st[i].id);
     free(x.st);
@@ -902,11 +922,7 @@ static void slide_shapes(ext_doc *d, const xmlNode *tree, int slide,
             if (title_shape(k)) {
                 b.len = 0;
                 dml_body_text(body, &b);
-                int first = slide == 1 && !d->title && b.len;
-                ext_add(d, first ? PSG_IN_TITLE : PSG_IN_HEADING,
-                        b.data ? b.data : "", b.len, slide);
-                if (first)
-                    d->title = ps_xstrndup(b.data, b.len);
+                slide_title(d, &b, slide);
                 continue;
             }
             for (xmlNode *q = body->children; q; q = q->next) {
@@ -990,17 +1006,7 @@ static ext_status read_pptx(const zipfile *z, const char *format,
         return EXT_FAILED;
     }
     d->pages = slide;
-    xmlDocPtr core = parse_xml(zip_get(z, "docProps/core.xml"));
-    xmlNode *cr = core ? xmlDocGetRootElement(core) : NULL;
-    for (xmlNode *k = cr ? cr->children : NULL; k; k = k->next)
-        if (named(k, "title")) {
-            xmlChar *t = xmlNodeGetContent(k);
-            if (t)
-                ext_add_meta(d, "pptx-title", (const char *)t);
-            xmlFree(t);
-        }
-    if (core)
-        xmlFreeDoc(core);
+    core_props(z, d, "pptx");
     *out = d;
     return EXT_OK;
 }
@@ -1209,11 +1215,7 @@ static ext_status read_odf(const zipfile *z, const char *ext, ext_doc **out,
                     ps_buf b;
                     ps_buf_init(&b);
                     odf_cell(f, &b, 0);
-                    int first = o.page == 1 && !o.d->title && b.len;
-                    ext_add(o.d, first ? PSG_IN_TITLE : PSG_IN_HEADING,
-                            b.data ? b.data : "", b.len, o.page);
-                    if (first)
-                        o.d->title = ps_xstrndup(b.data, b.len);
+                    slide_title(o.d, &b, o.page);
                     ps_buf_free(&b);
                 } else {
                     odf_flow(&o, f, 1);
