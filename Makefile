@@ -40,7 +40,7 @@ SEARCH_LDLIBS = $(if $(word 4,$(STATIC_A)),$(SEARCH_STATIC),$(LDLIBS))
 
 LIB_C  = lib/util.c lib/strset.c lib/decode.c lib/normalize.c lib/passage.c lib/extract.c \
          lib/tokenize.c lib/numbers.c lib/regions.c lib/sectors.c lib/grams.c lib/dset.c lib/vrange.c \
-         lib/analyze.c lib/query.c lib/snippet.c lib/search.c lib/index.c lib/pool.c lib/docmeta.c \
+         lib/analyze.c lib/query.c lib/snippet.c lib/search.c lib/ncache.c lib/index.c lib/pool.c lib/docmeta.c \
          lib/blockcheck.c lib/fdict.c lib/fcol.c lib/fcount.c
 LIB_CXX = lib/xap.cc
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)

@@ -31,6 +31,7 @@
 #include "blockcheck.h"
 #include "dset.h"
 #include "fcount.h"
+#include "ncache.h"
 #include "vrange.h"
 #include "grams.h"
 #include "index.h"
@@ -93,7 +94,13 @@ typedef struct snapshot {
                                      the facet index */
     xap_db **pool;                /* idle handles at this state */
     size_t npool, cappool;
+    ncache *_Atomic nc;           /* strings' passages kept (ncache.h),
+                                     made at first use; under lock */
 } snapshot;
+
+/* A string's passages are kept in the snapshot's ncache when it has at
+ * least this many (by default: fewer decode in microseconds). */
+#define NCACHE_MIN 256
 
 struct srch_index {
     char *path;
@@ -111,6 +118,8 @@ struct srch_index {
     pthread_cond_t wake;          /* want_full or stop */
     int want_full, building;
     char full_err[PS_ERRLEN];     /* of the last failed full reading */
+    atomic_size_t ncache_cap;     /* bytes of each snapshot's ncache; 0 */
+    atomic_size_t ncache_min;     /* passages a list needs to be kept */
 };
 
 struct srch_engine {
@@ -169,6 +178,7 @@ static void snap_free(snapshot *s)
         xap_db_close(s->pool[i]);
     free(s->pool);
     vrange_free(s->vr);
+    ncache_destroy(atomic_load(&s->nc));
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -704,6 +714,11 @@ void srch_index_describe(srch_index *ix, srch_index_info *out)
     out->passages = s->doccount;
     out->shards = s->nshards;
     out->facet_index = s->fx != NULL;
+    ncache *c = atomic_load(&s->nc);
+    memset(&out->postings, 0, sizeof out->postings);
+    if (c)
+        ncache_stats_get(c, &out->postings);
+    out->postings.cap = atomic_load(&ix->ncache_cap);
     pthread_mutex_unlock(&ix->lock);
 }
 
@@ -782,6 +797,17 @@ static int take_light(srch_index *ix, int *stale, int *bare, char *err)
         return -1;
     ix_publish(ix, light);
     return 0;
+}
+
+void srch_index_postings_cache(srch_index *ix, size_t bytes, size_t min)
+{
+    atomic_store(&ix->ncache_min, min ? min : NCACHE_MIN);
+    atomic_store(&ix->ncache_cap, bytes);
+}
+
+void srch_postings_cache(srch_engine *e, size_t bytes, size_t min)
+{
+    srch_index_postings_cache(e->ix, bytes, min);
 }
 
 int srch_index_refresh(srch_index *ix, char *err)
@@ -1147,6 +1173,8 @@ typedef struct needle_res {
     double idf;               /* which the factors are multiplied by */
     dset all;                 /* merged; all.ids NULL until asked for */
     int partial;              /* only the passages of a keep set listed */
+    ncache *nc;               /* with ent: the passages as kept there */
+    const ncache_ent *ent;
 } needle_res;
 
 /* Everything allocated while building one query, freed together. */
@@ -1207,6 +1235,8 @@ static void build_free(build *b)
         free(r->w);
         free(r->text);
         dset_free(&r->all);
+        if (r->ent)
+            ncache_release(r->nc, r->ent);
     }
     for (int k = 0; k < 6; k++)
         strlist_free(&b->fterms[k]);
@@ -1274,6 +1304,40 @@ static void match_shard(void *ctx, size_t k)
     m->w[k] = w;
 }
 
+
+static void merge_shards(needle_res *r);
+
+/* The snapshot's ncache, made at first use; NULL without one. */
+static ncache *snap_ncache(srch_engine *e)
+{
+    size_t cap = atomic_load(&e->ix->ncache_cap);
+    snapshot *s = e->snap;
+    ncache *c = atomic_load(&s->nc);
+    if (c || !cap)
+        return c;
+    pthread_mutex_lock(&s->lock);
+    c = atomic_load(&s->nc);
+    if (!c) {
+        c = ncache_create(cap);
+        atomic_store(&s->nc, c);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return c;
+}
+
+static needle_res *new_needle(build *b, const char *s, size_t n)
+{
+    if (b->nnr == b->capnr) {
+        b->capnr = b->capnr ? 2 * b->capnr : 8;
+        b->nr = ps_xrealloc(b->nr, b->capnr * sizeof(needle_res));
+    }
+    needle_res *r = &b->nr[b->nnr++];
+    memset(r, 0, sizeof *r);
+    r->text = ps_xstrndup(s, n);
+    r->len = n;
+    return r;
+}
+
 /* Every passage that contains normalized s[0..n), ranked by BM25 (see the
  * file comment); computed once per query.  With keep (database docids),
  * the caller needs no passage outside it: a string of one or two
@@ -1295,6 +1359,22 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
                  "phrase, or use fewer and longer words", b->budget_ms);
         return NULL;
     }
+    /* A keep set worth listing only its passages: most of the index is
+     * not worth the merge. */
+    int narrow = keep && (double)keep->n * 4 < (double)e->snap->doccount * 3;
+    ncache *nc = snap_ncache(e);
+    const ncache_ent *ce = nc ? ncache_get(nc, s, n) : NULL;
+    if (ce) {
+        needle_res *r = new_needle(b, s, n);
+        r->nc = nc;
+        r->ent = ce;
+        if (narrow) {
+            dset all = {(unsigned *)ce->ids, (double *)ce->w, ce->n};
+            dset_filter(&all, keep, &r->all);
+            r->partial = 1;
+        }
+        return r;
+    }
     size_t ns = e->snap->nshards;
     gram_hits *h = ps_xcalloc(ns ? ns : 1, sizeof(gram_hits));
     double **w = ps_xcalloc(ns ? ns : 1, sizeof(double *));
@@ -1304,8 +1384,7 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
                     ps_xcalloc(ns ? ns : 1, sizeof(size_t)),
                     ps_xcalloc(ns ? ns : 1, sizeof(int)),
                     ps_xcalloc(ns ? ns : 1, PS_ERRLEN)};
-    if (keep && ns && (double)keep->n * 4 < (double)e->snap->doccount * 3 &&
-        ps_utf8_count(s, n) <= 2) {
+    if (narrow && ns && !nc && ps_utf8_count(s, n) <= 2) {
         mj.nbits = keep->n ? (size_t)keep->ids[keep->n - 1] + 1 : 1;
         mj.nkeep = keep->n;
         uint64_t *bits = ps_xcalloc(mj.nbits / 64 + 1, sizeof(uint64_t));
@@ -1342,19 +1421,25 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     double N = e->snap->doccount;
     if (N < (double)df)
         N = (double)df;
-    if (b->nnr == b->capnr) {
-        b->capnr = b->capnr ? 2 * b->capnr : 8;
-        b->nr = ps_xrealloc(b->nr, b->capnr * sizeof(needle_res));
-    }
-    needle_res *r = &b->nr[b->nnr++];
-    memset(r, 0, sizeof *r);
-    r->text = ps_xstrndup(s, n);
-    r->len = n;
+    needle_res *r = new_needle(b, s, n);
     r->nshards = ns;
     r->h = h;
     r->w = w;
     r->idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     r->partial = partial;
+    /* Read whole (with a cache, keep is not used above): kept when long
+     * enough to be worth it, then narrowed for this query. */
+    if (nc && df >= atomic_load(&e->ix->ncache_min)) {
+        merge_shards(r);
+        ncache_put(nc, s, n, r->all.ids, r->all.w, r->all.n);
+        if (narrow) {
+            dset t;
+            dset_filter(&r->all, keep, &t);
+            dset_free(&r->all);
+            r->all = t;
+            r->partial = 1;
+        }
+    }
     return r;
 }
 
@@ -1368,6 +1453,18 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
         return NULL;
     if (r->all.ids || r->all.n)
         return &r->all;
+    if (r->ent) {
+        dset all = {(unsigned *)r->ent->ids, (double *)r->ent->w, r->ent->n};
+        dset_copy(&all, &r->all);
+        return &r->all;
+    }
+    merge_shards(r);
+    return &r->all;
+}
+
+/* r->all from its shards' hits (see contains_set). */
+static void merge_shards(needle_res *r)
+{
     size_t total = 0, ns = r->nshards;
     for (size_t k = 0; k < ns; k++)
         total += r->h[k].n;
@@ -1381,7 +1478,7 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
             memcpy(d->ids, r->h[0].docs, total * sizeof(unsigned));
         for (size_t i = 0; i < total; i++)
             d->w[i] = idf * r->w[0][i];
-        return d;
+        return;
     }
     if (ns == 2) {
         /* Two shards: database docids 2l - 1 (shard 0) and 2l (shard 1)
@@ -1406,7 +1503,7 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
             d->ids[out] = 2 * c[j];
             d->w[out++] = idf * wc[j];
         }
-        return d;
+        return;
     }
     /* A k-way merge: a heap of the shards by their next database docid. */
     size_t *pos = ps_xcalloc(ns, sizeof(size_t));
@@ -1455,7 +1552,6 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
     free(pos);
     free(heap);
     free(key);
-    return d;
 }
 
 /* The passages containing s, as contains_set gives them, made the

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "analyze.h"
+#include "ncache.h"
 
 typedef enum srch_status {
     SRCH_OK = 0,
@@ -90,8 +91,15 @@ typedef struct srch_index_info {
     unsigned long passages;
     size_t shards;
     int facet_index;
+    ncache_stats postings;        /* the current snapshot's (ncache.h) */
 } srch_index_info;
 void srch_index_describe(srch_index *ix, srch_index_info *out);
+/* Keeps up to bytes of decoded passage lists of the strings queried, in
+ * each snapshot (ncache.h); 0 (the default) keeps none.  A list is kept
+ * when it has at least min passages (0: the default, 256). */
+void srch_index_postings_cache(srch_index *ix, size_t bytes, size_t min);
+/* The same for an engine's index. */
+void srch_postings_cache(srch_engine *e, size_t bytes, size_t min);
 srch_engine *srch_engine_create(srch_index *ix, const ana_res *res,
                                 char *err);
 

@@ -3,7 +3,8 @@
 
 Indexes a corpus, lists every stored passage (an empty query lists them
 in docid order), and answers random (query, flags) pairs twice: through
-policy-search (a batch, with the in-memory facet index, and one-off
+policy-search (a batch, with the in-memory facet index; the same batch
+twice keeping the strings' passage lists, as a server does; and one-off
 processes, reading the database) and by scanning the passages here.  The
 oracle knows the contract's semantics, not the engine's code: a string
 matches a passage that contains it (normalized, `--normalize`); items in
@@ -434,6 +435,13 @@ def main():
                            *args], src).splitlines()
                 for q, plan, line in zip(qs, plans, out):
                     compare(ix, q, plan, f, json.loads(line), stats, "batch")
+                # The same batch twice with every passage list kept (as a
+                # server keeps them): the second time each string's list is
+                # the one kept, narrowed to this query's filters.
+                out = run([os.path.join(BIN, "policy-search"), "--db", db, "--json", "--batch", "-",
+                           "--postings-mb", "64", "--postings-min", "1", *args], src + src).splitlines()
+                for q, plan, line in zip(qs + qs, plans + plans, out):
+                    compare(ix, q, plan, f, json.loads(line), stats, "batch, lists kept")
                 # a few one-off processes: filters and counts read from the database
                 for q, plan in list(zip(qs, plans))[:2]:
                     got = json.loads(run([os.path.join(BIN, "policy-search"), "--db", db, "--json",

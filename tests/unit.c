@@ -5,6 +5,7 @@
  */
 #include "analyze.h"
 #include "grams.h"
+#include "ncache.h"
 #include "docmeta.h"
 #include "decode.h"
 #include "normalize.h"
@@ -1665,6 +1666,64 @@ static void test_dset(void)
         fprintf(stderr, "dset: %d ids or weights differ\n", bad);
 }
 
+/* The cache of passage lists: what is kept reads back as it was put,
+ * the least recently used goes first when full, and an entry held by a
+ * reader outlives its eviction. */
+static void test_ncache(void)
+{
+    enum { N = 1000 };
+    unsigned ids[N];
+    double w[N];
+    for (unsigned i = 0; i < N; i++) {
+        ids[i] = 3 * i + 1;
+        w[i] = i * 0.5;
+    }
+    size_t one = sizeof(unsigned) * N + sizeof(double) * N + 200;
+    ncache *c = ncache_create(10 * one);
+    char key[16];
+    /* Room for ten of these: two go. */
+    for (int k = 0; k < 12; k++) {
+        snprintf(key, sizeof key, "k%d", k);
+        ncache_put(c, key, strlen(key), ids, w, (size_t)(N - k));
+        if (k == 0) {
+            const ncache_ent *e = ncache_get(c, "k0", 2);
+            CHECK(e && e->n == N && e->ids[N - 1] == 3 * (N - 1) + 1 &&
+                  e->w[2] == 1.0);
+            ncache_release(c, e);
+        }
+    }
+    ncache_stats st;
+    ncache_stats_get(c, &st);
+    CHECK(st.bytes <= 10 * one && st.entries >= 8 && st.entries < 12);
+    CHECK(st.evictions == 12 - st.entries);
+    const ncache_ent *gone = ncache_get(c, "k0", 2);
+    CHECK(gone == NULL);          /* the oldest went first */
+    const ncache_ent *last = ncache_get(c, "k11", 3);
+    CHECK(last && last->n == N - 11 && last->ids[5] == 16);
+    /* Used again: k4 is now the newest, so k5 goes before it. */
+    const ncache_ent *held = ncache_get(c, "k4", 2);
+    CHECK(held != NULL);
+    ncache_release(c, held);
+    held = ncache_get(c, "k4", 2);
+    for (int k = 12; k < 40; k++) {
+        snprintf(key, sizeof key, "k%d", k);
+        ncache_put(c, key, strlen(key), ids, w, N);
+    }
+    /* k4 has been evicted by now but is still readable by its holder. */
+    CHECK(ncache_get(c, "k4", 2) == NULL);
+    CHECK(held && held->n == N - 4 && held->ids[N - 5] == 3 * (N - 5) + 1);
+    ncache_release(c, held);
+    ncache_release(c, last);
+    /* Too big to keep (above an eighth of the cap): not kept. */
+    ncache *small = ncache_create(one);
+    ncache_put(small, "big", 3, ids, w, N);
+    CHECK(ncache_get(small, "big", 3) == NULL);
+    ncache_destroy(small);
+    ncache_stats_get(c, &st);
+    CHECK(st.hits >= 4 && st.misses >= 2);
+    ncache_destroy(c);
+}
+
 int main(void)
 {
     char err[PS_ERRLEN];
@@ -1688,6 +1747,7 @@ int main(void)
     test_big_blocks();
     test_fcount();
     test_dset();
+    test_ncache();
     test_fdict();
     test_fcol();
     test_blockcheck();

@@ -2,7 +2,7 @@
  * policy-web: the search page and its JSON API over libmicrohttpd.
  *
  *   policy-web --db DIR [--bind 127.0.0.1] [--port 8080] [--threads N]
- *              [--cache-mb N] [--budget-ms N] [--quiet]
+ *              [--cache-mb N] [--postings-mb N] [--budget-ms N] [--quiet]
  *
  * Threading: libmicrohttpd runs a pool of N epoll threads; each keeps its
  * own search engine (Xapian handles are not thread-safe) in thread-local
@@ -18,7 +18,10 @@
  * Answers to /api/search are kept (rcache.h, --cache-mb, 64 MB by
  * default) for the same search asked again while the index is unchanged:
  * paging back, a facet clicked off again, the same topic searched by
- * several people.
+ * several people.  Below them, the decoded passage lists of the strings
+ * searched are kept too (ncache.h, --postings-mb, 64 MB by default):
+ * narrowing a search by a facet, a number or a date, or paging on, is
+ * evaluated anew over lists already read.
  */
 
 #include "analyze.h"
@@ -678,6 +681,13 @@ static enum MHD_Result api_status(struct MHD_Connection *c, unsigned *status,
     json_t *o = json_pack("{s:I, s:I, s:I, s:b}", "state", (json_int_t)in.seq,
                           "passages", (json_int_t)in.passages, "shards",
                           (json_int_t)in.shards, "facet_index", in.facet_index);
+    /* The current snapshot's kept passage lists (ncache.h). */
+    json_object_set_new(o, "postings", json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I}", "entries",
+        (json_int_t)in.postings.entries, "bytes", (json_int_t)in.postings.bytes,
+        "cap", (json_int_t)in.postings.cap, "hits",
+        (json_int_t)in.postings.hits, "misses", (json_int_t)in.postings.misses,
+        "evictions", (json_int_t)in.postings.evictions));
     *status = 200;
     enum MHD_Result r = send_json(c, 200, o, sent);
     json_decref(o);
@@ -977,6 +987,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     const char *bind = "127.0.0.1";
     long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN), cache_mb = 64;
+    long postings_mb = 64;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (has && strcmp(argv[i], "--db") == 0) {
@@ -1006,12 +1017,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, "policy-web: --cache-mb must be 0..65536\n");
                 return 2;
             }
+        } else if (has && strcmp(argv[i], "--postings-mb") == 0) {
+            if (ps_parse_long(argv[++i], &postings_mb) < 0 || postings_mb < 0 ||
+                postings_mb > 65536) {
+                fprintf(stderr, "policy-web: --postings-mb must be 0..65536\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--quiet") == 0) {
             g_quiet = 1;
         } else {
             fprintf(stderr, "usage: policy-web --db DIR [--bind 127.0.0.1] "
-                    "[--port 8080] [--threads N] [--cache-mb N] [--budget-ms N]\n"
-                    "                  [--quiet]\n");
+                    "[--port 8080] [--threads N] [--cache-mb N]\n"
+                    "                  [--postings-mb N] [--budget-ms N] [--quiet]\n");
             return 2;
         }
     }
@@ -1045,6 +1062,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "policy-web: cannot open index %s: %s\n", g_db, err);
         return 1;
     }
+    srch_index_postings_cache(g_index, (size_t)postings_mb << 20, 0);
     if (srch_index_watch(g_index, err) < 0) {
         fprintf(stderr, "policy-web: %s\n", err);
         return 1;
