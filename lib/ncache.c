@@ -24,6 +24,7 @@ typedef struct item {
 
 struct ncache {
     pthread_mutex_t lock;
+    void (*free_v)(void *v);
     size_t cap, used, count;
     item **tab;
     size_t ntab;              /* a power of two */
@@ -31,17 +32,19 @@ struct ncache {
     unsigned long long hits, misses, evictions;
 };
 
-static uint32_t fnv(const char *s, size_t n)
+static uint32_t fnv(const void *key, size_t n)
 {
+    const unsigned char *s = key;
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
+        h = (h ^ s[i]) * 16777619u;
     return h;
 }
 
-ncache *ncache_create(size_t cap)
+ncache *ncache_create(size_t cap, void (*free_v)(void *v))
 {
     ncache *c = ps_xcalloc(1, sizeof *c);
+    c->free_v = free_v;
     pthread_mutex_init(&c->lock, NULL);
     c->cap = cap;
     c->ntab = 64;
@@ -49,10 +52,9 @@ ncache *ncache_create(size_t cap)
     return c;
 }
 
-static void item_free(item *it)
+static void item_free(ncache *c, item *it)
 {
-    free((void *)it->pub.ids);
-    free((void *)it->pub.w);
+    c->free_v(it->pub.v);
     free(it->key);
     free(it);
 }
@@ -63,14 +65,14 @@ void ncache_destroy(ncache *c)
         return;
     for (item *it = c->newest, *next; it; it = next) {
         next = it->older;
-        item_free(it);
+        item_free(c, it);
     }
     free(c->tab);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-static item **slot_of(ncache *c, const char *key, size_t klen, uint32_t h)
+static item **slot_of(ncache *c, const void *key, size_t klen, uint32_t h)
 {
     item **p = &c->tab[h & (c->ntab - 1)];
     while (*p && ((*p)->hash != h || (*p)->klen != klen ||
@@ -103,7 +105,7 @@ static void list_push(ncache *c, item *it)
         c->oldest = it;
 }
 
-const ncache_ent *ncache_get(ncache *c, const char *key, size_t klen)
+const ncache_ent *ncache_get(ncache *c, const void *key, size_t klen)
 {
     uint32_t h = fnv(key, klen);
     pthread_mutex_lock(&c->lock);
@@ -152,23 +154,16 @@ static void grow(ncache *c)
     c->ntab = n;
 }
 
-void ncache_put(ncache *c, const char *key, size_t klen, const unsigned *ids,
-                const double *w, size_t n)
+void ncache_put(ncache *c, const void *key, size_t klen, void *v,
+                size_t bytes)
 {
-    size_t bytes = sizeof(item) + klen + n * (sizeof *ids + sizeof *w);
-    if (bytes > c->cap / 8)
+    bytes += sizeof(item) + klen;
+    if (bytes > c->cap / 8) {
+        c->free_v(v);
         return;
-    /* The copy is made before taking the lock. */
-    item *it = ps_xcalloc(1, sizeof *it);
-    unsigned *ci = ps_xmalloc((n ? n : 1) * sizeof *ids);
-    double *cw = ps_xmalloc((n ? n : 1) * sizeof *w);
-    if (n) {
-        memcpy(ci, ids, n * sizeof *ids);
-        memcpy(cw, w, n * sizeof *w);
     }
-    it->pub.ids = ci;
-    it->pub.w = cw;
-    it->pub.n = n;
+    item *it = ps_xcalloc(1, sizeof *it);
+    it->pub.v = v;
     it->key = ps_xmalloc(klen + 1);
     memcpy(it->key, key, klen);
     it->key[klen] = '\0';
@@ -181,7 +176,7 @@ void ncache_put(ncache *c, const char *key, size_t klen, const unsigned *ids,
     item **p = slot_of(c, key, klen, it->hash);
     if (*p) {                  /* another thread put it first */
         pthread_mutex_unlock(&c->lock);
-        item_free(it);
+        item_free(c, it);
         return;
     }
     while (c->oldest && c->used + bytes > c->cap && ngone < 16) {
@@ -191,7 +186,7 @@ void ncache_put(ncache *c, const char *key, size_t klen, const unsigned *ids,
     }
     if (c->used + bytes > c->cap) {
         pthread_mutex_unlock(&c->lock);
-        item_free(it);
+        item_free(c, it);
     } else {
         p = slot_of(c, key, klen, it->hash);   /* evictions moved links */
         *p = it;
@@ -203,7 +198,7 @@ void ncache_put(ncache *c, const char *key, size_t klen, const unsigned *ids,
         pthread_mutex_unlock(&c->lock);
     }
     for (size_t i = 0; i < ngone; i++)
-        item_free(gone[i]);
+        item_free(c, gone[i]);
 }
 
 void ncache_release(ncache *c, const ncache_ent *e)
@@ -215,7 +210,7 @@ void ncache_release(ncache *c, const ncache_ent *e)
     int last = --it->refs == 0 && it->dead;
     pthread_mutex_unlock(&c->lock);
     if (last)
-        item_free(it);
+        item_free(c, it);
 }
 
 void ncache_stats_get(ncache *c, ncache_stats *out)

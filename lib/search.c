@@ -96,6 +96,8 @@ typedef struct snapshot {
     size_t npool, cappool;
     ncache *_Atomic nc;           /* strings' passages kept (ncache.h),
                                      made at first use; under lock */
+    ncache *_Atomic rc;           /* parsed passage and document records
+                                     kept, the same way */
 } snapshot;
 
 /* A string's passages are kept in the snapshot's ncache when it has at
@@ -179,6 +181,7 @@ static void snap_free(snapshot *s)
     free(s->pool);
     vrange_free(s->vr);
     ncache_destroy(atomic_load(&s->nc));
+    ncache_destroy(atomic_load(&s->rc));
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -714,11 +717,16 @@ void srch_index_describe(srch_index *ix, srch_index_info *out)
     out->passages = s->doccount;
     out->shards = s->nshards;
     out->facet_index = s->fx != NULL;
-    ncache *c = atomic_load(&s->nc);
+    ncache *c = atomic_load(&s->nc), *r = atomic_load(&s->rc);
     memset(&out->postings, 0, sizeof out->postings);
+    memset(&out->records, 0, sizeof out->records);
     if (c)
         ncache_stats_get(c, &out->postings);
-    out->postings.cap = atomic_load(&ix->ncache_cap);
+    if (r)
+        ncache_stats_get(r, &out->records);
+    /* The shares of snap_ncache() and snap_rcache(). */
+    out->postings.cap = atomic_load(&ix->ncache_cap) / 4 * 3;
+    out->records.cap = atomic_load(&ix->ncache_cap) / 4;
     pthread_mutex_unlock(&ix->lock);
 }
 
@@ -1307,22 +1315,46 @@ static void match_shard(void *ctx, size_t k)
 
 static void merge_shards(needle_res *r);
 
-/* The snapshot's ncache, made at first use; NULL without one. */
-static ncache *snap_ncache(srch_engine *e)
+static void free_kept_list(void *v)
 {
-    size_t cap = atomic_load(&e->ix->ncache_cap);
-    snapshot *s = e->snap;
-    ncache *c = atomic_load(&s->nc);
+    dset_free(v);
+    free(v);
+}
+
+static void free_kept_json(void *v)
+{
+    json_decref(v);
+}
+
+/* One of the snapshot's read caches, made at first use with its share
+ * of the cap; NULL without one. */
+static ncache *snap_cache(srch_engine *e, ncache *_Atomic *at, size_t share,
+                          void (*free_v)(void *))
+{
+    size_t cap = atomic_load(&e->ix->ncache_cap) / 4 * share;
+    ncache *c = atomic_load(at);
     if (c || !cap)
         return c;
-    pthread_mutex_lock(&s->lock);
-    c = atomic_load(&s->nc);
+    pthread_mutex_lock(&e->snap->lock);
+    c = atomic_load(at);
     if (!c) {
-        c = ncache_create(cap);
-        atomic_store(&s->nc, c);
+        c = ncache_create(cap, free_v);
+        atomic_store(at, c);
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->snap->lock);
     return c;
+}
+
+/* Strings' passage lists: three quarters of the cap. */
+static ncache *snap_ncache(srch_engine *e)
+{
+    return snap_cache(e, &e->snap->nc, 3, free_kept_list);
+}
+
+/* Parsed records: a quarter. */
+static ncache *snap_rcache(srch_engine *e)
+{
+    return snap_cache(e, &e->snap->rc, 1, free_kept_json);
 }
 
 static needle_res *new_needle(build *b, const char *s, size_t n)
@@ -1369,8 +1401,7 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
         r->nc = nc;
         r->ent = ce;
         if (narrow) {
-            dset all = {(unsigned *)ce->ids, (double *)ce->w, ce->n};
-            dset_filter(&all, keep, &r->all);
+            dset_filter(ce->v, keep, &r->all);
             r->partial = 1;
         }
         return r;
@@ -1431,14 +1462,16 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
      * enough to be worth it, then narrowed for this query. */
     if (nc && df >= atomic_load(&e->ix->ncache_min)) {
         merge_shards(r);
-        ncache_put(nc, s, n, r->all.ids, r->all.w, r->all.n);
+        dset *kept = ps_xmalloc(sizeof *kept);
         if (narrow) {
-            dset t;
-            dset_filter(&r->all, keep, &t);
-            dset_free(&r->all);
-            r->all = t;
+            *kept = r->all;
+            dset_filter(kept, keep, &r->all);
             r->partial = 1;
+        } else {
+            dset_copy(&r->all, kept);
         }
+        ncache_put(nc, s, n, kept, kept->n * (sizeof(unsigned) +
+                                              sizeof(double)));
     }
     return r;
 }
@@ -1454,8 +1487,7 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
     if (r->all.ids || r->all.n)
         return &r->all;
     if (r->ent) {
-        dset all = {(unsigned *)r->ent->ids, (double *)r->ent->w, r->ent->n};
-        dset_copy(&all, &r->all);
+        dset_copy(r->ent->v, &r->all);
         return &r->all;
     }
     merge_shards(r);
@@ -2160,6 +2192,23 @@ static int doc_meta(srch_engine *e, json_t *cache, const char *doc,
         *out = json_is_object(m) ? m : NULL;
         return 0;
     }
+    /* Read for an earlier request: 'M' and the document id. */
+    ncache *rcache = snap_rcache(e);
+    size_t dl = strlen(doc);
+    char *ck = rcache ? ps_xmalloc(dl + 1) : NULL;
+    if (ck) {
+        ck[0] = 'M';
+        memcpy(ck + 1, doc, dl);
+        const ncache_ent *ce = ncache_get(rcache, ck, dl + 1);
+        if (ce) {
+            m = ce->v;
+            json_object_set(cache, doc, m);
+            *out = json_is_object(m) ? m : NULL;
+            ncache_release(rcache, ce);
+            free(ck);
+            return 0;
+        }
+    }
     size_t shard;
     unsigned local;
     ps_local_docid(did, e->snap->nshards, &shard, &local);
@@ -2192,20 +2241,21 @@ static int doc_meta(srch_engine *e, json_t *cache, const char *doc,
     }
     free(v);
     ps_buf_free(&key);
-    if (!rc)
+    if (!rc) {
         json_object_set_new(cache, doc, *out ? *out : json_null());
+        if (ck)
+            ncache_put(rcache, ck, dl + 1, json_incref(json_object_get(cache, doc)),
+                       vl);
+    }
+    free(ck);
     return rc;
 }
 
 /* One hit as the contract's JSON object. */
-static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
+static json_t *hit_json(srch_engine *e, json_t *d, unsigned did,
                         double weight, const build *b, json_t *metas,
                         char *err)
 {
-    json_error_t je;
-    json_t *d = json_loads(data, 0, &je);
-    if (!d)
-        return NULL;
     json_t *o = json_object();
     static const char *const first[] = {"doc", "title", "passage", "kind",
                                         "heading", "text"};
@@ -2236,7 +2286,6 @@ static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
     const char *doc = json_string_value(json_object_get(d, "doc"));
     json_t *m = NULL;
     if (doc && metas && doc_meta(e, metas, doc, did, &m, err) < 0) {
-        json_decref(d);
         json_decref(o);
         return NULL;
     }
@@ -2248,8 +2297,34 @@ static json_t *hit_json(srch_engine *e, const char *data, unsigned did,
         if (json_is_string(t) && *json_string_value(t))
             json_object_set(o, "title", t);
     }
-    json_decref(d);
     return o;
+}
+
+/* Passage did's stored record, parsed (the caller's reference), or NULL
+ * (with err set when it could not be read).  Kept for later requests:
+ * 'R' and the docid. */
+static json_t *passage_record(srch_engine *e, unsigned did, char *err)
+{
+    ncache *rcache = snap_rcache(e);
+    char key[1 + sizeof did];
+    key[0] = 'R';
+    memcpy(key + 1, &did, sizeof did);
+    const ncache_ent *ce = rcache ? ncache_get(rcache, key, sizeof key) : NULL;
+    if (ce) {
+        json_t *d = json_incref(ce->v);
+        ncache_release(rcache, ce);
+        return d;
+    }
+    char *data;
+    size_t len;
+    if (xap_db_data(e->db, did, META_DATA, &data, &len, err) != XAP_OK)
+        return NULL;
+    json_error_t je;
+    json_t *d = json_loadb(data, len, 0, &je);
+    free(data);
+    if (d && rcache)
+        ncache_put(rcache, key, sizeof key, json_incref(d), 3 * len);
+    return d;
 }
 
 /* How a set's passages are ordered: by date when sorting by date
@@ -3282,13 +3357,12 @@ static unsigned char *tiers_of(const dset *d, const dset *first,
 static int add_hit(srch_engine *e, const build *b, const dset *d, size_t i,
                    json_t *hits, json_t *metas, json_t **made, char *err)
 {
-    char *data;
-    size_t len;
-    if (xap_db_data(e->db, d->ids[i], META_DATA, &data, &len, err) != XAP_OK)
-        return -1;
     err[0] = '\0';
-    json_t *o = hit_json(e, data, d->ids[i], d->w[i], b, metas, err);
-    free(data);
+    json_t *rec = passage_record(e, d->ids[i], err);
+    if (!rec && err[0])
+        return -1;
+    json_t *o = rec ? hit_json(e, rec, d->ids[i], d->w[i], b, metas, err) : NULL;
+    json_decref(rec);
     if (!o && err[0])
         return -1;
     if (!o) {

@@ -91,12 +91,15 @@ typedef struct srch_index_info {
     unsigned long passages;
     size_t shards;
     int facet_index;
-    ncache_stats postings;        /* the current snapshot's (ncache.h) */
+    ncache_stats postings;        /* the current snapshot's read caches */
+    ncache_stats records;         /* (ncache.h): lists, parsed records */
 } srch_index_info;
 void srch_index_describe(srch_index *ix, srch_index_info *out);
-/* Keeps up to bytes of decoded passage lists of the strings queried, in
- * each snapshot (ncache.h); 0 (the default) keeps none.  A list is kept
- * when it has at least min passages (0: the default, 256). */
+/* Keeps up to bytes of what queries read, in each snapshot (ncache.h):
+ * three quarters for the decoded passage lists of the strings queried,
+ * a quarter for parsed passage and document records.  0 (the default)
+ * keeps none.  A list is kept when it has at least min passages (0: the
+ * default, 256). */
 void srch_index_postings_cache(srch_index *ix, size_t bytes, size_t min);
 /* The same for an engine's index. */
 void srch_postings_cache(srch_engine *e, size_t bytes, size_t min);

@@ -210,10 +210,12 @@ status, _, body = get("/api/search?q=&limit=1&facets=0")
 check(st.get("facet_index") is True and isinstance(st.get("state"), int) and
       st.get("shards", 0) >= 1 and st.get("passages") == json.loads(body)["total"] > 0,
       "/api/status: %s" % st)
-pc = st.get("postings") or {}
-check(pc.get("cap") == 64 << 20 and all(isinstance(pc.get(k), int) and pc[k] >= 0
-      for k in ("entries", "bytes", "hits", "misses", "evictions")) and pc["bytes"] <= pc["cap"],
-      "/api/status tells what the passage-list cache holds: %s" % pc)
+pc, rc = st.get("postings") or {}, st.get("records") or {}
+check(pc.get("cap") == 48 << 20 and rc.get("cap") == 16 << 20 and
+      all(isinstance(c.get(k), int) and c[k] >= 0 for c in (pc, rc)
+          for k in ("entries", "bytes", "hits", "misses", "evictions")) and
+      pc["bytes"] <= pc["cap"] and 0 < rc["bytes"] <= rc["cap"] and rc["hits"] > 0,
+      "/api/status tells what the read caches hold: %s %s" % (pc, rc))
 
 # Documents indexed while the server runs show up without a restart (the
 # indexer also compacts the shard it wrote, replacing its files).

@@ -1666,62 +1666,77 @@ static void test_dset(void)
         fprintf(stderr, "dset: %d ids or weights differ\n", bad);
 }
 
-/* The cache of passage lists: what is kept reads back as it was put,
- * the least recently used goes first when full, and an entry held by a
- * reader outlives its eviction. */
+/* The read cache: what is kept reads back as it was put, the least
+ * recently used goes first when full, a value held by a reader outlives
+ * its eviction, and every value is freed exactly once. */
+static int ncache_freed;
+
+static void free_counted(void *v)
+{
+    ncache_freed++;
+    free(v);
+}
+
+static int *counted(int v)
+{
+    int *p = malloc(sizeof *p);
+    *p = v;
+    return p;
+}
+
 static void test_ncache(void)
 {
-    enum { N = 1000 };
-    unsigned ids[N];
-    double w[N];
-    for (unsigned i = 0; i < N; i++) {
-        ids[i] = 3 * i + 1;
-        w[i] = i * 0.5;
-    }
-    size_t one = sizeof(unsigned) * N + sizeof(double) * N + 200;
-    ncache *c = ncache_create(10 * one);
+    const size_t one = 1000;       /* what each value is said to cost */
+    ncache_freed = 0;
+    ncache *c = ncache_create(10 * (one + 100), free_counted);
     char key[16];
-    /* Room for ten of these: two go. */
     for (int k = 0; k < 12; k++) {
         snprintf(key, sizeof key, "k%d", k);
-        ncache_put(c, key, strlen(key), ids, w, (size_t)(N - k));
+        ncache_put(c, key, strlen(key), counted(k), one);
         if (k == 0) {
             const ncache_ent *e = ncache_get(c, "k0", 2);
-            CHECK(e && e->n == N && e->ids[N - 1] == 3 * (N - 1) + 1 &&
-                  e->w[2] == 1.0);
+            CHECK(e && *(int *)e->v == 0);
             ncache_release(c, e);
         }
     }
     ncache_stats st;
     ncache_stats_get(c, &st);
-    CHECK(st.bytes <= 10 * one && st.entries >= 8 && st.entries < 12);
-    CHECK(st.evictions == 12 - st.entries);
-    const ncache_ent *gone = ncache_get(c, "k0", 2);
-    CHECK(gone == NULL);          /* the oldest went first */
+    CHECK(st.bytes <= st.cap && st.entries >= 8 && st.entries < 12);
+    CHECK(st.evictions == 12 - st.entries && ncache_freed == (int)st.evictions);
+    CHECK(ncache_get(c, "k0", 2) == NULL);          /* the oldest went first */
     const ncache_ent *last = ncache_get(c, "k11", 3);
-    CHECK(last && last->n == N - 11 && last->ids[5] == 16);
-    /* Used again: k4 is now the newest, so k5 goes before it. */
+    CHECK(last && *(int *)last->v == 11);
+    /* The same key again: the first stays, the second is freed. */
+    int before = ncache_freed;
+    ncache_put(c, "k11", 3, counted(99), one);
+    CHECK(ncache_freed == before + 1);
     const ncache_ent *held = ncache_get(c, "k4", 2);
     CHECK(held != NULL);
-    ncache_release(c, held);
-    held = ncache_get(c, "k4", 2);
     for (int k = 12; k < 40; k++) {
         snprintf(key, sizeof key, "k%d", k);
-        ncache_put(c, key, strlen(key), ids, w, N);
+        ncache_put(c, key, strlen(key), counted(k), one);
     }
-    /* k4 has been evicted by now but is still readable by its holder. */
+    /* k4 has been evicted by now but is still readable by its holder,
+     * and freed only when let go. */
     CHECK(ncache_get(c, "k4", 2) == NULL);
-    CHECK(held && held->n == N - 4 && held->ids[N - 5] == 3 * (N - 5) + 1);
+    CHECK(held && *(int *)held->v == 4);
+    before = ncache_freed;
     ncache_release(c, held);
+    CHECK(ncache_freed == before + 1);
+    CHECK(*(int *)last->v == 11);
     ncache_release(c, last);
-    /* Too big to keep (above an eighth of the cap): not kept. */
-    ncache *small = ncache_create(one);
-    ncache_put(small, "big", 3, ids, w, N);
-    CHECK(ncache_get(small, "big", 3) == NULL);
+    /* Above an eighth of the cap: freed, not kept. */
+    ncache *small = ncache_create(8 * one, free_counted);
+    before = ncache_freed;
+    ncache_put(small, "big", 3, counted(1), one + 1);
+    CHECK(ncache_get(small, "big", 3) == NULL && ncache_freed == before + 1);
     ncache_destroy(small);
     ncache_stats_get(c, &st);
-    CHECK(st.hits >= 4 && st.misses >= 2);
+    CHECK(st.hits == 3 && st.misses == 2);
+    before = ncache_freed;
+    size_t left = st.entries;
     ncache_destroy(c);
+    CHECK(ncache_freed == before + (int)left && ncache_freed == 40 + 1 + 1);
 }
 
 int main(void)

@@ -18,10 +18,11 @@
  * Answers to /api/search are kept (rcache.h, --cache-mb, 64 MB by
  * default) for the same search asked again while the index is unchanged:
  * paging back, a facet clicked off again, the same topic searched by
- * several people.  Below them, the decoded passage lists of the strings
- * searched are kept too (ncache.h, --postings-mb, 64 MB by default):
- * narrowing a search by a facet, a number or a date, or paging on, is
- * evaluated anew over lists already read.
+ * several people.  Below them, what searches read is kept too (ncache.h,
+ * --postings-mb, 64 MB by default): the decoded passage lists of the
+ * strings searched and parsed passage records.  Narrowing a search by a
+ * facet, a number or a date, or paging on, is evaluated anew over what
+ * was already read.
  */
 
 #include "analyze.h"
@@ -671,6 +672,15 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, params *p,
     return r;
 }
 
+static json_t *cache_json(const ncache_stats *s)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "entries",
+                     (json_int_t)s->entries, "bytes", (json_int_t)s->bytes,
+                     "cap", (json_int_t)s->cap, "hits", (json_int_t)s->hits,
+                     "misses", (json_int_t)s->misses, "evictions",
+                     (json_int_t)s->evictions);
+}
+
 /* GET /api/status: the state searches are answered from (see
  * srch_index_describe()). */
 static enum MHD_Result api_status(struct MHD_Connection *c, unsigned *status,
@@ -681,13 +691,9 @@ static enum MHD_Result api_status(struct MHD_Connection *c, unsigned *status,
     json_t *o = json_pack("{s:I, s:I, s:I, s:b}", "state", (json_int_t)in.seq,
                           "passages", (json_int_t)in.passages, "shards",
                           (json_int_t)in.shards, "facet_index", in.facet_index);
-    /* The current snapshot's kept passage lists (ncache.h). */
-    json_object_set_new(o, "postings", json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I}", "entries",
-        (json_int_t)in.postings.entries, "bytes", (json_int_t)in.postings.bytes,
-        "cap", (json_int_t)in.postings.cap, "hits",
-        (json_int_t)in.postings.hits, "misses", (json_int_t)in.postings.misses,
-        "evictions", (json_int_t)in.postings.evictions));
+    /* What the current snapshot keeps of what was read (ncache.h). */
+    json_object_set_new(o, "postings", cache_json(&in.postings));
+    json_object_set_new(o, "records", cache_json(&in.records));
     *status = 200;
     enum MHD_Result r = send_json(c, 200, o, sent);
     json_decref(o);
