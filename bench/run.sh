@@ -106,23 +106,30 @@ pid=$1 port=$2
 trap 'kill $pid 2>/dev/null' EXIT
 wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:' | sed 's/^wrk:/wrk (answers kept):/'
 kill $pid; trap - EXIT
-# The same without kept answers: every request evaluated.
-set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log" --cache-mb 0)
-pid=$1 port=$2
-trap 'kill $pid 2>/dev/null' EXIT
+# The same without kept answers: every request evaluated, over the
+# passage lists and records the server keeps (--postings-mb, default);
+# then with nothing kept at all.
 # The server's CPU time a request (user + system, from /proc): steadier
 # than requests/s on a machine whose speed drifts.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-t0=$(cpu_ticks $pid)
-out=$(wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:')
-t1=$(cpu_ticks $pid)
-echo "$out" | sed 's/^wrk:/wrk (every request evaluated):/'
-echo "$out" | python3 -c '
+evaluated() {
+  label=$1; shift
+  set -- $(sh tools/start-web.sh "$BIN" "$db" "$dir/web.log" --cache-mb 0 "$@")
+  pid=$1 port=$2
+  trap 'kill $pid 2>/dev/null' EXIT
+  t0=$(cpu_ticks $pid)
+  out=$(wrk -t2 -c16 -d10s -s bench/wrk.lua "http://127.0.0.1:$port" | grep '^wrk:')
+  t1=$(cpu_ticks $pid)
+  echo "$out" | sed "s/^wrk:/wrk ($label):/"
+  echo "$out" | python3 -c '
 import os, re, sys
 n = int(re.search(r"([0-9]+) requests,", sys.stdin.read()).group(1))
 ms = (int(sys.argv[2]) - int(sys.argv[1])) * 1000.0 / os.sysconf("SC_CLK_TCK")
-print("server CPU a request (every request evaluated): %.2f ms" % (ms / max(n, 1)))' "$t0" "$t1"
-kill $pid; trap - EXIT
+print("server CPU a request (%s): %.2f ms" % (sys.argv[3], ms / max(n, 1)))' "$t0" "$t1" "$label"
+  kill $pid; trap - EXIT
+}
+evaluated "every request evaluated"
+evaluated "every request evaluated, nothing kept" --postings-mb 0
 
 # A new document on a running server: from the indexer's exit until a
 # search finds it (a snapshot without the facet index comes first), and
