@@ -158,7 +158,7 @@ void ncache_put(ncache *c, const void *key, size_t klen, void *v,
                 size_t bytes)
 {
     bytes += sizeof(item) + klen;
-    if (bytes > c->cap / 8) {
+    if (bytes > c->cap / 4) {
         c->free_v(v);
         return;
     }
@@ -170,8 +170,7 @@ void ncache_put(ncache *c, const void *key, size_t klen, void *v,
     it->klen = klen;
     it->bytes = bytes;
     it->hash = fnv(key, klen);
-    item *gone[16];
-    size_t ngone = 0;
+    item *gone = NULL;        /* evicted, freed after unlocking */
     pthread_mutex_lock(&c->lock);
     item **p = slot_of(c, key, klen, it->hash);
     if (*p) {                  /* another thread put it first */
@@ -179,26 +178,26 @@ void ncache_put(ncache *c, const void *key, size_t klen, void *v,
         item_free(c, it);
         return;
     }
-    while (c->oldest && c->used + bytes > c->cap && ngone < 16) {
+    while (c->oldest && c->used + bytes > c->cap) {
         item *g = evict_oldest(c);
-        if (g)
-            gone[ngone++] = g;
+        if (g) {
+            g->older = gone;
+            gone = g;
+        }
     }
-    if (c->used + bytes > c->cap) {
-        pthread_mutex_unlock(&c->lock);
-        item_free(c, it);
-    } else {
-        p = slot_of(c, key, klen, it->hash);   /* evictions moved links */
-        *p = it;
-        list_push(c, it);
-        c->used += bytes;
-        c->count++;
-        if (c->count > c->ntab)
-            grow(c);
-        pthread_mutex_unlock(&c->lock);
+    p = slot_of(c, key, klen, it->hash);   /* evictions moved links */
+    *p = it;
+    list_push(c, it);
+    c->used += bytes;
+    c->count++;
+    if (c->count > c->ntab)
+        grow(c);
+    pthread_mutex_unlock(&c->lock);
+    while (gone) {
+        item *next = gone->older;
+        item_free(c, gone);
+        gone = next;
     }
-    for (size_t i = 0; i < ngone; i++)
-        item_free(c, gone[i]);
 }
 
 void ncache_release(ncache *c, const ncache_ent *e)

@@ -41,7 +41,7 @@ void ncache_destroy(ncache *c);
  * until ncache_release(). */
 const ncache_ent *ncache_get(ncache *c, const void *key, size_t klen);
 /* Keeps v, which costs bytes, under key; v is the cache's from here on
- * (freed at once when not kept: above an eighth of the cap, or a key
+ * (freed at once when not kept: above a quarter of the cap, or a key
  * already there). */
 void ncache_put(ncache *c, const void *key, size_t klen, void *v,
                 size_t bytes);

@@ -100,9 +100,6 @@ typedef struct snapshot {
                                      kept, the same way */
 } snapshot;
 
-/* A string's passages are kept in the snapshot's ncache when it has at
- * least this many (by default: fewer decode in microseconds). */
-#define NCACHE_MIN 256
 
 struct srch_index {
     char *path;
@@ -121,7 +118,6 @@ struct srch_index {
     int want_full, building;
     char full_err[PS_ERRLEN];     /* of the last failed full reading */
     atomic_size_t ncache_cap;     /* bytes of each snapshot's ncache; 0 */
-    atomic_size_t ncache_min;     /* passages a list needs to be kept */
 };
 
 struct srch_engine {
@@ -807,15 +803,14 @@ static int take_light(srch_index *ix, int *stale, int *bare, char *err)
     return 0;
 }
 
-void srch_index_postings_cache(srch_index *ix, size_t bytes, size_t min)
+void srch_index_postings_cache(srch_index *ix, size_t bytes)
 {
-    atomic_store(&ix->ncache_min, min ? min : NCACHE_MIN);
     atomic_store(&ix->ncache_cap, bytes);
 }
 
-void srch_postings_cache(srch_engine *e, size_t bytes, size_t min)
+void srch_postings_cache(srch_engine *e, size_t bytes)
 {
-    srch_index_postings_cache(e->ix, bytes, min);
+    srch_index_postings_cache(e->ix, bytes);
 }
 
 int srch_index_refresh(srch_index *ix, char *err)
@@ -1458,9 +1453,11 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
     r->w = w;
     r->idf = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     r->partial = partial;
-    /* Read whole (with a cache, keep is not used above): kept when long
-     * enough to be worth it, then narrowed for this query. */
-    if (nc && df >= atomic_load(&e->ix->ncache_min)) {
+    /* Read whole (with a cache, keep is not used above), kept, then
+     * narrowed for this query.  Every list is kept, short ones too: a
+     * phrase of common characters found in a few passages may have cost
+     * reading long lists of its bigrams. */
+    if (nc) {
         merge_shards(r);
         dset *kept = ps_xmalloc(sizeof *kept);
         if (narrow) {

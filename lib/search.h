@@ -98,11 +98,10 @@ void srch_index_describe(srch_index *ix, srch_index_info *out);
 /* Keeps up to bytes of what queries read, in each snapshot (ncache.h):
  * three quarters for the decoded passage lists of the strings queried,
  * a quarter for parsed passage and document records.  0 (the default)
- * keeps none.  A list is kept when it has at least min passages (0: the
- * default, 256). */
-void srch_index_postings_cache(srch_index *ix, size_t bytes, size_t min);
+ * keeps none. */
+void srch_index_postings_cache(srch_index *ix, size_t bytes);
 /* The same for an engine's index. */
-void srch_postings_cache(srch_engine *e, size_t bytes, size_t min);
+void srch_postings_cache(srch_engine *e, size_t bytes);
 srch_engine *srch_engine_create(srch_index *ix, const ana_res *res,
                                 char *err);
 

@@ -10,8 +10,8 @@
  * Without --json, prints a readable list; with it, the contract's JSON.
  * --batch runs one query a line from FILE ("-" for stdin) against one
  * open database and prints one JSON object a line; with --postings-mb it
- * keeps the passage lists of the strings searched, as policy-web does
- * (those of --postings-min passages or more: 256 by default).
+ * keeps what the queries read (the strings' passage lists, parsed
+ * records), as policy-web does.
  */
 
 #include "analyze.h"
@@ -280,7 +280,7 @@ static int answered(int rc)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *batch = NULL, *query = NULL;
-    long postings_mb = 0, postings_min = 0;
+    long postings_mb = 0;
     const char *regions[MAX_FACET_ARGS], *sectors[MAX_FACET_ARGS];
     const char *agencies[MAX_FACET_ARGS], *types[MAX_FACET_ARGS];
     size_t na = 0, nt = 0;
@@ -349,9 +349,6 @@ int main(int argc, char **argv)
             if (ps_parse_long(argv[++i], &postings_mb) < 0 || postings_mb < 0 ||
                 postings_mb > 65536)
                 return bad(json, "--postings-mb must be 0..65536");
-        } else if (has && strcmp(a, "--postings-min") == 0) {
-            if (ps_parse_long(argv[++i], &postings_min) < 0 || postings_min < 0)
-                return bad(json, "--postings-min needs a non-negative integer");
         } else if (has && strcmp(a, "--budget-ms") == 0) {
             long v;
             if (ps_parse_long(argv[++i], &v) < 0 || v < 0)
@@ -425,7 +422,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    srch_postings_cache(e, (size_t)postings_mb << 20, (size_t)postings_min);
+    srch_postings_cache(e, (size_t)postings_mb << 20);
     if (batch && srch_use_facet_index(e, err) < 0)
         fprintf(stderr, "policy-search: facet index: %s (counting without it)\n", err);
     if (stats == 2 && batch) {

@@ -211,7 +211,7 @@ check(st.get("facet_index") is True and isinstance(st.get("state"), int) and
       st.get("shards", 0) >= 1 and st.get("passages") == json.loads(body)["total"] > 0,
       "/api/status: %s" % st)
 pc, rc = st.get("postings") or {}, st.get("records") or {}
-check(pc.get("cap") == 48 << 20 and rc.get("cap") == 16 << 20 and
+check(pc.get("cap") == 96 << 20 and rc.get("cap") == 32 << 20 and
       all(isinstance(c.get(k), int) and c[k] >= 0 for c in (pc, rc)
           for k in ("entries", "bytes", "hits", "misses", "evictions")) and
       pc["bytes"] <= pc["cap"] and 0 < rc["bytes"] <= rc["cap"] and rc["hits"] > 0,

@@ -1725,8 +1725,8 @@ static void test_ncache(void)
     CHECK(ncache_freed == before + 1);
     CHECK(*(int *)last->v == 11);
     ncache_release(c, last);
-    /* Above an eighth of the cap: freed, not kept. */
-    ncache *small = ncache_create(8 * one, free_counted);
+    /* Above a quarter of the cap: freed, not kept. */
+    ncache *small = ncache_create(4 * one, free_counted);
     before = ncache_freed;
     ncache_put(small, "big", 3, counted(1), one + 1);
     CHECK(ncache_get(small, "big", 3) == NULL && ncache_freed == before + 1);

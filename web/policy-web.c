@@ -19,7 +19,7 @@
  * default) for the same search asked again while the index is unchanged:
  * paging back, a facet clicked off again, the same topic searched by
  * several people.  Below them, what searches read is kept too (ncache.h,
- * --postings-mb, 64 MB by default): the decoded passage lists of the
+ * --postings-mb, 128 MB by default): the decoded passage lists of the
  * strings searched and parsed passage records.  Narrowing a search by a
  * facet, a number or a date, or paging on, is evaluated anew over what
  * was already read.
@@ -993,7 +993,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     const char *bind = "127.0.0.1";
     long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN), cache_mb = 64;
-    long postings_mb = 64;
+    long postings_mb = 128;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (has && strcmp(argv[i], "--db") == 0) {
@@ -1068,7 +1068,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "policy-web: cannot open index %s: %s\n", g_db, err);
         return 1;
     }
-    srch_index_postings_cache(g_index, (size_t)postings_mb << 20, 0);
+    srch_index_postings_cache(g_index, (size_t)postings_mb << 20);
     if (srch_index_watch(g_index, err) < 0) {
         fprintf(stderr, "policy-web: %s\n", err);
         return 1;
