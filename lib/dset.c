@@ -39,51 +39,82 @@ void dset_copy(const dset *src, dset *out)
     out->n = src->n;
 }
 
-/* a AND / FILTER b by a bitmap of b over the ids up to a's last: for
- * sets dense in their range (tens of thousands of passages in a few
- * hundred thousand), testing a bit for each of a's ids beats walking both
- * lists, whose every step waits on the comparison before.  b's weight of
- * an id is found by its rank among b's bits (a count kept per word). */
-static void intersect_bits(const dset *a, const dset *b, dset *out, int mode)
+static void bits_of(const dset *a, unsigned top, int ranked, dset_bits *out)
 {
-    size_t na = a->n, nb = b->n;
-    unsigned top = a->ids[na - 1];
-    size_t words = (size_t)top / 64 + 1;
-    uint64_t *bits = ps_xcalloc(words, sizeof(uint64_t));
-    for (size_t j = 0; j < nb && b->ids[j] <= top; j++)
-        bits[b->ids[j] / 64] |= (uint64_t)1 << (b->ids[j] % 64);
-    uint32_t *rank = NULL;
-    if (mode == 0) {
-        rank = ps_xmalloc(words * sizeof(uint32_t));
+    out->words = (size_t)top / 64 + 1;
+    out->bits = ps_xcalloc(out->words, sizeof(uint64_t));
+    for (size_t j = 0; j < a->n && a->ids[j] <= top; j++)
+        out->bits[a->ids[j] / 64] |= (uint64_t)1 << (a->ids[j] % 64);
+    out->rank = NULL;
+    if (ranked) {
+        out->rank = ps_xmalloc(out->words * sizeof(uint32_t));
         uint32_t c = 0;
-        for (size_t w = 0; w < words; w++) {
-            rank[w] = c;
-            c += (uint32_t)__builtin_popcountll(bits[w]);
+        for (size_t w = 0; w < out->words; w++) {
+            out->rank[w] = c;
+            c += (uint32_t)__builtin_popcountll(out->bits[w]);
         }
     }
-    /* Each step writes its candidate and keeps it when the bit is set:
-     * room for one more than can be kept. */
-    reserve(out, (na < nb ? na : nb) + 1);
+}
+
+void dset_bits_build(const dset *a, dset_bits *out)
+{
+    bits_of(a, a->n ? a->ids[a->n - 1] : 0, 1, out);
+}
+
+void dset_bits_free(dset_bits *b)
+{
+    free(b->bits);
+    free(b->rank);
+    memset(b, 0, sizeof *b);
+}
+
+/* x's ids also in y (yb: y's bits; ranks unless wmode is 1), ascending,
+ * weighed x + y (wmode 0), x (1) or y (2): a bit tested for each of x's
+ * ids.  For sets dense in their range (tens of thousands of passages in
+ * a few hundred thousand) that beats walking both lists, whose every
+ * step waits on the comparison before.  Each step writes its candidate
+ * and keeps it when the bit is set: room for one more than can be kept. */
+static void probe(const dset *x, const dset *y, const dset_bits *yb, dset *out,
+                  int wmode)
+{
+    size_t nx = x->n, ny = y->n;
+    reserve(out, (nx < ny ? nx : ny) + 1);
     unsigned *ids = out->ids;
     double *w = out->w;
     size_t k = 0;
-    for (size_t i = 0; i < na; i++) {
-        unsigned id = a->ids[i];
-        uint64_t word = bits[id / 64];
+    for (size_t i = 0; i < nx; i++) {
+        unsigned id = x->ids[i];
+        size_t at = id / 64;
+        uint64_t word = at < yb->words ? yb->bits[at] : 0;
         unsigned in = (unsigned)(word >> (id % 64)) & 1;
         ids[k] = id;
-        if (mode) {
-            w[k] = a->w[i];
+        if (wmode == 1) {
+            w[k] = x->w[i];
         } else {
-            size_t r = rank[id / 64] + (size_t)__builtin_popcountll(
-                           word & (((uint64_t)1 << (id % 64)) - 1));
-            w[k] = a->w[i] + b->w[r < nb ? r : nb - 1];
+            size_t r = at < yb->words ? yb->rank[at] + (size_t)__builtin_popcountll(
+                           word & (((uint64_t)1 << (id % 64)) - 1)) : 0;
+            double wy = ny ? y->w[r < ny ? r : ny - 1] : 0;
+            w[k] = wmode == 2 ? wy : x->w[i] + wy;
         }
         k += in;
     }
     out->n = k;
-    free(bits);
-    free(rank);
+}
+
+void dset_filter_by(const dset *a, const dset_bits *ab, const dset *keep,
+                    dset *out)
+{
+    probe(keep, a, ab, out, 2);
+}
+
+/* a AND / FILTER b by b's bits over the ids up to a's last; b's weight
+ * of an id is found by its rank among b's bits. */
+static void intersect_bits(const dset *a, const dset *b, dset *out, int mode)
+{
+    dset_bits bb;
+    bits_of(b, a->ids[a->n - 1], mode == 0, &bb);
+    probe(a, b, &bb, out, mode == 0 ? 0 : 1);
+    dset_bits_free(&bb);
 }
 
 /* mode: 0 AND, 1 FILTER (a's weights).  Sets of like sizes are merged

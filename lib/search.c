@@ -1310,10 +1310,41 @@ static void match_shard(void *ctx, size_t k)
 
 static void merge_shards(needle_res *r);
 
+/* A string's passages as kept: the list, and for a list dense in the
+ * docids its bits, so that narrowing it costs the narrowing set's size. */
+typedef struct kept_list {
+    dset d;
+    dset_bits b;
+} kept_list;
+
 static void free_kept_list(void *v)
 {
-    dset_free(v);
-    free(v);
+    kept_list *k = v;
+    dset_free(&k->d);
+    dset_bits_free(&k->b);
+    free(k);
+}
+
+/* Keeps d (the kept list's from here on) under s[0..n). */
+static void keep_list(ncache *nc, const char *s, size_t n, dset *d)
+{
+    kept_list *k = ps_xcalloc(1, sizeof *k);
+    k->d = *d;
+    size_t bytes = d->n * (sizeof(unsigned) + sizeof(double));
+    if (d->n >= 1024 && d->n >= d->ids[d->n - 1] / 64) {
+        dset_bits_build(d, &k->b);
+        bytes += k->b.words * (sizeof(uint64_t) + sizeof(uint32_t));
+    }
+    ncache_put(nc, s, n, k, bytes);
+}
+
+/* *out = the kept list FILTER keep. */
+static void narrow_kept(const kept_list *k, const dset *keep, dset *out)
+{
+    if (k->b.bits && keep->n < k->d.n)
+        dset_filter_by(&k->d, &k->b, keep, out);
+    else
+        dset_filter(&k->d, keep, out);
 }
 
 static void free_kept_json(void *v)
@@ -1396,7 +1427,7 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
         r->nc = nc;
         r->ent = ce;
         if (narrow) {
-            dset_filter(ce->v, keep, &r->all);
+            narrow_kept(ce->v, keep, &r->all);
             r->partial = 1;
         }
         return r;
@@ -1459,16 +1490,15 @@ static needle_res *needle_get(srch_engine *e, build *b, const char *s,
      * reading long lists of its bigrams. */
     if (nc) {
         merge_shards(r);
-        dset *kept = ps_xmalloc(sizeof *kept);
+        dset kept;
         if (narrow) {
-            *kept = r->all;
-            dset_filter(kept, keep, &r->all);
+            kept = r->all;
+            dset_filter(&kept, keep, &r->all);
             r->partial = 1;
         } else {
-            dset_copy(&r->all, kept);
+            dset_copy(&r->all, &kept);
         }
-        ncache_put(nc, s, n, kept, kept->n * (sizeof(unsigned) +
-                                              sizeof(double)));
+        keep_list(nc, s, n, &kept);
     }
     return r;
 }
@@ -1484,7 +1514,7 @@ static dset *contains_set(srch_engine *e, build *b, const char *s, size_t n,
     if (r->all.ids || r->all.n)
         return &r->all;
     if (r->ent) {
-        dset_copy(r->ent->v, &r->all);
+        dset_copy(&((const kept_list *)r->ent->v)->d, &r->all);
         return &r->all;
     }
     merge_shards(r);
@@ -1585,13 +1615,18 @@ static void merge_shards(needle_res *r)
 
 /* The passages containing s, as contains_set gives them, made the
  * caller's (*out): the first set of an item is kept, not copied.  Asked
- * for again, the needle's set is merged anew from its shards' hits. */
+ * for again, the needle's set is merged anew from its shards' hits.
+ * *within: 1 when only passages of keep are listed. */
 static int contains_take(srch_engine *e, build *b, const char *s, size_t n,
-                         const dset *keep, dset *out, char *err)
+                         const dset *keep, dset *out, int *within, char *err)
 {
     dset *x = contains_set(e, b, s, n, keep, err);
     if (!x)
         return -1;
+    /* contains_set's needle is the last one made or found; a narrowed
+     * one is never found again (see needle_get), so it is the last. */
+    const needle_res *r = &b->nr[b->nnr - 1];
+    *within = keep && &r->all == x && r->partial;
     *out = *x;
     memset(x, 0, sizeof *x);
     return 0;
@@ -3453,9 +3488,12 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
         }
         accumulate_move(&fset, &hfs, &f, 0);
     }
+    /* base holds only passages of fset: the strings were narrowed to it
+     * (see needle_get), and the filter need not be applied again. */
+    int base_within = 0;
     for (int g = 0; g < q->ngroups && rc == 0; g++) {
         dset grp;
-        int hg = 0, neg = 0;
+        int hg = 0, neg = 0, grp_within = 1;
         size_t na = 0;
         const plan *last = NULL;
         memset(&grp, 0, sizeof grp);
@@ -3466,17 +3504,21 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             dset m;
             int hm = 0;
             memset(&m, 0, sizeof m);
+            int m_within = 0;
             for (size_t k = 0; k < p->nmust; k++) {
                 /* Passages outside the groups before and the strings
                  * before are not needed (see needle_get). */
                 if (!hm) {
                     dset x;
-                    if (contains_take(e, b, p->must[k], p->mlen[k],
-                                      hb ? &base : hfs ? &fset : NULL, &x,
-                                      err) < 0) {
+                    const dset *keep = hb ? &base : hfs ? &fset : NULL;
+                    int within;
+                    if (contains_take(e, b, p->must[k], p->mlen[k], keep, &x,
+                                      &within, err) < 0) {
                         rc = -1;
                         break;
                     }
+                    m_within = within && hfs &&
+                               (keep == &fset || base_within);
                     accumulate_move(&m, &hm, &x, 0);
                     continue;
                 }
@@ -3490,15 +3532,19 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             }
             if (hm)
                 accumulate_move(&grp, &hg, &m, 1);
+            grp_within = grp_within && hm && m_within;
             dset_free(&m);
             neg = q->items[i].negated;
             last = p;
             na++;
         }
-        if (rc == 0 && na && neg)
+        if (rc == 0 && na && neg) {
             accumulate_move(&negs, &hn, &grp, 1);
-        else if (rc == 0 && na)
+        } else if (rc == 0 && na) {
+            /* An AND is within fset when either side is. */
+            base_within = (hb && base_within) || grp_within;
             accumulate_move(&base, &hb, &grp, 0);
+        }
         if (rc == 0 && na == 1 && last->whole) {
             const dset *x = contains_set(e, b, last->whole, last->wlen,
                                          hb ? &base : NULL, err);
@@ -3525,9 +3571,10 @@ static int evaluate(srch_engine *e, build *b, const qry *q, const plan *plans,
             dset_or(&base, &first, &t);
             dset_free(&base);
             base = t;
+            base_within = 0;
         }
     }
-    if (rc == 0 && hfs) {
+    if (rc == 0 && hfs && !base_within) {
         dset t;
         dset_filter(&base, &fset, &t);
         dset_free(&base);

@@ -1642,6 +1642,16 @@ static void test_dset(void)
             inb[b.ids[j]] = 1;
         dset_and(&a, &b, &and_);
         dset_filter(&a, &b, &filt);
+        /* The same through a's bits, from b's side. */
+        dset_bits ab;
+        dset by;
+        dset_bits_build(&a, &ab);
+        dset_filter_by(&a, &ab, &b, &by);
+        CHECK(by.n == filt.n &&
+              memcmp(by.ids, filt.ids, by.n * sizeof(unsigned)) == 0 &&
+              memcmp(by.w, filt.w, by.n * sizeof(double)) == 0);
+        dset_bits_free(&ab);
+        dset_free(&by);
         size_t k = 0;
         for (size_t i = 0; i < a.n; i++) {
             if (!inb[a.ids[i]])
