@@ -2030,7 +2030,7 @@ typedef struct tally {
     char **names;
     unsigned *counts;
     uint32_t *stamp;          /* the last document counted, + 1 */
-    size_t n;
+    size_t n, cap;
 } tally;
 
 /* The index of member s[0..n) in t, added when new. */
@@ -2039,9 +2039,12 @@ static int tally_find(tally *t, const char *s, size_t n)
     int k = strset_get(t->idx, s, n);
     if (k < 0) {
         k = (int)t->n++;
-        t->names = ps_xrealloc(t->names, t->n * sizeof(char *));
-        t->counts = ps_xrealloc(t->counts, t->n * sizeof(unsigned));
-        t->stamp = ps_xrealloc(t->stamp, t->n * sizeof(uint32_t));
+        if (t->n > t->cap) {
+            t->cap = t->cap ? 2 * t->cap : 16;
+            t->names = ps_xrealloc(t->names, t->cap * sizeof(char *));
+            t->counts = ps_xrealloc(t->counts, t->cap * sizeof(unsigned));
+            t->stamp = ps_xrealloc(t->stamp, t->cap * sizeof(uint32_t));
+        }
         t->names[k] = ps_xstrndup(s, n);
         t->counts[k] = 0;
         t->stamp[k] = 0;
