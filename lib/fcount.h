@@ -34,6 +34,9 @@ int fcount_worth(const fcount *f, size_t n);
  * ids. */
 void fcount_count(const fcount *f, const uint64_t *bits, const unsigned *ids,
                   size_t n, size_t k, size_t nparts, unsigned *counts);
+/* Counts bits a vector at a time when on and the processor can (the
+ * default); returns whether it does.  For tests. */
+int fcount_vectors(fcount *f, int on);
 /* The bits of ids[0..n) (caller frees). */
 uint64_t *fcount_bits(const fcount *f, const unsigned *ids, size_t n);
 

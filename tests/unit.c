@@ -1424,7 +1424,11 @@ static void test_fcount(void)
                     memcpy(&t, vals + (size_t)k * width, width);
                     want[t]++;
                 }
-            for (size_t parts = 1; parts <= 3; parts++) {
+            /* Parts 4-6: the same with words counted one at a time where
+             * the processor counts them in vectors. */
+            for (size_t run = 1; run <= 6; run++) {
+                size_t parts = (run - 1) % 3 + 1;
+                fcount_vectors(f, run <= 3);
                 memset(got, 0, 3 * nt * sizeof(unsigned));
                 uint64_t *bits = fcount_bits(f, ids, n);
                 for (size_t k = 0; k < parts; k++)
