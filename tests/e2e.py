@@ -392,12 +392,18 @@ def presentation_slides_are_passages(tmp):
     # PPTX writer: tools/make-pptx.cjs): slides in order, each slide's
     # number its page, title placeholders as headings (the first slide's
     # the title), bullets as text under them, a table a passage a row;
-    # speaker notes are not passages.
+    # speaker notes are not passages.  A PowerPoint 97-2003 file beside
+    # it is skipped with what to do (an OLE container named .ppt: the
+    # name decides, so Word's container stands in for one).
     d = os.path.join(tmp, "pptx-docs")
     os.makedirs(d)
     shutil.copy(os.path.join(ROOT, "tests", "data", "briefing.pptx"), d)
+    shutil.copy(os.path.join(ROOT, "tests", "data", "plan.doc"), os.path.join(d, "old.ppt"))
     db = os.path.join(tmp, "pptx-db")
-    index(db, d)
+    err = index(db, d).stderr.decode()
+    check("old.ppt: unsupported format (PowerPoint 97-2003 presentation, .ppt): "
+          "saved as .pptx it is read" in err and "1 skipped" in err and "0 failed" in err,
+          "the .ppt: %s" % err[-300:])
     hits = sorted(search(db, "", "--limit", "0")["hits"], key=lambda h: h["passage"])
     got = [(h["kind"], h.get("page"), h["heading"], h["text"]) for h in hits]
     want = [("title", 1, None, "赤峰市防沙治沙三年行动政策解读"),
