@@ -100,7 +100,6 @@ typedef struct snapshot {
                                      kept, the same way */
 } snapshot;
 
-
 struct srch_index {
     char *path;
     int facets;                   /* snapshots build the facet index */
@@ -1306,7 +1305,6 @@ static void match_shard(void *ctx, size_t k)
     }
     m->w[k] = w;
 }
-
 
 static void merge_shards(needle_res *r);
 
