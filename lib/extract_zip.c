@@ -867,20 +867,26 @@ static void dml_text(const xmlNode *p, ps_buf *b, int depth)
     }
 }
 
+/* Appends paragraph p's text, as text(p, b, 0) writes it, to the
+ * paragraphs in b, after a '\n'; an empty paragraph adds nothing. */
+static void add_paragraph(const xmlNode *p, ps_buf *b,
+                          void (*text)(const xmlNode *, ps_buf *, int))
+{
+    size_t before = b->len;
+    if (before)
+        ps_buf_addc(b, '\n');
+    size_t start = b->len;
+    text(p, b, 0);
+    if (b->len == start)
+        b->len = before;
+}
+
 /* The paragraphs of a text body joined by '\n' (a table cell, a title). */
 static void dml_body_text(const xmlNode *body, ps_buf *b)
 {
-    for (xmlNode *q = body ? body->children : NULL; q; q = q->next) {
-        if (!named(q, "p"))
-            continue;
-        size_t before = b->len;
-        if (before)
-            ps_buf_addc(b, '\n');
-        size_t start = b->len;
-        dml_text(q, b, 0);
-        if (b->len == start)
-            b->len = before;        /* an empty paragraph */
-    }
+    for (xmlNode *q = body ? body->children : NULL; q; q = q->next)
+        if (named(q, "p"))
+            add_paragraph(q, b, dml_text);
 }
 
 /* 1 for a shape that is its slide's title placeholder. */
@@ -1062,13 +1068,7 @@ static void odf_cell(const xmlNode *n, ps_buf *b, int depth)
 {
     for (xmlNode *k = n ? n->children : NULL; k && depth < MAX_DEPTH; k = k->next) {
         if (named(k, "p") || named(k, "h")) {
-            size_t before = b->len;
-            if (before)
-                ps_buf_addc(b, '\n');
-            size_t start = b->len;
-            odf_inline(k, b, 0);
-            if (b->len == start)
-                b->len = before;
+            add_paragraph(k, b, odf_inline);
         } else if (k->type == XML_ELEMENT_NODE && !named(k, "annotation")) {
             odf_cell(k, b, depth + 1);
         }
