@@ -1089,6 +1089,28 @@ size_t gram_plan(const gram_seg *sg, size_t n, const unsigned (*del)[2],
             return 1;
         }
     }
+    /* A small segment (fewer than GRAM_BIG passages: a day's addition,
+     * the last batch of a run) merges with its small neighbour once it
+     * is at least half that neighbour's size.  Small neighbours thus
+     * halve in size from one to the next (at most log2(GRAM_BIG) of them
+     * in a row), small runs add up to full-sized segments as a bulk run
+     * writes them, a passage is rewritten about once per doubling of its
+     * segment, and no such merge costs more than 2 * GRAM_BIG passages.
+     * Full segments from one run's batches are left alone. */
+    size_t pick = n;
+    double cheapest = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        unsigned a = sg[i].passages, b = sg[i + 1].passages;
+        if (a < GRAM_BIG && b < GRAM_BIG && 2.0 * b >= a &&
+            (pick == n || (double)a + b < cheapest)) {
+            pick = i;
+            cheapest = (double)a + b;
+        }
+    }
+    if (pick < n) {
+        *start = pick;
+        return 2;
+    }
     /* The number of segments (chunks per gram) may grow with the log of
      * the passages; beyond that, the GRAM_MERGE_K adjacent segments with
      * the fewest passages become one.  Small segments (daily additions)

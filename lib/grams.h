@@ -8,7 +8,9 @@
  * keys), written in segments: one per commit batch, holding one chunk
  * per gram of the batch and a dictionary of its grams.  Segments that
  * come next to each other are merged into one (gram_plan(), gram_merge():
- * a level-by-level policy, and a half-deleted segment rewritten alone),
+ * small neighbours as they reach each other's size, full ones when their
+ * number passes a budget that grows with the log of the shard, and a
+ * half-deleted segment rewritten alone),
  * so a gram's chunks stay few however many batches were ever committed,
  * and no merge costs more than the segments it merges.  A string of n >= 2 characters
  * is contained in a passage exactly when its non-overlapping cover of
@@ -80,9 +82,14 @@ size_t gram_seg_deleted(const gram_seg *seg, const unsigned (*del)[2],
                         size_t ndel);
 
 /* The merge policy: the next merge to do on segs[0..n) (in docid order),
- * as a count of segments from *start; 0 when there is none.  A shard of
- * N passages keeps at most GRAM_BUDGET_BASE + GRAM_BUDGET_STEP *
- * ceil(log_K(N / GRAM_BIG + 1)) segments (and none half deleted). */
+ * as a count of segments from *start; 0 when there is none.  Afterwards
+ * no segment is half deleted, no small segment (fewer than GRAM_BIG
+ * passages: a commit batch of a bulk run has more) is followed by a small
+ * one of at least half its size, and a shard of N
+ * passages has at most GRAM_BUDGET_BASE + GRAM_BUDGET_STEP *
+ * ceil(log_K(N / GRAM_BIG + 1)) segments.  So daily additions of any
+ * size end as segments like a bulk run's, each passage rewritten
+ * O(log N) times. */
 #define GRAM_MERGE_K 4
 #define GRAM_BIG 16384
 #define GRAM_BUDGET_BASE 8

@@ -761,6 +761,75 @@ static void test_grams_long(void)
         ps_buf_free(&t[i]);
 }
 
+
+/* Runs the merge policy after each of n additions of size[i] passages
+ * (as one run's segment each); returns the segment count at the end and
+ * the passages merges rewrote in *rewritten. */
+static size_t plan_after(const unsigned *size, size_t n, double *rewritten)
+{
+    gram_seg *sg = ps_xcalloc(n + 1, sizeof *sg);
+    size_t ns = 0, start, k;
+    unsigned next = 1;
+    *rewritten = 0;
+    for (size_t i = 0; i < n; i++) {
+        sg[ns].first = next;
+        sg[ns].passages = size[i];
+        sg[ns].last = next + size[i] - 1;
+        sg[ns++].level = 0;
+        next += size[i];
+        while ((k = gram_plan(sg, ns, NULL, 0, &start)) > 0) {
+            gram_seg m = sg[start];
+            for (size_t j = 1; j < k; j++)
+                m.passages += sg[start + j].passages;
+            m.last = sg[start + k - 1].last;
+            *rewritten += m.passages;
+            sg[start] = m;
+            memmove(sg + start + 1, sg + start + k,
+                    (ns - start - k) * sizeof *sg);
+            ns -= k - 1;
+        }
+    }
+    free(sg);
+    return ns;
+}
+
+/* Daily additions end as few segments as a bulk run writes, at a
+ * bounded cost per added passage; a bulk run's batches do not merge. */
+static void test_plan_growth(void)
+{
+    unsigned size[2000];
+    double re;
+    /* 20 runs of about half a batch: pairs become full segments. */
+    for (size_t i = 0; i < 20; i++)
+        size[i] = 9400 + (unsigned)(i * 37 % 800);
+    size_t ns = plan_after(size, 20, &re);
+    CHECK(ns == 10);
+    CHECK(re > 0 && re <= 200000);
+    /* A bulk run: full batches, then a short last one; no merge. */
+    for (size_t i = 0; i < 10; i++)
+        size[i] = i < 9 ? 20000 + (unsigned)i : 6657;
+    CHECK(plan_after(size, 10, &re) == 10 && re == 0);
+    /* 2,000 days of 1 to 3,000 passages: few segments, each passage
+     * rewritten a bounded number of times. */
+    unsigned x = 7;
+    double total = 0;
+    for (size_t i = 0; i < 2000; i++) {
+        x = x * 1103515245u + 12345u;
+        size[i] = 1 + (x >> 8) % 3000;
+        total += size[i];
+    }
+    ns = plan_after(size, 2000, &re);
+    size_t budget = GRAM_BUDGET_BASE;
+    for (double y = total / GRAM_BIG + 1; y > 1; y /= GRAM_MERGE_K)
+        budget += GRAM_BUDGET_STEP;
+    CHECK(ns <= budget);
+    CHECK(re / total < 12);
+    /* Tiny additions (one passage a day): under log2(GRAM_BIG) + 1 small
+     * segments however many days. */
+    for (size_t i = 0; i < 2000; i++)
+        size[i] = 1;
+    CHECK(plan_after(size, 2000, &re) <= 12 && re / 2000 <= 12);
+}
 static void test_grams(void)
 {
     static const char *const texts[] = {
@@ -925,9 +994,9 @@ static void test_grams(void)
           nback == 1 && back[0].level == 65 && back[0].passages == 6);
     free(back);
     ps_buf_free(&enc);
-    /* The policy: a half-deleted segment alone; K of one level at the end. */
+    /* The policy: a half-deleted segment alone, before anything else. */
     size_t start;
-    CHECK(gram_plan(list, 3, NULL, 0, &start) == 0);
+    CHECK(gram_plan(list, 3, NULL, 0, &start) == 2 && start == 0);
     unsigned dead[] = {16, 17, 18, 19, 20, 21, 22, 23};
     unsigned (*dr)[2] = NULL;
     size_t ndr = 0;
@@ -935,17 +1004,22 @@ static void test_grams(void)
     CHECK(gram_plan(list, 3, (const unsigned (*)[2])dr, ndr, &start) == 1 &&
           start == 1);
     free(dr);
-    /* Over budget (16 segments for up to 16384 passages): the K
-     * adjacent ones with the fewest passages merge. */
-    gram_seg many[17];
-    for (unsigned i = 0; i < 17; i++) {
-        many[i].first = i * 100 + 1;
-        many[i].passages = i >= 5 && i < 9 ? 1 : 100;
+    /* Two small neighbours, the later at least half the earlier, merge. */
+    gram_seg two[3] = {{1, 100, 100, 0}, {101, 149, 49, 0}, {150, 199, 50, 0}};
+    CHECK(gram_plan(two, 2, NULL, 0, &start) == 0);
+    CHECK(gram_plan(two, 3, NULL, 0, &start) == 2 && start == 1);
+    /* Over budget (32 segments for up to 64 * 16384 passages), all full:
+     * the K adjacent ones with the fewest passages merge. */
+    gram_seg many[33];
+    for (unsigned i = 0; i < 33; i++) {
+        many[i].first = i * 2 * GRAM_BIG + 1;
+        many[i].passages = i >= 5 && i < 9 ? GRAM_BIG : 2 * GRAM_BIG;
         many[i].last = many[i].first + many[i].passages - 1;
         many[i].level = 0;
     }
-    CHECK(gram_plan(many, 16, NULL, 0, &start) == 0);
-    CHECK(gram_plan(many, 17, NULL, 0, &start) == GRAM_MERGE_K && start == 5);
+    CHECK(gram_plan(many, 32, NULL, 0, &start) == 0);
+    CHECK(gram_plan(many, 33, NULL, 0, &start) == GRAM_MERGE_K && start == 5);
+    test_plan_growth();
     free(del);
     /* --check's rebuild: the merged segment equals the one rebuilt from
      * the texts; a flipped position, a missing chunk are found. */
