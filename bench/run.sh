@@ -182,23 +182,36 @@ if [ -z "$BENCH_NO_GROWTH" ]; then
   mkdir -p "$grow/docs"
   ls "$corpus" | grep -v MANIFEST > "$grow/all.txt"
   split -n l/20 -d "$grow/all.txt" "$grow/part."
+  # Each run's seconds and the bytes it wrote (the file system's count).
   for p in "$grow"/part.*; do
     sed "s#^#$corpus/#" "$p" | xargs cp -t "$grow/docs"
-    t0=$(date +%s.%N)
-    "$BIN/policy-index" --db "$grow/db" --jobs 2 "$grow/docs" > /dev/null 2>&1
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+    python3 -c '
+import resource, subprocess, sys, time
+t = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("%.2f %.1f" % (time.monotonic() - t,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock * 512 / 1e6))' \
+      "$BIN/policy-index" --db "$grow/db" --jobs 2 "$grow/docs"
   done > "$grow/times.txt"
-  awk '{ t[NR] = $1 } END { printf "growth: 20 runs, first %.2f s, last %.2f s (%.2f x)\n", t[1], t[NR], t[NR] / t[1] }' "$grow/times.txt"
-  sort -n "$grow/times.txt" | tail -1 | sed 's/^/growth: slowest run (s): /'
+  awk '{ printf "%s ", $1 } END { printf "\n" }' "$grow/times.txt" | sed 's/^/growth: seconds a run: /'
+  awk '{ t[NR] = $1; w[NR] = $2 } END { printf "growth: 20 runs, first %.2f s, last %.2f s (%.2f x); written: first %.0f MB, last %.0f MB\n", t[1], t[NR], t[NR] / t[1], w[1], w[NR] }' "$grow/times.txt"
+  sort -n "$grow/times.txt" | tail -1 | cut -d' ' -f1 | sed 's/^/growth: slowest run (s): /'
   echo "growth: index size $(du -sm "$grow/db" | cut -f1) MB grown vs $(du -sm "$db" | cut -f1) MB built at once (policy-index --optimize compacts)"
   "$BIN/policy-search" --db "$grow/db" --stats 发展 | python3 -c '
 import json, sys
 o = json.load(sys.stdin)
 print("growth: segments per shard %s; chunks read for \"发展\": %d" % ([len(s["segments"]) for s in o["shards"]], o["chunks_read"]))'
+  # Five runs of each, alternated, pooled: one run's p99 is its slowest
+  # query or two, which the machine's noise moves by half.
   "$BIN/policy-search" --db "$grow/db" --batch "$dir/quoted3.txt" --no-facets > /dev/null
-  "$BIN/policy-search" --db "$grow/db" --batch "$dir/quoted3.txt" --no-facets | python3 bench/stats.py "grown index: quoted"
-  "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --no-facets | python3 bench/stats.py "built at once: quoted"
+  : > "$grow/q.grown"
+  : > "$grow/q.once"
+  for i in 1 2 3 4 5; do
+    "$BIN/policy-search" --db "$grow/db" --batch "$dir/quoted3.txt" --no-facets >> "$grow/q.grown"
+    "$BIN/policy-search" --db "$db" --batch "$dir/quoted3.txt" --no-facets >> "$grow/q.once"
+  done
+  python3 bench/stats.py "grown index: quoted, 5 runs" < "$grow/q.grown"
+  python3 bench/stats.py "built at once: quoted, 5 runs" < "$grow/q.once"
   rm -rf "$grow"
 fi
 

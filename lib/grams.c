@@ -330,9 +330,22 @@ size_t gram_batch_passages(const gram_batch *b)
     return b->passages;
 }
 
-/* Key of e: prefix, length byte, UTF-8 gram, BE32 segment (the batch's
- * first docid). */
-static size_t entry_key(const entry *e, uint32_t seg, char *out)
+size_t gram_chunk_key(const char *group, size_t gn, const gram_seg *seg,
+                      char *out)
+{
+    if (seg->seg_first && gn >= 2) {
+        memcpy(out, group, 2);
+        ps_put_be32(out + 2, seg->first);
+        memcpy(out + 6, group + 2, gn - 2);
+    } else {
+        memcpy(out, group, gn);
+        ps_put_be32(out + gn, seg->first);
+    }
+    return gn + 4;
+}
+
+/* Group key of e: prefix, length byte, UTF-8 gram. */
+static size_t entry_key(const entry *e, char *out)
 {
     ps_buf g;
     ps_buf_init(&g);
@@ -348,9 +361,8 @@ static size_t entry_key(const entry *e, uint32_t seg, char *out)
     out[n++] = (char)g.len;
     memcpy(out + n, g.data, g.len);
     n += g.len;
-    ps_put_be32(out + n, seg);
     ps_buf_free(&g);
-    return n + 4;
+    return n;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -406,8 +418,10 @@ int gram_batch_flush(gram_batch *b, gram_put put, void *ctx, gram_seg *seg)
         return 0;
     }
     uint32_t id = b->len_first;
+    gram_seg me = {id, b->len_last, (unsigned)b->passages, 0, 1};
     /* Entries sort by code points, which is UTF-8 byte order within one
-     * kind; the length byte only groups them further. */
+     * kind; the length byte only groups them further.  So the chunks are
+     * put in key order, after every older segment's. */
     if (b->n)
         qsort(b->e, b->n, sizeof(entry), cmp_entry);
     char key[32];
@@ -415,9 +429,9 @@ int gram_batch_flush(gram_batch *b, gram_put put, void *ctx, gram_seg *seg)
     for (size_t i = 0; i < b->n && !rc; i++) {
         entry *e = &b->e[i];
         close_doc(e);
-        size_t kl = entry_key(e, id, key);
-        dict[i].n = (unsigned char)(kl - 4);
-        memcpy(dict[i].k, key, kl - 4);
+        size_t gn = entry_key(e, (char *)dict[i].k);
+        dict[i].n = (unsigned char)gn;
+        size_t kl = gram_chunk_key((const char *)dict[i].k, gn, &me, key);
         rc = put(ctx, key, kl, (const char *)e->buf.p, e->buf.len);
     }
     if (!rc) {
@@ -438,10 +452,7 @@ int gram_batch_flush(gram_batch *b, gram_put put, void *ctx, gram_seg *seg)
         ps_buf_free(&d);
     }
     free(dict);
-    seg->first = id;
-    seg->last = b->len_last;
-    seg->passages = (unsigned)b->passages;
-    seg->level = 0;
+    *seg = me;
     batch_reset(b);
     return rc;
 }
@@ -592,16 +603,24 @@ int gram_ranges_has(const unsigned (*del)[2], size_t ndel, size_t *at,
     return *at < ndel && del[*at][0] <= doc;
 }
 
-static int fetch_gram(gram_fetch fetch, void *fctx, const char *pfx,
-                      const char *g, size_t gl, ps_buf *raw, char *err)
+static int fetch_gram(const gram_src *src, const char *pfx, const char *g,
+                      size_t gl, ps_buf *raw, char *err)
 {
-    char key[32];
+    char group[32], key[40];
     size_t n = strlen(pfx);
-    memcpy(key, pfx, n);
-    key[n++] = (char)gl;
-    memcpy(key + n, g, gl);
+    memcpy(group, pfx, n);
+    group[n++] = (char)gl;
+    memcpy(group + n, g, gl);
+    n += gl;
     raw->len = 0;
-    return fetch(fctx, key, n + gl, raw, err);
+    if (src->by_prefix)
+        return src->fetch(src->ctx, group, n, raw, err);
+    for (size_t i = 0; i < src->nsegs; i++) {
+        size_t kl = gram_chunk_key(group, n, &src->segs[i], key);
+        if (src->fetch(src->ctx, key, kl, raw, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* A one- or two-character needle: one list, each passage counted as it
@@ -609,7 +628,7 @@ static int fetch_gram(gram_fetch fetch, void *fctx, const char *pfx,
  * positions, ended by a 0, which are only counted here.  With keep, the
  * passages not in it are counted in *df and left out. */
 static int match_single(const char *needle, size_t n, int bigram,
-                        gram_fetch fetch, void *fctx,
+                        const gram_src *src,
                         const unsigned (*del)[2], size_t ndel,
                         const gram_keep *keep, gram_hits *out, size_t *df,
                         char *err)
@@ -617,8 +636,8 @@ static int match_single(const char *needle, size_t n, int bigram,
     const char *what = bigram ? "bigram" : "unigram";
     ps_buf raw;
     ps_buf_init(&raw);
-    if (fetch_gram(fetch, fctx, bigram ? META_GRAM : META_UNIGRAM, needle, n,
-                   &raw, err) < 0) {
+    if (fetch_gram(src, bigram ? META_GRAM : META_UNIGRAM, needle, n, &raw,
+                   err) < 0) {
         ps_buf_free(&raw);
         return -1;
     }
@@ -686,20 +705,19 @@ static int match_single(const char *needle, size_t n, int bigram,
     return rc;
 }
 
-int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
+int gram_match(const char *needle, size_t n, const gram_src *src,
                const unsigned (*del)[2], size_t ndel, gram_hits *out,
                char *err)
 {
     size_t df;
-    return gram_match_in(needle, n, fetch, fctx, del, ndel, NULL, out, &df,
-                         err);
+    return gram_match_in(needle, n, src, del, ndel, NULL, out, &df, err);
 }
 
 static int match_long(const char *needle, size_t n, size_t nchars,
-                      gram_fetch fetch, void *fctx, const unsigned (*del)[2],
+                      const gram_src *src, const unsigned (*del)[2],
                       size_t ndel, gram_hits *out, char *err);
 
-int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
+int gram_match_in(const char *needle, size_t n, const gram_src *src,
                   const unsigned (*del)[2], size_t ndel, const gram_keep *keep,
                   gram_hits *out, size_t *df, char *err)
 {
@@ -709,9 +727,9 @@ int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
     if (nchars == 0)
         return 0;
     if (nchars <= 2)
-        return match_single(needle, n, nchars == 2, fetch, fctx, del, ndel,
-                            keep, out, df, err);
-    int rc = match_long(needle, n, nchars, fetch, fctx, del, ndel, out, err);
+        return match_single(needle, n, nchars == 2, src, del, ndel, keep, out,
+                            df, err);
+    int rc = match_long(needle, n, nchars, src, del, ndel, out, err);
     *df = out->n;
     return rc;
 }
@@ -719,7 +737,7 @@ int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
 /* A needle of three characters or more: its bigrams at 0, 2, 4, ... and
  * one ending at the last character, intersected by position. */
 static int match_long(const char *needle, size_t n, size_t nchars,
-                      gram_fetch fetch, void *fctx, const unsigned (*del)[2],
+                      const gram_src *src, const unsigned (*del)[2],
                       size_t ndel, gram_hits *out, char *err)
 {
     size_t *off = ps_utf8_offsets(needle, n, &nchars);
@@ -743,7 +761,7 @@ static int match_long(const char *needle, size_t n, size_t nchars,
         order[k] = k;
     }
     for (size_t k = 0; k < nl && !rc; k++)
-        rc = fetch_gram(fetch, fctx, META_GRAM, needle + off[sh[k]],
+        rc = fetch_gram(src, META_GRAM, needle + off[sh[k]],
                         off[sh[k] + 2] - off[sh[k]], &raw[k], err);
     /* Rarest first (by stored bytes); each later list keeps only the
      * passages still in the running, and an empty one ends the search.
@@ -1015,13 +1033,18 @@ void gram_ranges_add(unsigned (**r)[2], size_t *nr, const unsigned *ids,
 
 /* ---- segments ---- */
 
+/* In the list, a segment keyed segment first has this bit in its level
+ * (a format-5 to 8 list has no such bit: all its segments are keyed the
+ * old way). */
+#define SEG_FIRST 0x10000u
+
 void gram_segs_encode(const gram_seg *sg, size_t n, ps_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
         ps_buf_varint(out, sg[i].first);
         ps_buf_varint(out, sg[i].last - sg[i].first);
         ps_buf_varint(out, sg[i].passages);
-        ps_buf_varint(out, sg[i].level);
+        ps_buf_varint(out, sg[i].level | (sg[i].seg_first ? SEG_FIRST : 0));
     }
 }
 
@@ -1035,7 +1058,8 @@ int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
         uint32_t f, span, np, lv;
         if (!ps_get_varint(&p, end, &f) || !ps_get_varint(&p, end, &span) ||
             !ps_get_varint(&p, end, &np) || !ps_get_varint(&p, end, &lv) ||
-            f == 0 || f <= prev_last || f + span < f || lv > GRAM_MAX_LEVEL) {
+            f == 0 || f <= prev_last || f + span < f ||
+            (lv & ~SEG_FIRST) > GRAM_MAX_LEVEL) {
             free(sg);
             *segs = NULL;
             *nsegs = 0;
@@ -1048,7 +1072,8 @@ int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
         sg[ns].first = f;
         sg[ns].last = f + span;
         sg[ns].passages = np;
-        sg[ns].level = lv;
+        sg[ns].level = lv & ~SEG_FIRST;
+        sg[ns].seg_first = !!(lv & SEG_FIRST);
         prev_last = f + span;
         ns++;
     }
@@ -1213,6 +1238,8 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
     size_t prevn = 0;
     char key[300];
     int rc = 0;
+    /* The merged segment: keyed segment first, whatever it merges. */
+    gram_seg whole = {sg[0].first, sg[n - 1].last, 0, 0, 1};
     for (size_t i = 0; i < n && !rc; i++) {
         size_t kl = seg_key(META_SEGDICT, sg[i].first, key);
         if (get(ctx, key, kl, &raw[i], err) < 0)
@@ -1222,71 +1249,118 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
         if (!rc && dict_next(&d[i]) < 0)
             rc = corrupt(err, "segment dictionary");
     }
+    /* A window of groups at a time: their chunks read segment by
+     * segment, then written merged.  Each segment's chunks lie together
+     * (keyed segment first), so reading them in key order, one segment
+     * after the other, walks each segment's blocks once; gram by gram,
+     * every read went back and forth between the segments' blocks. */
+    enum { WINDOW = 2048 };
     size_t passages = 0;
+    ps_buf keys, *arena = ps_xcalloc(n, sizeof(ps_buf));
+    ps_buf_init(&keys);
+    size_t *koff = ps_xmalloc((WINDOW + 1) * sizeof(size_t));
+    unsigned char *has = ps_xmalloc((size_t)WINDOW * n);
+    size_t *voff = ps_xmalloc((size_t)WINDOW * n * sizeof(size_t));
+    size_t *vlen = ps_xmalloc((size_t)WINDOW * n * sizeof(size_t));
     for (;;) {
         if (rc)
             break;
-        /* The smallest group key among the dictionaries. */
-        const unsigned char *g = NULL;
-        size_t gn = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (d[i].done)
-                continue;
-            size_t m = gn < d[i].n ? gn : d[i].n;
-            int c = g ? memcmp(d[i].cur, g, m) : -1;
-            if (!g || c < 0 || (c == 0 && d[i].n < gn)) {
-                g = d[i].cur;
-                gn = d[i].n;
+        size_t w = 0;
+        keys.len = 0;
+        memset(has, 0, (size_t)WINDOW * n);
+        while (w < WINDOW && !rc) {
+            /* The smallest group key among the dictionaries. */
+            const unsigned char *g = NULL;
+            size_t gn = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (d[i].done)
+                    continue;
+                size_t m = gn < d[i].n ? gn : d[i].n;
+                int c = g ? memcmp(d[i].cur, g, m) : -1;
+                if (!g || c < 0 || (c == 0 && d[i].n < gn)) {
+                    g = d[i].cur;
+                    gn = d[i].n;
+                }
             }
+            if (!g)
+                break;
+            koff[w] = keys.len;
+            ps_buf_add(&keys, (const char *)g, gn);
+            const unsigned char *gk = (const unsigned char *)keys.data + koff[w];
+            for (size_t i = 0; i < n; i++) {
+                if (d[i].done || d[i].n != gn || memcmp(d[i].cur, gk, gn) != 0)
+                    continue;
+                has[w * n + i] = 1;
+                if (dict_next(&d[i]) < 0)
+                    rc = corrupt(err, "segment dictionary");
+            }
+            w++;
         }
-        if (!g)
+        koff[w] = keys.len;
+        if (rc || w == 0)
             break;
-        unsigned char gk[256];
-        memcpy(gk, g, gn);
-        int positions = gn >= 2 && memcmp(gk, META_GRAM, 2) == 0;
-        int lengths = gn == strlen(META_LENGTH) &&
-                      memcmp(gk, META_LENGTH, gn) == 0;
-        merged.len = 0;
-        uint32_t last = 0;
-        size_t kept = 0;
         for (size_t i = 0; i < n && !rc; i++) {
-            if (d[i].done || d[i].n != gn || memcmp(d[i].cur, gk, gn) != 0)
-                continue;
-            memcpy(key, gk, gn);
-            ps_put_be32(key + gn, sg[i].first);
-            val.len = 0;
-            if (get(ctx, key, gn + 4, &val, err) < 0) {
+            arena[i].len = 0;
+            for (size_t e = 0; e < w && !rc; e++) {
+                if (!has[e * n + i])
+                    continue;
+                size_t kl = gram_chunk_key(keys.data + koff[e],
+                                           koff[e + 1] - koff[e], &sg[i], key);
+                if (get(ctx, key, kl, &val, err) < 0) {
+                    rc = -1;
+                    break;
+                }
+                voff[e * n + i] = arena[i].len;
+                vlen[e * n + i] = val.len;
+                ps_buf_add(&arena[i], val.data ? val.data : "", val.len);
+                /* The old chunk goes, unless the merged one takes its key. */
+                if ((i > 0 || !sg[i].seg_first) && put(ctx, key, kl, "", 0))
+                    rc = -1;
+            }
+        }
+        for (size_t e = 0; e < w && !rc; e++) {
+            const unsigned char *gk = (const unsigned char *)keys.data + koff[e];
+            size_t gn = koff[e + 1] - koff[e];
+            int positions = gn >= 2 && memcmp(gk, META_GRAM, 2) == 0;
+            int lengths = gn == strlen(META_LENGTH) &&
+                          memcmp(gk, META_LENGTH, gn) == 0;
+            merged.len = 0;
+            uint32_t last = 0;
+            size_t kept = 0;
+            for (size_t i = 0; i < n && !rc; i++) {
+                if (!has[e * n + i])
+                    continue;
+                if (append_chunk(&merged, &last,
+                                 arena[i].data ? arena[i].data + voff[e * n + i]
+                                               : "",
+                                 vlen[e * n + i], positions, 0, UINT32_MAX, del,
+                                 ndel, &kept) < 0)
+                    rc = corrupt(err, lengths ? "length" : "character index");
+            }
+            if (rc)
+                break;
+            size_t kl = gram_chunk_key((const char *)gk, gn, &whole, key);
+            if (put(ctx, key, kl, merged.data ? merged.data : "", merged.len)) {
                 rc = -1;
                 break;
             }
-            if (append_chunk(&merged, &last, val.data ? val.data : "", val.len,
-                             positions, 0, UINT32_MAX, del, ndel, &kept) < 0) {
-                rc = corrupt(err, lengths ? "length" : "character index");
-                break;
+            if (lengths)
+                passages = kept;
+            if (merged.len) {
+                dict_add(&newdict, prev, prevn, gk, gn);
+                memcpy(prev, gk, gn);
+                prevn = gn;
             }
-            if (i > 0 && put(ctx, key, gn + 4, "", 0)) {
-                rc = -1;
-                break;
-            }
-            if (dict_next(&d[i]) < 0)
-                rc = corrupt(err, "segment dictionary");
-        }
-        if (rc)
-            break;
-        memcpy(key, gk, gn);
-        ps_put_be32(key + gn, sg[0].first);
-        if (put(ctx, key, gn + 4, merged.data ? merged.data : "", merged.len)) {
-            rc = -1;
-            break;
-        }
-        if (lengths)
-            passages = kept;
-        if (merged.len) {
-            dict_add(&newdict, prev, prevn, gk, gn);
-            memcpy(prev, gk, gn);
-            prevn = gn;
         }
     }
+    for (size_t i = 0; i < n; i++)
+        ps_buf_free(&arena[i]);
+    free(arena);
+    ps_buf_free(&keys);
+    free(koff);
+    free(has);
+    free(voff);
+    free(vlen);
     for (size_t i = 1; i < n && !rc; i++) {
         size_t kl = seg_key(META_SEGDICT, sg[i].first, key);
         if (put(ctx, key, kl, "", 0))
@@ -1314,6 +1388,7 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
             at_lv += sg[i].level == lv;
         }
         out->level = at_lv > 1 && lv < GRAM_MAX_LEVEL ? lv + 1 : lv;
+        out->seg_first = 1;
     } else if (!*err) {
         snprintf(err, PS_ERRLEN, "character index: cannot write a merged "
                  "segment");
@@ -1368,7 +1443,7 @@ static int keep_rebuilt(void *ctx, const char *key, size_t klen,
                         const char *val, size_t vlen)
 {
     rebuilt *r = ctx;
-    if (klen < 6 || memcmp(key, META_SEGDICT, 2) == 0)
+    if (klen < 6 || klen > 300 || memcmp(key, META_SEGDICT, 2) == 0)
         return 0;
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 1024;
@@ -1380,7 +1455,11 @@ static int keep_rebuilt(void *ctx, const char *key, size_t klen,
     memcpy(r->val[r->n], val, vlen);
     r->len[r->n] = vlen;
     r->seen[r->n] = 0;
-    strset_put(r->idx, key, klen - 4, (int)r->n);
+    /* The group: the key without its segment (written segment first). */
+    char group[300];
+    memcpy(group, key, 2);
+    memcpy(group + 2, key + 6, klen - 6);
+    strset_put(r->idx, group, klen - 4, (int)r->n);
     r->n++;
     return 0;
 }
@@ -1471,10 +1550,9 @@ int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
             gram_batch_flush(b, keep_rebuilt, &r, &got);
         gram_batch_destroy(b);
         for (size_t g = 0; g < ng && rc == 0; g++) {
-            memcpy(key, groups[g], glen[g]);
-            ps_put_be32(key + glen[g], seg->first);
+            size_t kl2 = gram_chunk_key(groups[g], glen[g], seg, key);
             val.len = 0;
-            if (get(ctx, key, glen[g] + 4U, &val, err) < 0) {
+            if (get(ctx, key, kl2, &val, err) < 0) {
                 rc = -1;
                 break;
             }
@@ -1527,18 +1605,31 @@ int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
     return rc;
 }
 
-int gram_check_chunk(const char *key, size_t klen, const char *val,
-                     size_t vlen, unsigned maxdoc, char *err)
+int gram_key_segment(const char *key, size_t klen, int seg_first,
+                     unsigned *seg)
+{
+    if (klen < 2 + 4 + 1 || (memcmp(key, META_GRAM, 2) != 0 &&
+                             memcmp(key, META_UNIGRAM, 2) != 0))
+        return -1;
+    size_t at = seg_first ? 6 : 2;
+    if ((size_t)(unsigned char)key[at] + 2 + 4 + 1 != klen)
+        return -1;
+    *seg = ps_get_be32(seg_first ? key + 2 : key + klen - 4);
+    return 0;
+}
+
+int gram_check_chunk(const char *key, size_t klen, int seg_first,
+                     const char *val, size_t vlen, unsigned maxdoc, char *err)
 {
     int bigram = klen > 2 && memcmp(key, META_GRAM, 2) == 0;
     int unigram = klen > 2 && memcmp(key, META_UNIGRAM, 2) == 0;
     if (!bigram && !unigram)
         return 0;                   /* lengths and others: not checked here */
-    if (klen < 2 + 1 + 4 || (size_t)(unsigned char)key[2] + 3 + 4 != klen) {
+    unsigned first;
+    if (gram_key_segment(key, klen, seg_first, &first) < 0) {
         snprintf(err, PS_ERRLEN, "character index: malformed key");
         return -1;
     }
-    uint32_t first = ps_get_be32(key + klen - 4);
     const unsigned char *p = (const unsigned char *)val, *end = p + vlen;
     uint32_t doc = 0, last = 0;
     int n = 0;

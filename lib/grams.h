@@ -56,13 +56,29 @@ size_t gram_batch_passages(const gram_batch *b);
  * hold, and its merge level (0: one batch; one more only when two or
  * more segments of the highest level merge: a segment that takes in
  * smaller ones keeps its level, so --optimize run daily does not raise
- * it).  Levels up to GRAM_MAX_LEVEL read back; more is damage. */
+ * it).  Levels up to GRAM_MAX_LEVEL read back; more is damage.
+ *
+ * seg_first says how its chunks are keyed.  1 (format 9 on): prefix, BE32
+ * segment, length byte, gram, so a segment's chunks lie together, a new
+ * one is written after the others, and a merge rewrites only the blocks
+ * of the segments it merges.  0 (formats 5 to 8): prefix, length byte,
+ * gram, BE32 segment: every commit inserted a chunk next to each gram's
+ * older ones, rewriting nearly every block of the character index (300
+ * MB written to add 10 MB of text to 200 MB).  A shard a writer upgrades
+ * keeps its old segments as they are until they are merged. */
 #define GRAM_MAX_LEVEL 65535
 typedef struct gram_seg {
     unsigned first, last;
     unsigned passages;
     unsigned level;
+    unsigned seg_first;
 } gram_seg;
+
+/* The key of seg's chunk of a group (prefix, length byte and gram; or
+ * META_LENGTH alone) into out (room for gn + 4 bytes); returns its
+ * length. */
+size_t gram_chunk_key(const char *group, size_t gn, const gram_seg *seg,
+                      char *out);
 
 /* Stores one metadata entry (an empty value deletes the key); returns
  * nonzero to stop. */
@@ -129,11 +145,24 @@ typedef struct gram_hits {
 
 void gram_hits_free(gram_hits *h);
 
+/* Where a shard's chunks are read: fetch, and the shard's segments in
+ * docid order.  Each gram is fetched segment by segment, with the key of
+ * its chunk in that segment (a prefix no other key has, so fetch may look
+ * it up exactly).  by_prefix: a format-4 shard (no segment list), whose
+ * chunks are fetched at once with the prefix of the gram. */
+typedef struct gram_src {
+    gram_fetch fetch;
+    void *ctx;
+    const gram_seg *segs;
+    size_t nsegs;
+    int by_prefix;
+} gram_src;
+
 /* Finds every passage containing needle[0..n) (normalized, non-empty)
- * among the chunks fetch returns.  Passages whose docid lies in one of
- * the sorted, disjoint ranges del[0..ndel) (first, last inclusive) are
- * left out: they were deleted after their chunk was written. */
-int gram_match(const char *needle, size_t n, gram_fetch fetch, void *fctx,
+ * among the chunks src holds.  Passages whose docid lies in one of the
+ * sorted, disjoint ranges del[0..ndel) (first, last inclusive) are left
+ * out: they were deleted after their chunk was written. */
+int gram_match(const char *needle, size_t n, const gram_src *src,
                const unsigned (*del)[2], size_t ndel, gram_hits *out,
                char *err);
 /* Passages to keep, as bits: docid d is kept when bit b = (d - 1) *
@@ -153,7 +182,7 @@ typedef struct gram_keep {
  * *df counts every passage that contains it, kept or not, for its
  * weight.  A longer needle is matched in full (keep is not used) and *df
  * is out->n. */
-int gram_match_in(const char *needle, size_t n, gram_fetch fetch, void *fctx,
+int gram_match_in(const char *needle, size_t n, const gram_src *src,
                   const unsigned (*del)[2], size_t ndel, const gram_keep *keep,
                   gram_hits *out, size_t *df, char *err);
 
@@ -210,11 +239,18 @@ int gram_verify(gram_get get, void *ctx, const gram_seg *seg,
                 gram_text text, void *tctx, const unsigned (*del)[2],
                 size_t ndel, size_t step, size_t *problems, char *err);
 
-/* Checks one stored chunk of the character index (key and value as
- * written by gram_batch_flush): every varint decodes, passages ascend,
- * none before the key's segment or beyond maxdoc, positions and counts
- * well formed.  0, or -1 with err saying what is wrong. */
-int gram_check_chunk(const char *key, size_t klen, const char *val,
-                     size_t vlen, unsigned maxdoc, char *err);
+/* The segment a chunk's key names, read as keyed with seg_first (see
+ * gram_seg): 0 when the key has that shape, -1 when not.  Keys other than
+ * bigrams' and characters' have neither shape. */
+int gram_key_segment(const char *key, size_t klen, int seg_first,
+                     unsigned *seg);
+
+/* Checks one stored chunk of the character index (key, keyed with
+ * seg_first, and value as written): every varint decodes, passages
+ * ascend, none before the key's segment or beyond maxdoc, positions and
+ * counts well formed.  0, or -1 with err saying what is wrong. */
+int gram_check_chunk(const char *key, size_t klen, int seg_first,
+                     const char *val, size_t vlen, unsigned maxdoc,
+                     char *err);
 
 #endif

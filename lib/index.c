@@ -294,7 +294,7 @@ struct ix_writer {
 static int upgraded_in_place(const char *ver)
 {
     return strcmp(ver, "5") == 0 || strcmp(ver, "6") == 0 ||
-           strcmp(ver, "7") == 0;
+           strcmp(ver, "7") == 0 || strcmp(ver, "8") == 0;
 }
 
 /* Stores block b of the facet column (in the batch being written). */
@@ -819,11 +819,25 @@ static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
     c->chunks++;
     /* The chunk's segment must be listed; its passages lie within it. */
     unsigned maxdoc = c->maxdoc;
+    int seg_first = 0;
     if (c->segs && klen >= 4) {
-        unsigned seg = ps_get_be32(key + klen - 4);
-        size_t i = 0;
-        while (i < c->nsegs && c->segs[i].first != seg)
-            i++;
+        /* A bigram's or character's key names its segment first (format
+         * 9) or last (a segment a format-5 to 8 writer wrote), as the
+         * list says of that segment; a lengths key is the same either way. */
+        size_t i = c->nsegs;
+        for (int sf = 1; sf >= 0 && i == c->nsegs; sf--) {
+            unsigned seg;
+            if (gram_key_segment(key, klen, sf, &seg) < 0) {
+                if (key[0] != META_LENGTH[0])
+                    continue;
+                seg = ps_get_be32(key + klen - 4);
+            }
+            for (i = 0; i < c->nsegs; i++)
+                if (c->segs[i].first == seg &&
+                    (key[0] == META_LENGTH[0] || (int)c->segs[i].seg_first == sf))
+                    break;
+            seg_first = sf;
+        }
         if (i == c->nsegs) {
             if (c->unlisted++ == 0)
                 check_fail(c, "a character-index chunk of a segment the "
@@ -832,7 +846,7 @@ static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
         }
         maxdoc = c->segs[i].last;
     }
-    if (gram_check_chunk(key, klen, val, vlen, maxdoc, c->err) < 0)
+    if (gram_check_chunk(key, klen, seg_first, val, vlen, maxdoc, c->err) < 0)
         check_fail(c, c->err);
     return 0;
 }

@@ -51,6 +51,19 @@
  *      formats 4 to 7 (their values), and a writer upgrades a format-5,
  *      6 or 7 shard in place: its column starts after the passages it
  *      held.
+ *   9  a bigram's or character's chunk key names its segment before the
+ *      gram (META_GRAM + BE32 segment + length byte + gram), so a
+ *      segment's chunks lie together in the B-tree: a commit appends its
+ *      segment after the others and a merge rewrites only the segments
+ *      it merges.  (Keyed gram first, every commit put a chunk next to
+ *      each gram's older ones, and the copy-on-write B-tree rewrote
+ *      nearly every block of the character index: 300 MB written to add
+ *      10 MB of text to a 200 MB index, and the grown index was 1.7
+ *      times the size of one built at once.)  The segment list marks the
+ *      segments keyed so (gram_seg.seg_first); a reader looks each chunk
+ *      up by its key, one per segment.  Readers read formats 4 to 8 too,
+ *      and a writer upgrades a format-5 to 8 shard in place: its old
+ *      segments keep their keys until they are merged.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
@@ -58,7 +71,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PS_FORMAT_VERSION "8"
+#define PS_FORMAT_VERSION "9"
 /* The oldest format this build reads. */
 #define PS_FORMAT_OLDEST_READ 4
 
@@ -102,12 +115,14 @@
                              key/value pairs of its metadata: an HTML
                              page's table, DOCX core properties, OFD
                              DocInfo, PDF info) */
-#define META_GRAM "g:"    /* + length byte + bigram + BE32 segment (its
-                             first docid) */
-#define META_UNIGRAM "u:" /* + length byte + character + BE32 segment */
+#define META_GRAM "g:"    /* + BE32 segment (its first docid) + length
+                             byte + bigram; formats 5 to 8: + length
+                             byte + bigram + BE32 segment */
+#define META_UNIGRAM "u:" /* + BE32 segment + length byte + character
+                             (formats 5 to 8: as META_GRAM) */
 #define META_LENGTH "l:"  /* + BE32 segment: passage lengths */
 #define META_SEGDICT "s:" /* + BE32 segment: the segment's group keys
-                             (key without the BE32), prefix-compressed */
+                             (prefix, length byte, gram), prefix-compressed */
 #define META_SEGMENTS "policy-search:segments"  /* the segment list */
 #define META_DATA "d:"    /* + BE32 docid: the passage's JSON */
 #define META_DELETED "policy-search:deleted"  /* docid ranges */

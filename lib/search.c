@@ -64,6 +64,9 @@ typedef struct shard_info {
     fdict *facets;            /* members of its coded facet values */
     unsigned fcol_start;      /* the facet column's first docid (fcol.h);
                                  0: none (format 7 and before) */
+    gram_seg *segs;           /* its character index's segments */
+    size_t nsegs;
+    int format4;              /* no segment list: chunks read by prefix */
 } shard_info;
 
 /* One committed state of the index, immutable once built and shared by
@@ -154,6 +157,30 @@ static int fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
     return 0;
 }
 
+/* A chunk's own key (gram_src: no other key starts with it): one lookup,
+ * and nothing appended when the segment has no such chunk. */
+static void add_found(void *ctx, const char *v, size_t n)
+{
+    if (n)
+        add_chunk(ctx, v, n);
+}
+
+static int fetch_key(void *ctx, const char *key, size_t klen, ps_buf *out,
+                     char *err)
+{
+    fetch_ctx *f = ctx;
+    return xap_db_shard_metadata_cb(f->db, f->shard, key, klen, add_found, out,
+                                    err) == XAP_OK ? 0 : -1;
+}
+
+/* Where shard k's chunks are read (gram_src). */
+static gram_src shard_src(const shard_info *si, fetch_ctx *f)
+{
+    gram_src src = {si->format4 ? fetch : fetch_key, f, si->segs, si->nsegs,
+                    si->format4};
+    return src;
+}
+
 static void snap_free(snapshot *s)
 {
     if (!s)
@@ -161,6 +188,7 @@ static void snap_free(snapshot *s)
     for (size_t i = 0; i < s->nshards; i++) {
         free(s->shards[i].len);
         free(s->shards[i].del);
+        free(s->shards[i].segs);
         fdict_destroy(s->shards[i].facets);
     }
     free(s->shards);
@@ -267,6 +295,21 @@ static int load_shard_info(snapshot *s, xap_db *db, char *err)
         unsigned long start = strtoul(v, &end, 10);
         si->fcol_start = vl && !*end && start <= UINT32_MAX ? (unsigned)start : 0;
         free(v);
+        if (xap_db_shard_metadata(db, k, META_VERSION, strlen(META_VERSION),
+                                  &v, &vl, err) != XAP_OK)
+            return -1;
+        si->format4 = strcmp(v, "4") == 0;
+        free(v);
+        if (xap_db_shard_metadata(db, k, META_SEGMENTS, strlen(META_SEGMENTS),
+                                  &v, &vl, err) != XAP_OK)
+            return -1;
+        bad = gram_segs_decode(v, vl, &si->segs, &si->nsegs);
+        free(v);
+        if (bad) {
+            snprintf(err, PS_ERRLEN, "shard %zu: corrupt list of segments of "
+                     "the character index (policy-index --check)", k);
+            return -1;
+        }
         fetch_ctx f = {db, k, NULL};
         size_t live, nsum;
         uint64_t lsum;
@@ -1272,11 +1315,12 @@ static void match_shard(void *ctx, size_t k)
     match_job *m = ctx;
     fetch_ctx f = {m->e->db, k, NULL};
     const shard_info *si = &m->e->snap->shards[k];
+    gram_src src = shard_src(si, &f);
     /* Database docid (d - 1) * nshards + k + 1 is bit (d - 1) * nshards
      * + k + 1. */
     gram_keep keep = {m->keep, m->nbits, (unsigned)m->e->snap->nshards,
                       (unsigned)k + 1, m->nkeep};
-    m->rc[k] = gram_match_in(m->s, m->n, fetch, &f,
+    m->rc[k] = gram_match_in(m->s, m->n, &src,
                              (const unsigned (*)[2])si->del, si->ndel,
                              m->keep ? &keep : NULL, &m->h[k], &m->df[k],
                              m->errs + k * PS_ERRLEN);
@@ -3772,6 +3816,12 @@ static void count_chunk(void *ctx, const char *v, size_t n)
     (*(size_t *)ctx)++;
 }
 
+static void count_found(void *ctx, const char *v, size_t n)
+{
+    (void)v;
+    *(size_t *)ctx += n > 0;
+}
+
 static json_t *stats_once(srch_engine *e, const void *arg, srch_status *st,
                           char *err)
 {
@@ -3839,13 +3889,21 @@ static json_t *stats_once(srch_engine *e, const void *arg, srch_status *st,
                 starts[ns++] = nchars - 2;
             for (size_t i = 0; i < ns; i++) {
                 size_t a = starts[i];
-                char key[32];
+                char group[32], key[40];
                 size_t gl = off[a + 2] - off[a];
-                memcpy(key, META_GRAM, 2);
-                key[2] = (char)gl;
-                memcpy(key + 3, norm.data + off[a], gl);
+                memcpy(group, META_GRAM, 2);
+                group[2] = (char)gl;
+                memcpy(group + 3, norm.data + off[a], gl);
                 size_t n = 0;
-                xap_db_shard_scan(e->db, k, key, 3 + gl, count_chunk, &n, err);
+                const shard_info *si = &e->snap->shards[k];
+                if (si->format4)
+                    xap_db_shard_scan(e->db, k, group, 3 + gl, count_chunk, &n,
+                                      err);
+                for (size_t j = 0; !si->format4 && j < si->nsegs; j++) {
+                    size_t kl = gram_chunk_key(group, 3 + gl, &si->segs[j], key);
+                    xap_db_shard_metadata_cb(e->db, k, key, kl, count_found, &n,
+                                             err);
+                }
                 json_array_append_new(ca, json_pack("{s:s%,s:i}", "gram",
                                                     norm.data + off[a], gl,
                                                     "chunks", (json_int_t)n));

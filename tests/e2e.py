@@ -1345,14 +1345,15 @@ OLD_FORMAT_DOCS = ["official-0%d.txt" % i for i in range(6)] + ["news-00.txt", "
 
 
 @test
-def indexes_of_formats_5_to_7_are_read_and_upgraded_in_place(tmp):
+def indexes_of_formats_5_to_8_are_read_and_upgraded_in_place(tmp):
     # tests/data/formatN: an index the format-N build wrote of eight
     # documents of tests/data/meta.  This build answers from it as from an
     # index of its own (format 5: agency, type and year facets from the
     # old passages' terms; format 6: facet values as text, not coded;
-    # format 7: no facet column, facets counted from the values), and
-    # adding to it upgrades it in place: old and new passages answer alike.
-    for fmt in (5, 6, 7):
+    # format 7: no facet column, facets counted from the values; formats
+    # 5 to 8: chunks keyed gram first), and adding to it upgrades it in
+    # place: old and new passages answer alike.
+    for fmt in (5, 6, 7, 8):
         old_format_is_read_and_upgraded(os.path.join(tmp, "f%d" % fmt), fmt)
 
 

@@ -566,6 +566,39 @@ static int kv_fetch(void *ctx, const char *prefix, size_t plen, ps_buf *out,
     return kv_scan(ctx, prefix, plen, kv_fetch_one, out, err);
 }
 
+/* Where a reader finds the store's chunks: its segments, from their
+ * dictionaries (a shard lists them under META_SEGMENTS); those starting
+ * below kv_legacy keyed the old way (formats 5 to 8), the others segment
+ * first, as written. */
+static unsigned kv_legacy;
+
+static const gram_src *kv_src(kv *s)
+{
+    static gram_seg segs[64];
+    static gram_src src;
+    size_t n = 0;
+    size_t dl = strlen(META_SEGDICT);
+    for (size_t i = 0; i < s->n && n < 64; i++)
+        if (s->kl[i] == dl + 4 && memcmp(s->k[i], META_SEGDICT, dl) == 0) {
+            unsigned first = ps_get_be32(s->k[i] + dl);
+            gram_seg g = {first, 0, 0, 0, first >= kv_legacy};
+            size_t j = n++;
+            while (j > 0 && segs[j - 1].first > g.first) {
+                segs[j] = segs[j - 1];
+                j--;
+            }
+            segs[j] = g;
+        }
+    for (size_t i = 0; i < n; i++)
+        segs[i].last = i + 1 < n ? segs[i + 1].first - 1 : UINT32_MAX;
+    src.fetch = kv_fetch;
+    src.ctx = s;
+    src.segs = segs;
+    src.nsegs = n;
+    src.by_prefix = 0;
+    return &src;
+}
+
 static int kv_get(void *ctx, const char *key, size_t klen, ps_buf *out,
                   char *err)
 {
@@ -675,7 +708,7 @@ static int matches_agree(kv *store, const char *needle,
     char err[PS_ERRLEN];
     gram_hits h;
     memset(&h, 0, sizeof h);
-    int ok = gram_match(needle, strlen(needle), kv_fetch, store, NULL, 0, &h,
+    int ok = gram_match(needle, strlen(needle), kv_src(store), NULL, 0, &h,
                         err) == 0;
     size_t want = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -749,7 +782,7 @@ static void test_grams_long(void)
         gram_hits h;
         memset(&h, 0, sizeof h);
         err[0] = '\0';
-        CHECK(gram_match(bad[k], strlen(bad[k]), kv_fetch, &store, NULL, 0, &h,
+        CHECK(gram_match(bad[k], strlen(bad[k]), kv_src(&store), NULL, 0, &h,
                          err) == -1 && strstr(err, "corrupt"));
         gram_hits_free(&h);
     }
@@ -761,6 +794,83 @@ static void test_grams_long(void)
         ps_buf_free(&t[i]);
 }
 
+
+/* A shard a format-8 writer wrote, then upgraded: its old segment keyed
+ * gram first, a new one segment first.  Both are read, --check's chunk
+ * test takes each as listed, and merging them leaves one segment keyed
+ * segment first, no old key, the same answers. */
+static void test_grams_old_keys(void)
+{
+    static const char *const texts[] = {
+        "赤峰市今年已完成防沙治沙462万亩。", "防沙", "沙治沙治沙", "治沙防沙治沙。防沙治沙",
+        "a防b", "沙", "防沙治沙防沙治沙防沙治沙", "治沙"};
+    size_t nt = sizeof texts / sizeof texts[0];
+    static const char *const needles[] = {"防沙治沙", "沙", "治沙", "沙治沙", "防",
+                                          "a防b", "赤峰市今年", "不在"};
+    kv store;
+    memset(&store, 0, sizeof store);
+    gram_batch *b = gram_batch_create();
+    gram_seg segs[2];
+    for (size_t i = 0; i < 4; i++)
+        gram_batch_add(b, (unsigned)(2 * i + 1), texts[i], strlen(texts[i]));
+    CHECK(gram_batch_flush(b, kv_put, &store, &segs[0]) == 0);
+    /* Rekey the first segment's chunks the old way. */
+    size_t n = store.n, moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned seg;
+        if (gram_key_segment(store.k[i], store.kl[i], 1, &seg) < 0)
+            continue;
+        char key[64];
+        size_t kl = store.kl[i];
+        memcpy(key, store.k[i], 2);
+        memcpy(key + 2, store.k[i] + 6, kl - 6);
+        ps_put_be32(key + kl - 4, seg);
+        free(store.k[i]);
+        store.k[i] = ps_xstrndup(key, kl);
+        moved++;
+    }
+    CHECK(moved > 20);
+    segs[0].seg_first = 0;
+    for (size_t i = 4; i < nt; i++)
+        gram_batch_add(b, (unsigned)(2 * i + 1), texts[i], strlen(texts[i]));
+    CHECK(gram_batch_flush(b, kv_put, &store, &segs[1]) == 0);
+    gram_batch_destroy(b);
+    CHECK(segs[1].seg_first == 1);
+    kv_legacy = segs[1].first;
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++)
+        CHECK(matches_agree(&store, needles[k], texts, nt, 2, 1));
+    char err[PS_ERRLEN];
+    size_t good = 0, grams = 0;
+    for (size_t i = 0; i < store.n; i++) {
+        unsigned seg;
+        int old = gram_key_segment(store.k[i], store.kl[i], 0, &seg) == 0 &&
+                  seg == segs[0].first;
+        if (store.k[i][0] != 'g' && store.k[i][0] != 'u')
+            continue;
+        grams++;
+        good += gram_check_chunk(store.k[i], store.kl[i], !old, store.v[i],
+                                 store.vl[i], 2 * (unsigned)nt, err) == 0;
+    }
+    CHECK(grams > 30 && good == grams);
+    gram_seg m;
+    CHECK(gram_merge(kv_get, kv_put, &store, segs, 2, NULL, 0, &m, err) == 0);
+    CHECK(m.first == 1 && m.seg_first == 1 && m.passages == nt);
+    size_t stray = 0;
+    for (size_t i = 0; i < store.n; i++) {
+        unsigned seg = 0;
+        if (store.k[i][0] == 'g' || store.k[i][0] == 'u')
+            stray += gram_key_segment(store.k[i], store.kl[i], 1, &seg) < 0 ||
+                     seg != 1;
+    }
+    CHECK(stray == 0);
+    kv_legacy = 0;
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++)
+        CHECK(matches_agree(&store, needles[k], texts, nt, 2, 1));
+    for (size_t i = 0; i < store.n; i++) {
+        free(store.k[i]);
+        free(store.v[i]);
+    }
+}
 
 /* Runs the merge policy after each of n additions of size[i] passages
  * (as one run's segment each); returns the segment count at the end and
@@ -857,7 +967,7 @@ static void test_grams(void)
         char cerr[PS_ERRLEN];
         size_t good = 0, caught = 0, tried = 0;
         for (size_t i = 0; i < store.n; i++) {
-            good += gram_check_chunk(store.k[i], store.kl[i], store.v[i],
+            good += gram_check_chunk(store.k[i], store.kl[i], 1, store.v[i],
                                      store.vl[i], 2 * (unsigned)nt, cerr) == 0;
             if (store.k[i][0] != 'g' && store.k[i][0] != 'u')
                 continue;
@@ -865,11 +975,11 @@ static void test_grams(void)
             char *bad = ps_xmalloc(store.vl[i] + 1);
             memcpy(bad, store.v[i], store.vl[i]);
             bad[0] = (char)0xff;                          /* flipped */
-            int c1 = gram_check_chunk(store.k[i], store.kl[i], bad, store.vl[i],
+            int c1 = gram_check_chunk(store.k[i], store.kl[i], 1, bad, store.vl[i],
                                       2 * (unsigned)nt, cerr) < 0;
-            int c2 = gram_check_chunk(store.k[i], store.kl[i], store.v[i],
+            int c2 = gram_check_chunk(store.k[i], store.kl[i], 1, store.v[i],
                                       store.vl[i] - 1, 2 * (unsigned)nt, cerr) < 0;
-            int c3 = gram_check_chunk(store.k[i], store.kl[i], store.v[i],
+            int c3 = gram_check_chunk(store.k[i], store.kl[i], 1, store.v[i],
                                       store.vl[i], 0, cerr) < 0;
             caught += c1 && c2 && c3;
             free(bad);
@@ -901,7 +1011,7 @@ static void test_grams(void)
     ps_buf_free(&enc);
     gram_hits h;
     memset(&h, 0, sizeof h);
-    CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_fetch, &store,
+    CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_src(&store),
                      (const unsigned (*)[2])del, ndel, &h, err) == 0 &&
           h.n == 1 && h.docs[0] == 7 && h.tf[0] == 2);
     gram_hits_free(&h);
@@ -926,15 +1036,18 @@ static void test_grams(void)
                      ndel, &m, err) == 0);
     CHECK(store.n < before && m.first == 1 && m.last == 15 && m.level == 1 &&
           m.passages == 5);
-    for (size_t i = 0; i < store.n; i++)
-        CHECK(memcmp(store.k[i] + store.kl[i] - 4, "\0\0\0\1", 4) == 0 ||
-              memcmp(store.k[i], "d:", 2) == 0);
+    for (size_t i = 0; i < store.n; i++) {
+        unsigned sg1 = 0;
+        CHECK(memcmp(store.k[i], "d:", 2) == 0 ||
+              (gram_key_segment(store.k[i], store.kl[i], 1, &sg1) == 0 ?
+               sg1 == 1 : memcmp(store.k[i] + store.kl[i] - 4, "\0\0\0\1", 4) == 0));
+    }
     memset(&h, 0, sizeof h);
-    CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_fetch, &store, NULL, 0,
+    CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_src(&store), NULL, 0,
                      &h, err) == 0 && h.n == 1 && h.docs[0] == 7 && h.tf[0] == 2);
     gram_hits_free(&h);
     memset(&h, 0, sizeof h);
-    CHECK(gram_match("沙", strlen("沙"), kv_fetch, &store, NULL, 0, &h, err) == 0 &&
+    CHECK(gram_match("沙", strlen("沙"), kv_src(&store), NULL, 0, &h, err) == 0 &&
           h.n == 3 && h.docs[0] == 5 && h.docs[1] == 7 && h.docs[2] == 13);
     gram_hits_free(&h);
     /* Kept to some passages: those listed, the weight's count of all. */
@@ -947,12 +1060,12 @@ static void test_grams(void)
             size_t df = 0, n = strlen(ns[k]);
             memset(&all, 0, sizeof all);
             memset(&in, 0, sizeof in);
-            CHECK(gram_match(ns[k], n, kv_fetch, &store, NULL, 0, &all, err) == 0);
+            CHECK(gram_match(ns[k], n, kv_src(&store), NULL, 0, &all, err) == 0);
             gram_keep gk = {bits, 64, 1, 0, 4};
             bits[0] = 0;
             for (size_t j = 0; j < 4; j++)     /* docid d: bit d - 1 */
                 bits[0] |= (uint64_t)1 << (keep[j] - 1);
-            CHECK(gram_match_in(ns[k], n, kv_fetch, &store, NULL, 0, &gk, &in,
+            CHECK(gram_match_in(ns[k], n, kv_src(&store), NULL, 0, &gk, &in,
                                 &df, err) == 0);
             size_t want = 0, same = 1;
             for (size_t i = 0; i < all.n; i++)
@@ -978,13 +1091,15 @@ static void test_grams(void)
     gram_ranges_add(&del, &ndel, more, 3);
     gram_ranges_drop(&del, &ndel, 10, 20);
     CHECK(ndel == 2 && del[0][1] == 3 && del[1][0] == 21 && del[1][1] == 21);
-    gram_seg list[3] = {{1, 15, 5, 1}, {16, 30, 15, 0}, {31, 31, 1, 0}}, *back;
+    gram_seg list[3] = {{1, 15, 5, 1, 0}, {16, 30, 15, 0, 1}, {31, 31, 1, 0, 1}},
+             *back;
     size_t nback;
     ps_buf_init(&enc);
     gram_segs_encode(list, 3, &enc);
     CHECK(gram_segs_decode(enc.data, enc.len, &back, &nback) == 0 && nback == 3 &&
           back[1].first == 16 && back[1].last == 30 && back[2].passages == 1 &&
-          back[0].level == 1);
+          back[0].level == 1 && !back[0].seg_first && back[1].seg_first &&
+          back[1].level == 0);
     free(back);
     CHECK(gram_segs_decode("\x05\x00\x01\x00\x03\x00\x01\x00", 8, &back,
                            &nback) == -1);     /* overlapping segments */
@@ -1005,7 +1120,8 @@ static void test_grams(void)
           start == 1);
     free(dr);
     /* Two small neighbours, the later at least half the earlier, merge. */
-    gram_seg two[3] = {{1, 100, 100, 0}, {101, 149, 49, 0}, {150, 199, 50, 0}};
+    gram_seg two[3] = {{1, 100, 100, 0, 1}, {101, 149, 49, 0, 1},
+                       {150, 199, 50, 0, 1}};
     CHECK(gram_plan(two, 2, NULL, 0, &start) == 0);
     CHECK(gram_plan(two, 3, NULL, 0, &start) == 2 && start == 1);
     /* Over budget (32 segments for up to 64 * 16384 passages), all full:
@@ -1020,6 +1136,7 @@ static void test_grams(void)
     CHECK(gram_plan(many, 32, NULL, 0, &start) == 0);
     CHECK(gram_plan(many, 33, NULL, 0, &start) == GRAM_MERGE_K && start == 5);
     test_plan_growth();
+    test_grams_old_keys();
     free(del);
     /* --check's rebuild: the merged segment equals the one rebuilt from
      * the texts; a flipped position, a missing chunk are found. */
@@ -1081,7 +1198,7 @@ static void test_grams(void)
           strstr(err, "length"));
     free(len);
     /* A merge over a corrupt chunk fails with a message. */
-    gram_seg one = {1, 15, 5, 1}, m2;
+    gram_seg one = {1, 15, 5, 1, 1}, m2;
     err[0] = '\0';
     CHECK(gram_merge(kv_get, kv_put, &store, &one, 1, NULL, 0, &m2, err) == -1 &&
           strlen(err) > 0);

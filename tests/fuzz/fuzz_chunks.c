@@ -61,10 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ndel = 0;
     }
     static const char *const needles[] = {"沙", "防沙", "防沙治沙", "a1"};
+    /* One segment: each gram fetched once, every input chunk returned. */
+    gram_seg one = {1, 1000, 0, 0, 1};
+    gram_src src = {fetch, &in, &one, 1, 0};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
         gram_hits h;
         memset(&h, 0, sizeof h);
-        gram_match(needles[i], strlen(needles[i]), fetch, &in,
+        gram_match(needles[i], strlen(needles[i]), &src,
                    (const unsigned (*)[2])del, ndel, &h, err);
         gram_hits_free(&h);
     }
@@ -78,12 +81,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gram_segs_decode((const char *)data, size, &segs, &nsegs) == 0)
         free(segs);
     /* --check's look at one chunk under each kind of key. */
-    static const char keys[][16] = {"g:\x06防沙\0\0\0\x01", "u:\x03沙\0\0\0\x01",
+    static const char keys[][16] = {"g:\0\0\0\x01\x06防沙", "u:\0\0\0\x01\x03沙",
+                                    "g:\x06防沙\0\0\0\x01", "u:\x03沙\0\0\0\x01",
                                     "l:\0\0\0\x01"};
-    static const size_t klen[] = {2 + 1 + 6 + 4, 2 + 1 + 3 + 4, 2 + 4};
+    static const size_t klen[] = {2 + 4 + 1 + 6, 2 + 4 + 1 + 3, 2 + 1 + 6 + 4,
+                                  2 + 1 + 3 + 4, 2 + 4};
+    static const int seg_first[] = {1, 1, 0, 0, 1};
     for (size_t i = 0; i < in.k; i++)
-        for (size_t k = 0; k < 3; k++)
-            gram_check_chunk(keys[k], klen[k], in.p[i], in.n[i], 1000, err);
+        for (size_t k = 0; k < 5; k++)
+            gram_check_chunk(keys[k], klen[k], seg_first[k], in.p[i], in.n[i],
+                             1000, err);
     free(del);
     return 0;
 }
