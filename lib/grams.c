@@ -333,9 +333,9 @@ size_t gram_batch_passages(const gram_batch *b)
 size_t gram_chunk_key(const char *group, size_t gn, const gram_seg *seg,
                       char *out)
 {
-    if (seg->seg_first && gn >= 2) {
+    if (seg->seg_first && gn > 2) {
         memcpy(out, group, 2);
-        ps_put_be32(out + 2, seg->first);
+        ps_put_be32(out + 2, seg->key);
         memcpy(out + 6, group + 2, gn - 2);
     } else {
         memcpy(out, group, gn);
@@ -418,7 +418,7 @@ int gram_batch_flush(gram_batch *b, gram_put put, void *ctx, gram_seg *seg)
         return 0;
     }
     uint32_t id = b->len_first;
-    gram_seg me = {id, b->len_last, (unsigned)b->passages, 0, 1};
+    gram_seg me = {id, b->len_last, (unsigned)b->passages, 0, 1, id};
     /* Entries sort by code points, which is UTF-8 byte order within one
      * kind; the length byte only groups them further.  So the chunks are
      * put in key order, after every older segment's. */
@@ -1045,6 +1045,8 @@ void gram_segs_encode(const gram_seg *sg, size_t n, ps_buf *out)
         ps_buf_varint(out, sg[i].last - sg[i].first);
         ps_buf_varint(out, sg[i].passages);
         ps_buf_varint(out, sg[i].level | (sg[i].seg_first ? SEG_FIRST : 0));
+        if (sg[i].seg_first)
+            ps_buf_varint(out, sg[i].key - sg[i].first);
     }
 }
 
@@ -1055,10 +1057,11 @@ int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
     size_t ns = 0, cap = 0;
     uint32_t prev_last = 0;
     while (p < end) {
-        uint32_t f, span, np, lv;
+        uint32_t f, span, np, lv, kd = 0;
         if (!ps_get_varint(&p, end, &f) || !ps_get_varint(&p, end, &span) ||
             !ps_get_varint(&p, end, &np) || !ps_get_varint(&p, end, &lv) ||
-            f == 0 || f <= prev_last || f + span < f ||
+            ((lv & SEG_FIRST) && !ps_get_varint(&p, end, &kd)) ||
+            f == 0 || f <= prev_last || f + span < f || kd > span ||
             (lv & ~SEG_FIRST) > GRAM_MAX_LEVEL) {
             free(sg);
             *segs = NULL;
@@ -1074,6 +1077,7 @@ int gram_segs_decode(const char *v, size_t n, gram_seg **segs, size_t *nsegs)
         sg[ns].passages = np;
         sg[ns].level = lv & ~SEG_FIRST;
         sg[ns].seg_first = !!(lv & SEG_FIRST);
+        sg[ns].key = f + kd;
         prev_last = f + span;
         ns++;
     }
@@ -1239,7 +1243,7 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
     char key[300];
     int rc = 0;
     /* The merged segment: keyed segment first, whatever it merges. */
-    gram_seg whole = {sg[0].first, sg[n - 1].last, 0, 0, 1};
+    gram_seg whole = {sg[0].first, sg[n - 1].last, 0, 0, 1, sg[n - 1].last};
     for (size_t i = 0; i < n && !rc; i++) {
         size_t kl = seg_key(META_SEGDICT, sg[i].first, key);
         if (get(ctx, key, kl, &raw[i], err) < 0)
@@ -1314,7 +1318,11 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
                 vlen[e * n + i] = val.len;
                 ps_buf_add(&arena[i], val.data ? val.data : "", val.len);
                 /* The old chunk goes, unless the merged one takes its key. */
-                if ((i > 0 || !sg[i].seg_first) && put(ctx, key, kl, "", 0))
+                char mkey[300];
+                size_t mkl = gram_chunk_key(keys.data + koff[e],
+                                            koff[e + 1] - koff[e], &whole, mkey);
+                if ((mkl != kl || memcmp(mkey, key, kl) != 0) &&
+                    put(ctx, key, kl, "", 0))
                     rc = -1;
             }
         }
@@ -1389,6 +1397,7 @@ int gram_merge(gram_get get, gram_put put, void *ctx, const gram_seg *sg,
         }
         out->level = at_lv > 1 && lv < GRAM_MAX_LEVEL ? lv + 1 : lv;
         out->seg_first = 1;
+        out->key = whole.key;
     } else if (!*err) {
         snprintf(err, PS_ERRLEN, "character index: cannot write a merged "
                  "segment");
@@ -1619,7 +1628,8 @@ int gram_key_segment(const char *key, size_t klen, int seg_first,
 }
 
 int gram_check_chunk(const char *key, size_t klen, int seg_first,
-                     const char *val, size_t vlen, unsigned maxdoc, char *err)
+                     const char *val, size_t vlen, unsigned mindoc,
+                     unsigned maxdoc, char *err)
 {
     int bigram = klen > 2 && memcmp(key, META_GRAM, 2) == 0;
     int unigram = klen > 2 && memcmp(key, META_UNIGRAM, 2) == 0;
@@ -1630,6 +1640,8 @@ int gram_check_chunk(const char *key, size_t klen, int seg_first,
         snprintf(err, PS_ERRLEN, "character index: malformed key");
         return -1;
     }
+    if (mindoc)
+        first = mindoc;
     const unsigned char *p = (const unsigned char *)val, *end = p + vlen;
     uint32_t doc = 0, last = 0;
     int n = 0;

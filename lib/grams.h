@@ -65,13 +65,23 @@ size_t gram_batch_passages(const gram_batch *b);
  * gram, BE32 segment: every commit inserted a chunk next to each gram's
  * older ones, rewriting nearly every block of the character index (300
  * MB written to add 10 MB of text to 200 MB).  A shard a writer upgrades
- * keeps its old segments as they are until they are merged. */
+ * keeps its old segments as they are until they are merged.
+ *
+ * key: the number its bigram and character keys carry.  A batch's segment
+ * carries its first passage; a merged one its last, so its chunks go
+ * after those of the segments it replaces, written in order into blocks
+ * of their own (a merge that rewrote the first segment's keys in place
+ * split that segment's blocks, and left them half full).  No other
+ * segment's passages lie in [first, last], so the number is the
+ * segment's alone.  Passage lengths and the dictionary are keyed by first.
+ * Segments keyed the old way: key is first. */
 #define GRAM_MAX_LEVEL 65535
 typedef struct gram_seg {
     unsigned first, last;
     unsigned passages;
     unsigned level;
     unsigned seg_first;
+    unsigned key;
 } gram_seg;
 
 /* The key of seg's chunk of a group (prefix, length byte and gram; or
@@ -247,10 +257,11 @@ int gram_key_segment(const char *key, size_t klen, int seg_first,
 
 /* Checks one stored chunk of the character index (key, keyed with
  * seg_first, and value as written): every varint decodes, passages
- * ascend, none before the key's segment or beyond maxdoc, positions and
- * counts well formed.  0, or -1 with err saying what is wrong. */
+ * ascend, none before mindoc (0: the number the key carries) or beyond
+ * maxdoc, positions and counts well formed.  0, or -1 with err saying
+ * what is wrong. */
 int gram_check_chunk(const char *key, size_t klen, int seg_first,
-                     const char *val, size_t vlen, unsigned maxdoc,
-                     char *err);
+                     const char *val, size_t vlen, unsigned mindoc,
+                     unsigned maxdoc, char *err);
 
 #endif

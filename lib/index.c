@@ -818,7 +818,7 @@ static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
     check_ctx *c = ctx;
     c->chunks++;
     /* The chunk's segment must be listed; its passages lie within it. */
-    unsigned maxdoc = c->maxdoc;
+    unsigned maxdoc = c->maxdoc, mindoc = 0;
     int seg_first = 0;
     if (c->segs && klen >= 4) {
         /* A bigram's or character's key names its segment first (format
@@ -833,8 +833,8 @@ static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
                 seg = ps_get_be32(key + klen - 4);
             }
             for (i = 0; i < c->nsegs; i++)
-                if (c->segs[i].first == seg &&
-                    (key[0] == META_LENGTH[0] || (int)c->segs[i].seg_first == sf))
+                if (key[0] == META_LENGTH[0] ? c->segs[i].first == seg :
+                    c->segs[i].key == seg && (int)c->segs[i].seg_first == sf)
                     break;
             seg_first = sf;
         }
@@ -844,9 +844,11 @@ static int check_gram(void *ctx, const char *key, size_t klen, const char *val,
                               "segment list does not have");
             return 0;
         }
+        mindoc = c->segs[i].first;
         maxdoc = c->segs[i].last;
     }
-    if (gram_check_chunk(key, klen, seg_first, val, vlen, maxdoc, c->err) < 0)
+    if (gram_check_chunk(key, klen, seg_first, val, vlen, mindoc, maxdoc,
+                         c->err) < 0)
         check_fail(c, c->err);
     return 0;
 }

@@ -59,9 +59,11 @@
  *      each gram's older ones, and the copy-on-write B-tree rewrote
  *      nearly every block of the character index: 300 MB written to add
  *      10 MB of text to a 200 MB index, and the grown index was 1.7
- *      times the size of one built at once.)  The segment list marks the
- *      segments keyed so (gram_seg.seg_first); a reader looks each chunk
- *      up by its key, one per segment.  Readers read formats 4 to 8 too,
+ *      times the size of one built at once.)  A merged segment's keys
+ *      carry its last passage, so its chunks are written after the ones
+ *      it replaces, not over them.  The segment list marks the segments
+ *      keyed so (gram_seg.seg_first) with the number their keys carry; a
+ *      reader looks each chunk up by its key, one per segment.  Readers read formats 4 to 8 too,
  *      and a writer upgrades a format-5 to 8 shard in place: its old
  *      segments keep their keys until they are merged.
  */
@@ -115,7 +117,7 @@
                              key/value pairs of its metadata: an HTML
                              page's table, DOCX core properties, OFD
                              DocInfo, PDF info) */
-#define META_GRAM "g:"    /* + BE32 segment (its first docid) + length
+#define META_GRAM "g:"    /* + BE32 segment (gram_seg.key) + length
                              byte + bigram; formats 5 to 8: + length
                              byte + bigram + BE32 segment */
 #define META_UNIGRAM "u:" /* + BE32 segment + length byte + character

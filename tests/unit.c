@@ -581,7 +581,7 @@ static const gram_src *kv_src(kv *s)
     for (size_t i = 0; i < s->n && n < 64; i++)
         if (s->kl[i] == dl + 4 && memcmp(s->k[i], META_SEGDICT, dl) == 0) {
             unsigned first = ps_get_be32(s->k[i] + dl);
-            gram_seg g = {first, 0, 0, 0, first >= kv_legacy};
+            gram_seg g = {first, 0, 0, 0, first >= kv_legacy, first};
             size_t j = n++;
             while (j > 0 && segs[j - 1].first > g.first) {
                 segs[j] = segs[j - 1];
@@ -591,6 +591,15 @@ static const gram_src *kv_src(kv *s)
         }
     for (size_t i = 0; i < n; i++)
         segs[i].last = i + 1 < n ? segs[i + 1].first - 1 : UINT32_MAX;
+    /* A merged segment's chunks carry a number of its own range. */
+    for (size_t j = 0; j < s->n; j++) {
+        unsigned no;
+        if (gram_key_segment(s->k[j], s->kl[j], 1, &no) < 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (segs[i].seg_first && no >= segs[i].first && no <= segs[i].last)
+                segs[i].key = no;
+    }
     src.fetch = kv_fetch;
     src.ctx = s;
     src.segs = segs;
@@ -849,23 +858,60 @@ static void test_grams_old_keys(void)
             continue;
         grams++;
         good += gram_check_chunk(store.k[i], store.kl[i], !old, store.v[i],
-                                 store.vl[i], 2 * (unsigned)nt, err) == 0;
+                                 store.vl[i], 0, 2 * (unsigned)nt, err) == 0;
     }
     CHECK(grams > 30 && good == grams);
     gram_seg m;
     CHECK(gram_merge(kv_get, kv_put, &store, segs, 2, NULL, 0, &m, err) == 0);
-    CHECK(m.first == 1 && m.seg_first == 1 && m.passages == nt);
+    CHECK(m.first == 1 && m.seg_first == 1 && m.passages == nt &&
+          m.key == m.last && m.last == 2 * nt - 1);
     size_t stray = 0;
     for (size_t i = 0; i < store.n; i++) {
         unsigned seg = 0;
         if (store.k[i][0] == 'g' || store.k[i][0] == 'u')
             stray += gram_key_segment(store.k[i], store.kl[i], 1, &seg) < 0 ||
-                     seg != 1;
+                     seg != m.key;
     }
     CHECK(stray == 0);
     kv_legacy = 0;
     for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++)
         CHECK(matches_agree(&store, needles[k], texts, nt, 2, 1));
+    for (size_t i = 0; i < store.n; i++) {
+        free(store.k[i]);
+        free(store.v[i]);
+    }
+}
+
+/* A merged segment merged again, as the later of two: the chunks it
+ * wrote under its own number are replaced, and its passage lengths
+ * (keyed by its first passage) do not stay beside the new ones. */
+static void test_grams_merge_twice(void)
+{
+    static const char *const texts[] = {"防沙治沙", "治沙", "沙治沙", "防沙",
+                                        "赤峰市防沙治沙", "沙"};
+    size_t nt = sizeof texts / sizeof texts[0];
+    kv store;
+    memset(&store, 0, sizeof store);
+    gram_batch *b = gram_batch_create();
+    gram_seg sg[3], m, m2;
+    for (size_t i = 0; i < nt; i++) {
+        gram_batch_add(b, (unsigned)(2 * i + 1), texts[i], strlen(texts[i]));
+        if (i % 2)
+            CHECK(gram_batch_flush(b, kv_put, &store, &sg[i / 2]) == 0);
+    }
+    gram_batch_destroy(b);
+    char err[PS_ERRLEN];
+    CHECK(gram_merge(kv_get, kv_put, &store, sg + 1, 2, NULL, 0, &m, err) == 0);
+    gram_seg two[2] = {sg[0], m};
+    CHECK(gram_merge(kv_get, kv_put, &store, two, 2, NULL, 0, &m2, err) == 0);
+    CHECK(m2.first == 1 && m2.key == m.key && m2.passages == nt);
+    uint32_t *len = NULL;
+    size_t nlen = 0, live = 0;
+    CHECK(gram_lengths(kv_fetch, &store, NULL, 0, 0, &len, &nlen, &live,
+                       err) == 0 && live == nt);
+    free(len);
+    for (size_t k = 0; k < nt; k++)
+        CHECK(matches_agree(&store, texts[k], texts, nt, 2, 1));
     for (size_t i = 0; i < store.n; i++) {
         free(store.k[i]);
         free(store.v[i]);
@@ -968,7 +1014,7 @@ static void test_grams(void)
         size_t good = 0, caught = 0, tried = 0;
         for (size_t i = 0; i < store.n; i++) {
             good += gram_check_chunk(store.k[i], store.kl[i], 1, store.v[i],
-                                     store.vl[i], 2 * (unsigned)nt, cerr) == 0;
+                                     store.vl[i], 0, 2 * (unsigned)nt, cerr) == 0;
             if (store.k[i][0] != 'g' && store.k[i][0] != 'u')
                 continue;
             tried++;
@@ -976,11 +1022,11 @@ static void test_grams(void)
             memcpy(bad, store.v[i], store.vl[i]);
             bad[0] = (char)0xff;                          /* flipped */
             int c1 = gram_check_chunk(store.k[i], store.kl[i], 1, bad, store.vl[i],
-                                      2 * (unsigned)nt, cerr) < 0;
+                                      0, 2 * (unsigned)nt, cerr) < 0;
             int c2 = gram_check_chunk(store.k[i], store.kl[i], 1, store.v[i],
-                                      store.vl[i] - 1, 2 * (unsigned)nt, cerr) < 0;
+                                      store.vl[i] - 1, 0, 2 * (unsigned)nt, cerr) < 0;
             int c3 = gram_check_chunk(store.k[i], store.kl[i], 1, store.v[i],
-                                      store.vl[i], 0, cerr) < 0;
+                                      store.vl[i], 0, 0, cerr) < 0;
             caught += c1 && c2 && c3;
             free(bad);
         }
@@ -1034,13 +1080,13 @@ static void test_grams(void)
     gram_seg m;
     CHECK(gram_merge(kv_get, kv_put, &store, segs, 2, (const unsigned (*)[2])del,
                      ndel, &m, err) == 0);
-    CHECK(store.n < before && m.first == 1 && m.last == 15 && m.level == 1 &&
+    CHECK(store.n < before && m.first == 1 && m.last == 15 && m.key == 15 && m.level == 1 &&
           m.passages == 5);
     for (size_t i = 0; i < store.n; i++) {
         unsigned sg1 = 0;
         CHECK(memcmp(store.k[i], "d:", 2) == 0 ||
               (gram_key_segment(store.k[i], store.kl[i], 1, &sg1) == 0 ?
-               sg1 == 1 : memcmp(store.k[i] + store.kl[i] - 4, "\0\0\0\1", 4) == 0));
+               sg1 == m.key : memcmp(store.k[i] + store.kl[i] - 4, "\0\0\0\1", 4) == 0));
     }
     memset(&h, 0, sizeof h);
     CHECK(gram_match("防沙治沙", strlen("防沙治沙"), kv_src(&store), NULL, 0,
@@ -1091,15 +1137,16 @@ static void test_grams(void)
     gram_ranges_add(&del, &ndel, more, 3);
     gram_ranges_drop(&del, &ndel, 10, 20);
     CHECK(ndel == 2 && del[0][1] == 3 && del[1][0] == 21 && del[1][1] == 21);
-    gram_seg list[3] = {{1, 15, 5, 1, 0}, {16, 30, 15, 0, 1}, {31, 31, 1, 0, 1}},
-             *back;
+    gram_seg list[3] = {{1, 15, 5, 1, 0, 1}, {16, 30, 15, 0, 1, 30},
+                        {31, 31, 1, 0, 1, 31}}, *back;
     size_t nback;
     ps_buf_init(&enc);
     gram_segs_encode(list, 3, &enc);
     CHECK(gram_segs_decode(enc.data, enc.len, &back, &nback) == 0 && nback == 3 &&
           back[1].first == 16 && back[1].last == 30 && back[2].passages == 1 &&
           back[0].level == 1 && !back[0].seg_first && back[1].seg_first &&
-          back[1].level == 0);
+          back[1].level == 0 && back[0].key == 1 && back[1].key == 30 &&
+          back[2].key == 31);
     free(back);
     CHECK(gram_segs_decode("\x05\x00\x01\x00\x03\x00\x01\x00", 8, &back,
                            &nback) == -1);     /* overlapping segments */
@@ -1120,8 +1167,8 @@ static void test_grams(void)
           start == 1);
     free(dr);
     /* Two small neighbours, the later at least half the earlier, merge. */
-    gram_seg two[3] = {{1, 100, 100, 0, 1}, {101, 149, 49, 0, 1},
-                       {150, 199, 50, 0, 1}};
+    gram_seg two[3] = {{1, 100, 100, 0, 1, 1}, {101, 149, 49, 0, 1, 101},
+                       {150, 199, 50, 0, 1, 150}};
     CHECK(gram_plan(two, 2, NULL, 0, &start) == 0);
     CHECK(gram_plan(two, 3, NULL, 0, &start) == 2 && start == 1);
     /* Over budget (32 segments for up to 64 * 16384 passages), all full:
@@ -1137,6 +1184,7 @@ static void test_grams(void)
     CHECK(gram_plan(many, 33, NULL, 0, &start) == GRAM_MERGE_K && start == 5);
     test_plan_growth();
     test_grams_old_keys();
+    test_grams_merge_twice();
     free(del);
     /* --check's rebuild: the merged segment equals the one rebuilt from
      * the texts; a flipped position, a missing chunk are found. */
@@ -1198,7 +1246,7 @@ static void test_grams(void)
           strstr(err, "length"));
     free(len);
     /* A merge over a corrupt chunk fails with a message. */
-    gram_seg one = {1, 15, 5, 1, 1}, m2;
+    gram_seg one = {1, 15, 5, 1, 1, 1}, m2;
     err[0] = '\0';
     CHECK(gram_merge(kv_get, kv_put, &store, &one, 1, NULL, 0, &m2, err) == -1 &&
           strlen(err) > 0);

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     static const char *const needles[] = {"沙", "防沙", "防沙治沙", "a1"};
     /* One segment: each gram fetched once, every input chunk returned. */
-    gram_seg one = {1, 1000, 0, 0, 1};
+    gram_seg one = {1, 1000, 0, 0, 1, 1};
     gram_src src = {fetch, &in, &one, 1, 0};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
         gram_hits h;
@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < in.k; i++)
         for (size_t k = 0; k < 5; k++)
             gram_check_chunk(keys[k], klen[k], seg_first[k], in.p[i], in.n[i],
-                             1000, err);
+                             0, 1000, err);
     free(del);
     return 0;
 }
