@@ -63,9 +63,10 @@
  *      carry its last passage, so its chunks are written after the ones
  *      it replaces, not over them.  The segment list marks the segments
  *      keyed so (gram_seg.seg_first) with the number their keys carry; a
- *      reader looks each chunk up by its key, one per segment.  Readers read formats 4 to 8 too,
- *      and a writer upgrades a format-5 to 8 shard in place: its old
- *      segments keep their keys until they are merged.
+ *      reader looks each chunk up by its key, one per segment.  Readers
+ *      read formats 4 to 8 too, and a writer upgrades a format-5 to 8
+ *      shard in place: its old segments keep their keys until they are
+ *      merged.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
